@@ -1,0 +1,50 @@
+# Two commands: `make run` (the whole product, embedded default) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint format check-deploy system-deps test-system-deps clean
+
+$(VENV)/.runtime: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	./scripts/run-dev.sh
+
+# Debian packages the tests drive for real: Chromium (browser tests) and memcached.
+test-system-deps:
+	@missing=""; \
+	for pkg in chromium memcached gettext; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.dev test-system-deps lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+check-deploy: $(VENV)/.runtime
+	DJANGO_DEBUG=0 SECRET_KEY=$$(openssl rand -hex 40) ALLOWED_HOSTS=market.example.com \
+	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3* var/broker var/celerybeat-schedule* test-artifacts

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Starts the whole product on the embedded default: SQLite, Celery worker + beat on
+# kombu's filesystem broker, all supervised by honcho. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+export WEB_HOST="${WEB_HOST:-127.0.0.1}"
+export WEB_PORT="${WEB_PORT:-8000}"
+export PATH="$PWD/.venv/bin:$PATH"
+export PYTHONUNBUFFERED=1
+
+python manage.py migrate --noinput
+python manage.py seed_demo
+
+cat <<BANNER
+
+  Operator Marketplace is starting on  http://${WEB_HOST}:${WEB_PORT}/
+  Demo logins (password: demo):
+    admin     platform admin (approvals, clusters)
+    provider  provider tenant zs-olm (asset management)
+    buyer     buyer tenant zs2-corp with projects my-mem and two
+  API docs: http://${WEB_HOST}:${WEB_PORT}/api/docs/     Ctrl-C stops everything.
+
+BANNER
+
+exec honcho -f Procfile.dev start
