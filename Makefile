@@ -24,7 +24,7 @@ run: $(VENV)/.runtime
 # Debian packages the tests drive for real: Chromium (browser tests) and memcached.
 test-system-deps:
 	@missing=""; \
-	for pkg in chromium memcached gettext; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in chromium fonts-wqy-microhei memcached redis-server gettext; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

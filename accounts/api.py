@@ -70,8 +70,11 @@ class MeView(APIView):
 
 class TenantViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TenantSerializer
+    queryset = Tenant.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
         return selectors.tenants_for(user=self.request.user)
 
     def get_serializer_context(self):
@@ -81,8 +84,11 @@ class TenantViewSet(viewsets.ReadOnlyModelViewSet):
 class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ProjectSerializer
     filterset_fields = ["tenant"]
+    queryset = Project.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
         return selectors.projects_for(user=self.request.user)
 
     def perform_create(self, serializer):

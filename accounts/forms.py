@@ -1,25 +1,21 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Project
 
+class ProjectForm(forms.Form):
+    """Shape only; the service checks names and namespaces, so form and API agree."""
 
-class ProjectForm(forms.ModelForm):
-    class Meta:
-        model = Project
-        fields = ["name", "namespace", "description"]
-        help_texts = {
-            "namespace": _(
-                "Lowercase letters, digits and '-', at most 63 characters, e.g. my-mem. "
-                "It cannot be changed later."
-            )
-        }
-        widgets = {
-            "namespace": forms.TextInput(attrs={"placeholder": "my-mem", "autocomplete": "off"})
-        }
-
-    def validate_unique(self):
-        """Uniqueness is the service's job, so the form and the API say the same thing."""
+    name = forms.CharField(label=_("Name"), max_length=100)
+    namespace = forms.CharField(
+        label=_("Namespace"),
+        max_length=63,
+        help_text=_(
+            "Lowercase letters, digits and '-', at most 63 characters, e.g. my-mem. "
+            "It cannot be changed later."
+        ),
+        widget=forms.TextInput(attrs={"placeholder": "my-mem", "autocomplete": "off"}),
+    )
+    description = forms.CharField(label=_("Description"), max_length=300, required=False)
 
 
 class WorkspaceSwitchForm(forms.Form):

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,8 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
     "django-insecure-development-key-do-not-use-in-production" if DEBUG else ""
 )
+if not SECRET_KEY:
+    raise ImproperlyConfigured("Set SECRET_KEY (or DJANGO_DEBUG=1 for development).")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

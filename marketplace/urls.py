@@ -39,7 +39,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("api/v1/", include(router.urls)),
+    path("api/v1/", include((router.urls, "api"))),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -10,6 +10,7 @@ export WEB_PORT="${WEB_PORT:-8000}"
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 
+mkdir -p "${DATA_DIR:-var}"
 python manage.py migrate --noinput
 python manage.py seed_demo
 

@@ -10,6 +10,10 @@ import socket
 
 import dj_database_url
 
+os.environ.setdefault(
+    "SECRET_KEY", "tests-only-secret-key-that-is-long-enough-for-django-checks-0123456789"
+)
+
 from marketplace.settings import *  # noqa: F403
 from marketplace.settings import DATA_DIR, env_bool
 
@@ -30,10 +34,12 @@ _db_url = os.environ.get("TEST_DATABASE_URL") or (
 )
 DATABASES = {"default": dj_database_url.parse(_db_url)}
 USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if not USING_POSTGRES:
+    # A file, not memory, so a worker process started by a test sees the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 if ON_CI and not USING_POSTGRES:
     raise RuntimeError("CI must run the tests on PostgreSQL; set TEST_DATABASE_URL to postgres://…")
 
-SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-django-checks-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 SECURE_SSL_REDIRECT = False
@@ -50,5 +56,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Unit tests never reach a real broker by accident; integration tests start their own.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
-CELERY_RESULT_BACKEND = None
+CELERY_RESULT_BACKEND = os.environ.get("TEST_CELERY_RESULT_BACKEND") or None
 LANGUAGE_CODE = "en"

@@ -1,0 +1,134 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import Project
+
+
+@pytest.fixture
+def api(tenant_with_owner):
+    tenant, owner = tenant_with_owner("acme")
+    client = APIClient()
+    client.force_authenticate(owner)
+    client.tenant, client.user = tenant, owner
+    return client
+
+
+def test_token_authentication_reaches_me(make_user):
+    make_user("alice", password="right-Password-1")
+    client = APIClient()
+    token = client.post(
+        "/api/v1/auth/token/", {"username": "alice", "password": "right-Password-1"}
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    me = client.get("/api/v1/me/").json()
+    assert me["username"] == "alice" and me["is_platform_admin"] is False
+
+
+def test_bad_credentials_get_a_field_error(make_user):
+    make_user("alice", password="right-Password-1")
+    response = APIClient().post("/api/v1/auth/token/", {"username": "alice", "password": "no"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid" and "non_field_errors" in body["fields"]
+
+
+def test_anonymous_requests_get_the_standard_error_body(db):
+    response = APIClient().get("/api/v1/projects/")
+    assert response.status_code in (401, 403)
+    body = response.json()
+    assert set(body) == {"status", "code", "detail"}
+    assert body["code"] == "not_authenticated"
+
+
+def test_me_lists_tenants_with_roles(api):
+    me = api.get("/api/v1/me/").json()
+    assert me["tenants"] == [
+        {
+            "id": api.tenant.pk,
+            "name": "acme",
+            "slug": "acme",
+            "is_provider": False,
+            "is_certified": False,
+            "role": "owner",
+        }
+    ]
+
+
+def test_create_project_over_the_api(api):
+    response = api.post(
+        "/api/v1/projects/", {"tenant": api.tenant.pk, "name": "Cache", "namespace": "my-mem"}
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["namespace"] == "my-mem"
+    assert Project.objects.get().tenant == api.tenant
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "Cache", "namespace": "Bad_NS"}, "namespace"),
+        ({"name": "Cache", "namespace": "kube-system"}, "namespace"),
+        ({"name": "", "namespace": "ok"}, "name"),
+        ({"name": "Cache"}, "namespace"),
+    ],
+)
+def test_bad_project_input_names_the_field_and_creates_nothing(api, payload, field):
+    response = api.post("/api/v1/projects/", {"tenant": api.tenant.pk, **payload})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid" and field in body["fields"]
+    assert not Project.objects.exists()
+
+
+def test_duplicate_project_is_a_400_naming_the_field(api):
+    services.create_project(actor=api.user, tenant=api.tenant, name="Cache", namespace="cache")
+    response = api.post(
+        "/api/v1/projects/", {"tenant": api.tenant.pk, "name": "cache", "namespace": "cache"}
+    )
+    assert response.status_code == 400
+    fields = response.json()["fields"]
+    assert "already used" in fields["namespace"][0]
+    assert "already has a project" in fields["name"][0]
+
+
+def test_project_in_a_foreign_tenant_cannot_be_created_or_seen(api, tenant_with_owner):
+    foreign, foreign_owner = tenant_with_owner("globex")
+    theirs = services.create_project(actor=foreign_owner, tenant=foreign, name="g", namespace="g")
+    response = api.post("/api/v1/projects/", {"tenant": foreign.pk, "name": "x", "namespace": "x"})
+    assert response.status_code == 400 and "tenant" in response.json()["fields"]
+    assert api.get(f"/api/v1/projects/{theirs.pk}/").status_code == 404
+    assert api.get("/api/v1/projects/").json()["results"] == []
+
+
+def test_project_list_is_paginated_with_constant_queries(api, django_assert_num_queries):
+    def make(n, start=0):
+        for i in range(start, start + n):
+            services.create_project(
+                actor=api.user, tenant=api.tenant, name=f"p{i}", namespace=f"p{i}"
+            )
+
+    make(2)
+    with django_assert_num_queries(2) as small:  # count + page
+        assert api.get("/api/v1/projects/").json()["count"] == 2
+    make(30, start=2)
+    with django_assert_num_queries(len(small.captured_queries)):
+        page = api.get("/api/v1/projects/?page=2").json()
+    assert page["count"] == 32 and len(page["results"]) == 12
+
+
+def test_unknown_api_url_is_a_json_404(api):
+    response = api.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_openapi_schema_and_docs_need_no_cdn(client, db):
+    schema = client.get("/api/schema/?format=json")
+    assert schema.status_code == 200
+    assert "/api/v1/projects/" in schema.json()["paths"]
+    docs = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in docs
+    for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs"):
+        assert cdn not in docs
+    assert "/static/drf_spectacular_sidecar/" in docs

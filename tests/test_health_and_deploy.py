@@ -1,0 +1,92 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marketplace.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_healthz_answers_without_touching_the_database(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_broker(client, db):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": {"ok": True}, "broker": {"ok": True}}
+
+
+def test_readyz_is_503_naming_the_broker_when_it_is_down(client, db, monkeypatch):
+    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(celery_app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["broker"]["ok"] is False
+    assert "Error" in body["checks"]["broker"]["error"]
+
+
+def _production_env(**extra):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "CELERY_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="marketplace.settings",
+        DJANGO_DEBUG="0",
+        SECRET_KEY="x" * 20 + "production-secret-key-with-enough-entropy-0f9a8b7c6d5e",
+        ALLOWED_HOSTS="market.example.com",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        **extra,
+    )
+    return env
+
+
+def test_production_settings_pass_check_deploy():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = _production_env()
+    env.pop("SECRET_KEY")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("language", ["zh_Hans"])
+def test_every_message_is_translated_and_compiled(language, tmp_path):
+    po = ROOT / "locale" / language / "LC_MESSAGES" / "django.po"
+    mo = po.with_suffix(".mo")
+    result = subprocess.run(
+        ["msgfmt", "--check", "--statistics", "-o", str(tmp_path / "fresh.mo"), str(po)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
+    assert (tmp_path / "fresh.mo").read_bytes() == mo.read_bytes(), "run compilemessages"
