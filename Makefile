@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format check-deploy system-deps test-system-deps clean
+.PHONY: run test lint format check-deploy test-system-deps clean messages
 
 $(VENV)/.runtime: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -48,3 +48,10 @@ check-deploy: $(VENV)/.runtime
 
 clean:
 	rm -rf $(VENV) var/db.sqlite3* var/broker var/celerybeat-schedule* test-artifacts
+
+# Refresh the Chinese catalogue after changing UI strings; fill new msgids from a JSON
+# {msgid: translation} with scripts/fill_translations.py, then compile.
+messages: $(VENV)/.dev
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemessages -l zh_Hans \
+	  --ignore=.venv --ignore=tests --ignore=static --ignore=clusters/sandbox --ignore=var
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

@@ -61,8 +61,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "marketplace",
     "accounts",
     "clusters",
+    "markdownx",
+    "assets",
 ]
 
 MIDDLEWARE = [
@@ -191,6 +194,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
+# How often the worker follows CatalogSources on the clusters (seconds).
+CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
+CELERY_BEAT_SCHEDULE = {
+    "sync-catalog-sources": {
+        "task": "clusters.tasks.sync_catalog_sources",
+        "schedule": CATALOG_SYNC_INTERVAL,
+    },
+}
 
 # REST API: session (browser) and token (scripts) authentication, one error shape.
 REST_FRAMEWORK = {
@@ -215,6 +226,23 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Provider uploads (asset icons and screenshots): capped in bytes and in decoded pixels
+# (decompression bombs), re-encoded with Pillow. SERVE_MEDIA lets Django itself serve
+# MEDIA_ROOT (development, the embedded default, or a deployment without a media server).
+ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 2 * 1024 * 1024)
+ASSET_IMAGE_MAX_PIXELS = env_int("ASSET_IMAGE_MAX_PIXELS", 4096 * 4096)
+SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+# django-markdownx: live preview through our sanitising renderer; its image upload is
+# switched off (the endpoint refuses: screenshots have their own validated field).
+MARKDOWNX_MARKDOWNIFY_FUNCTION = "assets.markdown.render_markdown"
+MARKDOWNX_URLS_PATH = "/provider/assets/markdown/preview/"
+MARKDOWNX_UPLOAD_URLS_PATH = "/provider/assets/markdown/upload/"
+MARKDOWNX_EDITOR_RESIZABLE = False
+# The four "other info" fields share one Markdown-or-link choice: one enum in the schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ContentModeEnum"] = (
+    "assets.models.ContentMode"
+)
 
 # Field-level encryption keys (MultiFernet: the first encrypts, all decrypt).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or env_list("FIELD_ENCRYPTION_KEY")

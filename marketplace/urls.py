@@ -1,19 +1,38 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.http import Http404
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from assets import api as assets_api
+from clusters import api as clusters_api
 
 from . import health, views
 
 router = DefaultRouter()
 router.register("tenants", accounts_api.TenantViewSet, basename="tenant")
 router.register("projects", accounts_api.ProjectViewSet, basename="project")
+router.register("assets", assets_api.AssetViewSet, basename="asset")
+router.register("plans", assets_api.PlanViewSet, basename="plan")
+router.register("screenshots", assets_api.ScreenshotViewSet, basename="screenshot")
+router.register("versions", assets_api.VersionViewSet, basename="assetversion")
+router.register("categories", assets_api.CategoryViewSet, basename="category")
+router.register("clusters", clusters_api.ClusterViewSet, basename="cluster")
+router.register("catalog-sources", clusters_api.CatalogSourceViewSet, basename="catalogsource")
+
+
+def serve_media(request, path):
+    """Uploads (re-encoded images) when no media server fronts us: DEBUG or SERVE_MEDIA=1."""
+    if not settings.SERVE_MEDIA:
+        raise Http404("Media is served by the web server.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
 def soon(route, name, title, issue):
@@ -31,11 +50,11 @@ urlpatterns = [
     soon("market/", "storefront", _("Cloud Market"), 6),
     soon("purchased/", "purchased-assets", _("Purchased Assets"), 6),
     soon("orders/", "orders", _("Order Management"), 6),
-    soon("provider/assets/", "provider-assets", _("Asset Management"), 4),
+    path("provider/assets/", include("assets.urls")),
     soon("provider/sales/", "provider-sales", _("Sales Management"), 6),
     soon("approvals/", "approvals", _("Approvals"), 5),
     soon("operators/", "installed-operators", _("Operator Apps"), 7),
-    soon("clusters/", "clusters", _("Clusters"), 3),
+    path("", include("clusters.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -46,6 +65,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("django-admin/", admin.site.urls),
+    re_path(r"^media/(?P<path>.*)$", serve_media),
 ]
 
 handler404 = "marketplace.views.page_not_found"

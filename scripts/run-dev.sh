@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 export WEB_HOST="${WEB_HOST:-127.0.0.1}"
 export WEB_PORT="${WEB_PORT:-8000}"
+export SANDBOX_PORT="${SANDBOX_PORT:-8701}"
+export SANDBOX_TOKEN="${SANDBOX_TOKEN:-sandbox-token}"
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 
@@ -21,6 +23,7 @@ cat <<BANNER
     admin     platform admin (approvals, clusters)
     provider  provider tenant zs-olm (asset management)
     buyer     buyer tenant zs2-corp with projects my-mem and two
+  Sandbox cluster (simulated Kubernetes + OLM): http://127.0.0.1:${SANDBOX_PORT}
   API docs: http://${WEB_HOST}:${WEB_PORT}/api/docs/     Ctrl-C stops everything.
 
 BANNER

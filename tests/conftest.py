@@ -11,6 +11,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests skip on SQLite, saying why; on CI settings already refused SQLite."""
+    if not settings.configured:  # e.g. `pytest tests/sandbox -p no:django`
+        return
     if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (row locks / constraints); running on SQLite")
@@ -46,3 +48,70 @@ def tenant_with_owner(make_user):
         return create_tenant(name=name, owner=owner, is_provider=is_provider), owner
 
     return make
+
+
+SANDBOX_TOKEN = "sandbox-test-token"
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """One simulated cluster per test session, served over HTTP on a free port."""
+    from clusters.sandbox.server import SandboxCluster
+
+    cluster = SandboxCluster(host="127.0.0.1", port=0, token=SANDBOX_TOKEN, tick_interval=0.05)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def sandbox_faults(sandbox):
+    """Faults injected by a test never leak into the next one."""
+    sandbox.faults.reset()
+    yield sandbox.faults
+    sandbox.faults.reset()
+
+
+@pytest.fixture
+def platform_admin(make_user):
+    from accounts.services import grant_platform_admin
+
+    admin = make_user("platform-admin")
+    grant_platform_admin(user=admin)
+    return type(admin).objects.get(pk=admin.pk)
+
+
+@pytest.fixture
+def sandbox_cluster(db, sandbox, platform_admin, django_capture_on_commit_callbacks):
+    """The sandbox registered as the default cluster, its connection already tested."""
+    from clusters import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cluster = services.register_cluster(
+            actor=platform_admin,
+            name="sandbox",
+            auth_method="token",
+            api_url=sandbox.url,
+            token=SANDBOX_TOKEN,
+            is_default=True,
+            is_sandbox=True,
+        )
+    cluster.refresh_from_db()
+    return cluster
+
+
+def wait_until(predicate, *, timeout=10.0, interval=0.05, message="condition"):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def sandbox_object(sandbox, api_version, kind, namespace, name):
+    """Reads the sandbox's store directly, the way `kubectl get` would show it."""
+    return sandbox.store.peek(sandbox.store.type_for(api_version, kind), namespace, name)

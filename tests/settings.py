@@ -57,4 +57,13 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_RESULT_BACKEND = os.environ.get("TEST_CELERY_RESULT_BACKEND") or None
+# In-process tests run enqueued work inline when the transaction commits; tests of the
+# real worker start one (tests/integration) and turn this off through the environment.
+CELERY_TASK_ALWAYS_EAGER = env_bool("TEST_CELERY_EAGER", True)
 LANGUAGE_CODE = "en"
+# Two keys, as after a rotation: the first encrypts, both decrypt.
+FIELD_ENCRYPTION_KEYS = [
+    "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y=",
+    "Zq4XcYb3D2l1XK1vQ8m9yWc6Qf0bH5nJk7tT2rS4uA0=",
+]
+MEDIA_ROOT = DATA_DIR / "test-media"

@@ -46,6 +46,7 @@ def _production_env(**extra):
         ALLOWED_HOSTS="market.example.com",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         REDIS_URL="redis://127.0.0.1:6379/0",
+        FIELD_ENCRYPTION_KEYS="oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y=",
         **extra,
     )
     return env

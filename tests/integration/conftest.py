@@ -98,6 +98,7 @@ def celery_worker_process(redis_url, tmp_path):
         TEST_DATABASE_URL=database_url_of_test_db(),
         TEST_CELERY_BROKER_URL=redis_url,
         TEST_CELERY_RESULT_BACKEND=redis_url,
+        TEST_CELERY_EAGER="0",
     )
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -14,6 +14,12 @@ from .conftest import ROOT, clean_env
 
 pytestmark = pytest.mark.integration
 
+DEMO_STATE = (
+    "from clusters.models import Cluster, CatalogSource, CatalogPackage; "
+    "c = Cluster.objects.get(name='sandbox'); cs = CatalogSource.objects.get(name='mem-registry'); "
+    "print(c.connection_state, cs.state, ' '.join(CatalogPackage.objects.values_list('name', flat=True)))"
+)
+
 
 def _wait_for(predicate, *, timeout, what, output, process=None):
     deadline = time.monotonic() + timeout
@@ -29,7 +35,12 @@ def _wait_for(predicate, *, timeout, what, output, process=None):
 def test_make_run_starts_web_worker_and_beat_and_is_ready(tmp_path):
     port = free_port()
     log_path = tmp_path / "run.log"
-    env = clean_env(DATA_DIR=str(tmp_path / "var"), WEB_PORT=str(port))
+    env = clean_env(
+        DATA_DIR=str(tmp_path / "var"),
+        WEB_PORT=str(port),
+        SANDBOX_PORT=str(free_port()),
+        CATALOG_SYNC_INTERVAL="1",
+    )
     with log_path.open("w") as log:
         process = subprocess.Popen(
             ["./scripts/run-dev.sh"],
@@ -77,6 +88,27 @@ def test_make_run_starts_web_worker_and_beat_and_is_ready(tmp_path):
         )
         login = requests.get(f"http://127.0.0.1:{port}/login/", timeout=5)
         assert login.status_code == 200 and "Log in" in login.text
+
+        # The demo's sandbox cluster is reached by the worker, and beat's periodic sync
+        # follows the seed's catalog to READY with its packages.
+        def demo_state():
+            result = subprocess.run(
+                ["python", "manage.py", "shell", "-c", DEMO_STATE],
+                cwd=ROOT,
+                env={**env, "DJANGO_DEBUG": "1"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            lines = result.stdout.strip().splitlines()
+            return lines[-1] if lines else ""
+
+        _wait_for(
+            lambda: demo_state() == "connected ready memcached-cluster-operator",
+            timeout=90,
+            what="the sandbox cluster to connect and the seed catalog to be READY",
+            output=lambda: output() + "\nstate: " + demo_state(),
+        )
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
         try:

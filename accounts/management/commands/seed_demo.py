@@ -58,5 +58,11 @@ class Command(BaseCommand):
             Project.objects.get_or_create(
                 namespace=namespace, defaults={"tenant": tenant, "name": name}
             )
+        from clusters.demo import seed_demo_clusters
+
+        seed_demo_clusters(admin=admin, provider=User.objects.get(username="provider"))
+        from assets.demo import seed_demo_assets
+
+        seed_demo_assets(provider=User.objects.get(username="provider"))
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write("Demo logins (password “demo”): admin (platform admin), provider, buyer")

@@ -1,0 +1,581 @@
+"""REST twins of the provider portal: thin serializers and viewsets over the same services.
+
+Serializers only check shapes (types, choices); the services check the rules and
+raise Django ValidationErrors that marketplace.api turns into the one error shape.
+"""
+
+from django.db.models import Prefetch, Q
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.models import Project, Tenant
+from accounts.permissions import IsPlatformAdmin
+from clusters.models import CatalogSource, Cluster
+
+from . import selectors, services
+from .forms import VersionForm
+from .lifecycle import lifecycle_steps
+from .models import MAX_DURATION, OTHER_INFO_FIELDS, Asset, AssetVersion, Category, Plan, Screenshot
+
+OTHER_INFO_API_FIELDS = [
+    f"{prefix}_{part}"
+    for prefix, _label in OTHER_INFO_FIELDS
+    for part in ("mode", "markdown", "url")
+]
+WRITE_METHODS = ["get", "post", "patch", "delete", "head", "options"]
+
+
+def _user(serializer):
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
+
+
+# --- categories -----------------------------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="In the request's language.")
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name", "name_en", "name_zh", "position"]
+        validators = []
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List asset categories (资产分类)"),
+    create=extend_schema(summary="Create a category (platform admins)"),
+    partial_update=extend_schema(summary="Change a category (platform admins)"),
+    destroy=extend_schema(summary="Delete an unused category (platform admins)"),
+)
+class CategoryViewSet(viewsets.ModelViewSet):
+    serializer_class = CategorySerializer
+    queryset = Category.objects.none()
+    http_method_names = WRITE_METHODS
+
+    def get_queryset(self):
+        return selectors.categories()
+
+    def get_permissions(self):
+        if self.request is not None and self.request.method not in SAFE_METHODS:
+            return [IsAuthenticated(), IsPlatformAdmin()]
+        return [IsAuthenticated()]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_category(
+            actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_category(
+            actor=self.request.user, category=serializer.instance, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_category(actor=self.request.user, category=instance)
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    asset = serializers.PrimaryKeyRelatedField(
+        queryset=Asset.objects.none(), help_text="Set on creation; a plan never moves."
+    )
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, help_text="In T; 0 means free."
+    )
+    duration_value = serializers.IntegerField(min_value=1, max_value=MAX_DURATION)
+    duration = serializers.CharField(source="duration_display", read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "asset",
+            "name",
+            "price",
+            "duration_value",
+            "duration_unit",
+            "duration",
+            "is_archived",
+            "archived_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["is_archived", "archived_at", "created_at", "updated_at"]
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = _user(self)
+        if user is not None and "asset" in self.fields:
+            self.fields["asset"].queryset = selectors.assets_for(user=user)
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            self.fields["asset"].read_only = True
+
+
+class PlanViewSet(viewsets.ModelViewSet):
+    """规格与定价: plans are archived, never deleted once ordered."""
+
+    serializer_class = PlanSerializer
+    queryset = Plan.objects.none()
+    filterset_fields = ["asset", "is_archived"]
+    http_method_names = WRITE_METHODS
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.plans_for(user=self.request.user)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.create_plan(actor=self.request.user, **data)
+
+    def perform_update(self, serializer):
+        fields = {k: v for k, v in serializer.validated_data.items() if k in services.PLAN_FIELDS}
+        serializer.instance = services.update_plan(
+            actor=self.request.user, plan=serializer.instance, **fields
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_plan(actor=self.request.user, plan=instance)
+
+    @extend_schema(request=None, responses=PlanSerializer, summary="Archive a plan")
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        plan = services.archive_plan(actor=request.user, plan=self.get_object())
+        return Response(self.get_serializer(plan).data)
+
+    @extend_schema(request=None, responses=PlanSerializer, summary="Sell an archived plan again")
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        plan = services.restore_plan(actor=request.user, plan=self.get_object())
+        return Response(self.get_serializer(plan).data)
+
+
+# --- screenshots ----------------------------------------------------------------------------
+
+
+class ScreenshotSerializer(serializers.ModelSerializer):
+    asset = serializers.PrimaryKeyRelatedField(queryset=Asset.objects.none())
+    image = serializers.FileField(help_text="JPG or PNG; 264×146 px recommended.")
+
+    class Meta:
+        model = Screenshot
+        fields = ["id", "asset", "image", "width", "height", "position", "created_at"]
+        read_only_fields = ["width", "height", "position", "created_at"]
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = _user(self)
+        if user is not None:
+            self.fields["asset"].queryset = selectors.assets_for(user=user)
+
+
+class ScreenshotViewSet(
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """资产截图: multipart uploads, at most two per asset."""
+
+    serializer_class = ScreenshotSerializer
+    queryset = Screenshot.objects.none()
+    filterset_fields = ["asset"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.screenshots_for(user=self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.add_screenshot(
+            actor=self.request.user, asset=data["asset"], image=data["image"]
+        )
+
+    def perform_destroy(self, instance):
+        services.remove_screenshot(actor=self.request.user, screenshot=instance)
+
+
+# --- versions -------------------------------------------------------------------------------
+
+
+class LifecycleStepSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    label = serializers.CharField()
+    state = serializers.ChoiceField(choices=["done", "current", "todo"])
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    asset = serializers.PrimaryKeyRelatedField(queryset=Asset.objects.none())
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    catalog_source = serializers.PrimaryKeyRelatedField(queryset=CatalogSource.objects.none())
+    channels = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=False)
+    provided_apis = serializers.ListField(child=serializers.DictField(), read_only=True)
+    lifecycle = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AssetVersion
+        fields = [
+            "id",
+            "asset",
+            "project",
+            "cluster",
+            "catalog_source",
+            "package_name",
+            "channels",
+            "default_channel",
+            "version",
+            "csv_name",
+            "provided_apis",
+            "status",
+            "review_reason",
+            "lifecycle",
+            "created_at",
+            "submitted_at",
+            "listed_at",
+            "delisting_requested_at",
+            "delisted_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "version",
+            "csv_name",
+            "status",
+            "review_reason",
+            "created_at",
+            "submitted_at",
+            "listed_at",
+            "delisting_requested_at",
+            "delisted_at",
+            "updated_at",
+        ]
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = _user(self)
+        if user is not None:
+            tenants = selectors.provider_tenants_for(user=user).values("pk")
+            self.fields["asset"].queryset = selectors.assets_for(user=user)
+            self.fields["project"].queryset = Project.objects.filter(tenant__in=tenants)
+            self.fields["cluster"].queryset = Cluster.objects.filter(
+                Q(is_default=True) | Q(projects__tenant__in=tenants)
+            ).distinct()
+            self.fields["catalog_source"].queryset = CatalogSource.objects.filter(
+                tenant__in=tenants
+            )
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            self.fields["asset"].read_only = True
+
+    @extend_schema_field(LifecycleStepSerializer(many=True))
+    def get_lifecycle(self, version) -> list[dict]:
+        return LifecycleStepSerializer(lifecycle_steps(version), many=True).data
+
+
+class OptionProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    namespace = serializers.CharField()
+
+
+class OptionClusterSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_default = serializers.BooleanField()
+
+
+class OptionCatalogSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class OptionChannelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    current_csv = serializers.CharField()
+    version = serializers.CharField(allow_blank=True)
+
+
+class OptionPackageSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField(allow_blank=True)
+    default_channel = serializers.CharField()
+    channels = OptionChannelSerializer(many=True)
+
+
+class VersionOptionsSerializer(serializers.Serializer):
+    projects = OptionProjectSerializer(many=True)
+    clusters = OptionClusterSerializer(many=True)
+    catalog_sources = OptionCatalogSerializer(many=True)
+    packages = OptionPackageSerializer(many=True)
+
+
+OPTION_PARAMETERS = [
+    OpenApiParameter("asset", int, required=True, description="The asset the version is for."),
+    OpenApiParameter("project", int, description="Narrows the clusters."),
+    OpenApiParameter("cluster", int, description="Narrows the CatalogSources."),
+    OpenApiParameter("catalog_source", int, description="Lists its packages."),
+]
+
+
+class VersionViewSet(viewsets.ModelViewSet):
+    """Operator 定义: drafts are created, edited and deleted here; reviews move them later."""
+
+    serializer_class = VersionSerializer
+    queryset = AssetVersion.objects.none()
+    filterset_fields = ["asset", "status"]
+    http_method_names = WRITE_METHODS
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.versions_for(user=self.request.user)
+
+    @staticmethod
+    def _choices(data):
+        return {
+            name: data[name]
+            for name in (
+                "project",
+                "cluster",
+                "catalog_source",
+                "package_name",
+                "channels",
+                "default_channel",
+            )
+        }
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.create_version(
+            actor=self.request.user, asset=data["asset"], **self._choices(data)
+        )
+
+    def perform_update(self, serializer):
+        version = serializer.instance
+        current = {
+            "project": version.project,
+            "cluster": version.cluster,
+            "catalog_source": version.catalog_source,
+            "package_name": version.package_name,
+            "channels": version.channels,
+            "default_channel": version.default_channel,
+        }
+        current.update({k: v for k, v in serializer.validated_data.items() if k in current})
+        serializer.instance = services.update_version(
+            actor=self.request.user, version=version, **current
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_version(actor=self.request.user, version=instance)
+
+    @extend_schema(
+        parameters=OPTION_PARAMETERS,
+        responses=VersionOptionsSerializer,
+        summary="What a version of this asset may point at",
+        description="Projects of the asset's tenant; clusters of the chosen project (and the "
+        "default cluster); READY CatalogSources of the tenant on the chosen cluster; packages "
+        "and channels of the chosen CatalogSource.",
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def options(self, request):
+        asset = selectors.get_asset_for(
+            user=request.user, asset_id=request.query_params.get("asset")
+        )
+        params = request.query_params
+        form = VersionForm(
+            initial={k: params.get(k) for k in ("project", "cluster", "catalog_source")},
+            asset=asset,
+        )
+        explicit = {k for k in ("project", "cluster", "catalog_source") if params.get(k)}
+        data = {
+            "projects": list(form.fields["project"].queryset),
+            "clusters": list(form.fields["cluster"].queryset)
+            if "project" in explicit or form.project
+            else [],
+            "catalog_sources": list(form.fields["catalog_source"].queryset),
+            "packages": [
+                {
+                    "name": p.name,
+                    "display_name": p.display_name,
+                    "default_channel": p.default_channel,
+                    "channels": [
+                        {
+                            "name": c["name"],
+                            "current_csv": c.get("current_csv", ""),
+                            "version": c.get("version", ""),
+                        }
+                        for c in p.channels
+                    ],
+                }
+                for p in form.packages
+            ],
+        }
+        return Response(VersionOptionsSerializer(data).data)
+
+
+# --- assets ---------------------------------------------------------------------------------
+
+
+class VersionBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AssetVersion
+        fields = ["id", "version", "status", "package_name", "default_channel", "listed_at"]
+
+
+class ScreenshotBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Screenshot
+        fields = ["id", "image", "width", "height", "position"]
+
+
+class AssetSerializer(serializers.ModelSerializer):
+    tenant = serializers.PrimaryKeyRelatedField(
+        queryset=Tenant.objects.none(),
+        required=False,
+        help_text="A provider tenant of yours; may be left out when you have only one.",
+    )
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all())
+    icon = serializers.FileField(
+        required=False, help_text="Exactly 96×96 px, JPG or PNG. Required on creation."
+    )
+    current_version = VersionBriefSerializer(read_only=True, allow_null=True)
+    screenshots = ScreenshotBriefSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id",
+            "code",
+            "tenant",
+            "delivery_type",
+            "category",
+            "name",
+            "summary",
+            "description",
+            "icon",
+            "website",
+            *OTHER_INFO_API_FIELDS,
+            "screenshots",
+            "current_version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["code", "created_at", "updated_at"]
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = _user(self)
+        if user is not None:
+            self.fields["tenant"].queryset = selectors.provider_tenants_for(user=user)
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            self.fields["tenant"].read_only = True
+
+    def validate(self, attrs):
+        if self.instance is None and "tenant" not in attrs:
+            tenants = list(self.fields["tenant"].queryset[:2])
+            if len(tenants) != 1:
+                raise serializers.ValidationError(
+                    {"tenant": [_("Choose the provider tenant the asset belongs to.")]}
+                )
+            attrs["tenant"] = tenants[0]
+        return attrs
+
+
+class AssetFilter(filters.FilterSet):
+    search = filters.CharFilter(method="filter_search", label="Name or code contains")
+    status = filters.ChoiceFilter(
+        method="filter_status",
+        choices=[(selectors.NO_VERSION, "No version yet"), *AssetVersion.Status.choices],
+        label="Status of the current version",
+    )
+    tenant = filters.NumberFilter(field_name="tenant")
+    category = filters.NumberFilter(field_name="category")
+    delivery_type = filters.ChoiceFilter(choices=Asset.DeliveryType.choices)
+
+    class Meta:
+        model = Asset
+        fields = ["search", "status", "tenant", "category", "delivery_type"]
+
+    def filter_search(self, queryset, name, value):
+        return selectors.search_assets(queryset, query=value)
+
+    def filter_status(self, queryset, name, value):
+        return selectors.search_assets(queryset, status=value)
+
+
+class AssetViewSet(viewsets.ModelViewSet):
+    """资产管理: a provider's assets; another tenant's asset is a 404."""
+
+    serializer_class = AssetSerializer
+    queryset = Asset.objects.none()
+    filterset_class = AssetFilter
+    # Assets are not deleted: orders and buyers refer to them; versions are delisted instead.
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.assets_for(user=self.request.user).prefetch_related(
+            Prefetch("screenshots", queryset=Screenshot.objects.order_by("position"))
+        )
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_current_versions(page) if page is not None else None
+
+    def get_object(self):
+        asset = super().get_object()
+        selectors.attach_current_versions([asset])
+        return asset
+
+    def _reload(self, asset):
+        """As the list shows it: with its current version and screenshots."""
+        asset = self.get_queryset().get(pk=asset.pk)
+        selectors.attach_current_versions([asset])
+        return asset
+
+    def _fields(self, data):
+        return {k: v for k, v in data.items() if k in services.ASSET_FIELDS}
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        asset = services.register_asset(
+            actor=self.request.user,
+            tenant=data["tenant"],
+            icon=data.get("icon"),
+            **self._fields(data),
+        )
+        serializer.instance = self._reload(asset)
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        asset = services.update_asset(
+            actor=self.request.user,
+            asset=serializer.instance,
+            icon=data.get("icon"),
+            **self._fields(data),
+        )
+        serializer.instance = self._reload(asset)

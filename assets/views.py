@@ -1,0 +1,487 @@
+"""HTML views of the provider portal (资产管理): thin, they call services and selectors."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .forms import (
+    DELIVERY_EXPLANATIONS,
+    AssetFilterForm,
+    AssetForm,
+    PlanForm,
+    PlanFormSet,
+    ScreenshotForm,
+    VersionForm,
+)
+from .lifecycle import lifecycle_steps
+from .markdown import render_markdown
+from .services import ASSET_FIELDS
+
+PAGE_SIZE = 20
+
+
+def _add_errors(form, exc):
+    """Service errors land on the field they name, or on top of the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        for error in exc.messages:
+            form.add_error(None, error)
+
+
+def provider_required(view):
+    """The portal is for members of a provider tenant; others learn why, not a bare 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        tenant = request.workspace.tenant
+        if tenant is None or not tenant.is_provider:
+            providers = list(selectors.provider_tenants_for(user=request.user))
+            return render(request, "assets/not_provider.html", {"providers": providers}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _asset_context(request, code, tab):
+    asset = selectors.get_asset_for(user=request.user, code=code)
+    return asset, {
+        "asset": asset,
+        "tab": tab,
+        "delivery_explanation": DELIVERY_EXPLANATIONS[asset.delivery_type],
+    }
+
+
+# --- 资产管理 list and 添加资产 --------------------------------------------------------------
+
+
+@provider_required
+def asset_list(request):
+    tenant = request.workspace.tenant
+    filters = AssetFilterForm(request.GET or None)
+    query = status = ""
+    if filters.is_valid():
+        query, status = filters.cleaned_data["q"], filters.cleaned_data["status"]
+    all_assets = selectors.assets_for(user=request.user, tenant=tenant)
+    assets = selectors.search_assets(all_assets, query=query, status=status)
+    page = Paginator(assets, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.attach_current_versions(page.object_list)
+    filtered = bool(query or status)
+    return render(
+        request,
+        "assets/asset_list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "filtered": filtered,
+            "has_any": filtered or page.paginator.count > 0 or all_assets.exists(),
+            "query_string": _without_page(request.GET),
+        },
+    )
+
+
+def _without_page(querydict):
+    params = querydict.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@provider_required
+def asset_create(request):
+    tenant = request.workspace.tenant
+    form = AssetForm(request.POST or None, request.FILES or None)
+    plans = PlanFormSet(request.POST or None, prefix="plans")
+    if request.method == "POST" and form.is_valid() & plans.is_valid():
+        try:
+            asset = services.register_asset(
+                actor=request.user,
+                tenant=tenant,
+                icon=form.cleaned_data["icon"],
+                screenshots=form.cleaned_data["screenshots"],
+                plans=plans.plans(),
+                **form.service_fields(),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request,
+                _("Asset “%(name)s” registered as %(code)s. Next: define a version.")
+                % {"name": asset.name, "code": asset.code},
+            )
+            return redirect("asset-detail", code=asset.code)
+    return render(
+        request,
+        "assets/asset_form.html",
+        {"form": form, "plans": plans, "creating": True, "files_lost": request.method == "POST"},
+    )
+
+
+# --- the asset page and its tabs ------------------------------------------------------------
+
+
+@login_required
+def asset_versions(request, code):
+    """Operator 定义: the versions with their lifecycle bar."""
+    asset, context = _asset_context(request, code, "versions")
+    versions = list(selectors.versions_for(user=request.user, asset=asset))
+    for version in versions:
+        version.steps = lifecycle_steps(version)
+    context.update(versions=versions, checklist=selectors.listing_checklist(asset=asset))
+    return render(request, "assets/asset_versions.html", context)
+
+
+@login_required
+def asset_info(request, code):
+    """资产信息: everything buyers will read, rendered as they will see it."""
+    asset, context = _asset_context(request, code, "info")
+    context.update(
+        screenshots=list(selectors.screenshots_for(user=request.user, asset=asset)),
+        screenshot_form=ScreenshotForm(),
+        description_html=render_markdown(asset.description),
+    )
+    return render(request, "assets/asset_info.html", context)
+
+
+@login_required
+def asset_edit(request, code):
+    asset, context = _asset_context(request, code, "info")
+    initial = {field: getattr(asset, field) for field in ASSET_FIELDS}
+    initial["category"] = asset.category_id
+    form = AssetForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_asset(
+                actor=request.user,
+                asset=asset,
+                icon=form.cleaned_data.get("icon"),
+                **form.service_fields(),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Asset information saved."))
+            return redirect("asset-info", code=asset.code)
+    context.update(form=form, creating=False)
+    return render(request, "assets/asset_form.html", context)
+
+
+@login_required
+@require_POST
+def screenshot_add(request, code):
+    asset, context = _asset_context(request, code, "info")
+    form = ScreenshotForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.add_screenshot(
+                actor=request.user, asset=asset, image=form.cleaned_data["image"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Screenshot added."))
+            return redirect("asset-info", code=asset.code)
+    context.update(
+        screenshots=list(selectors.screenshots_for(user=request.user, asset=asset)),
+        screenshot_form=form,
+        description_html=render_markdown(asset.description),
+    )
+    return render(request, "assets/asset_info.html", context, status=400)
+
+
+@login_required
+def screenshot_delete(request, code, screenshot_id):
+    asset, context = _asset_context(request, code, "info")
+    screenshot = selectors.get_screenshot_for(user=request.user, screenshot_id=screenshot_id)
+    if screenshot.asset_id != asset.pk:
+        return redirect("asset-info", code=asset.code)
+    if request.method == "POST":
+        services.remove_screenshot(actor=request.user, screenshot=screenshot)
+        messages.success(request, _("Screenshot removed."))
+        return redirect("asset-info", code=asset.code)
+    context.update(
+        title=_("Remove this screenshot?"),
+        body=_("Buyers will no longer see it. You can upload another one later."),
+        confirm_label=_("Remove screenshot"),
+        cancel_url="asset-info",
+        image=screenshot.image,
+    )
+    return render(request, "assets/confirm.html", context)
+
+
+@login_required
+def asset_plans(request, code):
+    """规格与定价."""
+    asset, context = _asset_context(request, code, "plans")
+    plans = list(selectors.plans_for(user=request.user, asset=asset))
+    context.update(
+        plans=[p for p in plans if not p.is_archived],
+        archived_plans=[p for p in plans if p.is_archived],
+    )
+    return render(request, "assets/asset_plans.html", context)
+
+
+@login_required
+def plan_create(request, code):
+    asset, context = _asset_context(request, code, "plans")
+    form = PlanForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            plan = services.create_plan(actor=request.user, asset=asset, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Plan “%(name)s” added.") % {"name": plan.name})
+            return redirect("asset-plans", code=asset.code)
+    context.update(form=form, plan=None)
+    return render(request, "assets/plan_form.html", context)
+
+
+def _plan_of(request, asset, plan_id):
+    plan = selectors.get_plan_for(user=request.user, plan_id=plan_id)
+    if plan.asset_id != asset.pk:
+        raise Http404("No such plan.")
+    return plan
+
+
+@login_required
+def plan_edit(request, code, plan_id):
+    asset, context = _asset_context(request, code, "plans")
+    plan = _plan_of(request, asset, plan_id)
+    initial = {f: getattr(plan, f) for f in ("name", "price", "duration_value", "duration_unit")}
+    form = PlanForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_plan(actor=request.user, plan=plan, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Plan “%(name)s” saved.") % {"name": plan.name})
+            return redirect("asset-plans", code=asset.code)
+    context.update(form=form, plan=plan)
+    return render(request, "assets/plan_form.html", context)
+
+
+@login_required
+def plan_archive(request, code, plan_id):
+    asset, context = _asset_context(request, code, "plans")
+    plan = _plan_of(request, asset, plan_id)
+    if request.method == "POST":
+        services.archive_plan(actor=request.user, plan=plan)
+        messages.success(request, _("Plan “%(name)s” archived.") % {"name": plan.name})
+        return redirect("asset-plans", code=asset.code)
+    context.update(
+        title=_("Archive the plan “%(name)s”?") % {"name": plan.name},
+        body=_(
+            "Buyers can no longer order it. Existing orders keep it and its price; "
+            "you can restore it later."
+        ),
+        confirm_label=_("Archive plan"),
+        cancel_url="asset-plans",
+    )
+    return render(request, "assets/confirm.html", context)
+
+
+@login_required
+@require_POST
+def plan_restore(request, code, plan_id):
+    asset, _context = _asset_context(request, code, "plans")
+    plan = _plan_of(request, asset, plan_id)
+    try:
+        services.restore_plan(actor=request.user, plan=plan)
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, _("Plan “%(name)s” is on sale again.") % {"name": plan.name})
+    return redirect("asset-plans", code=asset.code)
+
+
+@login_required
+def plan_delete(request, code, plan_id):
+    asset, context = _asset_context(request, code, "plans")
+    plan = _plan_of(request, asset, plan_id)
+    if request.method == "POST":
+        try:
+            services.delete_plan(actor=request.user, plan=plan)
+        except ValidationError as exc:
+            for error in exc.messages:
+                messages.error(request, error)
+        else:
+            messages.success(request, _("Plan “%(name)s” deleted.") % {"name": plan.name})
+        return redirect("asset-plans", code=asset.code)
+    context.update(
+        title=_("Delete the plan “%(name)s”?") % {"name": plan.name},
+        body=_("Nobody has ordered it, so it can be deleted for good. This cannot be undone."),
+        confirm_label=_("Delete plan"),
+        cancel_url="asset-plans",
+        danger=True,
+    )
+    return render(request, "assets/confirm.html", context)
+
+
+@login_required
+def asset_users(request, code):
+    """用户: the buyers; filled once orders exist."""
+    _asset, context = _asset_context(request, code, "users")
+    return render(request, "assets/asset_users.html", context)
+
+
+# --- versions (Operator 定义) ----------------------------------------------------------------
+
+
+def _version_refresh_initial(params):
+    initial = {
+        name: params.get(name)
+        for name in ("project", "cluster", "catalog_source", "package_name", "default_channel")
+    }
+    initial["channels"] = params.getlist("channels")
+    return initial
+
+
+def _version_form_page(request, asset, context, *, version=None):
+    if request.method == "POST" and "refresh" not in request.POST:
+        form = VersionForm(request.POST, asset=asset)
+        if form.is_valid():
+            try:
+                if version is None:
+                    version = services.create_version(
+                        actor=request.user, asset=asset, **form.service_kwargs()
+                    )
+                    message = _("Version %(version)s created as a draft.")
+                else:
+                    version = services.update_version(
+                        actor=request.user, version=version, **form.service_kwargs()
+                    )
+                    message = _("Version %(version)s saved.")
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, message % {"version": version.version})
+                return redirect("asset-detail", code=asset.code)
+    elif request.method == "POST":  # the no-JavaScript "refresh choices" button
+        form = VersionForm(initial=_version_refresh_initial(request.POST), asset=asset)
+    else:
+        initial = {"project": request.workspace.project}
+        if version is not None:
+            initial = {
+                "project": version.project_id,
+                "cluster": version.cluster_id,
+                "catalog_source": version.catalog_source_id,
+                "package_name": version.package_name,
+                "channels": version.channels,
+                "default_channel": version.default_channel,
+            }
+        form = VersionForm(initial=initial, asset=asset)
+    context.update(form=form, version=version)
+    return render(request, "assets/version_form.html", context)
+
+
+@login_required
+def version_create(request, code):
+    asset, context = _asset_context(request, code, "versions")
+    if not asset.is_operator:
+        messages.error(request, _("Only Operator assets have versions backed by a CatalogSource."))
+        return redirect("asset-detail", code=asset.code)
+    return _version_form_page(request, asset, context)
+
+
+@login_required
+def version_edit(request, code, version_id):
+    asset, context = _asset_context(request, code, "versions")
+    version = selectors.get_version_for(user=request.user, version_id=version_id, asset=asset)
+    if not version.is_editable:
+        messages.error(
+            request,
+            _("Only a draft version can be edited; this one is “%(status)s”.")
+            % {"status": version.get_status_display()},
+        )
+        return redirect("asset-detail", code=asset.code)
+    return _version_form_page(request, asset, context, version=version)
+
+
+@login_required
+def version_fields(request, code):
+    """htmx: the dependent selects, refreshed after each choice."""
+    asset = selectors.get_asset_for(user=request.user, code=code)
+    form = VersionForm(initial=_version_refresh_initial(request.GET), asset=asset)
+    return render(request, "assets/includes/version_fields.html", {"form": form, "asset": asset})
+
+
+@login_required
+def version_delete(request, code, version_id):
+    asset, context = _asset_context(request, code, "versions")
+    version = selectors.get_version_for(user=request.user, version_id=version_id, asset=asset)
+    if request.method == "POST":
+        try:
+            services.delete_version(actor=request.user, version=version)
+        except ValidationError as exc:
+            for error in exc.messages:
+                messages.error(request, error)
+        else:
+            messages.success(
+                request, _("Version %(version)s deleted.") % {"version": version.version}
+            )
+        return redirect("asset-detail", code=asset.code)
+    if not version.is_deletable:
+        messages.error(
+            request,
+            _("Only draft or delisted versions can be deleted; this one is “%(status)s”.")
+            % {"status": version.get_status_display()},
+        )
+        return redirect("asset-detail", code=asset.code)
+    context.update(
+        title=_("Delete version %(version)s?") % {"version": version.version},
+        body=_(
+            "The version (package %(package)s, channels %(channels)s) is removed for good. "
+            "This cannot be undone."
+        )
+        % {"package": version.package_name, "channels": ", ".join(version.channels)},
+        confirm_label=_("Delete version"),
+        cancel_url="asset-detail",
+        danger=True,
+    )
+    return render(request, "assets/confirm.html", context)
+
+
+# --- Markdown preview for django-markdownx -------------------------------------------------
+
+
+@login_required
+@require_POST
+def markdown_preview(request):
+    """markdownx's live preview, through our sanitising renderer."""
+    return HttpResponse(render_markdown(request.POST.get("content", "")))
+
+
+@login_required
+@require_POST
+def markdown_upload(request):
+    """Images are not uploaded into descriptions: screenshots have their own checked field."""
+    return JsonResponse(
+        {"detail": _("Images cannot be pasted into the description; add them as screenshots.")},
+        status=400,
+    )

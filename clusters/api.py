@@ -1,0 +1,213 @@
+"""REST twins of the cluster and CatalogSource screens. Credentials are write-only."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts import selectors as account_selectors
+from accounts.models import Project, Tenant
+from accounts.permissions import IsPlatformAdmin
+
+from . import selectors, services
+from .models import CatalogPackage, CatalogSource, Cluster
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    projects = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Project.objects.all(), required=False
+    )
+    api_url = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    kubeconfig = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, style={"base_template": "textarea.html"}
+    )
+    token = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    ca_data = serializers.CharField(write_only=True, required=False, allow_blank=True)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            "api_url",
+            "auth_method",
+            "kubeconfig",
+            "token",
+            "ca_data",
+            "skip_tls_verify",
+            "is_default",
+            "is_sandbox",
+            "catalog_namespace",
+            "external_access",
+            "external_host",
+            "projects",
+            "connection_state",
+            "server_version",
+            "olm_available",
+            "last_error",
+            "last_checked_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "is_sandbox",
+            "connection_state",
+            "server_version",
+            "olm_available",
+            "last_error",
+            "last_checked_at",
+            "created_at",
+        ]
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class ClusterViewSet(viewsets.ModelViewSet):
+    """Everyone lists the clusters they may deploy to; platform admins manage them."""
+
+    serializer_class = ClusterSerializer
+    queryset = Cluster.objects.none()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.clusters_for(user=self.request.user).prefetch_related("projects")
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return super().get_permissions()
+        return [*super().get_permissions(), IsPlatformAdmin()]
+
+    def _kwargs(self, data, instance=None):
+        return {
+            "name": data.get("name", instance.name if instance else ""),
+            "api_url": data.get("api_url") or (instance.api_url if instance else ""),
+            "kubeconfig": data.get("kubeconfig", ""),
+            "token": data.get("token", ""),
+            "ca_data": data.get("ca_data", ""),
+            "skip_tls_verify": data.get(
+                "skip_tls_verify", instance.skip_tls_verify if instance else False
+            ),
+            "is_default": data.get("is_default", instance.is_default if instance else False),
+            "catalog_namespace": data.get(
+                "catalog_namespace", instance.catalog_namespace if instance else "olm"
+            ),
+            "external_access": data.get(
+                "external_access",
+                instance.external_access if instance else Cluster.ExternalAccess.NODE_PORT,
+            ),
+            "external_host": data.get("external_host", instance.external_host if instance else ""),
+            "projects": data.get("projects", list(instance.projects.all()) if instance else []),
+        }
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.register_cluster(
+            actor=self.request.user, auth_method=data.get("auth_method", ""), **self._kwargs(data)
+        )
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        instance = serializer.instance
+        serializer.instance = services.update_cluster(
+            actor=self.request.user,
+            cluster=instance,
+            auth_method=data.get("auth_method"),
+            **self._kwargs(data, instance),
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_cluster(actor=self.request.user, cluster=instance)
+
+    @extend_schema(request=None, responses={202: ClusterSerializer})
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    def test_connection(self, request, pk=None):
+        """Runs on the worker; poll the cluster until `connection_state` is not `testing`."""
+        cluster = self.get_object()
+        services.request_connection_test(actor=request.user, cluster=cluster)
+        return Response(self.get_serializer(cluster).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CatalogPackageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CatalogPackage
+        fields = ["name", "display_name", "provider", "default_channel", "channels", "updated_at"]
+
+
+class CatalogSourceSerializer(serializers.ModelSerializer):
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
+
+    class Meta:
+        model = CatalogSource
+        fields = [
+            "id",
+            "tenant",
+            "cluster",
+            "name",
+            "namespace",
+            "display_name",
+            "image",
+            "publisher",
+            "state",
+            "last_observed_state",
+            "message",
+            "packages_synced_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "namespace",
+            "state",
+            "last_observed_state",
+            "message",
+            "packages_synced_at",
+            "created_at",
+        ]
+        extra_kwargs = {"name": {"validators": []}}
+        validators = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["tenant"].queryset = account_selectors.tenants_for(user=request.user)
+
+
+class CatalogSourceViewSet(
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Providers submit catalogs; the worker deploys them and caches their packages."""
+
+    serializer_class = CatalogSourceSerializer
+    queryset = CatalogSource.objects.none()
+    filterset_fields = ["state", "cluster", "tenant"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.catalog_sources_for(user=self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.submit_catalog_source(
+            actor=self.request.user,
+            tenant=data["tenant"],
+            cluster=data["cluster"],
+            name=data["name"],
+            display_name=data["display_name"],
+            image=data["image"],
+            publisher=data.get("publisher", ""),
+        )
+
+    def destroy(self, request, *args, **kwargs):
+        catalog = services.delete_catalog_source(
+            actor=request.user, catalog_source=self.get_object()
+        )
+        return Response(self.get_serializer(catalog).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=CatalogPackageSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def packages(self, request, pk=None):
+        catalog = self.get_object()
+        packages = selectors.packages_of(catalog_source=catalog)
+        return Response(CatalogPackageSerializer(packages, many=True).data)

@@ -1,0 +1,60 @@
+"""Demo data of the clusters app: the sandbox cluster and the seed's catalog on it."""
+
+import os
+
+from accounts.models import Project, Tenant
+
+from . import services
+from .models import CatalogSource, Cluster
+
+SANDBOX_NAME = "sandbox"
+SEED_CATALOG_IMAGE = "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1"
+
+
+def seed_demo_clusters(*, admin, provider):
+    """Registers the sandbox cluster `make run` serves, links the demo projects and
+    submits the seed document's memcached catalog for the provider. Idempotent."""
+    port = os.environ.get("SANDBOX_PORT", "8701")
+    token = os.environ.get("SANDBOX_TOKEN", "sandbox-token")
+    api_url = f"http://127.0.0.1:{port}"
+    projects = list(Project.objects.all())
+    cluster = Cluster.objects.filter(name=SANDBOX_NAME).first()
+    if cluster is None:
+        cluster = services.register_cluster(
+            actor=admin,
+            name=SANDBOX_NAME,
+            auth_method=Cluster.AuthMethod.TOKEN,
+            api_url=api_url,
+            token=token,
+            is_default=True,
+            is_sandbox=True,
+            external_host="127.0.0.1",
+            projects=projects,
+        )
+    elif cluster.api_url != api_url or (cluster.credentials or {}).get("token") != token:
+        services.update_cluster(
+            actor=admin,
+            cluster=cluster,
+            name=cluster.name,
+            api_url=api_url,
+            token=token,
+            auth_method=Cluster.AuthMethod.TOKEN,
+            skip_tls_verify=False,
+            is_default=cluster.is_default,
+            catalog_namespace=cluster.catalog_namespace,
+            external_access=cluster.external_access,
+            external_host=cluster.external_host,
+            projects=projects,
+        )
+    provider_tenant = Tenant.objects.get(slug="zs-olm")
+    if not CatalogSource.objects.filter(cluster=cluster, name="mem-registry").exists():
+        services.submit_catalog_source(
+            actor=provider,
+            tenant=provider_tenant,
+            cluster=cluster,
+            name="mem-registry",
+            display_name="mem-01",
+            image=SEED_CATALOG_IMAGE,
+            publisher="TenxCloud",
+        )
+    return cluster

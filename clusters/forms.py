@@ -1,0 +1,128 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Project
+
+from .models import Cluster
+
+
+class ClusterForm(forms.Form):
+    """Shape only; the service validates credentials, so the form and the API agree."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    auth_method = forms.ChoiceField(
+        label=_("Credentials"),
+        choices=Cluster.AuthMethod.choices,
+        widget=forms.RadioSelect,
+        initial=Cluster.AuthMethod.KUBECONFIG,
+    )
+    kubeconfig = forms.CharField(
+        label=_("kubeconfig"),
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "data-show-when": "auth_method=kubeconfig",
+            }
+        ),
+        help_text=_("Paste it, or upload the file below. Its current context is used."),
+    )
+    kubeconfig_file = forms.FileField(
+        label=_("kubeconfig file"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"data-show-when": "auth_method=kubeconfig"}),
+    )
+    api_url = forms.CharField(
+        label=_("API server URL"),
+        required=False,
+        max_length=300,
+        widget=forms.TextInput(
+            attrs={"placeholder": "https://10.0.0.1:6443", "data-show-when": "auth_method=token"}
+        ),
+        help_text=_("Needed with a bearer token; a kubeconfig brings its own."),
+    )
+    token = forms.CharField(
+        label=_("Bearer token"),
+        required=False,
+        widget=forms.PasswordInput(
+            render_value=False,
+            attrs={"autocomplete": "off", "data-show-when": "auth_method=token"},
+        ),
+    )
+    ca_data = forms.CharField(
+        label=_("CA bundle (PEM)"),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 4, "spellcheck": "false", "data-show-when": "auth_method=token"}
+        ),
+    )
+    skip_tls_verify = forms.BooleanField(
+        label=_("Skip TLS verification (insecure)"),
+        required=False,
+        help_text=_("Anyone between the platform and the cluster could read the credentials."),
+    )
+    is_default = forms.BooleanField(label=_("Default cluster"), required=False)
+    catalog_namespace = forms.CharField(label=_("Global catalog namespace"), initial="olm")
+    external_access = forms.ChoiceField(
+        label=_("External access"),
+        choices=Cluster.ExternalAccess.choices,
+        initial=Cluster.ExternalAccess.NODE_PORT,
+    )
+    external_host = forms.CharField(label=_("External host"), required=False, max_length=253)
+    projects = forms.ModelMultipleChoiceField(
+        label=_("Projects that may deploy here"),
+        queryset=Project.objects.select_related("tenant").order_by("tenant__name", "name"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+
+    def __init__(self, *args, editing=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing:
+            for name in ("kubeconfig", "token"):
+                self.fields[name].help_text = _("Leave empty to keep the stored credentials.")
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("kubeconfig_file")
+        if upload:
+            if upload.size > 256 * 1024:
+                self.add_error("kubeconfig_file", _("A kubeconfig is at most 256 KB."))
+            else:
+                try:
+                    cleaned["kubeconfig"] = upload.read().decode("utf-8")
+                except UnicodeDecodeError:
+                    self.add_error("kubeconfig_file", _("The file is not a text kubeconfig."))
+        return cleaned
+
+
+class CatalogSourceForm(forms.Form):
+    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=Cluster.objects.none())
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=63,
+        widget=forms.TextInput(attrs={"placeholder": "mem-registry"}),
+        help_text=_("Kubernetes name: lowercase letters, digits and '-'."),
+    )
+    display_name = forms.CharField(label=_("Display name"), max_length=100)
+    image = forms.CharField(
+        label=_("Registry image"),
+        max_length=300,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1"
+            }
+        ),
+        help_text=_("The index image (opm registry) that serves your operator bundles over gRPC."),
+    )
+    publisher = forms.CharField(label=_("Publisher"), max_length=100, required=False)
+
+    def __init__(self, *args, clusters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cluster"].queryset = clusters
+        default = clusters.filter(is_default=True).first()
+        if default is not None:
+            self.fields["cluster"].initial = default.pk

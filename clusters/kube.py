@@ -1,0 +1,470 @@
+"""The Kubernetes gateway: the only module that imports `kubernetes`.
+
+One `ApiClient` + `DynamicClient` per cluster per process, reused; writes are
+server-side apply under one field manager, so every task can be re-run safely.
+Every API error leaves this module as one of our own exception types.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import urllib3
+import yaml
+from django.conf import settings
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic import exceptions as dynamic_exceptions
+
+FIELD_MANAGER = "operator-marketplace"
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+OLM_GROUPS = ("operators.coreos.com", "packages.operators.coreos.com")
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed; `message` is fit to show to a person."""
+
+    transient = False
+
+    def __init__(self, message, *, status=None, reason="", causes=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.reason = reason
+        self.causes = causes or []
+
+
+class TransientError(KubeError):
+    """5xx, 429, timeouts, connection errors: retry with backoff."""
+
+    transient = True
+
+
+class ConnectionFailed(TransientError):
+    pass
+
+
+class TLSError(KubeError):
+    pass
+
+
+class UnauthorizedError(KubeError):
+    pass
+
+
+class ForbiddenError(KubeError):
+    pass
+
+
+class NotFoundError(KubeError):
+    pass
+
+
+class ConflictError(KubeError):
+    """409: AlreadyExists, a stale resourceVersion or a server-side apply field conflict."""
+
+
+class InvalidError(KubeError):
+    """422: the server's `causes` (field, reason, message) are kept for the user."""
+
+
+def _status_body(body):
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body) if body else {}
+    except (TypeError, ValueError):
+        return {"message": str(body)[:500]}
+    return data if isinstance(data, dict) else {}
+
+
+def _from_api_status(status, body, fallback_reason=""):
+    data = _status_body(body)
+    message = data.get("message") or fallback_reason or f"HTTP {status}"
+    reason = data.get("reason", "")
+    causes = (data.get("details") or {}).get("causes") or []
+    kwargs = {"status": status, "reason": reason, "causes": causes}
+    if status == 401:
+        return UnauthorizedError("401 Unauthorized: token rejected", **kwargs)
+    if status == 403:
+        return ForbiddenError(f"403 Forbidden: {message}", **kwargs)
+    if status == 404:
+        return NotFoundError(message, **kwargs)
+    if status == 409:
+        return ConflictError(message, **kwargs)
+    if status == 422:
+        return InvalidError(message, **kwargs)
+    if status == 429 or (status and status >= 500):
+        return TransientError(f"{status} {reason or 'server error'}: {message}", **kwargs)
+    return KubeError(message, **kwargs)
+
+
+def _describe_network_error(exc):
+    """Plain words for what went wrong on the way to the API server."""
+    text = f"{exc} {getattr(exc, 'reason', '') or ''}"
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return TLSError("certificate not trusted: the server's TLS certificate was not verified")
+    if isinstance(exc, urllib3.exceptions.SSLError) or "SSLError" in text:
+        return TLSError("TLS handshake with the API server failed")
+    if "Connection refused" in text or "ConnectionRefused" in text:
+        return ConnectionFailed("connection refused")
+    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in text:
+        return TransientError("timed out waiting for the API server")
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return ConnectionFailed("host name not found")
+    return ConnectionFailed("cannot reach the API server")
+
+
+def translate(exc):
+    """Maps anything the client raises to our exception types."""
+    if isinstance(exc, KubeError):
+        return exc
+    if isinstance(exc, dynamic_exceptions.ResourceNotFoundError):
+        return NotFoundError(str(exc), reason="NotServed")
+    if isinstance(exc, dynamic_exceptions.DynamicApiError):
+        return _from_api_status(exc.status, exc.body, exc.reason)
+    if isinstance(exc, ApiException):
+        if exc.status in (0, None):
+            return _describe_network_error(exc)
+        return _from_api_status(exc.status, exc.body, exc.reason)
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+        return _describe_network_error(exc)
+    return KubeError(f"{type(exc).__name__}: {exc}")
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_url: str
+    token: str = ""
+    ca_data: str = ""  # PEM
+    client_cert_data: str = ""  # PEM
+    client_key_data: str = ""  # PEM
+    skip_tls_verify: bool = False
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def fingerprint(self):
+        raw = json.dumps(
+            [self.api_url, self.token, self.ca_data, self.client_cert_data, self.skip_tls_verify],
+            sort_keys=True,
+        )
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+class KubeconfigError(ValueError):
+    """The kubeconfig cannot be used; the message says why."""
+
+
+def _b64_pem(value):
+    try:
+        return base64.b64decode(value).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise KubeconfigError("a certificate in the kubeconfig is not valid base64") from None
+
+
+def parse_kubeconfig(text):
+    """Reads the current context of a kubeconfig into credentials (inline data only)."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise KubeconfigError(f"not valid YAML: {exc}") from None
+    if not isinstance(config, dict) or config.get("kind", "Config") != "Config":
+        raise KubeconfigError("not a kubeconfig (kind: Config)")
+    context_name = config.get("current-context")
+    contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
+    if not context_name or context_name not in contexts:
+        raise KubeconfigError("the kubeconfig has no current-context")
+    context = contexts[context_name] or {}
+    clusters = {c.get("name"): c.get("cluster", {}) for c in config.get("clusters") or []}
+    users = {u.get("name"): u.get("user", {}) for u in config.get("users") or []}
+    cluster = clusters.get(context.get("cluster"))
+    if not cluster or not cluster.get("server"):
+        raise KubeconfigError(f"context “{context_name}” names no cluster with a server URL")
+    user = users.get(context.get("user")) or {}
+    if "exec" in user or "auth-provider" in user:
+        raise KubeconfigError(
+            "exec and auth-provider plugins cannot run on the platform; use a token "
+            "or an inline client certificate"
+        )
+    if (
+        user.get("tokenFile")
+        or cluster.get("certificate-authority")
+        or user.get("client-certificate")
+    ):
+        raise KubeconfigError("file references cannot be read here; inline the data (*-data)")
+    credentials = Credentials(
+        api_url=cluster["server"],
+        token=user.get("token", ""),
+        ca_data=_b64_pem(cluster["certificate-authority-data"])
+        if cluster.get("certificate-authority-data")
+        else "",
+        client_cert_data=_b64_pem(user["client-certificate-data"])
+        if user.get("client-certificate-data")
+        else "",
+        client_key_data=_b64_pem(user["client-key-data"]) if user.get("client-key-data") else "",
+        skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
+        extra={"context": context_name},
+    )
+    if not (credentials.token or credentials.client_cert_data):
+        raise KubeconfigError(
+            f"user of context “{context_name}” has no token or client certificate"
+        )
+    return credentials
+
+
+# --- the gateway ---------------------------------------------------------------------------
+
+
+def _write_secret_file(directory, name, content):
+    path = Path(directory) / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    return str(path)
+
+
+class Gateway:
+    """One cluster's API: server-side apply, get, list, merge patch, delete, logs."""
+
+    def __init__(self, credentials: Credentials, *, cache_key: str):
+        self.credentials = credentials
+        self.cache_key = cache_key
+        configuration = k8s.Configuration()
+        configuration.host = credentials.api_url.rstrip("/")
+        configuration.verify_ssl = not credentials.skip_tls_verify
+        configuration.retries = False  # our callers decide about retries
+        self._secret_dir = tempfile.mkdtemp(prefix="kube-")
+        if credentials.token:
+            configuration.api_key = {"authorization": credentials.token}
+            configuration.api_key_prefix = {"authorization": "Bearer"}
+        if credentials.ca_data:
+            configuration.ssl_ca_cert = _write_secret_file(
+                self._secret_dir, "ca.crt", credentials.ca_data
+            )
+        if credentials.client_cert_data:
+            configuration.cert_file = _write_secret_file(
+                self._secret_dir, "client.crt", credentials.client_cert_data
+            )
+            configuration.key_file = _write_secret_file(
+                self._secret_dir, "client.key", credentials.client_key_data
+            )
+        self.api_client = k8s.ApiClient(configuration)
+        self.api_client.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
+            connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
+        )
+        self._dynamic = None
+        self._lock = threading.Lock()
+
+    # The discovery cache lives in a file the project owns, one per cluster.
+    @property
+    def discovery_cache_file(self):
+        directory = Path(settings.DATA_DIR) / "kube-discovery"
+        directory.mkdir(parents=True, exist_ok=True)
+        return str(directory / f"{self.cache_key}.json")
+
+    @property
+    def dynamic(self):
+        with self._lock:
+            if self._dynamic is None:
+                try:
+                    self._dynamic = DynamicClient(
+                        self.api_client, cache_file=self.discovery_cache_file
+                    )
+                except Exception as exc:
+                    raise translate(exc) from exc
+            return self._dynamic
+
+    def _resource(self, api_version, kind):
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    def _call(self, func, *args, **kwargs):
+        kwargs.setdefault("_request_timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            raise translate(exc) from exc
+        return result.to_dict() if hasattr(result, "to_dict") else result
+
+    def apply(self, manifest, *, force=False, field_manager=FIELD_MANAGER):
+        """Server-side apply: creates or updates; `force` takes fields other managers own."""
+        resource = self._resource(manifest["apiVersion"], manifest["kind"])
+        return self._call(
+            self.dynamic.server_side_apply,
+            resource,
+            body=manifest,
+            namespace=manifest.get("metadata", {}).get("namespace"),
+            field_manager=field_manager,
+            force_conflicts=force,
+        )
+
+    def get(self, api_version, kind, name, namespace=None):
+        resource = self._resource(api_version, kind)
+        return self._call(self.dynamic.get, resource, name=name, namespace=namespace)
+
+    def get_or_none(self, api_version, kind, name, namespace=None):
+        try:
+            return self.get(api_version, kind, name, namespace)
+        except NotFoundError:
+            return None
+
+    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        resource = self._resource(api_version, kind)
+        result = self._call(
+            self.dynamic.get,
+            resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+        )
+        return result.get("items") or []
+
+    def patch(self, api_version, kind, name, patch, namespace=None):
+        """JSON merge patch (RFC 7386)."""
+        resource = self._resource(api_version, kind)
+        return self._call(
+            self.dynamic.patch,
+            resource,
+            body=patch,
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )
+
+    def patch_status(self, api_version, kind, name, patch, namespace=None):
+        resource = self._resource(api_version, kind).subresources["status"]
+        return self._call(
+            self.dynamic.patch,
+            resource,
+            body=patch,
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )
+
+    def delete(self, api_version, kind, name, namespace=None, *, missing_ok=True):
+        resource = self._resource(api_version, kind)
+        try:
+            return self._call(self.dynamic.delete, resource, name=name, namespace=namespace)
+        except NotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    def read_pod_log(self, name, namespace, *, container=None, tail_lines=None):
+        core = k8s.CoreV1Api(self.api_client)
+        kwargs = {"container": container, "tail_lines": tail_lines}
+        return self._call(
+            core.read_namespaced_pod_log,
+            name,
+            namespace,
+            **{k: v for k, v in kwargs.items() if v is not None},
+        )
+
+    def version(self):
+        try:
+            info = k8s.VersionApi(self.api_client).get_code(
+                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            )
+        except Exception as exc:
+            raise translate(exc) from exc
+        return info.to_dict()
+
+    def api_groups(self):
+        try:
+            groups = k8s.ApisApi(self.api_client).get_api_versions(
+                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            )
+        except Exception as exc:
+            raise translate(exc) from exc
+        return {group.name for group in groups.groups or []}
+
+    def invalidate_discovery(self):
+        """After a CRD appears, so the new kind is found without waiting for the cache."""
+        with self._lock:
+            if self._dynamic is not None:
+                try:
+                    self._dynamic.resources.invalidate_cache()
+                except Exception as exc:
+                    raise translate(exc) from exc
+
+    def close(self):
+        try:
+            self.api_client.close()
+        finally:
+            for name in ("ca.crt", "client.crt", "client.key"):
+                Path(self._secret_dir, name).unlink(missing_ok=True)
+            Path(self._secret_dir).rmdir()
+
+
+_gateways: dict = {}
+_gateways_lock = threading.Lock()
+
+
+def gateway_for_credentials(credentials: Credentials, *, name: str) -> Gateway:
+    """Reused per process while the credentials stay the same."""
+    key = f"{name}-{credentials.fingerprint()}"
+    with _gateways_lock:
+        gateway = _gateways.get(key)
+        if gateway is None:
+            stale = [k for k in _gateways if k.startswith(f"{name}-")]
+            for old in stale:
+                _gateways.pop(old).close()
+            gateway = _gateways[key] = Gateway(credentials, cache_key=key)
+        return gateway
+
+
+def reset_gateways():
+    with _gateways_lock:
+        while _gateways:
+            _gateways.popitem()[1].close()
+
+
+@dataclass
+class ConnectionReport:
+    ok: bool
+    server_version: str = ""
+    olm_available: bool | None = None
+    error: str = ""
+
+
+def probe(gateway: Gateway) -> ConnectionReport:
+    """What the cluster page shows after "Test connection"."""
+    try:
+        version = gateway.version()
+        groups = gateway.api_groups()
+    except KubeError as exc:
+        return ConnectionReport(ok=False, error=exc.message)
+    return ConnectionReport(
+        ok=True,
+        server_version=version.get("git_version") or version.get("gitVersion") or "",
+        olm_available=all(group in groups for group in OLM_GROUPS),
+    )
+
+
+def gateway_for(cluster) -> Gateway:
+    """The gateway of a registered `clusters.Cluster` (credentials decrypted in memory only)."""
+    stored = cluster.credentials or {}
+    credentials = Credentials(
+        api_url=cluster.api_url,
+        token=stored.get("token", ""),
+        ca_data=stored.get("ca_data", ""),
+        client_cert_data=stored.get("client_cert_data", ""),
+        client_key_data=stored.get("client_key_data", ""),
+        skip_tls_verify=cluster.skip_tls_verify,
+    )
+    return gateway_for_credentials(credentials, name=f"cluster{cluster.pk}")

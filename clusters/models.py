@@ -1,0 +1,183 @@
+"""Kubernetes clusters the platform deploys to, and the OLM catalogs served on them."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Project, Tenant, rfc1123_label_validator
+from marketplace.fields import EncryptedJSONField
+
+
+class Cluster(models.Model):
+    """A registered Kubernetes API (集群). Credentials are encrypted at rest."""
+
+    class AuthMethod(models.TextChoices):
+        KUBECONFIG = "kubeconfig", _("kubeconfig")
+        TOKEN = "token", _("Bearer token")
+
+    class ConnectionState(models.TextChoices):
+        UNKNOWN = "unknown", _("Not tested")
+        TESTING = "testing", _("Testing…")
+        CONNECTED = "connected", _("Connected")
+        FAILED = "failed", _("Failed")
+
+    class ExternalAccess(models.TextChoices):
+        NODE_PORT = "NodePort", _("NodePort")
+        LOAD_BALANCER = "LoadBalancer", _("LoadBalancer")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    api_url = models.URLField(_("API server URL"), max_length=300)
+    auth_method = models.CharField(_("credentials"), max_length=12, choices=AuthMethod.choices)
+    # {"token": ..., "ca_data": ..., "client_cert_data": ..., "client_key_data": ...,
+    #  "kubeconfig": ...}; never rendered anywhere.
+    credentials = EncryptedJSONField(_("credentials (encrypted)"))
+    skip_tls_verify = models.BooleanField(
+        _("skip TLS verification"),
+        default=False,
+        help_text=_("Insecure: the server's certificate is not checked."),
+    )
+    is_default = models.BooleanField(_("default cluster"), default=False)
+    is_sandbox = models.BooleanField(
+        _("simulated (sandbox)"),
+        default=False,
+        help_text=_("A simulated cluster for development and demos: it runs no pods."),
+    )
+    catalog_namespace = models.CharField(
+        _("global catalog namespace"),
+        max_length=63,
+        default="olm",
+        validators=[rfc1123_label_validator],
+        help_text=_("Where the platform deploys CatalogSources (OLM's global namespace)."),
+    )
+    external_access = models.CharField(
+        _("external access"),
+        max_length=12,
+        choices=ExternalAccess.choices,
+        default=ExternalAccess.NODE_PORT,
+        help_text=_("How services are exposed outside the cluster."),
+    )
+    external_host = models.CharField(
+        _("external host"),
+        max_length=253,
+        blank=True,
+        help_text=_("Host name or IP users reach NodePorts on (e.g. the router node)."),
+    )
+    projects = models.ManyToManyField(
+        Project,
+        blank=True,
+        related_name="clusters",
+        verbose_name=_("projects"),
+        help_text=_("Projects that may deploy to this cluster."),
+    )
+    connection_state = models.CharField(
+        max_length=12, choices=ConnectionState.choices, default=ConnectionState.UNKNOWN
+    )
+    server_version = models.CharField(max_length=64, blank=True)
+    olm_available = models.BooleanField(null=True)
+    last_error = models.TextField(blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name = _("cluster")
+        verbose_name_plural = _("clusters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="cluster_single_default",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CatalogSource(models.Model):
+    """An OLM CatalogSource a provider submitted and the platform deploys on a cluster."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DEPLOYING = "deploying", _("Deploying")
+        CONNECTING = "connecting", _("Connecting")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        DELETING = "deleting", _("Deleting")
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="catalog_sources")
+    tenant = models.ForeignKey(
+        Tenant,
+        on_delete=models.PROTECT,
+        related_name="catalog_sources",
+        help_text=_("The provider tenant that submitted it and may use it."),
+    )
+    name = models.CharField(_("name"), max_length=63, validators=[rfc1123_label_validator])
+    namespace = models.CharField(_("namespace"), max_length=63)
+    display_name = models.CharField(_("display name"), max_length=100)
+    image = models.CharField(_("registry image"), max_length=300)
+    publisher = models.CharField(_("publisher"), max_length=100, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    last_observed_state = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    packages_synced_at = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster__name", "name"]
+        verbose_name = _("CatalogSource")
+        verbose_name_plural = _("CatalogSources")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "name"], name="catalogsource_unique_per_cluster"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.display_name} ({self.name})"
+
+    @property
+    def is_ready(self):
+        return self.state == self.State.READY
+
+
+class CatalogPackage(models.Model):
+    """A package a READY catalog serves, cached from its PackageManifest.
+
+    The provider portal offers these without a live call to the cluster.
+    `channels` is `[{"name", "current_csv", "version", "provided_apis": [{group, version,
+    kind, name, display_name, description}]}]`.
+    """
+
+    catalog_source = models.ForeignKey(
+        CatalogSource, on_delete=models.CASCADE, related_name="packages"
+    )
+    name = models.CharField(_("package"), max_length=253)
+    display_name = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(max_length=200, blank=True)
+    default_channel = models.CharField(_("default channel"), max_length=100)
+    channels = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["catalog_source", "name"], name="catalogpackage_unique_per_catalog"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def channel(self, name):
+        return next((c for c in self.channels if c["name"] == name), None)

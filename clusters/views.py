@@ -1,0 +1,246 @@
+"""HTML views of clusters and CatalogSources: thin, over services and selectors."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import is_platform_admin
+
+from . import selectors, services
+from .forms import CatalogSourceForm, ClusterForm
+from .models import CatalogSource
+
+
+def platform_admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not is_platform_admin(request.user):
+            raise PermissionDenied(_("Only platform administrators may manage clusters."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _apply_errors(form, exc):
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        for error in exc.messages:
+            form.add_error(None, error)
+
+
+def _page(request, queryset, per_page=20):
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+
+
+@platform_admin_required
+def cluster_list(request):
+    clusters = selectors.clusters_for(user=request.user)
+    return render(request, "clusters/cluster_list.html", {"page": _page(request, clusters)})
+
+
+def _cluster_service_kwargs(data):
+    return {
+        "name": data["name"],
+        "api_url": data.get("api_url", ""),
+        "kubeconfig": data.get("kubeconfig", ""),
+        "token": data.get("token", ""),
+        "ca_data": data.get("ca_data", ""),
+        "skip_tls_verify": data.get("skip_tls_verify", False),
+        "is_default": data.get("is_default", False),
+        "catalog_namespace": data["catalog_namespace"],
+        "external_access": data["external_access"],
+        "external_host": data.get("external_host", ""),
+        "projects": list(data.get("projects") or []),
+    }
+
+
+@platform_admin_required
+def cluster_create(request):
+    form = ClusterForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cluster = services.register_cluster(
+                actor=request.user,
+                auth_method=form.cleaned_data["auth_method"],
+                **_cluster_service_kwargs(form.cleaned_data),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Cluster “%(name)s” registered; testing the connection…") % {"name": cluster},
+            )
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    return render(request, "clusters/cluster_form.html", {"form": form, "cluster": None})
+
+
+@platform_admin_required
+def cluster_edit(request, cluster_id):
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    initial = {
+        "name": cluster.name,
+        "auth_method": cluster.auth_method,
+        "api_url": cluster.api_url,
+        "skip_tls_verify": cluster.skip_tls_verify,
+        "is_default": cluster.is_default,
+        "catalog_namespace": cluster.catalog_namespace,
+        "external_access": cluster.external_access,
+        "external_host": cluster.external_host,
+        "projects": list(cluster.projects.all()),
+    }
+    form = ClusterForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        kwargs = _cluster_service_kwargs(form.cleaned_data)
+        if not kwargs["api_url"]:
+            kwargs["api_url"] = cluster.api_url
+        try:
+            services.update_cluster(
+                actor=request.user,
+                cluster=cluster,
+                auth_method=form.cleaned_data["auth_method"],
+                **kwargs,
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Cluster “%(name)s” saved.") % {"name": kwargs["name"]})
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+    return render(request, "clusters/cluster_form.html", {"form": form, "cluster": cluster})
+
+
+@platform_admin_required
+def cluster_detail(request, cluster_id):
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    catalogs = selectors.catalog_sources_for(user=request.user).filter(cluster=cluster)
+    projects = cluster.projects.select_related("tenant").order_by("tenant__name", "name")
+    return render(
+        request,
+        "clusters/cluster_detail.html",
+        {"cluster": cluster, "catalogs": catalogs, "projects": projects},
+    )
+
+
+@platform_admin_required
+def cluster_connection(request, cluster_id):
+    """The connection panel, polled by htmx while a test is running."""
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    return render(request, "clusters/_connection.html", {"cluster": cluster})
+
+
+@platform_admin_required
+@require_POST
+def cluster_test(request, cluster_id):
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    services.request_connection_test(actor=request.user, cluster=cluster)
+    if request.htmx:
+        return render(request, "clusters/_connection.html", {"cluster": cluster})
+    return redirect("cluster-detail", cluster_id=cluster.pk)
+
+
+@platform_admin_required
+def cluster_delete(request, cluster_id):
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    if request.method == "POST":
+        try:
+            services.delete_cluster(actor=request.user, cluster=cluster)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("cluster-detail", cluster_id=cluster.pk)
+        messages.success(request, _("Cluster “%(name)s” deleted.") % {"name": cluster.name})
+        return redirect("clusters")
+    return render(request, "clusters/cluster_confirm_delete.html", {"cluster": cluster})
+
+
+# --- CatalogSources ---------------------------------------------------------------------------
+
+
+def _catalog_tenant(request):
+    tenant = request.workspace.tenant
+    if tenant is None or not tenant.is_provider:
+        if is_platform_admin(request.user):
+            return None
+        raise PermissionDenied(_("CatalogSources belong to provider tenants."))
+    return tenant
+
+
+@login_required
+def catalog_list(request):
+    tenant = _catalog_tenant(request)
+    catalogs = selectors.catalog_sources_for(user=request.user, tenant=tenant)
+    state = request.GET.get("state", "")
+    if state in CatalogSource.State.values:
+        catalogs = catalogs.filter(state=state)
+    return render(
+        request,
+        "clusters/catalog_list.html",
+        {
+            "page": _page(request, catalogs),
+            "state": state,
+            "states": CatalogSource.State.choices,
+            "can_submit": tenant is not None,
+        },
+    )
+
+
+@login_required
+def catalog_create(request):
+    tenant = _catalog_tenant(request)
+    if tenant is None:
+        raise PermissionDenied(_("Switch to a provider tenant to submit a CatalogSource."))
+    clusters = services.clusters_available_to(tenant=tenant)
+    form = CatalogSourceForm(request.POST or None, clusters=clusters)
+    if request.method == "POST" and form.is_valid():
+        try:
+            catalog = services.submit_catalog_source(
+                actor=request.user, tenant=tenant, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("CatalogSource “%(name)s” submitted; the platform is deploying it.")
+                % {"name": catalog.name},
+            )
+            return redirect("catalog-detail", catalog_id=catalog.pk)
+    return render(
+        request, "clusters/catalog_form.html", {"form": form, "no_clusters": not clusters.exists()}
+    )
+
+
+@login_required
+def catalog_detail(request, catalog_id):
+    catalog = selectors.get_catalog_source_for(user=request.user, catalog_source_id=catalog_id)
+    packages = selectors.packages_of(catalog_source=catalog)
+    template = "clusters/_catalog_state.html" if request.htmx else "clusters/catalog_detail.html"
+    return render(request, template, {"catalog": catalog, "packages": packages})
+
+
+@login_required
+def catalog_delete(request, catalog_id):
+    catalog = selectors.get_catalog_source_for(user=request.user, catalog_source_id=catalog_id)
+    if request.method == "POST":
+        try:
+            services.delete_catalog_source(actor=request.user, catalog_source=catalog)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("catalog-detail", catalog_id=catalog.pk)
+        messages.success(
+            request, _("CatalogSource “%(name)s” is being removed.") % {"name": catalog.name}
+        )
+        return redirect("catalog-list")
+    reasons = services.catalog_source_users(catalog)
+    return render(
+        request, "clusters/catalog_confirm_delete.html", {"catalog": catalog, "reasons": reasons}
+    )

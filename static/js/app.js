@@ -1,0 +1,22 @@
+/* Small progressive enhancements; every page works without them. */
+(function () {
+  "use strict";
+  // Forms with alternative credential fields show only the chosen kind's fields.
+  function syncChoiceGroups(root) {
+    root.querySelectorAll("[data-show-when]").forEach(function (el) {
+      var rule = el.dataset.showWhen.split("=");
+      var chosen = document.querySelector('input[name="' + rule[0] + '"]:checked');
+      var field = el.closest(".field") || el;
+      field.hidden = chosen ? chosen.value !== rule[1] : false;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.type === "radio") syncChoiceGroups(document);
+  });
+  document.addEventListener("DOMContentLoaded", function () { syncChoiceGroups(document); });
+  // Ask before a destructive action marked with data-confirm.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+})();
