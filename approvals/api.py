@@ -1,0 +1,268 @@
+"""REST twins of the review queue and notifications: thin serializers over the same services.
+
+Admins list every request, providers their own tenants'; anything else is a 404.
+Services raise Django errors that marketplace.api turns into the one error shape.
+"""
+
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import Notification, Tenant, User
+from accounts.services import mark_notifications_read
+from assets import selectors as asset_selectors
+from assets.models import Asset, AssetVersion
+
+from . import selectors, services
+from .forms import REASON_MAX_LENGTH
+from .models import ApprovalRequest
+
+
+class ApprovalUserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name"]
+
+
+class ApprovalTenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name"]
+
+
+class ApprovalAssetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Asset
+        fields = ["id", "code", "name", "delivery_type"]
+
+
+class ApprovalRequestSerializer(serializers.ModelSerializer):
+    status_display = serializers.CharField(read_only=True, help_text="状态, as the queue shows it.")
+    asset = ApprovalAssetSerializer(read_only=True)
+    version = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Null once a draft/delisted version is deleted."
+    )
+    tenant = ApprovalTenantSerializer(read_only=True)
+    requested_by = ApprovalUserSerializer(read_only=True, allow_null=True)
+    decided_by = ApprovalUserSerializer(read_only=True, allow_null=True)
+    user_count = serializers.SerializerMethodField(
+        help_text="资产用户量: distinct buyer tenants holding an entitlement to the asset."
+    )
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "status_display",
+            "asset",
+            "version",
+            "version_number",
+            "tenant",
+            "requested_by",
+            "reason",
+            "created_at",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "withdrawn_at",
+            "user_count",
+        ]
+        read_only_fields = fields
+
+    def get_user_count(self, approval) -> int:
+        return getattr(approval, "user_count", 0)
+
+
+class ApprovalSubmitSerializer(serializers.Serializer):
+    version = serializers.PrimaryKeyRelatedField(
+        queryset=AssetVersion.objects.none(), help_text="A version of your provider tenant."
+    )
+    kind = serializers.ChoiceField(
+        choices=ApprovalRequest.Kind.choices,
+        help_text="listing (申请上架, from draft) or delisting (申请下架, from on sale).",
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, help_text="申请原因"
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["version"].queryset = asset_selectors.versions_for(user=request.user)
+
+
+class ApproveSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, help_text="Optional note."
+    )
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH, help_text="Required: the provider reads it."
+    )
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField(help_text="The audit action, e.g. version.listed.")
+    label = serializers.CharField()
+    actor = serializers.CharField(allow_blank=True)
+    from_state = serializers.CharField(allow_blank=True)
+    to_state = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+
+
+class ApprovalRequestFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=ApprovalRequest.Status.choices)
+    kind = filters.ChoiceFilter(choices=ApprovalRequest.Kind.choices)
+    version = filters.NumberFilter(field_name="version")
+    asset = filters.NumberFilter(field_name="asset")
+
+    class Meta:
+        model = ApprovalRequest
+        fields = ["status", "kind", "version", "asset"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The review queue (审批)",
+        description="Admins see every request, providers their tenants'; pending first, "
+        "then newest.",
+    ),
+    retrieve=extend_schema(summary="One approval request"),
+)
+class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = ApprovalRequestSerializer
+    queryset = ApprovalRequest.objects.none()
+    filterset_class = ApprovalRequestFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.requests_for(user=self.request.user)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_user_counts(page) if page is not None else None
+
+    def get_object(self):
+        approval = super().get_object()
+        selectors.attach_user_counts([approval])
+        return approval
+
+    def _answer(self, approval, status_code=status.HTTP_200_OK):
+        approval = self.get_queryset().get(pk=approval.pk)
+        selectors.attach_user_counts([approval])
+        return Response(self.get_serializer(approval).data, status=status_code)
+
+    @extend_schema(
+        request=ApprovalSubmitSerializer,
+        responses={201: ApprovalRequestSerializer},
+        summary="Ask for listing or delisting of a version (申请上架 / 申请下架)",
+    )
+    def create(self, request, *args, **kwargs):
+        submit = ApprovalSubmitSerializer(data=request.data, context={"request": request})
+        submit.is_valid(raise_exception=True)
+        data = submit.validated_data
+        approval = services.submit_request(
+            actor=request.user,
+            version=data["version"],
+            kind=data["kind"],
+            reason=data.get("reason", ""),
+        )
+        return self._answer(approval, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses=ApprovalRequestSerializer,
+        summary="Withdraw a pending request (撤回)",
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        approval = services.withdraw_request(actor=request.user, approval=self.get_object())
+        return self._answer(approval)
+
+    @extend_schema(
+        request=ApproveSerializer,
+        responses=ApprovalRequestSerializer,
+        summary="Approve a pending request (通过; platform admins)",
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        approval = self.get_object()
+        decision = ApproveSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        approval = services.approve_request(
+            actor=request.user, approval=approval, reason=decision.validated_data.get("reason", "")
+        )
+        return self._answer(approval)
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses=ApprovalRequestSerializer,
+        summary="Reject a pending request with a reason (拒绝; platform admins)",
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        approval = self.get_object()
+        decision = RejectSerializer(data=request.data)
+        decision.is_valid(raise_exception=True)
+        approval = services.reject_request(
+            actor=request.user, approval=approval, reason=decision.validated_data["reason"]
+        )
+        return self._answer(approval)
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "title", "body", "url", "read_at", "created_at"]
+        read_only_fields = fields
+
+
+class NotificationFilter(filters.FilterSet):
+    unread = filters.BooleanFilter(
+        field_name="read_at", lookup_expr="isnull", label="Only unread ones"
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["unread"]
+
+
+@extend_schema_view(list=extend_schema(summary="Your notifications, newest first"))
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.notifications_for(user=self.request.user)
+
+    @extend_schema(request=None, responses=NotificationSerializer, summary="Mark one as read")
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        note = self.get_object()
+        mark_notifications_read(user=request.user, ids=[note.pk])
+        note.refresh_from_db()
+        return Response(self.get_serializer(note).data)
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("NotificationsMarked", {"marked": serializers.IntegerField()}),
+        summary="Mark all as read",
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        return Response({"marked": mark_notifications_read(user=request.user)})

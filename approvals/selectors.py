@@ -1,0 +1,206 @@
+"""Reads of the approvals app, always scoped to the acting user.
+
+Platform admins see every request; a provider sees its own tenants' requests; any
+other request is a 404, never a 403.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Case, IntegerField, Value, When
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditEntry, Membership, Notification
+from accounts.permissions import PLATFORM_ADMIN_PERMISSION, is_platform_admin
+from assets.models import AssetVersion, Plan, Screenshot
+from assets.signals import buyer_tenant_counts
+
+from .models import ApprovalRequest
+
+PENDING_FIRST = Case(
+    When(status=ApprovalRequest.Status.PENDING, then=Value(0)),
+    default=Value(1),
+    output_field=IntegerField(),
+)
+
+
+def requests_for(*, user):
+    """Every column of the queue in one query (the user count comes from `attach_user_counts`)."""
+    if not user.is_authenticated:
+        return ApprovalRequest.objects.none()
+    requests = ApprovalRequest.objects.select_related(
+        "asset__category",
+        "asset__tenant",
+        "version",
+        "tenant",
+        "requested_by",
+        "decided_by",
+    )
+    if not is_platform_admin(user):
+        requests = requests.filter(tenant__memberships__user=user)
+    return requests.order_by(PENDING_FIRST, "-created_at", "-id")
+
+
+def filter_requests(requests, *, status="", kind="", version=None):
+    if status in ApprovalRequest.Status.values:
+        requests = requests.filter(status=status)
+    if kind in ApprovalRequest.Kind.values:
+        requests = requests.filter(kind=kind)
+    if version is not None:
+        requests = requests.filter(version=version)
+    return requests
+
+
+def get_request_for(*, user, request_id):
+    try:
+        return requests_for(user=user).get(pk=request_id)
+    except (ApprovalRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such approval request.") from None
+
+
+def attach_user_counts(requests):
+    """资产用户量 for a whole page in one question to the apps above assets (orders)."""
+    requests = list(requests)
+    counts = buyer_tenant_counts({r.asset_id for r in requests})
+    for request in requests:
+        request.user_count = counts.get(request.asset_id, 0)
+    return requests
+
+
+def own_tenant_ids(*, user):
+    """The tenants whose requests this admin may not decide (their own)."""
+    if not user.is_authenticated:
+        return set()
+    return set(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
+
+
+def platform_admins():
+    """Everyone who may decide: the permission (through the group, directly, or superuser)."""
+    return get_user_model().objects.with_perm(PLATFORM_ADMIN_PERMISSION, is_active=True)
+
+
+def tenant_contacts(*, tenant, also=None):
+    """Who hears about a decision: the applicant and the tenant's owners."""
+    users = {
+        m.user.pk: m.user
+        for m in Membership.objects.filter(
+            tenant=tenant, role=Membership.Role.OWNER, user__is_active=True
+        ).select_related("user")
+    }
+    if also is not None:
+        users.setdefault(also.pk, also)
+    return list(users.values())
+
+
+# --- what the reviewer looks at --------------------------------------------------------------
+
+
+def review_material(*, approval):
+    """The detail page: the asset's plans on sale, its screenshots, the version as it is now."""
+    asset = approval.asset
+    return {
+        "plans": list(Plan.objects.filter(asset=asset, is_archived=False).order_by("position")),
+        "screenshots": list(Screenshot.objects.filter(asset=asset).order_by("position")),
+        "version": (
+            AssetVersion.objects.select_related("catalog_source", "cluster", "project")
+            .filter(pk=approval.version_id)
+            .first()
+        ),
+        "history": list(
+            ApprovalRequest.objects.filter(asset=asset)
+            .exclude(pk=approval.pk)
+            .select_related("requested_by", "decided_by")
+            .order_by("-created_at", "-id")[:10]
+        ),
+    }
+
+
+# --- the provider's side: the version card ----------------------------------------------------
+
+TIMELINE_LABELS = {
+    "version.created": _("Version created"),
+    "version.updated": _("Version edited"),
+    "version.listing_requested": _("Listing requested"),
+    "version.listed": _("Listing approved: on sale"),
+    "version.listing_rejected": _("Listing rejected"),
+    "version.listing_withdrawn": _("Listing request withdrawn"),
+    "version.delisting_requested": _("Delisting requested"),
+    "version.delisted": _("Delisting approved: delisted"),
+    "version.delisting_rejected": _("Delisting rejected"),
+    "version.delisting_withdrawn": _("Delisting request withdrawn"),
+    "version.superseded": _("Superseded by a newer version"),
+}
+
+
+def _status_label(value):
+    try:
+        return AssetVersion.Status(value).label
+    except ValueError:
+        return value
+
+
+def version_timelines(*, version_ids):
+    """{version id: [entry, …]} oldest first, from the audit trail: who, when, from → to, why."""
+    version_ids = [str(pk) for pk in version_ids]
+    timelines = {int(pk): [] for pk in version_ids}
+    if not version_ids:
+        return timelines
+    entries = (
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(AssetVersion),
+            object_id__in=version_ids,
+        )
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )
+    for entry in entries:
+        timelines[int(entry.object_id)].append(
+            {
+                "at": entry.created_at,
+                "action": entry.action,
+                "label": TIMELINE_LABELS.get(entry.action, entry.action),
+                "actor": str(entry.actor) if entry.actor else "",
+                "from_state": entry.from_state,
+                "from_label": _status_label(entry.from_state) if entry.from_state else "",
+                "to_state": entry.to_state,
+                "to_label": _status_label(entry.to_state) if entry.to_state else "",
+                "reason": entry.reason,
+            }
+        )
+    return timelines
+
+
+def version_reviews(*, version_ids):
+    """{version id: {"pending": request | None, "last_decision": request | None}}."""
+    reviews = {pk: {"pending": None, "last_decision": None} for pk in version_ids}
+    if not reviews:
+        return reviews
+    requests = (
+        ApprovalRequest.objects.filter(version_id__in=list(reviews))
+        .select_related("requested_by", "decided_by")
+        .order_by("-created_at", "-id")
+    )
+    decided = {ApprovalRequest.Status.APPROVED, ApprovalRequest.Status.REJECTED}
+    for request in requests:
+        review = reviews[request.version_id]
+        if request.is_pending and review["pending"] is None:
+            review["pending"] = request
+        elif request.status in decided and review["last_decision"] is None:
+            review["last_decision"] = request
+    return reviews
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def notifications_for(*, user):
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def get_notification_for(*, user, notification_id):
+    try:
+        return notifications_for(user=user).get(pk=notification_id)
+    except (Notification.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such notification.") from None

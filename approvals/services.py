@@ -1,0 +1,325 @@
+"""Every write of the approvals app: keyword-only, one transaction each, audited.
+
+Providers submit and withdraw; platform admins approve or reject, once. The version
+moves only through `assets.lifecycle.transition_version`. Rows are locked in one order
+everywhere: approval requests (by id), then the asset, then its versions.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership
+from accounts.permissions import is_platform_admin
+from accounts.services import notify, record_audit
+from assets.lifecycle import WITHDRAW, transition_version
+from assets.models import Asset, AssetVersion
+from assets.selectors import listing_checklist
+
+from . import selectors
+from .models import ApprovalRequest
+
+Kind = ApprovalRequest.Kind
+Status = ApprovalRequest.Status
+VersionStatus = AssetVersion.Status
+
+# What each kind asks for: the version's status before, while in review, and after a decision.
+FLOW = {
+    Kind.LISTING: {
+        "from": VersionStatus.DRAFT,
+        "review": VersionStatus.LISTING_REVIEW,
+        "approved": VersionStatus.ON_SALE,
+        "rejected": VersionStatus.DRAFT,
+    },
+    Kind.DELISTING: {
+        "from": VersionStatus.ON_SALE,
+        "review": VersionStatus.DELISTING_REVIEW,
+        "approved": VersionStatus.DELISTED,
+        "rejected": VersionStatus.ON_SALE,
+    },
+}
+
+
+def _when(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _require_member(*, user, tenant):
+    if not (user.is_authenticated and Membership.objects.filter(user=user, tenant=tenant).exists()):
+        raise PermissionDenied(
+            _("Only members of %(tenant)s can do this for its assets.") % {"tenant": tenant}
+        )
+
+
+def _require_decider(*, user, approval):
+    """Only platform admins decide, and never for a tenant they belong to."""
+    if not is_platform_admin(user):
+        raise PermissionDenied(_("Only platform administrators may approve or reject requests."))
+    if Membership.objects.filter(user=user, tenant_id=approval.tenant_id).exists():
+        raise PermissionDenied(
+            _(
+                "You are a member of %(tenant)s, which asked for this: another platform "
+                "administrator must decide it."
+            )
+            % {"tenant": approval.tenant}
+        )
+
+
+def _closed_error(approval):
+    """Why a request can no longer change: who decided it and when, in plain words."""
+    if approval.status == Status.WITHDRAWN:
+        message = _("This request was already withdrawn by the provider at %(time)s.") % {
+            "time": _when(approval.withdrawn_at)
+        }
+    else:
+        message = _("This request was already decided by %(admin)s at %(time)s (%(decision)s).") % {
+            "admin": approval.decided_by or _("a former administrator"),
+            "time": _when(approval.decided_at),
+            "decision": approval.get_status_display().lower(),
+        }
+    return ValidationError({"non_field_errors": [message]}, code="already_decided")
+
+
+def _lock_pending(*, approval):
+    """Lock the request, and every other pending request of its asset, in id order.
+
+    Approving a listing may supersede the version on sale; a pending delisting request of
+    that version is closed in the same transaction, so it is locked before the asset too.
+    """
+    locked = {
+        r.pk: r
+        for r in ApprovalRequest.objects.select_for_update()
+        .filter(Q(pk=approval.pk) | Q(asset_id=approval.asset_id, status=Status.PENDING))
+        .order_by("pk")
+    }
+    return locked.pop(approval.pk), list(locked.values())
+
+
+# --- the provider's side ----------------------------------------------------------------------
+
+
+def submit_request(*, actor, version, kind, reason=""):
+    """申请上架 / 申请下架: open a pending request and move the version into review.
+
+    Listing needs a ready asset (the portal's checklist); the admins are told at once.
+    """
+    if kind not in Kind.values:
+        raise ValidationError({"kind": [_("Ask for listing or for delisting.")]}, code="invalid")
+    kind = Kind(kind)
+    flow = FLOW[kind]
+    reason = (reason or "").strip()
+    asset = version.asset
+    _require_member(user=actor, tenant=asset.tenant)
+    if kind == Kind.LISTING:
+        missing = [
+            str(item["label"]) for item in listing_checklist(asset=asset) if not item["done"]
+        ]
+        if missing:
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        _("%(asset)s is not ready for listing yet: %(missing)s.")
+                        % {"asset": asset.name, "missing": "; ".join(missing)}
+                    ]
+                },
+                code="not_ready",
+            )
+    with transaction.atomic():
+        Asset.objects.select_for_update().filter(pk=asset.pk).first()
+        locked = AssetVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status != flow["from"]:
+            if kind == Kind.LISTING:
+                message = _(
+                    "Only a draft version can be submitted for listing; "
+                    "version %(version)s is “%(status)s”."
+                )
+            else:
+                message = _(
+                    "Only a version on sale can be submitted for delisting; "
+                    "version %(version)s is “%(status)s”."
+                )
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        message % {"version": locked.version, "status": locked.get_status_display()}
+                    ]
+                },
+                code="invalid_state",
+            )
+        transition_version(version=locked, to=flow["review"], actor=actor, reason=reason)
+        try:
+            with transaction.atomic():
+                approval = ApprovalRequest.objects.create(
+                    kind=kind,
+                    asset=asset,
+                    version=locked,
+                    version_number=locked.version,
+                    tenant=asset.tenant,
+                    requested_by=actor,
+                    reason=reason,
+                )
+        except IntegrityError:
+            raise ValidationError(
+                {"non_field_errors": [_("This version already has a pending request.")]},
+                code="duplicate",
+            ) from None
+        record_audit(
+            actor=actor,
+            action=f"approval.{kind}_requested",
+            obj=approval,
+            tenant=asset.tenant,
+            to_state=Status.PENDING,
+            reason=reason,
+        )
+        title = (
+            _("%(tenant)s asks to list %(asset)s %(version)s")
+            if kind == Kind.LISTING
+            else _("%(tenant)s asks to delist %(asset)s %(version)s")
+        ) % {"tenant": asset.tenant, "asset": asset.name, "version": locked.version}
+        admins = selectors.platform_admins().exclude(memberships__tenant=asset.tenant)
+        notify(
+            users=admins,
+            title=title,
+            body=_("Reason: %(reason)s") % {"reason": reason} if reason else "",
+            url=reverse("approval-detail", args=[approval.pk]),
+        )
+    return approval
+
+
+def withdraw_request(*, actor, approval):
+    """撤回: the provider takes a pending request back; the version returns where it was."""
+    _require_member(user=actor, tenant=approval.tenant)
+    with transaction.atomic():
+        locked = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
+        if not locked.is_pending:
+            raise _closed_error(locked)
+        transition_version(
+            version=locked.version, to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
+        )
+        locked.status = Status.WITHDRAWN
+        locked.withdrawn_at = timezone.now()
+        locked.save(update_fields=["status", "withdrawn_at", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="approval.withdrawn",
+            obj=locked,
+            tenant=locked.tenant,
+            from_state=Status.PENDING,
+            to_state=Status.WITHDRAWN,
+        )
+    return locked
+
+
+# --- the admins' side -------------------------------------------------------------------------
+
+
+def _decide(*, actor, approval, approve, reason):
+    _require_decider(user=actor, approval=approval)
+    with transaction.atomic():
+        locked, others = _lock_pending(approval=approval)
+        if not locked.is_pending:
+            raise _closed_error(locked)
+        flow = FLOW[locked.kind]
+        now = timezone.now()
+        version = transition_version(
+            version=locked.version,
+            to=flow["approved" if approve else "rejected"],
+            actor=actor,
+            reason=reason,
+        )
+        locked.status = Status.APPROVED if approve else Status.REJECTED
+        locked.decided_by, locked.decided_at, locked.decision_reason = actor, now, reason
+        locked.save(
+            update_fields=["status", "decided_by", "decided_at", "decision_reason", "updated_at"]
+        )
+        record_audit(
+            actor=actor,
+            action=f"approval.{locked.status}",
+            obj=locked,
+            tenant=locked.tenant,
+            from_state=Status.PENDING,
+            to_state=locked.status,
+            reason=reason,
+        )
+        if approve and locked.kind == Kind.LISTING:
+            _close_superseded(actor=actor, others=others, listed=version, now=now)
+        _tell_provider(approval=locked, version=version)
+    return locked
+
+
+def _close_superseded(*, actor, others, listed, now):
+    """A pending delisting of the version this listing superseded has happened: it is approved."""
+    superseded = AssetVersion.objects.filter(
+        pk__in=[r.version_id for r in others if r.kind == Kind.DELISTING],
+        status=VersionStatus.DELISTED,
+    ).values_list("pk", flat=True)
+    reason = _("Superseded when version %(version)s was listed.") % {"version": listed.version}
+    for other in others:
+        if other.version_id in set(superseded):
+            other.status = Status.APPROVED
+            other.decided_by, other.decided_at, other.decision_reason = actor, now, reason
+            other.save(
+                update_fields=[
+                    "status",
+                    "decided_by",
+                    "decided_at",
+                    "decision_reason",
+                    "updated_at",
+                ]
+            )
+            record_audit(
+                actor=actor,
+                action="approval.approved",
+                obj=other,
+                tenant=other.tenant,
+                from_state=Status.PENDING,
+                to_state=Status.APPROVED,
+                reason=reason,
+            )
+            _tell_provider(approval=other, version=None)
+
+
+def _tell_provider(*, approval, version):
+    titles = {
+        (Kind.LISTING, Status.APPROVED): _("%(asset)s %(version)s is approved and on sale"),
+        (Kind.LISTING, Status.REJECTED): _("Listing of %(asset)s %(version)s was rejected"),
+        (Kind.DELISTING, Status.APPROVED): _("%(asset)s %(version)s is delisted"),
+        (Kind.DELISTING, Status.REJECTED): _(
+            "Delisting of %(asset)s %(version)s was rejected: it stays on sale"
+        ),
+    }
+    title = titles[(approval.kind, approval.status)] % {
+        "asset": approval.asset.name,
+        "version": approval.version_number,
+    }
+    body = (
+        _("Reason: %(reason)s") % {"reason": approval.decision_reason}
+        if approval.decision_reason
+        else ""
+    )
+    notify(
+        users=selectors.tenant_contacts(tenant=approval.tenant, also=approval.requested_by),
+        title=title,
+        body=body,
+        url=reverse("asset-detail", args=[approval.asset.code])
+        + (f"#version-{approval.version_id}" if approval.version_id else ""),
+    )
+
+
+def approve_request(*, actor, approval, reason=""):
+    """通过: listing puts the version on sale (superseding the one before); delisting delists it."""
+    return _decide(actor=actor, approval=approval, approve=True, reason=(reason or "").strip())
+
+
+def reject_request(*, actor, approval, reason):
+    """拒绝: the version goes back (draft / on sale); the reason is what the provider reads."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": [_("Give a reason: the provider reads it to fix the version.")]},
+            code="required",
+        )
+    return _decide(actor=actor, approval=approval, approve=False, reason=reason)
