@@ -21,6 +21,8 @@ from rest_framework.response import Response
 
 from accounts.models import Project, Tenant
 from accounts.permissions import IsPlatformAdmin
+from approvals.api import TimelineEntrySerializer
+from approvals.selectors import version_timelines
 from clusters.models import CatalogSource, Cluster
 
 from . import selectors, services
@@ -388,6 +390,16 @@ class VersionViewSet(viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.delete_version(actor=self.request.user, version=instance)
+
+    @extend_schema(
+        responses=TimelineEntrySerializer(many=True),
+        summary="The version's timeline: who moved it, when, from → to, and why",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request, pk=None):
+        version = self.get_object()
+        entries = version_timelines(version_ids=[version.pk])[version.pk]
+        return Response(TimelineEntrySerializer(entries, many=True).data)
 
     @extend_schema(
         parameters=OPTION_PARAMETERS,

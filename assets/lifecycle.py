@@ -3,6 +3,8 @@
     draft → listing_review → on_sale → delisting_review → delisted
     listing_review → draft          (listing rejected; the reviewer's reason is kept)
     delisting_review → on_sale      (delisting rejected; the reason is kept)
+    listing_review → draft, delisting_review → on_sale   via "withdraw": the provider took
+                                    the request back (its own audit action, no reason kept)
 
 The provider portal only creates, edits and deletes versions; the approvals issue
 moves them with `transition_version`, which refuses every other move.
@@ -31,6 +33,9 @@ class Transition:
     keeps_reason: bool = False  # a rejection stores the reviewer's reason
 
 
+# A move reached another way than the default one is keyed (from, to, via).
+WITHDRAW = "withdraw"
+
 ALLOWED = {
     (Status.DRAFT, Status.LISTING_REVIEW): Transition("version.listing_requested", "submitted_at"),
     (Status.LISTING_REVIEW, Status.ON_SALE): Transition("version.listed", "listed_at"),
@@ -43,6 +48,12 @@ ALLOWED = {
     (Status.DELISTING_REVIEW, Status.DELISTED): Transition("version.delisted", "delisted_at"),
     (Status.DELISTING_REVIEW, Status.ON_SALE): Transition(
         "version.delisting_rejected", clears=("delisting_requested_at",), keeps_reason=True
+    ),
+    (Status.LISTING_REVIEW, Status.DRAFT, WITHDRAW): Transition(
+        "version.listing_withdrawn", clears=("submitted_at",)
+    ),
+    (Status.DELISTING_REVIEW, Status.ON_SALE, WITHDRAW): Transition(
+        "version.delisting_withdrawn", clears=("delisting_requested_at",)
     ),
 }
 
@@ -68,7 +79,7 @@ STEP_OF_STATUS = {status: index for index, (status, *_rest) in enumerate(STEPS, 
 
 
 def allowed_targets(status):
-    return [to for (frm, to) in ALLOWED if frm == status]
+    return list(dict.fromkeys(key[1] for key in ALLOWED if key[0] == status))
 
 
 def lifecycle_steps(version):
@@ -82,20 +93,21 @@ def lifecycle_steps(version):
     return steps
 
 
-def transition_version(*, version, to, actor, reason=""):
+def transition_version(*, version, to, actor, reason="", via=""):
     """Move a version one allowed step, stamp when, and write the audit row.
 
     Callers (the approvals issue) decide who may do it; this guards the order of steps.
     Listing a version supersedes the asset's version on sale, or in delisting review
     (it becomes delisted), so
     the database's one-on-sale-per-asset constraint always holds. Rows are locked
-    asset first, then versions, the same order everywhere.
+    asset first, then versions, the same order everywhere. `via` names another way to
+    make the same move (WITHDRAW: the provider took the request back).
     """
     to = Status(to)
     with transaction.atomic():
         Asset.objects.select_for_update().filter(pk=version.asset_id).first()
         locked = AssetVersion.objects.select_for_update().select_related("asset").get(pk=version.pk)
-        step = ALLOWED.get((locked.status, to))
+        step = ALLOWED.get((locked.status, to, via) if via else (locked.status, to))
         if step is None:
             raise ValidationError(
                 {

@@ -140,6 +140,8 @@ class Asset(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # 浏览量: storefront page views, at most one per visitor session per hour (F() update).
+    view_count = models.PositiveIntegerField(_("views"), default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

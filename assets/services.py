@@ -28,6 +28,7 @@ from .models import (
     Screenshot,
     generate_asset_code,
 )
+from .signals import plan_is_referenced
 
 # Fields a provider writes on an asset (the icon and screenshots travel separately).
 ASSET_FIELDS = ["delivery_type", "category", "name", "summary", "description", "website"] + [
@@ -390,10 +391,9 @@ def remove_screenshot(*, actor, screenshot):
 def plan_is_ordered(plan):
     """Whether any order refers to this plan, so it may only be archived, never deleted.
 
-    Always False for now: no orders exist yet. The orders issue makes it real (an
-    `Order.plan` reference); `delete_plan` already relies on it.
+    The orders app answers through `signals.plan_usage`; with no receiver it is False.
     """
-    return False
+    return plan_is_referenced(plan)
 
 
 def create_plan(*, actor, asset, name, price, duration_value, duration_unit):

@@ -343,8 +343,12 @@ def plan_delete(request, code, plan_id):
 
 @login_required
 def asset_users(request, code):
-    """用户: the buyers; filled once orders exist."""
-    _asset, context = _asset_context(request, code, "users")
+    """用户: each buying tenant, its plan, when it bought and when it expires."""
+    from orders.selectors import asset_users as buyers_of
+
+    asset, context = _asset_context(request, code, "users")
+    page = Paginator(buyers_of(asset=asset), PAGE_SIZE).get_page(request.GET.get("page"))
+    context.update(page=page, query_string=_without_page(request.GET))
     return render(request, "assets/asset_users.html", context)
 
 

@@ -11,4 +11,8 @@ def test_seed_demo_registers_mem1_for_zs_olm_once(db):
     assert asset.icon.width == 96 and "LiveJournal" in asset.description
     plans = {p.name: (str(p.price), p.duration_display) for p in Plan.objects.all()}
     assert plans == {"100¥/年": ("100.00", "1 year"), "免费试用": ("0.00", "30 days")}
-    assert not AssetVersion.objects.exists()  # the lead adds the sandbox version
+    # The demo lists mem1 through 审批 from the sandbox's seed catalog: one version, on sale.
+    version = AssetVersion.objects.get()
+    assert (version.status, version.package_name) == ("on_sale", "memcached-cluster-operator")
+    assert version.catalog_source.image.endswith("memcached-registry:v1")
+    assert asset.screenshots.count() == 2

@@ -6,7 +6,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from accounts.models import AuditEntry
-from assets.lifecycle import ALLOWED, allowed_targets, lifecycle_steps, transition_version
+from assets.lifecycle import (
+    ALLOWED,
+    WITHDRAW,
+    allowed_targets,
+    lifecycle_steps,
+    transition_version,
+)
 from assets.models import AssetVersion
 
 S = AssetVersion.Status
@@ -20,8 +26,12 @@ def test_the_transition_table_is_exactly_design_md():
         (S.ON_SALE, S.DELISTING_REVIEW),
         (S.DELISTING_REVIEW, S.DELISTED),
         (S.DELISTING_REVIEW, S.ON_SALE),
+        # The provider withdraws a pending request (approvals): same moves, own audit action.
+        (S.LISTING_REVIEW, S.DRAFT, WITHDRAW),
+        (S.DELISTING_REVIEW, S.ON_SALE, WITHDRAW),
     }
     assert allowed_targets(S.DELISTED) == []
+    assert allowed_targets(S.LISTING_REVIEW) == [S.ON_SALE, S.DRAFT]
 
 
 def test_the_whole_way_with_timestamps_and_audit(provider, make_asset, make_version):

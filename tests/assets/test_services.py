@@ -299,7 +299,7 @@ def test_free_plans_are_fine(provider, make_asset):
 
 def test_plan_is_ordered_is_the_orders_hook():
     assert services.plan_is_ordered(Plan()) is False
-    assert "orders issue" in services.plan_is_ordered.__doc__
+    assert "plan_usage" in services.plan_is_ordered.__doc__
 
 
 def test_an_unordered_plan_can_be_deleted_an_ordered_one_cannot(provider, make_asset, monkeypatch):

@@ -267,7 +267,7 @@ def test_asset_tabs_render(provider_client, make_asset, make_version, image_file
         assert step in html
     assert re.search(r"\d+\xa0minutes? ago|0\xa0minutes ago", html)
     assert "Delete version" in html and "Edit" in html
-    assert "Apply for listing" not in html  # the approvals issue brings review buttons
+    assert "Apply for listing" in html  # the approvals app's review buttons (ready asset)
     html = provider_client.get(reverse("asset-info", args=[asset.code])).content.decode()
     assert "<h1>Memcached</h1>" in html and "<strong>fast</strong>" in html
     assert 'href="https://docs.example/mem" rel="noopener nofollow"' in html
@@ -275,7 +275,7 @@ def test_asset_tabs_render(provider_client, make_asset, make_version, image_file
     html = provider_client.get(reverse("asset-plans", args=[asset.code])).content.decode()
     assert "100.00 T" in html and "1 year" in html and "+ Add plan" in html
     html = provider_client.get(reverse("asset-users", args=[asset.code])).content.decode()
-    assert "filled once orders exist" in html
+    assert 'data-testid="users-empty"' in html and "No buyer yet." in html
 
 
 def test_script_in_description_is_not_executable_on_the_page(provider_client, make_asset):

@@ -1,0 +1,28 @@
+"""Questions assets asks the apps above it (orders, …) without importing them.
+
+Receivers return their answer; `send` collects them.
+"""
+
+from django.dispatch import Signal
+
+# sender=Plan, plan=<Plan>: receivers return True when something (an order) refers to it,
+# so the plan may only be archived, never deleted.
+plan_usage = Signal()
+
+# sender=Asset, asset_ids=[...]: receivers return {asset_id: number of distinct buyer
+# tenants holding an entitlement} (资产用户量).
+asset_buyer_counts = Signal()
+
+
+def plan_is_referenced(plan):
+    return any(answer for _receiver, answer in plan_usage.send(sender=type(plan), plan=plan))
+
+
+def buyer_tenant_counts(asset_ids):
+    from .models import Asset
+
+    counts = {}
+    for _receiver, answer in asset_buyer_counts.send(sender=Asset, asset_ids=list(asset_ids)):
+        for asset_id, count in (answer or {}).items():
+            counts[asset_id] = counts.get(asset_id, 0) + count
+    return counts

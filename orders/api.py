@@ -1,0 +1,585 @@
+"""REST twins of buying and selling: orders, payments, wallets, ledgers, entitlements.
+
+Thin: serializers check shapes, orders.services checks the rules. Money is a decimal
+string in T ("100.00"). Requests that move money take an `Idempotency-Key` header; a
+repeat returns the first result with `Idempotent-Replayed: true`.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from accounts.models import Project, Tenant
+from accounts.permissions import IsPlatformAdmin
+from accounts.selectors import get_tenant_for, tenants_for
+from assets.models import Plan
+from clusters.models import Cluster
+
+from . import selectors, services
+from .models import Entitlement, LedgerEntry, Order, Wallet
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+def _idempotency_key(request, *, required):
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if required and not key:
+        raise ValidationError(
+            {
+                IDEMPOTENCY_HEADER: [
+                    _(
+                        "This header is required: send a unique key (e.g. a UUID) per payment, "
+                        "and the same key when you retry it."
+                    )
+                ]
+            }
+        )
+    if len(key) > services.IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError(
+            {
+                IDEMPOTENCY_HEADER: [
+                    _("An idempotency key has at most %(max)s characters.")
+                    % {"max": services.IDEMPOTENCY_KEY_MAX_LENGTH}
+                ]
+            }
+        )
+    return key
+
+
+def _header_key_errors(exc):
+    """The service names the key `idempotency_key`; over the API it is the header."""
+    if hasattr(exc, "error_dict") and "idempotency_key" in exc.error_dict:
+        raise ValidationError({IDEMPOTENCY_HEADER: exc.message_dict["idempotency_key"]}) from None
+    raise exc
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Optional: the same key returns the order it placed first, never a second one.",
+)
+
+
+# --- serializers ----------------------------------------------------------------------------
+
+
+class TenantBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "is_certified"]
+        read_only_fields = fields
+
+
+class AssetBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+    delivery_type = serializers.CharField()
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    buyer = TenantBriefSerializer(read_only=True)
+    seller = TenantBriefSerializer(read_only=True)
+    asset = AssetBriefSerializer(read_only=True)
+    plan_price = serializers.DecimalField(read_only=True, **MONEY)
+    plan_duration_unit = serializers.CharField(read_only=True, help_text="year or day")
+    plan_duration = serializers.CharField(source="plan_duration_display", read_only=True)
+    amount_due = serializers.DecimalField(read_only=True, **MONEY)
+    amount_paid = serializers.DecimalField(read_only=True, **MONEY)
+    amounts = serializers.CharField(
+        source="amounts_display", read_only=True, help_text="应付/实付 as the table shows it."
+    )
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "code",
+            "kind",
+            "kind_display",
+            "status",
+            "status_display",
+            "buyer",
+            "seller",
+            "asset",
+            "plan",
+            "plan_name",
+            "plan_price",
+            "plan_duration_value",
+            "plan_duration_unit",
+            "plan_duration",
+            "version",
+            "project",
+            "cluster",
+            "channel",
+            "approval",
+            "amount_due",
+            "amount_paid",
+            "amounts",
+            "entitlement",
+            "created_at",
+            "payment_deadline",
+            "paid_at",
+            "cancelled_at",
+            "expired_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    plan = serializers.PrimaryKeyRelatedField(
+        queryset=Plan.objects.all(), help_text="A plan on sale of an asset on sale."
+    )
+    project = serializers.PrimaryKeyRelatedField(
+        queryset=Project.objects.none(),
+        help_text="A project of your tenant; the buyer is the project's tenant.",
+    )
+    cluster = serializers.PrimaryKeyRelatedField(
+        queryset=Cluster.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Linked to the project, or the default cluster (the default when left out).",
+    )
+    channel = serializers.CharField(
+        required=False, allow_blank=True, help_text="Left out: the version's default channel."
+    )
+    approval = serializers.ChoiceField(
+        choices=Order.Approval.choices, default=Order.Approval.AUTOMATIC
+    )
+    pay_now = serializers.BooleanField(
+        default=False,
+        help_text="直接支付: pay in the same request (nothing is ordered if the wallet is short).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["project"].queryset = Project.objects.filter(
+                tenant__in=tenants_for(user=request.user).values("pk")
+            )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class PaymentResultSerializer(serializers.Serializer):
+    """The first result of a payment; a repeat with the same key returns it unchanged."""
+
+    order_id = serializers.IntegerField()
+    order = serializers.CharField(help_text="The order ID (AOID-…).")
+    status = serializers.CharField()
+    amount_due = serializers.DecimalField(**MONEY)
+    amount_paid = serializers.DecimalField(**MONEY)
+    paid_at = serializers.DateTimeField(allow_null=True)
+    balance_after = serializers.DecimalField(allow_null=True, **MONEY)
+    entitlement_id = serializers.IntegerField(allow_null=True)
+    entitlement_ends_at = serializers.DateTimeField(allow_null=True)
+
+
+class RevenueAssetSerializer(serializers.Serializer):
+    asset_id = serializers.IntegerField()
+    asset_code = serializers.CharField(source="asset__code")
+    asset_name = serializers.CharField(source="asset__name")
+    orders = serializers.IntegerField()
+    revenue = serializers.DecimalField(**MONEY)
+
+
+class RevenueMonthSerializer(serializers.Serializer):
+    month = serializers.DateTimeField()
+    orders = serializers.IntegerField()
+    revenue = serializers.DecimalField(**MONEY)
+
+
+class RevenueSerializer(serializers.Serializer):
+    tenant = serializers.IntegerField()
+    total = serializers.DecimalField(**MONEY)
+    income = serializers.DecimalField(
+        allow_null=True, help_text="Received after the platform commission.", **MONEY
+    )
+    per_asset = RevenueAssetSerializer(many=True)
+    per_month = RevenueMonthSerializer(many=True)
+
+
+class OrderFilter(filters.FilterSet):
+    role = filters.ChoiceFilter(
+        method="filter_role",
+        choices=[(selectors.ROLE_BUYER, "buyer"), (selectors.ROLE_SELLER, "seller")],
+        label="Orders your tenants bought (buyer) or sold (seller); both when left out",
+    )
+    tenant = filters.NumberFilter(method="filter_tenant", label="One of your tenants")
+    status = filters.ChoiceFilter(choices=Order.Status.choices)
+    kind = filters.ChoiceFilter(choices=Order.Kind.choices)
+    created_from = filters.DateFilter(method="filter_from", label="Ordered on or after (date)")
+    created_to = filters.DateFilter(method="filter_to", label="Ordered on or before (date)")
+
+    class Meta:
+        model = Order
+        fields = ["role", "tenant", "status", "kind", "created_from", "created_to"]
+
+    def filter_role(self, queryset, name, value):
+        return queryset  # applied together with `tenant` in filter_queryset
+
+    def filter_tenant(self, queryset, name, value):
+        return queryset
+
+    def filter_from(self, queryset, name, value):
+        return selectors.filter_orders(queryset, created_from=value)
+
+    def filter_to(self, queryset, name, value):
+        return selectors.filter_orders(queryset, created_to=value)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        role = self.form.cleaned_data.get("role") or None
+        tenant_id = self.form.cleaned_data.get("tenant")
+        if role is None and tenant_id is None:
+            return queryset  # already scoped to the user's tenants, either side
+        if tenant_id is not None:
+            ids = [get_tenant_for(user=self.request.user, tenant_id=tenant_id).pk]
+        else:
+            ids = list(tenants_for(user=self.request.user).values_list("pk", flat=True))
+        if role == selectors.ROLE_BUYER:
+            return queryset.filter(buyer_id__in=ids)
+        if role == selectors.ROLE_SELLER:
+            return queryset.filter(seller_id__in=ids)
+        return queryset.filter(Q(buyer_id__in=ids) | Q(seller_id__in=ids))
+
+
+def _with_replay(response, replayed):
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+class OrderViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """订单管理 and 出售管理: orders your tenants bought or sold; others are a 404."""
+
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.orders_for(user=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return OrderCreateSerializer
+        return OrderSerializer
+
+    @extend_schema(summary="List orders (订单管理 / 出售管理)")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Place an order (购买); pay_now pays at once (直接支付)",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=OrderCreateSerializer,
+        responses={201: OrderSerializer, 200: OrderSerializer},
+        description="A free plan is paid at once. Without pay_now the order waits for "
+        "`POST /orders/{id}/pay/` until its payment_deadline, then expires.",
+    )
+    def create(self, request, *args, **kwargs):
+        key = _idempotency_key(request, required=False)
+        serializer = OrderCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        try:
+            order = services.place_order(
+                actor=request.user, idempotency_key=key, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            _header_key_errors(exc)
+        replayed = getattr(order, "replayed", False)
+        order = selectors.orders_for(user=request.user).get(pk=order.pk)
+        body = OrderSerializer(order, context={"request": request}).data
+        code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
+        return _with_replay(Response(body, status=code), replayed)
+
+    @extend_schema(
+        summary="Pay an order (支付 / 继续支付), exactly once",
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="Required. A unique key per payment; retry with the same key.",
+            )
+        ],
+        request=None,
+        responses={
+            200: PaymentResultSerializer,
+            400: OpenApiResponse(
+                description="Missing key, wallet short (with the shortfall), not payable."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def pay(self, request, pk=None):
+        key = _idempotency_key(request, required=True)
+        order = self.get_object()
+        if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
+            raise Http404("Only the buyer pays or cancels an order.")
+        try:
+            payment = services.pay_order(actor=request.user, order=order, idempotency_key=key)
+        except DjangoValidationError as exc:
+            _header_key_errors(exc)
+        return _with_replay(
+            Response(PaymentResultSerializer(payment.result).data), payment.replayed
+        )
+
+    @extend_schema(summary="Cancel an unpaid order (取消)", request=CancelSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = self.get_object()
+        if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
+            raise Http404("Only the buyer pays or cancels an order.")
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.cancel_order(
+            actor=request.user, order=order, reason=data.validated_data.get("reason", "")
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=order.pk)).data)
+
+    @extend_schema(
+        summary="Revenue per asset and per month (出售管理)",
+        parameters=[OpenApiParameter("tenant", int, description="Your provider tenant.")],
+        responses=RevenueSerializer,
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def revenue(self, request):
+        tenant = _tenant_param(request)
+        per_asset = list(selectors.revenue_by_asset(user=request.user, tenant=tenant))
+        data = {
+            "tenant": tenant.pk,
+            "total": sum((row["revenue"] for row in per_asset), start=services.ZERO),
+            "income": selectors.sales_income(user=request.user, tenant=tenant),
+            "per_asset": per_asset,
+            "per_month": list(selectors.revenue_by_month(user=request.user, tenant=tenant)),
+        }
+        return Response(RevenueSerializer(data).data)
+
+
+def _tenant_param(request):
+    """`?tenant=` (one of yours), else your only tenant, else the active one."""
+    tenant_id = request.query_params.get("tenant")
+    if tenant_id:
+        return get_tenant_for(user=request.user, tenant_id=tenant_id)
+    tenants = list(tenants_for(user=request.user)[:2])
+    if len(tenants) == 1:
+        return tenants[0]
+    workspace = getattr(request._request, "workspace", None)
+    if workspace is not None and workspace.tenant is not None:
+        return workspace.tenant
+    raise ValidationError({"tenant": [_("Choose one of your tenants.")]})
+
+
+# --- entitlements ---------------------------------------------------------------------------
+
+
+class PlanBriefSerializer(serializers.ModelSerializer):
+    price = serializers.DecimalField(read_only=True, **MONEY)
+    duration = serializers.CharField(source="duration_display", read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = ["id", "name", "price", "duration"]
+        read_only_fields = fields
+
+
+class EntitlementSerializer(serializers.ModelSerializer):
+    buyer = TenantBriefSerializer(read_only=True)
+    asset = AssetBriefSerializer(read_only=True)
+    plan = PlanBriefSerializer(read_only=True)
+    status = serializers.ChoiceField(choices=Entitlement.Status.choices, read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Entitlement
+        fields = [
+            "id",
+            "buyer",
+            "asset",
+            "plan",
+            "starts_at",
+            "ends_at",
+            "status",
+            "status_display",
+        ]
+        read_only_fields = fields
+
+
+class RenewSerializer(serializers.Serializer):
+    plan = serializers.PrimaryKeyRelatedField(
+        queryset=Plan.objects.all(),
+        required=False,
+        help_text="A plan of the asset; left out: the current plan.",
+    )
+    pay_now = serializers.BooleanField(default=False)
+
+
+class EntitlementFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Entitlement.Status.choices, method="filter_status")
+    tenant = filters.NumberFilter(field_name="buyer", label="One of your tenants")
+    asset = filters.NumberFilter(field_name="asset")
+
+    class Meta:
+        model = Entitlement
+        fields = ["status", "tenant", "asset"]
+
+    def filter_status(self, queryset, name, value):
+        return selectors.filter_entitlements(queryset, status=value)
+
+
+class EntitlementViewSet(viewsets.ReadOnlyModelViewSet):
+    """已购资产: what your tenants hold and until when."""
+
+    serializer_class = EntitlementSerializer
+    queryset = Entitlement.objects.none()
+    filterset_class = EntitlementFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.entitlements_for(user=self.request.user)
+
+    @extend_schema(
+        summary="Renew (续费): a renewal order that extends the end once paid",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=RenewSerializer,
+        responses={201: OrderSerializer, 200: OrderSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def renew(self, request, pk=None):
+        key = _idempotency_key(request, required=False)
+        entitlement = self.get_object()
+        data = RenewSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            order = services.renew(
+                actor=request.user,
+                entitlement=entitlement,
+                plan=data.validated_data.get("plan"),
+                pay_now=data.validated_data["pay_now"],
+                idempotency_key=key,
+            )
+        except DjangoValidationError as exc:
+            _header_key_errors(exc)
+        replayed = getattr(order, "replayed", False)
+        order = selectors.orders_for(user=request.user).get(pk=order.pk)
+        body = OrderSerializer(order, context={"request": request}).data
+        code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
+        return _with_replay(Response(body, status=code), replayed)
+
+
+# --- wallets --------------------------------------------------------------------------------
+
+
+class WalletSerializer(serializers.ModelSerializer):
+    tenant = TenantBriefSerializer(read_only=True, allow_null=True)
+    balance = serializers.DecimalField(read_only=True, **MONEY)
+
+    class Meta:
+        model = Wallet
+        fields = ["id", "tenant", "is_platform", "balance", "updated_at"]
+        read_only_fields = fields
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    amount = serializers.DecimalField(read_only=True, **MONEY)
+    balance_after = serializers.DecimalField(read_only=True, **MONEY)
+    order = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    kind_display = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id",
+            "wallet",
+            "kind",
+            "kind_display",
+            "amount",
+            "balance_after",
+            "transfer",
+            "order",
+            "reason",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TopUpSerializer(serializers.Serializer):
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    amount = serializers.DecimalField(
+        min_value=services.CENT,
+        max_value=services.MAX_TOP_UP,
+        help_text='In T, as a string: "1000.00".',
+        **MONEY,
+    )
+    reason = serializers.CharField(max_length=300, help_text="Required; kept in the ledger.")
+
+
+class WalletViewSet(viewsets.ReadOnlyModelViewSet):
+    """余额: your tenants' wallets (platform admins: every wallet); ledgers; 充值."""
+
+    serializer_class = WalletSerializer
+    queryset = Wallet.objects.none()
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.wallets_for(user=self.request.user)
+
+    @extend_schema(
+        summary="The wallet's ledger, newest first", responses=LedgerEntrySerializer(many=True)
+    )
+    @action(detail=True, methods=["get"], serializer_class=LedgerEntrySerializer)
+    def ledger(self, request, pk=None):
+        wallet = self.get_object()
+        page = self.paginate_queryset(selectors.ledger_for(wallet=wallet))
+        return self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Top up a tenant's wallet (充值, platform admins)",
+        request=TopUpSerializer,
+        responses={201: LedgerEntrySerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="top-up",
+        permission_classes=[IsPlatformAdmin],
+        serializer_class=TopUpSerializer,
+    )
+    def top_up(self, request):
+        data = TopUpSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.top_up_wallet(actor=request.user, **data.validated_data)
+        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

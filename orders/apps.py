@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OrdersConfig(AppConfig):
+    name = "orders"
+    verbose_name = _("Orders, wallets and purchased assets")
+
+    def ready(self):
+        from assets.signals import asset_buyer_counts, plan_usage
+
+        from .receivers import buyer_counts, plan_is_ordered
+
+        plan_usage.connect(plan_is_ordered, dispatch_uid="orders.plan_is_ordered")
+        asset_buyer_counts.connect(buyer_counts, dispatch_uid="orders.buyer_counts")

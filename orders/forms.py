@@ -1,0 +1,214 @@
+"""Forms of the buyer and seller screens: shape only; orders.services checks the rules."""
+
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Project, Tenant
+from assets import market
+from assets.models import Plan
+from clusters.models import Cluster
+
+from .models import Entitlement, Order
+from .services import MAX_TOP_UP, cluster_choices, format_t
+
+
+def new_token():
+    """The idempotency token a form carries: a double click submits it twice, charges once."""
+    return uuid.uuid4().hex
+
+
+class PlanChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, plan):
+        return f"{plan.name} · {format_t(plan.price)} / {plan.duration_display}"
+
+
+class ClusterChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, cluster):
+        label = cluster.name
+        if cluster.is_default:
+            label += " · " + str(_("default cluster"))
+        if cluster.is_sandbox:
+            label += " · " + str(_("simulated"))
+        return label
+
+
+class TokenMixin:
+    def _add_token(self):
+        self.fields["idempotency_key"] = forms.CharField(
+            widget=forms.HiddenInput, max_length=255, initial=new_token
+        )
+
+
+class BuyForm(TokenMixin, forms.Form):
+    """购买: plan, project, cluster, channel and approval, then 直接支付 or 稍后支付."""
+
+    plan = PlanChoiceField(
+        queryset=Plan.objects.none(), widget=forms.RadioSelect, empty_label=None, label=_("Plan")
+    )
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(),
+        empty_label=None,
+        label=_("Project"),
+        help_text=_("The operator is installed into this project's namespace."),
+    )
+    cluster = ClusterChoiceField(
+        queryset=Cluster.objects.none(),
+        empty_label=None,
+        label=_("Cluster"),
+        help_text=_("Clusters linked to the project, and the default cluster."),
+    )
+    channel = forms.ChoiceField(
+        label=_("Update channel"),
+        help_text=_("Each channel keeps its own upgrade path of the operator."),
+    )
+    approval = forms.ChoiceField(
+        label=_("Update approval"),
+        choices=Order.Approval.choices,
+        initial=Order.Approval.AUTOMATIC,
+        widget=forms.RadioSelect,
+        help_text=_(
+            "Automatic: new versions of the channel install by themselves. "
+            "Manual: you approve each upgrade (InstallPlan)."
+        ),
+    )
+
+    def __init__(self, *args, asset, version, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_token()
+        plans = market.plans_on_sale(asset)
+        self.fields["plan"].queryset = plans
+        projects = Project.objects.filter(tenant=tenant).order_by("name")
+        self.fields["project"].queryset = projects
+        self.plan = self._chosen("plan", plans)
+        self.project = self._chosen("project", projects)
+        clusters = cluster_choices(project=self.project)
+        self.fields["cluster"].queryset = clusters
+        self.cluster = self._chosen("cluster", clusters)
+        channels = list(version.channels) if version else []
+        default = version.default_channel if version else ""
+        self.fields["channel"].choices = [
+            (name, f"{name} ({_('default')})" if name == default else name) for name in channels
+        ]
+        if not self.is_bound:
+            # What the dialog shows first: the cheapest plan, the active project, the
+            # default cluster, the default channel, automatic approval.
+            channel = self.initial.get("channel")
+            approval = self.initial.get("approval")
+            self.initial.update(
+                plan=self.plan.pk if self.plan else None,
+                project=self.project.pk if self.project else None,
+                cluster=self.cluster.pk if self.cluster else None,
+                channel=channel if channel in channels else default,
+                approval=approval
+                if approval in Order.Approval.values
+                else Order.Approval.AUTOMATIC,
+            )
+
+    def _chosen(self, name, queryset):
+        """The value picked (bound data, else initial, else the first choice) as an object."""
+        value = self.data.get(name) if self.is_bound else None
+        if value in (None, ""):
+            value = self.initial.get(name)
+        if hasattr(value, "pk"):
+            value = value.pk
+        choices = list(queryset)
+        chosen = next((item for item in choices if str(item.pk) == str(value)), None)
+        if chosen is None and self.is_bound:
+            return None  # the form reports the bad choice; the summary shows nothing
+        return chosen or (choices[0] if choices else None)
+
+
+class RenewForm(TokenMixin, forms.Form):
+    """续费: a plan of the asset (the current one even if archived since)."""
+
+    plan = PlanChoiceField(
+        queryset=Plan.objects.none(), widget=forms.RadioSelect, empty_label=None, label=_("Plan")
+    )
+
+    def __init__(self, *args, entitlement: Entitlement, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_token()
+        plans = Plan.objects.filter(asset_id=entitlement.asset_id).filter(
+            Q(is_archived=False) | Q(pk=entitlement.plan_id)
+        )
+        self.fields["plan"].queryset = plans.order_by("price", "position", "id")
+        self.fields["plan"].initial = entitlement.plan_id
+        value = self.data.get("plan") if self.is_bound else entitlement.plan_id
+        self.plan = next((p for p in plans if str(p.pk) == str(value)), entitlement.plan)
+
+
+class PayForm(TokenMixin, forms.Form):
+    """支付 / 继续支付: only the token; the amount is the order's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_token()
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (optional)"), required=False, max_length=300, widget=forms.TextInput
+    )
+
+
+class OrderFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Order status"),
+        required=False,
+        choices=[("", _("All statuses")), *Order.Status.choices],
+    )
+    created_from = forms.DateField(
+        label=_("Ordered from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        label=_("Ordered until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", _("The end date is before the start date."))
+        return data
+
+    def values(self):
+        if not self.is_bound or not self.is_valid():
+            return {"status": "", "created_from": None, "created_to": None}
+        return {
+            "status": self.cleaned_data.get("status") or "",
+            "created_from": self.cleaned_data.get("created_from"),
+            "created_to": self.cleaned_data.get("created_to"),
+        }
+
+
+class EntitlementFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("All statuses")), *Entitlement.Status.choices],
+    )
+
+
+class TopUpForm(forms.Form):
+    """充值 (platform admins)."""
+
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.order_by("name"), label=_("Tenant"), empty_label=None
+    )
+    amount = forms.DecimalField(
+        label=_("Amount (T)"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_TOP_UP,
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=300,
+        help_text=_("Kept in the tenant's ledger, e.g. “contract 2026-07, 1000 T”."),
+    )

@@ -1,0 +1,788 @@
+"""Every write of the orders app: keyword-only, one transaction each, audited.
+
+Money moves only here. Rows are locked in one fixed order everywhere — orders by id,
+then wallets by id, then the entitlement — so concurrent payments cannot deadlock;
+the database's check keeps every balance ≥ 0 even if a bug slipped past the locks.
+Requests that move money carry an idempotency key: the first result is stored under
+it in the same transaction, and a repeat returns that result instead of charging again.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.models import Membership, Tenant
+from accounts.permissions import is_platform_admin
+from accounts.services import record_audit
+from assets.models import AssetVersion, Plan
+from clusters.models import Cluster
+
+from .models import (
+    MONEY,
+    Entitlement,
+    IdempotencyKey,
+    LedgerEntry,
+    Order,
+    Wallet,
+    add_duration,
+    generate_order_code,
+)
+from .signals import order_paid
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# The largest single top-up: a guard against an extra zero typed by hand.
+MAX_TOP_UP = Decimal("1000000.00")
+MAX_BALANCE = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Orders expired per transaction; the periodic task loops until none are left.
+EXPIRY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What pay_order returns: the order, the first result, and whether this was a repeat."""
+
+    order: Order
+    result: dict
+    replayed: bool
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def to_money(value, *, field="amount"):
+    """T amounts are Decimals with two places; a float is a bug, never rounded silently."""
+    if isinstance(value, float):
+        raise TypeError("Money is a Decimal (or its string), never a float.")
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        raise ValidationError({field: [_("Enter an amount in T, e.g. 100.00.")]}) from None
+    if not amount.is_finite():
+        raise ValidationError({field: [_("Enter an amount in T, e.g. 100.00.")]})
+    if amount != amount.quantize(CENT):
+        raise ValidationError({field: [_("Use at most two decimal places.")]})
+    return amount.quantize(CENT)
+
+
+def format_t(amount):
+    return f"{amount:.2f} T"
+
+
+def format_when(moment):
+    """Local time, to the minute, as messages show it."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def commission_rate():
+    """PLATFORM_COMMISSION_RATE (a decimal string, 0 ≤ rate < 1): the platform's share."""
+    raw = getattr(settings, "PLATFORM_COMMISSION_RATE", "0")
+    if isinstance(raw, float):
+        raise ImproperlyConfigured("PLATFORM_COMMISSION_RATE must be a string or Decimal.")
+    try:
+        rate = Decimal(str(raw))
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"PLATFORM_COMMISSION_RATE is not a number: {raw!r}") from None
+    if not (ZERO <= rate < 1):
+        raise ImproperlyConfigured("PLATFORM_COMMISSION_RATE must be at least 0 and below 1.")
+    return rate
+
+
+def payment_deadline(now):
+    return now + timedelta(hours=getattr(settings, "ORDER_PAYMENT_DEADLINE_HOURS", 24))
+
+
+def _require_member(*, user, tenant):
+    if not Membership.objects.filter(user=user, tenant=tenant).exists():
+        raise PermissionDenied(_("You are not a member of %(tenant)s.") % {"tenant": tenant})
+
+
+def _clean_key(key, *, required):
+    key = (key or "").strip()
+    if not key:
+        if required:
+            raise ValidationError(
+                {
+                    "idempotency_key": [
+                        _("A payment needs an idempotency key, so a retry never charges twice.")
+                    ]
+                }
+            )
+        return ""
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "idempotency_key": [
+                    _("An idempotency key has at most %(max)s characters.")
+                    % {"max": IDEMPOTENCY_KEY_MAX_LENGTH}
+                ]
+            }
+        )
+    return key
+
+
+def _key_reused():
+    return ValidationError(
+        {
+            "idempotency_key": [
+                _("This idempotency key was already used for another request; use a new one.")
+            ]
+        },
+        code="idempotency_key_reused",
+    )
+
+
+def _ensure_wallet(tenant):
+    wallet, _created = Wallet.objects.get_or_create(tenant=tenant, defaults={"is_platform": False})
+    return wallet
+
+
+def _platform_wallet():
+    wallet, _created = Wallet.objects.get_or_create(is_platform=True, tenant=None)
+    return wallet
+
+
+def ensure_wallet(*, tenant):
+    """A tenant's wallet, created empty if it has none yet (payments and top-ups do this too)."""
+    return _ensure_wallet(tenant)
+
+
+def shortfall_message(*, balance, amount, deadline=None):
+    message = _("Your wallet holds %(balance)s but this costs %(amount)s: %(shortfall)s short.") % {
+        "balance": format_t(balance),
+        "amount": format_t(amount),
+        "shortfall": format_t(amount - balance),
+    }
+    if deadline is not None:
+        return (
+            message
+            + " "
+            + _("Ask a platform admin to top up your wallet, then pay before %(deadline)s.")
+            % {"deadline": format_when(deadline)}
+        )
+    return (
+        message
+        + " "
+        + _(
+            "Ask a platform admin to top up your wallet, or choose Pay later and pay before the deadline."
+        )
+    )
+
+
+def _payment_result(order, balance_after):
+    entitlement = order.entitlement
+    return {
+        "order_id": order.pk,
+        "order": order.code,
+        "status": order.status,
+        "amount_due": str(order.amount_due),
+        "amount_paid": str(order.amount_paid),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "balance_after": str(balance_after) if balance_after is not None else None,
+        "entitlement_id": entitlement.pk if entitlement else None,
+        "entitlement_ends_at": entitlement.ends_at.isoformat() if entitlement else None,
+    }
+
+
+# --- paying -------------------------------------------------------------------------------
+
+
+def _announce_paid(order):
+    """On commit: the payment is done whatever a receiver does, so a failing receiver
+    (say, provisioning) is logged, never turned into an error for the buyer who paid."""
+    for receiver, result in order_paid.send_robust(sender=Order, order=order):
+        if isinstance(result, Exception):
+            logger.error(
+                "order_paid receiver %r failed for %s",
+                receiver,
+                order.code,
+                exc_info=(type(result), result, result.__traceback__),
+            )
+
+
+def _grant(*, order, now):
+    """Create the entitlement, or extend it: from its end if it still runs, else from now."""
+    entitlement = (
+        Entitlement.objects.select_for_update()
+        .filter(buyer_id=order.buyer_id, asset_id=order.asset_id)
+        .first()
+    )
+    if entitlement is None:
+        return Entitlement.objects.create(
+            buyer_id=order.buyer_id,
+            asset_id=order.asset_id,
+            plan_id=order.plan_id,
+            starts_at=now,
+            ends_at=add_duration(now, order.plan_duration_value, order.plan_duration_unit),
+        )
+    if entitlement.ends_at > now:
+        base = entitlement.ends_at
+    else:  # lapsed: a new period starts today
+        base = entitlement.starts_at = now
+    entitlement.ends_at = add_duration(base, order.plan_duration_value, order.plan_duration_unit)
+    entitlement.plan_id = order.plan_id
+    entitlement.save(update_fields=["starts_at", "ends_at", "plan", "updated_at"])
+    return entitlement
+
+
+def _settle(*, actor, order, now, deadline_hint=True):
+    """Inside the caller's transaction, with the order row locked (or just created).
+
+    Locks the wallets by id, debits the buyer, credits the seller minus the commission
+    and the platform with it, writes ledger entries that sum to zero, marks the order
+    paid and grants the entitlement. `order_paid` goes out on commit.
+    """
+    amount = order.amount_due
+    rate = commission_rate()
+    commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    buyer_wallet = _ensure_wallet(order.buyer)
+    seller_wallet = _ensure_wallet(order.seller)
+    wanted = {buyer_wallet.pk, seller_wallet.pk}
+    platform_wallet = None
+    if commission > 0:
+        platform_wallet = _platform_wallet()
+        wanted.add(platform_wallet.pk)
+    # Wallets always in id order (after the order row): no deadlock between payments.
+    locked = {
+        w.pk: w for w in Wallet.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
+    }
+    buyer = locked[buyer_wallet.pk]
+    if buyer.balance < amount:
+        raise ValidationError(
+            {
+                "wallet": [
+                    shortfall_message(
+                        balance=buyer.balance,
+                        amount=amount,
+                        deadline=order.payment_deadline if deadline_hint else None,
+                    )
+                ]
+            },
+            code="insufficient_balance",
+        )
+    if amount > 0:
+        transfer = uuid.uuid4()
+        seller = locked[seller_wallet.pk]
+        moves = [(buyer, LedgerEntry.Kind.PAYMENT, -amount)]
+        if amount - commission > 0:
+            moves.append((seller, LedgerEntry.Kind.SALE, amount - commission))
+        if commission > 0:
+            moves.append((locked[platform_wallet.pk], LedgerEntry.Kind.COMMISSION, commission))
+        entries = []
+        for wallet, kind, delta in moves:
+            if wallet.balance + delta > MAX_BALANCE:
+                raise ValidationError(
+                    {
+                        "wallet": [
+                            _("A wallet cannot hold more than %(max)s.")
+                            % {"max": format_t(MAX_BALANCE)}
+                        ]
+                    }
+                )
+            wallet.balance += delta
+            wallet.save(update_fields=["balance", "updated_at"])
+            entries.append(
+                LedgerEntry(
+                    wallet=wallet,
+                    kind=kind,
+                    amount=delta,
+                    balance_after=wallet.balance,
+                    transfer=transfer,
+                    order=order,
+                    actor=actor if actor is not None and actor.is_authenticated else None,
+                    reason=order.code,
+                )
+            )
+        LedgerEntry.objects.bulk_create(entries)
+    order.status = Order.Status.PAID
+    order.amount_paid = amount
+    order.paid_at = now
+    order.entitlement = _grant(order=order, now=now)
+    order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
+    record_audit(
+        actor=actor,
+        action="order.paid",
+        obj=order,
+        tenant=order.buyer,
+        from_state=Order.Status.PENDING_PAYMENT,
+        to_state=Order.Status.PAID,
+        changes={
+            "amount": str(amount),
+            "commission": str(commission),
+            "balance_after": str(buyer.balance),
+            "entitlement_ends_at": order.entitlement.ends_at.isoformat(),
+        },
+    )
+    transaction.on_commit(partial(_announce_paid, order))
+    return buyer.balance
+
+
+# --- placing orders -----------------------------------------------------------------------
+
+
+def _on_sale_version(asset_id):
+    return AssetVersion.objects.filter(
+        asset_id=asset_id, status=AssetVersion.Status.ON_SALE
+    ).first()
+
+
+def cluster_choices(*, project):
+    """Clusters a buyer may install into: linked to the project, and the default cluster."""
+    if project is None:
+        return Cluster.objects.none()
+    return (
+        Cluster.objects.filter(Q(projects=project) | Q(is_default=True))
+        .distinct()
+        .order_by("-is_default", "name")
+    )
+
+
+def _replay_place(*, buyer, key, plan=None, kind):
+    """The order a key already placed; the same key for a different request is refused."""
+    stored = IdempotencyKey.objects.select_related("order").filter(tenant=buyer, key=key).first()
+    if stored is None:
+        return None
+    if (
+        stored.action != IdempotencyKey.Action.PLACE
+        or stored.order.kind != kind
+        or (plan is not None and stored.order.plan_id != plan.pk)
+    ):
+        raise _key_reused()
+    order = stored.order
+    order.replayed = True
+    return order
+
+
+def _new_order(*, actor, kind, buyer, plan, version, now, **target):
+    return Order(
+        kind=kind,
+        buyer=buyer,
+        seller=plan.asset.tenant,
+        asset=plan.asset,
+        plan=plan,
+        plan_name=plan.name,
+        plan_price=plan.price,
+        plan_duration_value=plan.duration_value,
+        plan_duration_unit=plan.duration_unit,
+        version=version,
+        amount_due=plan.price,
+        created_by=actor,
+        created_at=now,
+        payment_deadline=payment_deadline(now),
+        **target,
+    )
+
+
+def _save_order(*, actor, order, key, pay_now, now):
+    """One transaction: the order, its audit row, the key and — when due now — the payment."""
+    while Order.objects.filter(code=order.code).exists():  # ~2^-65 odds, but never a 500
+        order.code = generate_order_code()
+    try:
+        with transaction.atomic():
+            order.save()
+            record_audit(
+                actor=actor,
+                action="order.placed",
+                obj=order,
+                tenant=order.buyer,
+                to_state=Order.Status.PENDING_PAYMENT,
+                changes={
+                    "kind": order.kind,
+                    "asset": order.asset.code,
+                    "plan": order.plan_name,
+                    "price": str(order.plan_price),
+                },
+            )
+            balance_after = None
+            if order.is_free or pay_now:
+                balance_after = _settle(actor=actor, order=order, now=now, deadline_hint=False)
+            if key:
+                IdempotencyKey.objects.create(
+                    tenant=order.buyer,
+                    key=key,
+                    action=IdempotencyKey.Action.PLACE,
+                    order=order,
+                    result=_payment_result(order, balance_after),
+                    created_by=actor,
+                )
+    except (IntegrityError, ValidationError):
+        # Lost a race with the same key (a double submit): the winner's order is the answer.
+        # Its payment may also be why this one found the wallet short.
+        if key:
+            replay = _replay_place(buyer=order.buyer, key=key, plan=order.plan, kind=order.kind)
+            if replay is not None:
+                return replay
+        raise
+    order.replayed = False
+    return order
+
+
+def place_order(
+    *,
+    actor,
+    plan,
+    project,
+    cluster=None,
+    channel="",
+    approval=Order.Approval.AUTOMATIC,
+    pay_now=False,
+    idempotency_key="",
+):
+    """新购: the buyer is the project's tenant; the order snapshots the plan as it is now.
+
+    A free plan is paid at once; `pay_now` (直接支付) pays in the same transaction, so a
+    short wallet leaves no order behind. The same idempotency key returns the same order.
+    """
+    if project is None:
+        raise ValidationError({"project": [_("Choose the project to install into.")]})
+    buyer = project.tenant
+    if not Membership.objects.filter(user=actor, tenant=buyer).exists():
+        raise ValidationError({"project": [_("Choose one of your tenant's projects.")]})
+    key = _clean_key(idempotency_key, required=False)
+    if key:
+        replay = _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW)
+        if replay is not None:
+            return replay
+
+    errors = {}
+    plan = Plan.objects.select_related("asset__tenant").get(pk=plan.pk)  # as it is now
+    asset = plan.asset
+    version = _on_sale_version(asset.pk)
+    if version is None:
+        errors["asset"] = [
+            _(
+                "%(asset)s is not on sale, so it cannot be bought. "
+                "Tenants that hold it can still renew it in Purchased Assets."
+            )
+            % {"asset": asset.name}
+        ]
+    if asset.tenant_id == buyer.pk:
+        errors["asset"] = [_("A tenant cannot buy its own asset.")]
+    if plan.is_archived:
+        errors["plan"] = [
+            _("The plan “%(plan)s” is no longer sold; choose another.") % {"plan": plan.name}
+        ]
+    if cluster is None:
+        cluster = cluster_choices(project=project).first()
+        if cluster is None:
+            errors["cluster"] = [
+                _(
+                    "No cluster is open to the project %(project)s; ask a platform admin to link one."
+                )
+                % {"project": project.name}
+            ]
+    elif not cluster_choices(project=project).filter(pk=cluster.pk).exists():
+        errors["cluster"] = [
+            _("Choose a cluster linked to the project %(project)s, or the default cluster.")
+            % {"project": project.name}
+        ]
+    channel = (channel or "").strip()
+    if version is not None:
+        channel = channel or version.default_channel
+        if channel not in version.channels:
+            errors["channel"] = [
+                _("Choose one of the version's channels: %(channels)s.")
+                % {"channels": ", ".join(version.channels)}
+            ]
+    if approval not in Order.Approval.values:
+        errors["approval"] = [_("Choose Automatic or Manual.")]
+    if "asset" not in errors:
+        held = (
+            Entitlement.objects.filter(buyer=buyer, asset=asset, ends_at__gt=timezone.now())
+            .only("ends_at")
+            .first()
+        )
+        if held is not None:
+            errors["asset"] = [
+                _(
+                    "%(tenant)s already holds %(asset)s until %(end)s: install it from "
+                    "Purchased Assets, or renew it there."
+                )
+                % {"tenant": buyer.name, "asset": asset.name, "end": format_when(held.ends_at)}
+            ]
+    if errors:
+        # A twin request with the same key may have won meanwhile (its entitlement is
+        # what "already holds" saw): then its order is the answer, not an error.
+        replay = key and _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW)
+        if replay:
+            return replay
+        raise ValidationError(errors)
+    now = timezone.now()
+    order = _new_order(
+        actor=actor,
+        kind=Order.Kind.NEW,
+        buyer=buyer,
+        plan=plan,
+        version=version,
+        now=now,
+        project=project,
+        cluster=cluster,
+        channel=channel,
+        approval=approval,
+    )
+    return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
+
+
+def renew(*, actor, entitlement, plan=None, pay_now=False, idempotency_key=""):
+    """续费: a renewal order that, once paid, extends the entitlement's end.
+
+    Allowed even after the asset was delisted: holders keep what they bought. Any plan
+    on sale may be chosen, and the tenant's own plan even if it was archived since.
+    """
+    buyer = entitlement.buyer
+    _require_member(user=actor, tenant=buyer)
+    key = _clean_key(idempotency_key, required=False)
+    plan = Plan.objects.select_related("asset__tenant").get(pk=(plan or entitlement.plan).pk)
+    if key:
+        replay = _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.RENEWAL)
+        if replay is not None:
+            return replay
+    if plan.asset_id != entitlement.asset_id:
+        raise ValidationError(
+            {"plan": [_("Choose a plan of %(asset)s.") % {"asset": entitlement.asset.name}]}
+        )
+    if plan.is_archived and plan.pk != entitlement.plan_id:
+        raise ValidationError(
+            {
+                "plan": [
+                    _("The plan “%(plan)s” is no longer sold; choose another.")
+                    % {"plan": plan.name}
+                ]
+            }
+        )
+    now = timezone.now()
+    version = _on_sale_version(entitlement.asset_id) or (
+        AssetVersion.objects.filter(asset_id=entitlement.asset_id)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    order = _new_order(
+        actor=actor,
+        kind=Order.Kind.RENEWAL,
+        buyer=buyer,
+        plan=plan,
+        version=version,
+        now=now,
+    )
+    return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
+
+
+def pay_order(*, actor, order, idempotency_key):
+    """支付 / 继续支付: charge once, whatever the number of clicks or retries.
+
+    One transaction: lock the order, replay a known key, check the state and the
+    deadline, settle, and store the result under the key.
+    """
+    key = _clean_key(idempotency_key, required=True)
+    _require_member(user=actor, tenant=order.buyer)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
+            if stored is not None:
+                if stored.action != IdempotencyKey.Action.PAY or stored.order_id != locked.pk:
+                    raise _key_reused()
+                return Payment(order=_reload(locked), result=stored.result, replayed=True)
+            _check_payable(locked, now=now)
+            balance_after = _settle(actor=actor, order=locked, now=now)
+            result = _payment_result(locked, balance_after)
+            IdempotencyKey.objects.create(
+                tenant_id=locked.buyer_id,
+                key=key,
+                action=IdempotencyKey.Action.PAY,
+                order=locked,
+                result=result,
+                created_by=actor,
+            )
+    except IntegrityError:
+        stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
+        if stored is None:
+            raise
+        if stored.action != IdempotencyKey.Action.PAY or stored.order_id != order.pk:
+            raise _key_reused() from None
+        return Payment(order=_reload(order), result=stored.result, replayed=True)
+    return Payment(order=locked, result=result, replayed=False)
+
+
+def _reload(order):
+    return Order.objects.select_related("entitlement").get(pk=order.pk)
+
+
+def _check_payable(order, *, now):
+    if order.status == Order.Status.PAID:
+        raise ValidationError(
+            {
+                "status": [
+                    _("Order %(code)s was already paid at %(when)s; it was not charged again.")
+                    % {"code": order.code, "when": format_when(order.paid_at)}
+                ]
+            },
+            code="already_paid",
+        )
+    if order.status != Order.Status.PENDING_PAYMENT:
+        raise ValidationError(
+            {
+                "status": [
+                    _("Order %(code)s is %(status)s; only an order pending payment can be paid.")
+                    % {"code": order.code, "status": order.get_status_display()}
+                ]
+            },
+            code="not_payable",
+        )
+    if now >= order.payment_deadline:
+        raise ValidationError(
+            {
+                "status": [
+                    _("The payment deadline of %(code)s passed at %(when)s; place a new order.")
+                    % {"code": order.code, "when": format_when(order.payment_deadline)}
+                ]
+            },
+            code="deadline_passed",
+        )
+    if order.kind == Order.Kind.NEW and _on_sale_version(order.asset_id) is None:
+        raise ValidationError(
+            {
+                "asset": [
+                    _("%(asset)s is no longer on sale, so this order cannot be paid; cancel it.")
+                    % {"asset": order.asset.name}
+                ]
+            },
+            code="not_on_sale",
+        )
+
+
+def cancel_order(*, actor, order, reason=""):
+    """取消: only an unpaid order; a second click finds it cancelled and changes nothing."""
+    _require_member(user=actor, tenant=order.buyer)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status == Order.Status.CANCELLED:
+            return locked
+        if locked.status != Order.Status.PENDING_PAYMENT:
+            raise ValidationError(
+                {
+                    "status": [
+                        _(
+                            "Order %(code)s is %(status)s; only an order pending payment can be cancelled."
+                        )
+                        % {"code": locked.code, "status": locked.get_status_display()}
+                    ]
+                },
+                code="not_cancellable",
+            )
+        locked.status = Order.Status.CANCELLED
+        locked.cancelled_at = timezone.now()
+        locked.save(update_fields=["status", "cancelled_at"])
+        record_audit(
+            actor=actor,
+            action="order.cancelled",
+            obj=locked,
+            tenant=order.buyer,
+            from_state=Order.Status.PENDING_PAYMENT,
+            to_state=Order.Status.CANCELLED,
+            reason=reason,
+        )
+    return locked
+
+
+def expire_overdue_orders(*, now=None, batch_size=EXPIRY_BATCH):
+    """Unpaid past the deadline → expired. Run by beat; orders being paid are skipped."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        overdue = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=Order.Status.PENDING_PAYMENT, payment_deadline__lte=now)
+            .order_by("pk")[:batch_size]
+        )
+        if not overdue:
+            return 0
+        tenants = Tenant.objects.in_bulk({o.buyer_id for o in overdue})
+        for order in overdue:
+            order.status = Order.Status.EXPIRED
+            order.expired_at = now
+        Order.objects.bulk_update(overdue, ["status", "expired_at"])
+        for order in overdue:
+            record_audit(
+                actor=None,
+                action="order.expired",
+                obj=order,
+                tenant=tenants.get(order.buyer_id),
+                from_state=Order.Status.PENDING_PAYMENT,
+                to_state=Order.Status.EXPIRED,
+                reason=_("Not paid before %(deadline)s.")
+                % {"deadline": format_when(order.payment_deadline)},
+            )
+    return len(overdue)
+
+
+# --- wallets ------------------------------------------------------------------------------
+
+
+def top_up_wallet(*, actor, tenant, amount, reason):
+    """充值 (platform admins): credits a tenant's wallet; the reason stays in the ledger."""
+    if not is_platform_admin(actor):
+        raise PermissionDenied(_("Only platform administrators may top up wallets."))
+    errors = {}
+    try:
+        amount = to_money(amount)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    else:
+        if amount <= 0:
+            errors["amount"] = [_("Top up a positive amount.")]
+        elif amount > MAX_TOP_UP:
+            errors["amount"] = [_("At most %(max)s per top-up.") % {"max": format_t(MAX_TOP_UP)}]
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = [_("Give a reason: it is kept in the ledger.")]
+    elif len(reason) > 300:
+        errors["reason"] = [_("Keep the reason under 300 characters.")]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        wallet = _ensure_wallet(tenant)
+        wallet = Wallet.objects.select_for_update().get(pk=wallet.pk)
+        if wallet.balance + amount > MAX_BALANCE:
+            raise ValidationError(
+                {
+                    "amount": [
+                        _("A wallet cannot hold more than %(max)s.")
+                        % {"max": format_t(MAX_BALANCE)}
+                    ]
+                }
+            )
+        wallet.balance += amount
+        wallet.save(update_fields=["balance", "updated_at"])
+        entry = LedgerEntry.objects.create(
+            wallet=wallet,
+            kind=LedgerEntry.Kind.TOP_UP,
+            amount=amount,
+            balance_after=wallet.balance,
+            transfer=uuid.uuid4(),
+            reason=reason,
+            actor=actor,
+        )
+        record_audit(
+            actor=actor,
+            action="wallet.topped_up",
+            obj=wallet,
+            tenant=tenant,
+            reason=reason,
+            changes={"amount": str(amount), "balance_after": str(wallet.balance)},
+        )
+    return entry

@@ -1,0 +1,510 @@
+"""HTML views of buying and selling: thin, they call orders.services and read selectors.
+
+购买 (the buy dialog), 订单管理 (the buyer's orders), 出售管理 (the seller's sales),
+已购资产 (purchased assets), the wallet and the admins' 充值.
+"""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.models import Tenant
+from accounts.permissions import is_platform_admin
+from assets import market
+from provisioning.selectors import installation_for_order
+
+from . import selectors, services
+from .forms import (
+    BuyForm,
+    CancelForm,
+    EntitlementFilterForm,
+    OrderFilterForm,
+    PayForm,
+    RenewForm,
+    TopUpForm,
+)
+from .models import Order
+from .services import format_t
+
+PAGE_SIZE = 20
+
+
+def _add_errors(form, exc):
+    """Service errors land on the field they name, or on top of the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        for error in exc.messages:
+            form.add_error(None, error)
+
+
+def _without_page(querydict):
+    params = querydict.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def tenant_required(view):
+    """Buying needs a tenant to act for; a user without one learns why."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.workspace.tenant is None:
+            return render(request, "orders/no_tenant.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _wallet_summary(tenant):
+    return selectors.balance_of(tenant=tenant)
+
+
+def _redirect(request, to, **kwargs):
+    """From the htmx dialog, navigate the whole page rather than fill the dialog with it."""
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse(to, kwargs=kwargs))
+    return redirect(to, **kwargs)
+
+
+# --- 购买 -------------------------------------------------------------------------------
+
+
+def _buy_context(request, asset, version, form):
+    tenant = request.workspace.tenant
+    balance = _wallet_summary(tenant)
+    plan = form.plan
+    amount = plan.price if plan is not None else None
+    shortfall = amount - balance if amount is not None and balance < amount else None
+    return {
+        "asset": asset,
+        "version": version,
+        "form": form,
+        "plan": plan,
+        "amount": amount,
+        "balance": balance,
+        "shortfall": shortfall,
+        "has_projects": form.fields["project"].queryset.exists(),
+        "has_clusters": form.project is not None and form.fields["cluster"].queryset.exists(),
+        "deadline_hours": settings.ORDER_PAYMENT_DEADLINE_HOURS,
+    }
+
+
+@tenant_required
+def buy(request, code):
+    """The buy dialog (an htmx modal on the storefront, or a page of its own)."""
+    tenant = request.workspace.tenant
+    try:
+        asset = market.get_listed_asset(code=code)
+    except Http404:
+        asset = market.get_asset_by_code(code=code)
+        messages.error(
+            request,
+            _(
+                "%(asset)s is not on sale, so it cannot be bought. Tenants that hold it can "
+                "still renew it in Purchased Assets."
+            )
+            % {"asset": asset.name},
+        )
+        return _redirect(request, "purchased-assets")
+    if asset.tenant_id == tenant.pk:
+        messages.error(request, _("A tenant cannot buy its own asset."))
+        return _redirect(request, "storefront-asset", code=asset.code)
+    held = selectors.active_entitlement(tenant, asset)
+    if held is not None:
+        messages.info(
+            request,
+            _("%(tenant)s already holds %(asset)s; install it, or renew it in Purchased Assets.")
+            % {"tenant": tenant.name, "asset": asset.name},
+        )
+        return _redirect(request, "storefront-asset", code=asset.code)
+    version = market.on_sale_version(asset)
+    if request.method == "POST":
+        form = BuyForm(request.POST, asset=asset, version=version, tenant=tenant)
+        if form.is_valid():
+            data = form.cleaned_data
+            pay_now = request.POST.get("pay") == "now"
+            try:
+                order = services.place_order(
+                    actor=request.user,
+                    plan=data["plan"],
+                    project=data["project"],
+                    cluster=data["cluster"],
+                    channel=data["channel"],
+                    approval=data["approval"],
+                    pay_now=pay_now,
+                    idempotency_key=data["idempotency_key"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                _announce(request, order)
+                return redirect("order-detail", code=order.code)
+        context = _buy_context(request, asset, version, form)
+        return render(request, "orders/buy.html", context, status=400)
+    initial = {"project": request.workspace.project, "plan": request.GET.get("plan")}
+    if request.GET.get("fields"):  # htmx: the dependent fields after a change
+        form = BuyForm(
+            initial={**initial, **request.GET.dict()}, asset=asset, version=version, tenant=tenant
+        )
+        return render(
+            request, "orders/_buy_fields.html", _buy_context(request, asset, version, form)
+        )
+    form = BuyForm(initial=initial, asset=asset, version=version, tenant=tenant)
+    template = "orders/buy_modal.html" if request.htmx else "orders/buy.html"
+    return render(request, template, _buy_context(request, asset, version, form))
+
+
+def _announce(request, order):
+    if getattr(order, "replayed", False):
+        messages.info(
+            request, _("Order %(code)s was already placed; here it is.") % {"code": order.code}
+        )
+        return
+    if order.status == Order.Status.PAID:
+        if order.is_free:
+            text = _("%(asset)s (%(plan)s) is free: it is yours until %(end)s.")
+        else:
+            text = _("Paid %(amount)s for %(asset)s (%(plan)s). It is yours until %(end)s.")
+        messages.success(
+            request,
+            text
+            % {
+                "amount": format_t(order.amount_paid),
+                "asset": order.asset.name,
+                "plan": order.plan_name,
+                "end": services.format_when(order.entitlement.ends_at),
+            },
+        )
+    else:
+        messages.success(
+            request,
+            _(
+                "Order %(code)s placed. Pay %(amount)s before %(deadline)s with Continue "
+                "payment in Order Management."
+            )
+            % {
+                "code": order.code,
+                "amount": format_t(order.amount_due),
+                "deadline": services.format_when(order.payment_deadline),
+            },
+        )
+
+
+# --- 订单管理 / 出售管理 -----------------------------------------------------------------------
+
+
+def _order_page(request, orders):
+    filters = OrderFilterForm(request.GET or None)
+    values = filters.values()
+    filtered = any(values.values())
+    orders = selectors.filter_orders(orders, **values)
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {
+        "filters": filters,
+        "filtered": filtered,
+        "page": page,
+        "query_string": _without_page(request.GET),
+    }
+
+
+@tenant_required
+def order_list(request):
+    """订单管理: the active tenant's orders, with 详情, 支付 and 取消."""
+    tenant = request.workspace.tenant
+    orders = selectors.orders_for(user=request.user, tenant=tenant, role=selectors.ROLE_BUYER)
+    context = _order_page(request, orders)
+    context.update(
+        role=selectors.ROLE_BUYER,
+        has_any=context["filtered"] or context["page"].paginator.count > 0 or orders.exists(),
+    )
+    return render(request, "orders/order_list.html", context)
+
+
+@tenant_required
+def sales(request):
+    """出售管理: orders of the tenant's assets, revenue per asset and per month."""
+    tenant = request.workspace.tenant
+    if not tenant.is_provider:
+        return render(request, "orders/not_provider.html", status=403)
+    orders = selectors.orders_for(user=request.user, tenant=tenant, role=selectors.ROLE_SELLER)
+    context = _order_page(request, orders)
+    per_asset = list(selectors.revenue_by_asset(user=request.user, tenant=tenant))
+    per_month = list(selectors.revenue_by_month(user=request.user, tenant=tenant))
+    total = sum((row["revenue"] for row in per_asset), start=services.ZERO)
+    context.update(
+        role=selectors.ROLE_SELLER,
+        has_any=context["filtered"] or context["page"].paginator.count > 0 or orders.exists(),
+        per_asset=per_asset,
+        per_month=per_month,
+        total=total,
+        paid_orders=sum(row["orders"] for row in per_asset),
+        income=selectors.sales_income(user=request.user, tenant=tenant),
+        chart={
+            "labels": [row["month"].strftime("%Y-%m") for row in per_month if row["month"]],
+            # Strings: the amounts stay exact; the chart parses them only to draw bars.
+            "revenue": [f"{row['revenue']:.2f}" for row in per_month if row["month"]],
+            "orders": [row["orders"] for row in per_month if row["month"]],
+            "label": _("Revenue (T)"),
+        },
+    )
+    return render(request, "orders/sales.html", context)
+
+
+@login_required
+def order_detail(request, code):
+    """详情: the plan snapshot, the target, the money and the timeline."""
+    order = selectors.get_order_for(user=request.user, code=code)
+    role = selectors.order_role(user=request.user, order=order)
+    return render(
+        request,
+        "orders/order_detail.html",
+        {
+            "order": order,
+            "role": role,
+            "timeline": selectors.order_timeline(order=order),
+            # Views sit on top (DESIGN.md): the order page shows the installation it started.
+            "installation": installation_for_order(order=order)
+            if role == selectors.ROLE_BUYER
+            else None,
+            "ledger": selectors.order_ledger(
+                order=order, tenant=order.buyer if role == selectors.ROLE_BUYER else order.seller
+            ),
+        },
+    )
+
+
+def _buyer_order(request, code):
+    order = selectors.get_order_for(user=request.user, code=code)
+    if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
+        raise Http404("No such order.")
+    return order
+
+
+@login_required
+def order_pay(request, code):
+    """支付 / 继续支付: the amount, the wallet, then one click that charges once."""
+    order = _buyer_order(request, code)
+    form = PayForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 400
+        else:
+            try:
+                payment = services.pay_order(
+                    actor=request.user,
+                    order=order,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+                status = 400
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+                status = 403
+            else:
+                if payment.replayed:
+                    messages.info(
+                        request,
+                        _("Order %(code)s is paid; it was charged once.") % {"code": order.code},
+                    )
+                else:
+                    _announce(request, payment.order)
+                return redirect("order-detail", code=order.code)
+        order.refresh_from_db()
+    balance = _wallet_summary(order.buyer)
+    return render(
+        request,
+        "orders/order_pay.html",
+        {
+            "order": order,
+            "form": form,
+            "balance": balance,
+            "shortfall": order.amount_due - balance if balance < order.amount_due else None,
+        },
+        status=status,
+    )
+
+
+@login_required
+def order_cancel(request, code):
+    """取消, after a confirmation."""
+    order = _buyer_order(request, code)
+    form = CancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.cancel_order(
+                actor=request.user, order=order, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                messages.error(request, error)
+            return redirect("order-detail", code=order.code)
+        messages.success(request, _("Order %(code)s cancelled.") % {"code": order.code})
+        return redirect("orders")
+    if not order.is_pending:
+        messages.error(
+            request,
+            _("Order %(code)s is %(status)s; only an order pending payment can be cancelled.")
+            % {"code": order.code, "status": order.get_status_display()},
+        )
+        return redirect("order-detail", code=order.code)
+    return render(request, "orders/order_cancel.html", {"order": order, "form": form})
+
+
+# --- 已购资产 -----------------------------------------------------------------------------
+
+
+@tenant_required
+def purchased(request):
+    """已购资产: what the tenant holds, until when, with 续费 and 安装."""
+    tenant = request.workspace.tenant
+    filters = EntitlementFilterForm(request.GET or None)
+    status = filters.cleaned_data.get("status", "") if filters.is_valid() else ""
+    everything = selectors.entitlements_for(user=request.user, tenant=tenant)
+    entitlements = selectors.entitlements_for(user=request.user, tenant=tenant, status=status)
+    page = Paginator(entitlements, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/purchased.html",
+        {
+            "filters": filters,
+            "filtered": bool(status),
+            "page": page,
+            "has_any": bool(status) or page.paginator.count > 0 or everything.exists(),
+            "query_string": _without_page(request.GET),
+        },
+    )
+
+
+@login_required
+def renew(request, entitlement_id):
+    """续费: choose a plan, then pay now or later; a paid renewal extends the end."""
+    entitlement = selectors.get_entitlement_for(user=request.user, entitlement_id=entitlement_id)
+    form = RenewForm(request.POST or None, entitlement=entitlement)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                order = services.renew(
+                    actor=request.user,
+                    entitlement=entitlement,
+                    plan=form.cleaned_data["plan"],
+                    pay_now=request.POST.get("pay") == "now",
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error(None, str(exc))
+            else:
+                _announce(request, order)
+                return redirect("order-detail", code=order.code)
+    balance = _wallet_summary(entitlement.buyer)
+    amount = form.plan.price
+    return render(
+        request,
+        "orders/renew.html",
+        {
+            "entitlement": entitlement,
+            "form": form,
+            "balance": balance,
+            "amount": amount,
+            "shortfall": amount - balance if balance < amount else None,
+            "on_sale": market.on_sale_version(entitlement.asset) is not None,
+        },
+        status=status,
+    )
+
+
+# --- wallet and 充值 ---------------------------------------------------------------------
+
+
+@login_required
+def wallet(request):
+    """余额 and the ledger of the active tenant (admins: of any tenant, ?tenant=<id>)."""
+    tenant = request.workspace.tenant
+    admin = is_platform_admin(request.user)
+    wanted = request.GET.get("tenant", "")
+    if wanted and admin:
+        tenant = Tenant.objects.filter(pk=wanted).first() if wanted.isdigit() else None
+        if tenant is None:
+            raise Http404("No such tenant.")
+    if tenant is None:
+        return render(request, "orders/no_tenant.html", status=403)
+    wallet = selectors.wallet_of(user=request.user, tenant=tenant)
+    entries = selectors.ledger_for(wallet=wallet) if wallet is not None else []
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/wallet.html",
+        {
+            "tenant": tenant,
+            "wallet": wallet,
+            "balance": wallet.balance if wallet is not None else services.ZERO,
+            "page": page,
+            "is_admin": admin,
+            "query_string": _without_page(request.GET),
+        },
+    )
+
+
+@login_required
+def top_up(request):
+    """充值 (platform admins): every wallet's balance, and the form with a required reason."""
+    if not is_platform_admin(request.user):
+        raise PermissionDenied(_("Only platform administrators may top up wallets."))
+    initial = {}
+    if request.GET.get("tenant", "").isdigit():
+        initial["tenant"] = int(request.GET["tenant"])
+    form = TopUpForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                entry = services.top_up_wallet(
+                    actor=request.user,
+                    tenant=data["tenant"],
+                    amount=data["amount"],
+                    reason=data["reason"],
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("Topped up %(amount)s for %(tenant)s; the balance is now %(balance)s.")
+                    % {
+                        "amount": format_t(entry.amount),
+                        "tenant": data["tenant"].name,
+                        "balance": format_t(entry.balance_after),
+                    },
+                )
+                return redirect("wallet-top-up")
+    return render(
+        request,
+        "orders/top_up.html",
+        {
+            "form": form,
+            "wallets": list(selectors.wallets_for(user=request.user)),
+        },
+        status=status,
+    )
