@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from tests.provisioning.conftest import buyer, media_root, on_sale_version  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -88,49 +91,97 @@ def database_url_of_test_db():
     return f"postgres://{auth}@{cfg['HOST'] or '127.0.0.1'}:{cfg['PORT'] or 5432}/{cfg['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(redis_url, tmp_path):
-    """A real `celery worker` process on Redis, consuming a queue of its own."""
-    queue = f"itest-{uuid.uuid4().hex[:8]}"
-    log_path = tmp_path / "worker.log"
-    env = clean_env(
-        DJANGO_SETTINGS_MODULE="tests.settings",
-        TEST_DATABASE_URL=database_url_of_test_db(),
-        TEST_CELERY_BROKER_URL=redis_url,
-        TEST_CELERY_RESULT_BACKEND=redis_url,
-        TEST_CELERY_EAGER="0",
-    )
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "marketplace",
-                "worker",
-                "--loglevel=INFO",
-                "--pool=solo",
-                "-Q",
-                queue,
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"{queue}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+class WorkerProcess:
+    """A real `celery worker` process (solo pool) on Redis, started and killed by tests."""
+
+    def __init__(self, *, broker, queue, log_path, extra_env=None):
+        self.broker, self.queue, self.log = broker, queue, log_path
+        self.extra_env = extra_env or {}
+        self.process = None
+
+    def start(self, timeout=60):
+        env = clean_env(
+            DJANGO_SETTINGS_MODULE="tests.settings",
+            TEST_DATABASE_URL=database_url_of_test_db(),
+            TEST_CELERY_BROKER_URL=self.broker,
+            TEST_CELERY_RESULT_BACKEND=self.broker,
+            TEST_CELERY_EAGER="0",
+            **self.extra_env,
         )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker did not start:\n{log_path.read_text()}")
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "marketplace",
+                    "worker",
+                    "--loglevel=INFO",
+                    "--pool=solo",
+                    "-Q",
+                    self.queue,
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--hostname",
+                    f"{self.queue}-{uuid.uuid4().hex[:4]}@%h",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log.read_text()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"worker did not start:\n{self.log.read_text()}")
             time.sleep(0.2)
-        yield {"queue": queue, "process": process, "log": log_path, "broker": redis_url}
-    finally:
-        process.terminate()
+        return self
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def kill(self):
+        """SIGKILL, as an OOM killer or a lost node would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
         try:
-            process.wait(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self.kill()
+
+
+@pytest.fixture
+def worker_factory(redis_url, tmp_path):
+    workers = []
+
+    def start(queue=None, **extra_env):
+        worker = WorkerProcess(
+            broker=redis_url,
+            queue=queue or f"itest-{uuid.uuid4().hex[:8]}",
+            log_path=tmp_path / "worker.log",
+            extra_env=extra_env,
+        )
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(worker_factory):
+    worker = worker_factory()
+    return {
+        "queue": worker.queue,
+        "process": worker.process,
+        "log": worker.log,
+        "broker": worker.broker,
+    }

@@ -7,7 +7,11 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_real_worker_on_redis_executes_a_task(celery_worker_process):
-    sender = Celery(broker=celery_worker_process["broker"], backend=celery_worker_process["broker"])
+    sender = Celery(
+        broker=celery_worker_process["broker"],
+        backend=celery_worker_process["broker"],
+        set_as_current=False,
+    )
     result = sender.send_task("marketplace.ping", queue=celery_worker_process["queue"])
     answer = result.get(timeout=30)
     assert answer["pong"] is True

@@ -1,0 +1,356 @@
+"""Provisioning benchmark: from a payment's commit to a Subscription, and to installed.
+
+    .venv/bin/python bench/provisioning.py [--purchases 200] [--concurrency 2]
+
+Uses PostgreSQL (database `bench_provisioning` on 127.0.0.1:5432, created and dropped
+here) when it answers, else a SQLite file; Redis on 127.0.0.1:6379 (db 12); a real
+Celery worker and beat started here; the sandbox cluster served in this process.
+Each purchase is a real `place_order(pay_now=True)` in its own transaction; the
+`order_paid` signal enqueues the install. Prints p50/p95 of commit → Subscription
+exists and commit → installed, installs per second, Kubernetes API calls per
+installation, and checks that nothing was created twice.
+"""
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FERNET_KEY = "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y="
+TOKEN = "bench-token"
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_answers():
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _environment(data_dir):
+    use_postgres = _postgres_answers()
+    env = {
+        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_DEBUG": "1",
+        "DATA_DIR": str(data_dir),
+        "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
+        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "INSTALL_SYNC_INTERVAL": "1",
+        "CATALOG_SYNC_INTERVAL": "1",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": (
+            "postgres://postgres@127.0.0.1:5432/bench_provisioning"
+            if use_postgres
+            else f"sqlite:///{data_dir / 'bench.sqlite3'}"
+        ),
+    }
+    os.environ.update(env)
+    return env, use_postgres
+
+
+def _recreate_postgres_database():
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_provisioning WITH (FORCE)")
+        conn.execute("CREATE DATABASE bench_provisioning")
+
+
+def _drop_postgres_database():
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_provisioning WITH (FORCE)")
+
+
+def _percentile(values, fraction):
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _setup_catalog_and_version(sandbox_url, purchases):
+
+    from accounts import services as accounts
+    from accounts.models import User
+    from assets import services as assets
+    from assets.demo import demo_icon
+    from assets.lifecycle import transition_version
+    from assets.models import Category
+    from clusters import services as clusters
+    from clusters import tasks as cluster_tasks
+    from clusters.models import CatalogSource, Cluster
+    from orders import services as orders
+
+    admin = User.objects.create_user("bench-admin", password="x")
+    accounts.grant_platform_admin(user=admin)
+    admin = User.objects.get(pk=admin.pk)
+    provider = User.objects.create_user("bench-provider", password="x")
+    buyer = User.objects.create_user("bench-buyer", password="x")
+    seller = accounts.create_tenant(name="bench-seller", owner=provider, is_provider=True)
+    # One entitlement per asset per tenant: every purchase is a different buyer tenant.
+    projects = []
+    for i in range(purchases):
+        buying = accounts.create_tenant(name=f"bench-buyer-{i}", owner=buyer)
+        projects.append(
+            accounts.create_project(actor=buyer, tenant=buying, name="p", namespace=f"bench-{i}")
+        )
+    cluster = clusters.register_cluster(
+        actor=admin,
+        name="sandbox",
+        auth_method=Cluster.AuthMethod.TOKEN,
+        api_url=sandbox_url,
+        token=TOKEN,
+        is_default=True,
+        is_sandbox=True,
+    )
+    catalog = clusters.submit_catalog_source(
+        actor=provider,
+        tenant=seller,
+        cluster=cluster,
+        name="mem-registry",
+        display_name="mem-01",
+        image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
+    )
+    cluster_tasks.deploy_catalog_source.apply(args=[catalog.pk])  # no worker yet
+    deadline = time.monotonic() + 60
+    while not (catalog.state == CatalogSource.State.READY and catalog.packages.exists()):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"catalog never became READY: {catalog.state} {catalog.message}")
+        cluster_tasks.sync_catalog_sources()
+        time.sleep(0.2)
+        catalog.refresh_from_db()
+    category, _ = Category.objects.get_or_create(
+        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
+    )
+    asset = assets.register_asset(
+        actor=provider,
+        tenant=seller,
+        icon=demo_icon(),
+        delivery_type="operator",
+        category=category,
+        name="mem1",
+        summary="memcached cluster",
+        description="Memcached",
+        plans=[
+            {"name": "year", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
+        ],
+    )
+    version = assets.create_version(
+        actor=provider,
+        asset=asset,
+        project=accounts.create_project(actor=provider, tenant=seller, name="one", namespace="one"),
+        cluster=cluster,
+        catalog_source=catalog,
+        package_name="memcached-cluster-operator",
+        channels=["stable"],
+        default_channel="stable",
+    )
+    transition_version(version=version, to="listing_review", actor=provider)
+    transition_version(version=version, to="on_sale", actor=admin)
+    for project in projects:
+        orders.top_up_wallet(actor=admin, tenant=project.tenant, amount=Decimal(5), reason="bench")
+    return buyer, projects, asset.plans.first(), cluster
+
+
+def _stop(*processes):
+    """TERM, a grace period, then KILL whatever of the process groups is left."""
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--purchases", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
+    env, use_postgres = _environment(data_dir)
+    if use_postgres:
+        _recreate_postgres_database()
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    from clusters.sandbox.server import SandboxCluster
+
+    sandbox = SandboxCluster(port=_free_port(), token=TOKEN, tick_interval=0.1).start()
+    buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)
+
+    venv_bin = Path(sys.executable).parent
+    child_env = {**os.environ, **env, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
+    log = open(data_dir / "worker.log", "w")  # noqa: SIM115 - closed at the end
+    worker = subprocess.Popen(
+        [
+            str(venv_bin / "celery"),
+            "-A",
+            "marketplace",
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={args.concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    beat = subprocess.Popen(
+        [
+            str(venv_bin / "celery"),
+            "-A",
+            "marketplace",
+            "beat",
+            "--loglevel=WARNING",
+            "--schedule",
+            str(data_dir / "beat-schedule"),
+        ],
+        cwd=ROOT,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    time.sleep(3)
+
+    from orders import services as orders
+    from provisioning.models import Installation
+
+    sandbox.clear_request_log()
+    committed = {}
+    started = time.monotonic()
+    for project in projects:
+        orders.place_order(
+            actor=buyer,
+            plan=plan,
+            project=project,
+            cluster=cluster,
+            channel="stable",
+            pay_now=True,
+            idempotency_key=f"bench-{project.namespace}",
+        )
+        committed[project.namespace] = time.monotonic()
+    placing = time.monotonic() - started
+
+    subscription_type = sandbox.store.type_for("operators.coreos.com/v1alpha1", "Subscription")
+    subscribed, installed = {}, {}
+    deadline = time.monotonic() + args.timeout
+    while len(installed) < len(projects) and time.monotonic() < deadline:
+        now = time.monotonic()
+        items, _rv = sandbox.store.list(subscription_type, None)
+        for item in items:
+            subscribed.setdefault(item["metadata"]["namespace"], now)
+        for namespace in Installation.objects.filter(status="installed").values_list(
+            "namespace", flat=True
+        ):
+            installed.setdefault(namespace, now)
+        time.sleep(0.05)
+    finished = time.monotonic()
+
+    api_calls = len([r for r in sandbox.request_log if r.path.startswith(("/api", "/apis"))])
+    items, _rv = sandbox.store.list(subscription_type, None)
+    per_namespace = {}
+    for item in items:
+        per_namespace[item["metadata"]["namespace"]] = (
+            per_namespace.get(item["metadata"]["namespace"], 0) + 1
+        )
+    group_type = sandbox.store.type_for("operators.coreos.com/v1", "OperatorGroup")
+    groups, _rv = sandbox.store.list(group_type, None)
+    groups_per_ns = {}
+    for group in groups:
+        ns = group["metadata"]["namespace"]
+        if ns.startswith("bench-"):
+            groups_per_ns[ns] = groups_per_ns.get(ns, 0) + 1
+
+    to_subscription = [subscribed[ns] - committed[ns] for ns in subscribed if ns in committed]
+    to_installed = [installed[ns] - committed[ns] for ns in installed if ns in committed]
+    duplicates = {ns: n for ns, n in per_namespace.items() if n != 1}
+    duplicate_groups = {ns: n for ns, n in groups_per_ns.items() if n != 1}
+    installations = Installation.objects.count()
+
+    print(
+        f"database: {'PostgreSQL' if use_postgres else 'SQLite'}; worker processes: {args.concurrency}"
+    )
+    print(f"purchases: {len(projects)} placed and paid in {placing:.2f} s")
+    if to_subscription:
+        print(
+            "commit → Subscription exists: "
+            f"p50 {statistics.median(to_subscription):.2f} s, p95 {_percentile(to_subscription, 0.95):.2f} s"
+        )
+    if to_installed:
+        print(
+            "commit → installed (CSV Succeeded): "
+            f"p50 {statistics.median(to_installed):.2f} s, p95 {_percentile(to_installed, 0.95):.2f} s"
+        )
+    span = (max(installed.values()) - started) if installed else float("nan")
+    print(
+        f"installed: {len(installed)}/{len(projects)}; installs per second: {len(installed) / span:.2f}"
+    )
+    print(
+        f"Kubernetes API calls: {api_calls} in all, {api_calls / max(1, len(projects)):.1f} per installation"
+    )
+    print(
+        "duplicates: "
+        f"{len(duplicates)} namespaces with ≠1 Subscription, "
+        f"{len(duplicate_groups)} with ≠1 OperatorGroup, "
+        f"{installations} Installation rows for {len(projects)} orders"
+    )
+    ok = (
+        len(installed) == len(projects)
+        and not duplicates
+        and not duplicate_groups
+        and installations == len(projects)
+    )
+    print("check:", "OK" if ok else "FAILED")
+
+    _stop(worker, beat)
+    log.close()
+    sandbox.stop()
+    from django.db import connections
+
+    connections.close_all()
+    if use_postgres:
+        _drop_postgres_database()
+    print(f"(elapsed {finished - started:.1f} s; logs in {data_dir})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

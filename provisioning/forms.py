@@ -1,0 +1,56 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Installation
+
+
+class SubscriptionForm(forms.Form):
+    channel = forms.ChoiceField(label=_("Update channel"))
+    approval = forms.ChoiceField(
+        label=_("Update approval"),
+        choices=[
+            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
+            (Installation.Approval.MANUAL, _("Manual (手动)")),
+        ],
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, installation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = [(c, c) for c in installation.version.channels]
+        self.initial.setdefault("channel", installation.channel)
+        self.initial.setdefault("approval", installation.approval)
+
+
+class UninstallForm(forms.Form):
+    delete_instances = forms.BooleanField(
+        label=_("Also delete the instances running on this operator"), required=False
+    )
+
+
+class InstallForm(forms.Form):
+    """安装 from 已购资产: where to install, and how to follow updates."""
+
+    project = forms.ModelChoiceField(label=_("Project"), queryset=None)
+    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=None)
+    channel = forms.ChoiceField(label=_("Update channel"))
+    approval = forms.ChoiceField(
+        label=_("Update approval"),
+        choices=[
+            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
+            (Installation.Approval.MANUAL, _("Manual (手动)")),
+        ],
+        initial=Installation.Approval.AUTOMATIC,
+        widget=forms.RadioSelect,
+    )
+    request_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, projects, clusters, version, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+        self.fields["cluster"].queryset = clusters
+        self.fields["channel"].choices = [(c, c) for c in version.channels]
+        self.fields["channel"].initial = version.default_channel
+        default = clusters.filter(is_default=True).first()
+        if default is not None:
+            self.fields["cluster"].initial = default.pk

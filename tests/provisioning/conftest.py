@@ -1,0 +1,107 @@
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.assets.factories import make_image_bytes
+from tests.conftest import wait_until
+
+SEED_IMAGE = "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1"
+PACKAGE = "memcached-cluster-operator"
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def on_sale_version(
+    sandbox_cluster, tenant_with_owner, django_capture_on_commit_callbacks, platform_admin
+):
+    """mem1 on sale, its version pointing at the seed catalog deployed on the sandbox."""
+    from accounts import services as account_services
+    from assets import services as asset_services
+    from assets.lifecycle import transition_version
+    from assets.models import Category
+    from clusters import services as cluster_services
+    from clusters import tasks as cluster_tasks
+
+    tenant, owner = tenant_with_owner("zs-olm", is_provider=True)
+    project = account_services.create_project(
+        actor=owner, tenant=tenant, name="one", namespace=f"one-{uuid.uuid4().hex[:6]}"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        catalog = cluster_services.submit_catalog_source(
+            actor=owner,
+            tenant=tenant,
+            cluster=sandbox_cluster,
+            name="mem-registry",
+            display_name="mem-01",
+            image=SEED_IMAGE,
+        )
+
+    def ready():
+        cluster_tasks.sync_catalog_sources()
+        catalog.refresh_from_db()
+        return catalog.state == "ready" and catalog.packages.exists()
+
+    wait_until(ready, timeout=15, message="the seed catalog to be READY")
+    category, _ = Category.objects.get_or_create(
+        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
+    )
+    asset = asset_services.register_asset(
+        actor=owner,
+        tenant=tenant,
+        icon=SimpleUploadedFile("i.png", make_image_bytes(96, 96, "PNG"), content_type="image/png"),
+        delivery_type="operator",
+        category=category,
+        name="mem1",
+        summary="memcached cluster",
+        description="Memcached",
+        plans=[
+            {"name": "year", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
+        ],
+    )
+    version = asset_services.create_version(
+        actor=owner,
+        asset=asset,
+        project=project,
+        cluster=sandbox_cluster,
+        catalog_source=catalog,
+        package_name=PACKAGE,
+        channels=["stable", "alpha"],
+        default_channel="stable",
+    )
+    version = transition_version(version=version, to="listing_review", actor=owner)
+    return transition_version(version=version, to="on_sale", actor=platform_admin)
+
+
+@pytest.fixture
+def buyer(tenant_with_owner, on_sale_version):
+    """A buyer tenant with a project, holding an active entitlement to mem1."""
+    from django.utils import timezone
+
+    from accounts import services as account_services
+    from orders.models import Entitlement
+
+    tenant, owner = tenant_with_owner(f"buyer-{uuid.uuid4().hex[:4]}")
+    project = account_services.create_project(
+        actor=owner, tenant=tenant, name="my-mem", namespace=f"my-mem-{uuid.uuid4().hex[:6]}"
+    )
+    now = timezone.now()
+    Entitlement.objects.create(
+        buyer=tenant,
+        asset=on_sale_version.asset,
+        plan=on_sale_version.asset.plans.first(),
+        starts_at=now,
+        ends_at=now + timezone.timedelta(days=365),
+    )
+    tenant.owner, tenant.project = owner, project
+    return tenant
+
+
+def channel_head(sandbox, channel="stable"):
+    """The CSV a channel serves now (tests may have published newer ones into it)."""
+    return sandbox.catalog.package(SEED_IMAGE, PACKAGE).head(channel)
