@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import AuditEntry, Membership, Project, Tenant, User
+from .models import AuditEntry, Membership, Notification, Project, Tenant, User
 
 
 @admin.register(User)
@@ -42,3 +42,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "title", "read_at"]
+    list_filter = ["read_at"]
+    search_fields = ["title", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "title", "body", "url", "created_at"]

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Project, Tenant, User
+from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Notification, Project, Tenant, User
 
 
 def record_audit(
@@ -117,3 +117,66 @@ def grant_platform_admin(*, user: User):
 
     ensure_platform_admin_group()
     user.groups.add(Group.objects.get(name=PLATFORM_ADMIN_GROUP))
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def _absolute(url):
+    """E-mails need a full link; the site's address is SITE_URL, else the first trusted origin."""
+    if not url or "://" in url:
+        return url
+    from django.conf import settings
+
+    base = getattr(settings, "SITE_URL", "") or next(iter(settings.CSRF_TRUSTED_ORIGINS), "")
+    return base.rstrip("/") + url if base else url
+
+
+def _send_notification_mail(notes):
+    """One message per person (nobody sees the other recipients); a mail outage is logged,
+    never raised: the change it reports has already committed."""
+    import logging
+
+    from django.core import mail
+
+    messages = [
+        mail.EmailMessage(
+            subject=note.title,
+            body="\n\n".join(part for part in (note.body, _absolute(note.url)) if part),
+            to=[note.user.email],
+        )
+        for note in notes
+        if note.user.email
+    ]
+    if not messages:
+        return
+    try:
+        mail.get_connection().send_messages(messages)
+    except Exception:
+        logging.getLogger(__name__).exception("could not e-mail %s notifications", len(messages))
+
+
+@transaction.atomic
+def notify(*, users, title, body="", url=""):
+    """Tell people something happened: an in-app notification each, written with the change,
+    and an e-mail once the transaction commits, so a rolled-back change tells nobody."""
+    unique = {user.pk: user for user in users if user is not None}
+    notes = Notification.objects.bulk_create(
+        [
+            Notification(user=user, title=str(title)[:200], body=str(body), url=url)
+            for user in unique.values()
+        ]
+    )
+    if notes:
+        transaction.on_commit(lambda: _send_notification_mail(notes))
+    return notes
+
+
+def mark_notifications_read(*, user, ids=None):
+    """Marks the user's unread notifications (all, or those ids) read; returns how many."""
+    from django.utils import timezone
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())

@@ -12,6 +12,7 @@ installation, and checks that nothing was created twice.
 """
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -175,14 +176,10 @@ def _stop(*processes):
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
     for process in processes:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def main():

@@ -47,8 +47,9 @@ def seed_demo_clusters(*, admin, provider):
             projects=projects,
         )
     provider_tenant = Tenant.objects.get(slug="zs-olm")
-    if not CatalogSource.objects.filter(cluster=cluster, name="mem-registry").exists():
-        services.submit_catalog_source(
+    catalog = CatalogSource.objects.filter(cluster=cluster, name="mem-registry").first()
+    if catalog is None:
+        catalog = services.submit_catalog_source(
             actor=provider,
             tenant=provider_tenant,
             cluster=cluster,
@@ -57,4 +58,62 @@ def seed_demo_clusters(*, admin, provider):
             image=SEED_CATALOG_IMAGE,
             publisher="TenxCloud",
         )
+    prime_sandbox_catalog(catalog)
     return cluster
+
+
+def prime_sandbox_catalog(catalog):
+    """Fills the package cache of a catalog on the *sandbox* straight from the catalog file
+    the sandbox serves, so the demo can define versions before the worker's first sync.
+
+    The sync that follows replaces it with what the sandbox's PackageManifests say, which
+    is the same data. Never used for a real cluster.
+    """
+    from django.utils import timezone
+
+    from .models import CatalogPackage
+    from .sandbox.catalog import Catalog
+
+    if not catalog.cluster.is_sandbox or catalog.packages.exists():
+        return catalog
+    packages = Catalog.load().packages(catalog.image)
+    for package in packages:
+        channels = []
+        for channel_name, entries in package.channels.items():
+            head = package.csv(entries[-1]) or {}
+            spec = head.get("spec") or {}
+            owned = (spec.get("customresourcedefinitions") or {}).get("owned") or []
+            channels.append(
+                {
+                    "name": channel_name,
+                    "current_csv": entries[-1],
+                    "version": spec.get("version", ""),
+                    "provided_apis": [
+                        {
+                            "name": crd.get("name", ""),
+                            "version": crd.get("version", ""),
+                            "kind": crd.get("kind", ""),
+                            "display_name": crd.get("displayName", ""),
+                            "description": crd.get("description", ""),
+                        }
+                        for crd in owned
+                    ],
+                }
+            )
+        head = package.csv(package.head(package.default_channel)) or {}
+        CatalogPackage.objects.update_or_create(
+            catalog_source=catalog,
+            name=package.name,
+            defaults={
+                "display_name": (head.get("spec") or {}).get("displayName", ""),
+                "provider": package.provider(),
+                "default_channel": package.default_channel,
+                "channels": channels,
+            },
+        )
+    if packages:
+        catalog.state = CatalogSource.State.READY
+        catalog.last_observed_state = "READY"
+        catalog.packages_synced_at = timezone.now()
+        catalog.save(update_fields=["state", "last_observed_state", "packages_synced_at"])
+    return catalog

@@ -66,6 +66,9 @@ INSTALLED_APPS = [
     "clusters",
     "markdownx",
     "assets",
+    "approvals",
+    "orders",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +116,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server, the worker and beat share the file: WAL lets readers run
     # beside a writer, IMMEDIATE transactions avoid upgrade deadlocks.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -187,7 +191,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.2,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    # A job whose worker died unacknowledged is delivered again after this many seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -196,10 +203,58 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 # How often the worker follows CatalogSources on the clusters (seconds).
 CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
+# How often the worker follows unfinished installations (seconds); installed ones
+# back off to once a minute. A job still pending after INSTALL_RESUBMIT_AFTER seconds
+# (its message lost, its worker killed) is enqueued again.
+INSTALL_SYNC_INTERVAL = env_int("INSTALL_SYNC_INTERVAL", 3)
+INSTALL_RESUBMIT_AFTER = env_int("INSTALL_RESUBMIT_AFTER", 60)
+INSTALL_SYNC_LOCK_SECONDS = env_int("INSTALL_SYNC_LOCK_SECONDS", 120)
+# Orders: unpaid ones expire ORDER_PAYMENT_DEADLINE_HOURS after they were placed (beat
+# checks every ORDER_EXPIRY_INTERVAL seconds); the platform keeps PLATFORM_COMMISSION_RATE
+# of each payment (a decimal string, e.g. "0.05"; never a float).
+ORDER_PAYMENT_DEADLINE_HOURS = env_int("ORDER_PAYMENT_DEADLINE_HOURS", 24)
+ORDER_EXPIRY_INTERVAL = env_int("ORDER_EXPIRY_INTERVAL", 60)
+PLATFORM_COMMISSION_RATE = os.environ.get("PLATFORM_COMMISSION_RATE", "0")
+# Operand instances (MemcachedCluster): the most replicas a buyer may ask for; how often
+# the worker follows unfinished instances (seconds; settled ones every
+# INSTANCE_SETTLED_SYNC_INTERVAL); memcached `stats` polling and how long points are kept;
+# the 验证访问 / stats connect timeout (seconds).
+MEMCACHED_MAX_REPLICAS = env_int("MEMCACHED_MAX_REPLICAS", 10)
+INSTANCE_SYNC_INTERVAL = env_int("INSTANCE_SYNC_INTERVAL", 3)
+INSTANCE_SETTLED_SYNC_INTERVAL = env_int("INSTANCE_SETTLED_SYNC_INTERVAL", 30)
+MEMCACHED_STATS_INTERVAL = env_int("MEMCACHED_STATS_INTERVAL", 60)
+MEMCACHED_STATS_RETENTION_DAYS = env_int("MEMCACHED_STATS_RETENTION_DAYS", 8)
+MEMCACHED_VERIFY_TIMEOUT = env_int("MEMCACHED_VERIFY_TIMEOUT", 3)
+# For tests and demos of simulated clusters, where nothing answers on pod IPs or node
+# ports: "namespace/name" → "host:port" that 验证访问 and stats polling use instead of the
+# instance's own address. Empty by default; from the environment as
+# "my-mem/mm2=127.0.0.1:11211,two/cache=127.0.0.1:11212".
+MEMCACHED_ACCESS_OVERRIDES = dict(
+    item.split("=", 1) for item in env_list("MEMCACHED_ACCESS_OVERRIDES") if "=" in item
+)
 CELERY_BEAT_SCHEDULE = {
     "sync-catalog-sources": {
         "task": "clusters.tasks.sync_catalog_sources",
         "schedule": CATALOG_SYNC_INTERVAL,
+        "options": {"expires": CATALOG_SYNC_INTERVAL},
+    },
+    "sync-installations": {
+        "task": "provisioning.tasks.sync_installations",
+        "schedule": INSTALL_SYNC_INTERVAL,
+        # A sync not started within its interval is dropped: the next one does its work.
+        "options": {"expires": INSTALL_SYNC_INTERVAL},
+    },
+    "expire-overdue-orders": {
+        "task": "orders.tasks.expire_overdue_orders",
+        "schedule": ORDER_EXPIRY_INTERVAL,
+    },
+    "sync-instances": {
+        "task": "provisioning.instance_tasks.sync_all_instances",
+        "schedule": INSTANCE_SYNC_INTERVAL,
+    },
+    "poll-memcached-stats": {
+        "task": "provisioning.instance_tasks.poll_stats",
+        "schedule": MEMCACHED_STATS_INTERVAL,
     },
 }
 
@@ -242,6 +297,14 @@ MARKDOWNX_EDITOR_RESIZABLE = False
 # The four "other info" fields share one Markdown-or-link choice: one enum in the schema.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ContentModeEnum"] = (
     "assets.models.ContentMode"
+)
+# Versions and approval requests both have a `status`: each choice set keeps its own name.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["StatusEnum"] = "assets.models.AssetVersion.Status"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ApprovalStatusEnum"] = (
+    "approvals.models.ApprovalRequest.Status"
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ApprovalKindEnum"] = (
+    "approvals.models.ApprovalRequest.Kind"
 )
 
 # Field-level encryption keys (MultiFernet: the first encrypts, all decrypt).

@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path, re_path
-from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
@@ -11,10 +10,15 @@ from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from approvals import api as approvals_api
 from assets import api as assets_api
+from assets import storefront_api
 from clusters import api as clusters_api
+from orders import api as orders_api
+from provisioning import api as provisioning_api
+from provisioning import instance_api
 
-from . import health, views
+from . import health
 
 router = DefaultRouter()
 router.register("tenants", accounts_api.TenantViewSet, basename="tenant")
@@ -26,6 +30,17 @@ router.register("versions", assets_api.VersionViewSet, basename="assetversion")
 router.register("categories", assets_api.CategoryViewSet, basename="category")
 router.register("clusters", clusters_api.ClusterViewSet, basename="cluster")
 router.register("catalog-sources", clusters_api.CatalogSourceViewSet, basename="catalogsource")
+router.register("installations", provisioning_api.InstallationViewSet, basename="installation")
+router.register("instances", instance_api.OperandInstanceViewSet, basename="operandinstance")
+router.register("service-catalog", instance_api.ServiceCatalogViewSet, basename="servicecatalog")
+router.register(
+    "approval-requests", approvals_api.ApprovalRequestViewSet, basename="approvalrequest"
+)
+router.register("notifications", approvals_api.NotificationViewSet, basename="notification")
+router.register("storefront", storefront_api.StorefrontViewSet, basename="storefront")
+router.register("orders", orders_api.OrderViewSet, basename="order")
+router.register("entitlements", orders_api.EntitlementViewSet, basename="entitlement")
+router.register("wallets", orders_api.WalletViewSet, basename="wallet")
 
 
 def serve_media(request, path):
@@ -35,10 +50,6 @@ def serve_media(request, path):
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
-def soon(route, name, title, issue):
-    return path(route, views.coming_soon, {"title": title, "issue": issue}, name=name)
-
-
 urlpatterns = [
     path("", accounts_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
@@ -46,14 +57,14 @@ urlpatterns = [
     path("workspace/switch/", accounts_views.switch_workspace, name="switch-workspace"),
     path("projects/", accounts_views.project_list, name="project-list"),
     path("projects/new/", accounts_views.project_create, name="project-create"),
-    # Sections that later issues build; until then they say so.
-    soon("market/", "storefront", _("Cloud Market"), 6),
-    soon("purchased/", "purchased-assets", _("Purchased Assets"), 6),
-    soon("orders/", "orders", _("Order Management"), 6),
+    path("market/", include("assets.storefront_urls")),  # 云市场
+    # market/<code>/buy/, orders/ (订单管理), purchased/ (已购资产), provider/sales/ (出售管理),
+    # wallet/
+    path("", include("orders.urls")),
     path("provider/assets/", include("assets.urls")),
-    soon("provider/sales/", "provider-sales", _("Sales Management"), 6),
-    soon("approvals/", "approvals", _("Approvals"), 5),
-    soon("operators/", "installed-operators", _("Operator Apps"), 7),
+    path("", include("approvals.urls")),  # approvals/ (审批) and notifications/
+    path("operators/", include("provisioning.urls")),
+    path("catalog/", include("provisioning.catalog_urls")),  # 平台服务目录
     path("", include("clusters.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),

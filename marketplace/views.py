@@ -1,4 +1,4 @@
-"""Site-wide pages: coming-soon placeholders and the error pages."""
+"""Site-wide pages: the error pages."""
 
 from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
@@ -6,11 +6,6 @@ from django.template import loader
 from django.utils.translation import gettext as _
 
 from .api import error_body
-
-
-def coming_soon(request, *, title, issue):
-    """An honest placeholder for a section that a later issue builds."""
-    return render(request, "coming_soon.html", {"title": title, "issue": issue})
 
 
 def _wants_json(request):

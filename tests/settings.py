@@ -55,7 +55,10 @@ STORAGES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Unit tests never reach a real broker by accident; integration tests start their own.
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "memory://")
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("TEST_CELERY_VISIBILITY_TIMEOUT", "600"))
+}
+INSTALL_RESUBMIT_AFTER = int(os.environ.get("TEST_INSTALL_RESUBMIT_AFTER", "60"))
 CELERY_RESULT_BACKEND = os.environ.get("TEST_CELERY_RESULT_BACKEND") or None
 # In-process tests run enqueued work inline when the transaction commits; tests of the
 # real worker start one (tests/integration) and turn this off through the environment.

@@ -149,11 +149,6 @@ def test_language_switcher_overrides_the_browser(owner_client):
     assert "云市场" in html
 
 
-def test_unbuilt_section_says_coming_soon_honestly(owner_client):
-    html = owner_client.get(reverse("storefront")).content.decode()
-    assert "Coming soon." in html and "issue #6" in html
-
-
 def test_unknown_url_gets_the_friendly_404(owner_client):
     response = owner_client.get("/no/such/page/")
     assert response.status_code == 404

@@ -33,8 +33,8 @@ def test_buy_then_watch_the_install_live_and_see_the_subscription(
     page,
     login,
     funded_buyer,
-    on_sale_version,
-    sandbox_cluster,  # noqa: F811
+    on_sale_version,  # noqa: F811 - the fixture imported above
+    sandbox_cluster,
 ):
     from provisioning import tasks
     from provisioning.models import Installation

@@ -64,5 +64,11 @@ class Command(BaseCommand):
         from assets.demo import seed_demo_assets
 
         seed_demo_assets(provider=User.objects.get(username="provider"))
+        from orders.demo import seed_demo_orders
+
+        seed_demo_orders()
+        from marketplace.demo import seed_demo_story
+
+        seed_demo_story()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write("Demo logins (password “demo”): admin (platform admin), provider, buyer")

@@ -1,0 +1,23 @@
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", include("provisioning.instance_urls")),  # operand instances (issue #8)
+    path("", views.installation_list, name="installed-operators"),
+    path("install/<str:asset_code>/", views.installation_create, name="installation-create"),
+    path("<int:installation_id>/", views.installation_detail, name="installation-detail"),
+    path("<int:installation_id>/retry/", views.installation_retry, name="installation-retry"),
+    path("<int:installation_id>/approve/", views.installation_approve, name="installation-approve"),
+    path(
+        "<int:installation_id>/subscription/change/",
+        views.installation_subscription,
+        name="installation-subscription",
+    ),
+    path(
+        "<int:installation_id>/uninstall/",
+        views.installation_uninstall,
+        name="installation-uninstall",
+    ),
+    path("<int:installation_id>/<str:tab>/", views.installation_detail, name="installation-tab"),
+]
