@@ -7,18 +7,18 @@ custom resource, exposes it, verifies it and reads it back (instance_tasks).
 import json
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership
 from accounts.services import record_audit
 
 from . import memcached
 from .instance_selectors import best_csv_info, entitlement_state
 from .models import Installation, InstanceEvent, InstanceLog, InstanceMetric, OperandInstance
+from .services import _require_member
 
 Status = OperandInstance.Status
 Access = OperandInstance.Access
@@ -30,13 +30,6 @@ def _enqueue(task_name, *args):
 
     task = getattr(instance_tasks, task_name)
     transaction.on_commit(lambda: task.delay(*args))
-
-
-def _require_member(*, user, tenant):
-    if user is None:
-        return
-    if not Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise PermissionDenied(_("You are not a member of %(tenant)s.") % {"tenant": tenant})
 
 
 def add_event(*, instance, reason, message="", type="Normal", source="platform", **extra):

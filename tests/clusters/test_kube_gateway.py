@@ -190,7 +190,13 @@ def test_pod_logs_with_tail(gateway, sandbox):
             },
         }
     )
-    logs = wait_until(lambda: gateway.read_pod_log("p", "logs-ns", tail_lines=3), timeout=5)
+    def started_logs():
+        try:
+            return gateway.read_pod_log("p", "logs-ns", tail_lines=3)
+        except kube.KubeError:  # "waiting to start: ContainerCreating"
+            return None
+
+    logs = wait_until(started_logs, timeout=5)
     assert isinstance(logs, str) and 0 < len(logs.strip().splitlines()) <= 3
 
 
