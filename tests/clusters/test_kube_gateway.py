@@ -190,6 +190,7 @@ def test_pod_logs_with_tail(gateway, sandbox):
             },
         }
     )
+
     def started_logs():
         try:
             return gateway.read_pod_log("p", "logs-ns", tail_lines=3)
