@@ -66,6 +66,11 @@ def install_operator(self, installation_id):
         Installation.Status.PENDING,
         Installation.Status.SUBSCRIBING,
     ):
+        logger.info(
+            "install of %s skipped: %s",
+            installation_id,
+            "no such installation" if installation is None else installation.status,
+        )
         return None
     gateway = kube.gateway_for(installation.cluster)
     namespace = installation.namespace

@@ -20,11 +20,16 @@ V1 = "operators.coreos.com/v1alpha1"
 
 
 @pytest.fixture
-def not_eager(monkeypatch):
-    """In these tests work goes through the broker to the real worker, never inline."""
+def not_eager(settings):
+    """In these tests work goes through the broker to the real worker, never inline.
+
+    Celery reads `task_always_eager` through the Django setting (namespace CELERY), so
+    that is what is overridden; pytest-django restores it.
+    """
     from marketplace.celery import app
 
-    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert app.conf.task_always_eager is False
 
 
 @pytest.fixture
@@ -123,12 +128,19 @@ def test_a_cluster_answering_500s_for_a_while_delays_but_never_loses_the_install
 ):
     installation = _request_install(buyer, on_sale_version, sandbox_cluster)
     _sender, queue = broker
-    worker = worker_factory(queue=queue)
+    worker = worker_factory(queue=queue, TEST_INSTALL_RESUBMIT_AFTER="3")
     sandbox_faults.error_rate = 1.0
     _send(broker, "provisioning.tasks.install_operator", installation.pk)
-    wait_until(
-        lambda: "Retry in" in worker.log.read_text(), timeout=30, message="a retry with back-off"
-    )
+
+    def retried():
+        installation.refresh_from_db()
+        assert "install of" not in worker.log.read_text(), (
+            installation.status,
+            worker.log.read_text(),
+        )
+        return "Retry in" in worker.log.read_text()
+
+    wait_until(retried, timeout=30, message="a retry with back-off")
     time.sleep(2)
     installation.refresh_from_db()
     assert installation.status in ("pending", "subscribing")  # delayed, not failed
