@@ -135,15 +135,18 @@ class Installation(models.Model):
         return bool(self.pending_install_plan)
 
 
-class InstallationEvent(models.Model):
-    """Our own provisioning steps and the cluster's Events, shown newest first."""
+class EventSource(models.TextChoices):
+    PLATFORM = "platform", _("Platform")
+    CLUSTER = "cluster", _("Cluster")
 
-    class Source(models.TextChoices):
-        PLATFORM = "platform", _("Platform")
-        CLUSTER = "cluster", _("Cluster")
 
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="events")
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PLATFORM)
+class TimelineEvent(models.Model):
+    """What installations and instances both record: our own steps and the cluster's
+    Events, shown newest first."""
+
+    source = models.CharField(
+        max_length=10, choices=EventSource.choices, default=EventSource.PLATFORM
+    )
     type = models.CharField(max_length=10, default="Normal")  # Normal | Warning
     reason = models.CharField(max_length=100)
     message = models.TextField(blank=True)
@@ -153,7 +156,19 @@ class InstallationEvent(models.Model):
     occurred_at = models.DateTimeField()
 
     class Meta:
+        abstract = True
         ordering = ["-occurred_at", "-id"]
+
+    def __str__(self):
+        return f"{self.reason}: {self.message[:60]}"
+
+
+class InstallationEvent(TimelineEvent):
+    Source = EventSource
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(TimelineEvent.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["installation", "cluster_uid"],
@@ -161,9 +176,6 @@ class InstallationEvent(models.Model):
                 name="installationevent_unique_cluster_event",
             )
         ]
-
-    def __str__(self):
-        return f"{self.reason}: {self.message[:60]}"
 
 
 # --- Operand instances (MemcachedCluster and the other APIs an installed CSV owns) ---------
@@ -332,24 +344,10 @@ class OperandInstance(models.Model):
         return f"{self.name}-mcrouter-service.{self.namespace}.svc:11211"
 
 
-class InstanceEvent(models.Model):
-    """Our own steps and the cluster's Events about an instance, shown newest first."""
-
+class InstanceEvent(TimelineEvent):
     instance = models.ForeignKey(OperandInstance, on_delete=models.CASCADE, related_name="events")
-    source = models.CharField(
-        max_length=10,
-        choices=InstallationEvent.Source.choices,
-        default=InstallationEvent.Source.PLATFORM,
-    )
-    type = models.CharField(max_length=10, default="Normal")  # Normal | Warning
-    reason = models.CharField(max_length=100)
-    message = models.TextField(blank=True)
-    involved_object = models.CharField(max_length=300, blank=True)
-    cluster_uid = models.CharField(max_length=64, blank=True)
-    occurred_at = models.DateTimeField()
 
-    class Meta:
-        ordering = ["-occurred_at", "-id"]
+    class Meta(TimelineEvent.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["instance", "cluster_uid"],
@@ -357,9 +355,6 @@ class InstanceEvent(models.Model):
                 name="instanceevent_unique_cluster_event",
             )
         ]
-
-    def __str__(self):
-        return f"{self.reason}: {self.message[:60]}"
 
 
 class InstanceMetric(models.Model):
