@@ -53,5 +53,5 @@ clean:
 # {msgid: translation} with scripts/fill_translations.py, then compile.
 messages: $(VENV)/.dev
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemessages -l zh_Hans \
-	  --ignore=.venv --ignore=tests --ignore=static --ignore=clusters/sandbox --ignore=var
+	  --ignore=.venv --ignore=tests --ignore=static --ignore=sandbox --ignore=var
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

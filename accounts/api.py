@@ -1,12 +1,14 @@
 """REST twins of the accounts screens: thin serializers and viewsets over services."""
 
-from drf_spectacular.utils import extend_schema
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .models import Membership, Project, Tenant
+from .models import Notification, Project, Tenant
 from .permissions import is_platform_admin
 
 
@@ -48,14 +50,10 @@ class ProjectSerializer(serializers.ModelSerializer):
             self.fields["tenant"].queryset = selectors.tenants_for(user=request.user)
 
 
-def _roles(user):
-    return {m.tenant_id: m.role for m in Membership.objects.filter(user=user)}
-
-
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        roles = _roles(request.user)
+        roles = selectors.roles_of(user=request.user)
         tenants = selectors.tenants_for(user=request.user)
         data = {
             "id": request.user.pk,
@@ -78,7 +76,10 @@ class TenantViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.tenants_for(user=self.request.user)
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "roles": _roles(self.request.user)}
+        return {
+            **super().get_serializer_context(),
+            "roles": selectors.roles_of(user=self.request.user),
+        }
 
 
 class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -100,3 +101,49 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             namespace=data["namespace"],
             description=data.get("description", ""),
         )
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "title", "body", "url", "read_at", "created_at"]
+        read_only_fields = fields
+
+
+class NotificationFilter(filters.FilterSet):
+    unread = filters.BooleanFilter(
+        field_name="read_at", lookup_expr="isnull", label="Only unread ones"
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["unread"]
+
+
+@extend_schema_view(list=extend_schema(summary="Your notifications, newest first"))
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = NotificationSerializer
+    queryset = Notification.objects.none()
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.notifications_for(user=self.request.user)
+
+    @extend_schema(request=None, responses=NotificationSerializer, summary="Mark one as read")
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        note = self.get_object()
+        services.mark_notifications_read(user=request.user, ids=[note.pk])
+        note.refresh_from_db()
+        return Response(self.get_serializer(note).data)
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("NotificationsMarked", {"marked": serializers.IntegerField()}),
+        summary="Mark all as read",
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        return Response({"marked": services.mark_notifications_read(user=request.user)})

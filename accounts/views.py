@@ -1,13 +1,19 @@
 """HTML views of the accounts app: thin, they call services and selectors."""
 
+from __future__ import annotations
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from core.errors import apply_to_form
+from core.http import is_safe_url, safe_next_url
+from core.pagination import paginate
 
 from . import selectors, services
 from .forms import ProjectForm, WorkspaceSwitchForm
@@ -15,13 +21,8 @@ from .workspace import activate
 
 
 @login_required
-def home(request):
-    return render(request, "accounts/home.html")
-
-
-@login_required
 @require_POST
-def switch_workspace(request):
+def switch_workspace(request: HttpRequest) -> HttpResponse:
     form = WorkspaceSwitchForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(_("Choose a tenant."))
@@ -33,20 +34,18 @@ def switch_workspace(request):
             return HttpResponseBadRequest(_("That project belongs to another tenant."))
     activate(request, tenant_id=tenant.pk, project_id=project_id)
     target = form.cleaned_data.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "home"
-    return redirect(target)
+    return redirect(target if is_safe_url(request, target) else "home")
 
 
 @login_required
-def project_list(request):
+def project_list(request: HttpRequest) -> HttpResponse:
     tenant = request.workspace.tenant
     projects = selectors.projects_for(user=request.user, tenant=tenant) if tenant else []
     return render(request, "accounts/project_list.html", {"projects": projects})
 
 
 @login_required
-def project_create(request):
+def project_create(request: HttpRequest) -> HttpResponse:
     tenant = request.workspace.tenant
     if tenant is None:
         raise PermissionDenied(_("You are not a member of any tenant yet."))
@@ -60,14 +59,39 @@ def project_create(request):
                 namespace=form.cleaned_data["namespace"],
                 description=form.cleaned_data["description"],
             )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             activate(request, tenant_id=tenant.pk, project_id=project.pk)
             messages.success(request, _("Project “%(name)s” created.") % {"name": project.name})
-            return redirect("project-list")
+            return redirect("accounts:project-list")
     return render(request, "accounts/project_form.html", {"form": form})
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+@login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    notifications = selectors.notifications_for(user=request.user)
+    return render(request, "accounts/notification_list.html", paginate(request, notifications))
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one read; with `open`, go where it points (a link inside this site only)."""
+    note = selectors.get_notification_for(user=request.user, notification_id=pk)
+    services.mark_notifications_read(user=request.user, ids=[note.pk])
+    if "open" in request.POST and is_safe_url(request, note.url):
+        return redirect(note.url)
+    return redirect(safe_next_url(request, reverse("accounts:notifications")))
+
+
+@login_required
+@require_POST
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    count = services.mark_notifications_read(user=request.user)
+    if count:
+        messages.success(request, _("All notifications are marked as read."))
+    return redirect("accounts:notifications")

@@ -1,17 +1,16 @@
 """REST twins of the review queue and notifications: thin serializers over the same services.
 
 Admins list every request, providers their own tenants'; anything else is a 404.
-Services raise Django errors that marketplace.api turns into the one error shape.
+Services raise Django errors that core.api turns into the one error shape.
 """
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import Notification, Tenant, User
-from accounts.services import mark_notifications_read
+from accounts.models import Tenant, User
 from assets import selectors as asset_selectors
 from assets.models import Asset, AssetVersion
 
@@ -217,52 +216,3 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
             actor=request.user, approval=approval, reason=decision.validated_data["reason"]
         )
         return self._answer(approval)
-
-
-# --- notifications ---------------------------------------------------------------------------
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Notification
-        fields = ["id", "title", "body", "url", "read_at", "created_at"]
-        read_only_fields = fields
-
-
-class NotificationFilter(filters.FilterSet):
-    unread = filters.BooleanFilter(
-        field_name="read_at", lookup_expr="isnull", label="Only unread ones"
-    )
-
-    class Meta:
-        model = Notification
-        fields = ["unread"]
-
-
-@extend_schema_view(list=extend_schema(summary="Your notifications, newest first"))
-class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = NotificationSerializer
-    queryset = Notification.objects.none()
-    filterset_class = NotificationFilter
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return self.queryset
-        return selectors.notifications_for(user=self.request.user)
-
-    @extend_schema(request=None, responses=NotificationSerializer, summary="Mark one as read")
-    @action(detail=True, methods=["post"])
-    def read(self, request, pk=None):
-        note = self.get_object()
-        mark_notifications_read(user=request.user, ids=[note.pk])
-        note.refresh_from_db()
-        return Response(self.get_serializer(note).data)
-
-    @extend_schema(
-        request=None,
-        responses=inline_serializer("NotificationsMarked", {"marked": serializers.IntegerField()}),
-        summary="Mark all as read",
-    )
-    @action(detail=False, methods=["post"], url_path="read-all")
-    def read_all(self, request):
-        return Response({"marked": mark_notifications_read(user=request.user)})

@@ -7,13 +7,13 @@ other request is a 404, never a 403.
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, Membership, Notification
+from accounts.models import AuditEntry, Membership
 from accounts.permissions import PLATFORM_ADMIN_PERMISSION, is_platform_admin
 from assets.models import AssetVersion, Plan, Screenshot
 from assets.signals import buyer_tenant_counts
+from core.errors import NotFound
 
 from .models import ApprovalRequest
 
@@ -55,7 +55,7 @@ def get_request_for(*, user, request_id):
     try:
         return requests_for(user=user).get(pk=request_id)
     except (ApprovalRequest.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such approval request.") from None
+        raise NotFound("No such approval request.") from None
 
 
 def attach_user_counts(requests):
@@ -188,19 +188,3 @@ def version_reviews(*, version_ids):
         elif request.status in decided and review["last_decision"] is None:
             review["last_decision"] = request
     return reviews
-
-
-# --- notifications ---------------------------------------------------------------------------
-
-
-def notifications_for(*, user):
-    if not user.is_authenticated:
-        return Notification.objects.none()
-    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
-
-
-def get_notification_for(*, user, notification_id):
-    try:
-        return notifications_for(user=user).get(pk=notification_id)
-    except (Notification.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such notification.") from None

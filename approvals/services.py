@@ -184,7 +184,7 @@ def submit_request(*, actor, version, kind, reason=""):
             users=admins,
             title=title,
             body=_("Reason: %(reason)s") % {"reason": reason} if reason else "",
-            url=reverse("approval-detail", args=[approval.pk]),
+            url=reverse("approvals:approval-detail", args=[approval.pk]),
         )
     return approval
 
@@ -304,7 +304,7 @@ def _tell_provider(*, approval, version):
         users=selectors.tenant_contacts(tenant=approval.tenant, also=approval.requested_by),
         title=title,
         body=body,
-        url=reverse("asset-detail", args=[approval.asset.code])
+        url=reverse("assets:asset-detail", args=[approval.asset.code])
         + (f"#version-{approval.version_id}" if approval.version_id else ""),
     )
 

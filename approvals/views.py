@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import is_platform_admin
-from accounts.services import mark_notifications_read
 from assets import selectors as asset_selectors
 
 from . import selectors, services
@@ -142,7 +141,7 @@ def _decided(request, approval, note):
     if request.htmx:
         return _row(request, approval.pk, note=note)
     messages.success(request, note)
-    return redirect(_safe_next(request, reverse("approvals")))
+    return redirect(_safe_next(request, reverse("approvals:approvals")))
 
 
 def _refused(request, approval, exc):
@@ -150,7 +149,7 @@ def _refused(request, approval, exc):
         return _row(request, approval.pk, errors=_errors(exc))
     for error in _errors(exc):
         messages.error(request, error)
-    return redirect(_safe_next(request, reverse("approval-detail", args=[approval.pk])))
+    return redirect(_safe_next(request, reverse("approvals:approval-detail", args=[approval.pk])))
 
 
 @platform_admin_required
@@ -179,7 +178,7 @@ def approval_reject(request, pk):
     if request.method != "POST":
         if request.htmx:
             return _row(request, pk, mode="reject", form=RejectForm())
-        return redirect(reverse("approval-detail", args=[pk]) + "#decide")
+        return redirect(reverse("approvals:approval-detail", args=[pk]) + "#decide")
     form = RejectForm(request.POST)
     if form.is_valid():
         try:
@@ -208,7 +207,7 @@ def approval_reject(request, pk):
 
 
 def _version_anchor(version):
-    return reverse("asset-detail", args=[version.asset.code]) + f"#version-{version.pk}"
+    return reverse("assets:asset-detail", args=[version.asset.code]) + f"#version-{version.pk}"
 
 
 @login_required
@@ -263,42 +262,7 @@ def approval_withdraw(request, pk):
             _("Your request for version %(version)s is withdrawn.")
             % {"version": approval.version_number},
         )
-    target = reverse("asset-detail", args=[approval.asset.code])
+    target = reverse("assets:asset-detail", args=[approval.asset.code])
     if approval.version_id:
         target += f"#version-{approval.version_id}"
     return redirect(target)
-
-
-# --- notifications ------------------------------------------------------------------------------
-
-
-@login_required
-def notification_list(request):
-    notifications = selectors.notifications_for(user=request.user)
-    page = Paginator(notifications, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "approvals/notification_list.html",
-        {"page": page, "query_string": _without_page(request.GET)},
-    )
-
-
-@login_required
-@require_POST
-def notification_read(request, pk):
-    """Mark one read; with `open`, go where it points (a link inside this site only)."""
-    note = selectors.get_notification_for(user=request.user, notification_id=pk)
-    mark_notifications_read(user=request.user, ids=[note.pk])
-    opens = "open" in request.POST and note.url
-    if opens and url_has_allowed_host_and_scheme(note.url, allowed_hosts={request.get_host()}):
-        return redirect(note.url)
-    return redirect(_safe_next(request, reverse("notifications")))
-
-
-@login_required
-@require_POST
-def notification_read_all(request):
-    count = mark_notifications_read(user=request.user)
-    if count:
-        messages.success(request, _("All notifications are marked as read."))
-    return redirect("notifications")

@@ -1,7 +1,7 @@
 """REST twins of the provider portal: thin serializers and viewsets over the same services.
 
 Serializers only check shapes (types, choices); the services check the rules and
-raise Django ValidationErrors that marketplace.api turns into the one error shape.
+raise Django ValidationErrors that core.api turns into the one error shape.
 """
 
 from django.db.models import Prefetch, Q

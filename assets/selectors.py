@@ -5,10 +5,10 @@ other user gets a 404 for them, never a 403.
 """
 
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.http import Http404
 
 from accounts.models import Project, Tenant
 from clusters.models import CatalogPackage, CatalogSource, Cluster
+from core.errors import NotFound
 
 from .models import Asset, AssetVersion, Category, Plan, Screenshot
 
@@ -80,7 +80,7 @@ def get_asset_for(*, user, code=None, asset_id=None):
         lookup = {"code": code} if code is not None else {"pk": asset_id}
         return assets_for(user=user).get(**lookup)
     except (Asset.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such asset.") from None
+        raise NotFound("No such asset.") from None
 
 
 def plans_for(*, user, asset=None, include_archived=True):
@@ -98,7 +98,7 @@ def get_plan_for(*, user, plan_id):
     try:
         return plans_for(user=user).get(pk=plan_id)
     except (Plan.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such plan.") from None
+        raise NotFound("No such plan.") from None
 
 
 def screenshots_for(*, user, asset=None):
@@ -114,7 +114,7 @@ def get_screenshot_for(*, user, screenshot_id):
     try:
         return screenshots_for(user=user).get(pk=screenshot_id)
     except (Screenshot.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such screenshot.") from None
+        raise NotFound("No such screenshot.") from None
 
 
 def versions_for(*, user, asset=None):
@@ -130,7 +130,7 @@ def get_version_for(*, user, version_id, asset=None):
     try:
         return versions_for(user=user, asset=asset).get(pk=version_id)
     except (AssetVersion.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such version.") from None
+        raise NotFound("No such version.") from None
 
 
 # --- What a version may point at (the cascading choices of the version form) ----------

@@ -1,21 +1,10 @@
-"""The provider portal, mounted at provider/assets/ (资产管理)."""
+"""The provider portal (资产管理), under /provider/assets/."""
 
-from django.urls import path, register_converter
+from django.urls import path
 
 from . import views
 
-
-class AssetCodeConverter:
-    regex = r"ASID-[0-9A-Za-z]{11}"
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-register_converter(AssetCodeConverter, "asset_code")
+app_name = "assets"
 
 urlpatterns = [
     path("", views.asset_list, name="provider-assets"),

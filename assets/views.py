@@ -122,7 +122,7 @@ def asset_create(request):
                 _("Asset “%(name)s” registered as %(code)s. Next: define a version.")
                 % {"name": asset.name, "code": asset.code},
             )
-            return redirect("asset-detail", code=asset.code)
+            return redirect("assets:asset-detail", code=asset.code)
     return render(
         request,
         "assets/asset_form.html",
@@ -176,7 +176,7 @@ def asset_edit(request, code):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Asset information saved."))
-            return redirect("asset-info", code=asset.code)
+            return redirect("assets:asset-info", code=asset.code)
     context.update(form=form, creating=False)
     return render(request, "assets/asset_form.html", context)
 
@@ -197,7 +197,7 @@ def screenshot_add(request, code):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Screenshot added."))
-            return redirect("asset-info", code=asset.code)
+            return redirect("assets:asset-info", code=asset.code)
     context.update(
         screenshots=list(selectors.screenshots_for(user=request.user, asset=asset)),
         screenshot_form=form,
@@ -211,16 +211,16 @@ def screenshot_delete(request, code, screenshot_id):
     asset, context = _asset_context(request, code, "info")
     screenshot = selectors.get_screenshot_for(user=request.user, screenshot_id=screenshot_id)
     if screenshot.asset_id != asset.pk:
-        return redirect("asset-info", code=asset.code)
+        return redirect("assets:asset-info", code=asset.code)
     if request.method == "POST":
         services.remove_screenshot(actor=request.user, screenshot=screenshot)
         messages.success(request, _("Screenshot removed."))
-        return redirect("asset-info", code=asset.code)
+        return redirect("assets:asset-info", code=asset.code)
     context.update(
         title=_("Remove this screenshot?"),
         body=_("Buyers will no longer see it. You can upload another one later."),
         confirm_label=_("Remove screenshot"),
-        cancel_url="asset-info",
+        cancel_url="assets:asset-info",
         image=screenshot.image,
     )
     return render(request, "assets/confirm.html", context)
@@ -251,7 +251,7 @@ def plan_create(request, code):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Plan “%(name)s” added.") % {"name": plan.name})
-            return redirect("asset-plans", code=asset.code)
+            return redirect("assets:asset-plans", code=asset.code)
     context.update(form=form, plan=None)
     return render(request, "assets/plan_form.html", context)
 
@@ -278,7 +278,7 @@ def plan_edit(request, code, plan_id):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Plan “%(name)s” saved.") % {"name": plan.name})
-            return redirect("asset-plans", code=asset.code)
+            return redirect("assets:asset-plans", code=asset.code)
     context.update(form=form, plan=plan)
     return render(request, "assets/plan_form.html", context)
 
@@ -290,7 +290,7 @@ def plan_archive(request, code, plan_id):
     if request.method == "POST":
         services.archive_plan(actor=request.user, plan=plan)
         messages.success(request, _("Plan “%(name)s” archived.") % {"name": plan.name})
-        return redirect("asset-plans", code=asset.code)
+        return redirect("assets:asset-plans", code=asset.code)
     context.update(
         title=_("Archive the plan “%(name)s”?") % {"name": plan.name},
         body=_(
@@ -298,7 +298,7 @@ def plan_archive(request, code, plan_id):
             "you can restore it later."
         ),
         confirm_label=_("Archive plan"),
-        cancel_url="asset-plans",
+        cancel_url="assets:asset-plans",
     )
     return render(request, "assets/confirm.html", context)
 
@@ -315,7 +315,7 @@ def plan_restore(request, code, plan_id):
             messages.error(request, error)
     else:
         messages.success(request, _("Plan “%(name)s” is on sale again.") % {"name": plan.name})
-    return redirect("asset-plans", code=asset.code)
+    return redirect("assets:asset-plans", code=asset.code)
 
 
 @login_required
@@ -330,12 +330,12 @@ def plan_delete(request, code, plan_id):
                 messages.error(request, error)
         else:
             messages.success(request, _("Plan “%(name)s” deleted.") % {"name": plan.name})
-        return redirect("asset-plans", code=asset.code)
+        return redirect("assets:asset-plans", code=asset.code)
     context.update(
         title=_("Delete the plan “%(name)s”?") % {"name": plan.name},
         body=_("Nobody has ordered it, so it can be deleted for good. This cannot be undone."),
         confirm_label=_("Delete plan"),
-        cancel_url="asset-plans",
+        cancel_url="assets:asset-plans",
         danger=True,
     )
     return render(request, "assets/confirm.html", context)
@@ -385,7 +385,7 @@ def _version_form_page(request, asset, context, *, version=None):
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, message % {"version": version.version})
-                return redirect("asset-detail", code=asset.code)
+                return redirect("assets:asset-detail", code=asset.code)
     elif request.method == "POST":  # the no-JavaScript "refresh choices" button
         form = VersionForm(initial=_version_refresh_initial(request.POST), asset=asset)
     else:
@@ -409,7 +409,7 @@ def version_create(request, code):
     asset, context = _asset_context(request, code, "versions")
     if not asset.is_operator:
         messages.error(request, _("Only Operator assets have versions backed by a CatalogSource."))
-        return redirect("asset-detail", code=asset.code)
+        return redirect("assets:asset-detail", code=asset.code)
     return _version_form_page(request, asset, context)
 
 
@@ -423,7 +423,7 @@ def version_edit(request, code, version_id):
             _("Only a draft version can be edited; this one is “%(status)s”.")
             % {"status": version.get_status_display()},
         )
-        return redirect("asset-detail", code=asset.code)
+        return redirect("assets:asset-detail", code=asset.code)
     return _version_form_page(request, asset, context, version=version)
 
 
@@ -449,14 +449,14 @@ def version_delete(request, code, version_id):
             messages.success(
                 request, _("Version %(version)s deleted.") % {"version": version.version}
             )
-        return redirect("asset-detail", code=asset.code)
+        return redirect("assets:asset-detail", code=asset.code)
     if not version.is_deletable:
         messages.error(
             request,
             _("Only draft or delisted versions can be deleted; this one is “%(status)s”.")
             % {"status": version.get_status_display()},
         )
-        return redirect("asset-detail", code=asset.code)
+        return redirect("assets:asset-detail", code=asset.code)
     context.update(
         title=_("Delete version %(version)s?") % {"version": version.version},
         body=_(
@@ -465,7 +465,7 @@ def version_delete(request, code, version_id):
         )
         % {"package": version.package_name, "channels": ", ".join(version.channels)},
         confirm_label=_("Delete version"),
-        cancel_url="asset-detail",
+        cancel_url="assets:asset-detail",
         danger=True,
     )
     return render(request, "assets/confirm.html", context)

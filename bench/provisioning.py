@@ -204,7 +204,7 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from clusters.sandbox.server import SandboxCluster
+    from sandbox.server import SandboxCluster
 
     sandbox = SandboxCluster(port=_free_port(), token=TOKEN, tick_interval=0.1).start()
     buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)

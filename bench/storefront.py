@@ -246,8 +246,8 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
-    from assets import market
     from assets.models import Asset, Category
+    from assets.storefront import selectors as market
 
     print(f"PostgreSQL database {DB_NAME}: migrating…", flush=True)
     call_command("migrate", verbosity=0)

@@ -13,7 +13,9 @@ SEED_CATALOG_IMAGE = "dev-registry.tenxcloud.com/system_containers/memcached-reg
 
 def seed_demo_clusters(*, admin, provider):
     """Registers the sandbox cluster `make run` serves, links the demo projects and
-    submits the seed document's memcached catalog for the provider. Idempotent."""
+    submits the seed document's memcached catalog for the provider. Idempotent.
+
+    Returns the cluster and the catalog."""
     port = os.environ.get("SANDBOX_PORT", "8701")
     token = os.environ.get("SANDBOX_TOKEN", "sandbox-token")
     api_url = f"http://127.0.0.1:{port}"
@@ -58,62 +60,4 @@ def seed_demo_clusters(*, admin, provider):
             image=SEED_CATALOG_IMAGE,
             publisher="TenxCloud",
         )
-    prime_sandbox_catalog(catalog)
-    return cluster
-
-
-def prime_sandbox_catalog(catalog):
-    """Fills the package cache of a catalog on the *sandbox* straight from the catalog file
-    the sandbox serves, so the demo can define versions before the worker's first sync.
-
-    The sync that follows replaces it with what the sandbox's PackageManifests say, which
-    is the same data. Never used for a real cluster.
-    """
-    from django.utils import timezone
-
-    from .models import CatalogPackage
-    from .sandbox.catalog import Catalog
-
-    if not catalog.cluster.is_sandbox or catalog.packages.exists():
-        return catalog
-    packages = Catalog.load().packages(catalog.image)
-    for package in packages:
-        channels = []
-        for channel_name, entries in package.channels.items():
-            head = package.csv(entries[-1]) or {}
-            spec = head.get("spec") or {}
-            owned = (spec.get("customresourcedefinitions") or {}).get("owned") or []
-            channels.append(
-                {
-                    "name": channel_name,
-                    "current_csv": entries[-1],
-                    "version": spec.get("version", ""),
-                    "provided_apis": [
-                        {
-                            "name": crd.get("name", ""),
-                            "version": crd.get("version", ""),
-                            "kind": crd.get("kind", ""),
-                            "display_name": crd.get("displayName", ""),
-                            "description": crd.get("description", ""),
-                        }
-                        for crd in owned
-                    ],
-                }
-            )
-        head = package.csv(package.head(package.default_channel)) or {}
-        CatalogPackage.objects.update_or_create(
-            catalog_source=catalog,
-            name=package.name,
-            defaults={
-                "display_name": (head.get("spec") or {}).get("displayName", ""),
-                "provider": package.provider(),
-                "default_channel": package.default_channel,
-                "channels": channels,
-            },
-        )
-    if packages:
-        catalog.state = CatalogSource.State.READY
-        catalog.last_observed_state = "READY"
-        catalog.packages_synced_at = timezone.now()
-        catalog.save(update_fields=["state", "last_observed_state", "packages_synced_at"])
-    return catalog
+    return cluster, catalog

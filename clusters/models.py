@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project, Tenant, rfc1123_label_validator
-from marketplace.fields import EncryptedJSONField
+from core.fields import EncryptedJSONField
 
 
 class Cluster(models.Model):
@@ -181,3 +181,31 @@ class CatalogPackage(models.Model):
 
     def channel(self, name):
         return next((c for c in self.channels if c["name"] == name), None)
+
+
+class EventSource(models.TextChoices):
+    PLATFORM = "platform", _("Platform")
+    CLUSTER = "cluster", _("Cluster")
+
+
+class TimelineEvent(models.Model):
+    """A timeline of something the platform runs on a cluster (an installation, an
+    instance): our own steps and the cluster's Events about it, newest first."""
+
+    source = models.CharField(
+        max_length=10, choices=EventSource.choices, default=EventSource.PLATFORM
+    )
+    type = models.CharField(max_length=10, default="Normal")  # Normal | Warning
+    reason = models.CharField(max_length=100)
+    message = models.TextField(blank=True)
+    involved_object = models.CharField(max_length=300, blank=True)
+    # A cluster Event's uid, so re-reading events never duplicates them.
+    cluster_uid = models.CharField(max_length=64, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self):
+        return f"{self.reason}: {self.message[:60]}"

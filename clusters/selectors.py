@@ -1,9 +1,9 @@
 """Reads of the clusters app, scoped to the acting user."""
 
 from django.db.models import Count, Q
-from django.http import Http404
 
 from accounts.permissions import is_platform_admin
+from core.errors import NotFound
 
 from .models import CatalogPackage, CatalogSource, Cluster
 
@@ -24,7 +24,7 @@ def get_cluster_for(*, user, cluster_id):
     try:
         return clusters_for(user=user).get(pk=cluster_id)
     except (Cluster.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such cluster.") from None
+        raise NotFound("No such cluster.") from None
 
 
 def catalog_sources_for(*, user, tenant=None):
@@ -42,7 +42,7 @@ def get_catalog_source_for(*, user, catalog_source_id):
     try:
         return catalog_sources_for(user=user).get(pk=catalog_source_id)
     except (CatalogSource.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such CatalogSource.") from None
+        raise NotFound("No such CatalogSource.") from None
 
 
 def ready_catalog_sources(*, tenant, cluster=None):

@@ -81,7 +81,7 @@ def cluster_create(request):
                 request,
                 _("Cluster “%(name)s” registered; testing the connection…") % {"name": cluster},
             )
-            return redirect("cluster-detail", cluster_id=cluster.pk)
+            return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
     return render(request, "clusters/cluster_form.html", {"form": form, "cluster": None})
 
 
@@ -115,7 +115,7 @@ def cluster_edit(request, cluster_id):
             _apply_errors(form, exc)
         else:
             messages.success(request, _("Cluster “%(name)s” saved.") % {"name": kwargs["name"]})
-            return redirect("cluster-detail", cluster_id=cluster.pk)
+            return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
     return render(request, "clusters/cluster_form.html", {"form": form, "cluster": cluster})
 
 
@@ -145,7 +145,7 @@ def cluster_test(request, cluster_id):
     services.request_connection_test(actor=request.user, cluster=cluster)
     if request.htmx:
         return render(request, "clusters/_connection.html", {"cluster": cluster})
-    return redirect("cluster-detail", cluster_id=cluster.pk)
+    return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
 
 
 @platform_admin_required
@@ -156,9 +156,9 @@ def cluster_delete(request, cluster_id):
             services.delete_cluster(actor=request.user, cluster=cluster)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-            return redirect("cluster-detail", cluster_id=cluster.pk)
+            return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
         messages.success(request, _("Cluster “%(name)s” deleted.") % {"name": cluster.name})
-        return redirect("clusters")
+        return redirect("clusters:clusters")
     return render(request, "clusters/cluster_confirm_delete.html", {"cluster": cluster})
 
 
@@ -213,7 +213,7 @@ def catalog_create(request):
                 _("CatalogSource “%(name)s” submitted; the platform is deploying it.")
                 % {"name": catalog.name},
             )
-            return redirect("catalog-detail", catalog_id=catalog.pk)
+            return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
     return render(
         request, "clusters/catalog_form.html", {"form": form, "no_clusters": not clusters.exists()}
     )
@@ -235,11 +235,11 @@ def catalog_delete(request, catalog_id):
             services.delete_catalog_source(actor=request.user, catalog_source=catalog)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
-            return redirect("catalog-detail", catalog_id=catalog.pk)
+            return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
         messages.success(
             request, _("CatalogSource “%(name)s” is being removed.") % {"name": catalog.name}
         )
-        return redirect("catalog-list")
+        return redirect("clusters:catalog-list")
     reasons = services.catalog_source_users(catalog)
     return render(
         request, "clusters/catalog_confirm_delete.html", {"catalog": catalog, "reasons": reasons}

@@ -1,16 +1,102 @@
-"""The demo's story across apps, for `manage.py seed_demo`: mem1 is listed through the
-approval queue, so the storefront, the audit trail and the notifications all have data.
-Idempotent: each step looks for what it would create."""
+"""The demo, for `manage.py seed_demo`: people, tenants and projects, then each app's demo
+data, then the story across apps (mem1 listed through the approval queue), so every
+screen has something to show. Idempotent: each step looks for what it would create.
+
+This is the one place outside the tests that knows the sandbox cluster's insides: it
+reads the sandbox's catalog file to fill the package cache before the worker's first sync.
+"""
+
+from __future__ import annotations
 
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from PIL import Image, ImageDraw
 
-from accounts.models import Project, Tenant, User
+from accounts.models import Membership, Project, Tenant, User
+from accounts.services import grant_platform_admin
+from clusters.models import CatalogSource
+
+DEMO_PASSWORD = "demo"
+
+DEMO_USERS = [
+    # username, display name, tenant, tenant is provider
+    ("admin", "Platform Admin", "Platform Ops", False),
+    ("provider", "zs (provider)", "zs-olm", True),
+    ("buyer", "zs2 (buyer)", "zs2-corp", False),
+]
+
+DEMO_PROJECTS = [
+    # tenant, project name, namespace
+    ("zs-olm", "one", "one"),
+    ("zs2-corp", "my-mem", "my-mem"),
+    ("zs2-corp", "two", "two"),
+]
 
 
-def _screenshot(title, color):
+def seed_people() -> None:
+    for username, display_name, tenant_name, is_provider in DEMO_USERS:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"display_name": display_name}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.email = f"{username}@example.com"
+            user.save()
+        tenant, _created = Tenant.objects.get_or_create(
+            slug=tenant_name,
+            defaults={"name": tenant_name, "is_provider": is_provider, "is_certified": is_provider},
+        )
+        Membership.objects.get_or_create(
+            user=user, tenant=tenant, defaults={"role": Membership.Role.OWNER}
+        )
+    admin = User.objects.get(username="admin")
+    grant_platform_admin(user=admin)
+    if not admin.is_staff:
+        admin.is_staff = True
+        admin.is_superuser = True  # may also use the Django admin site
+        admin.save(update_fields=["is_staff", "is_superuser"])
+    for tenant_slug, name, namespace in DEMO_PROJECTS:
+        tenant = Tenant.objects.get(slug=tenant_slug)
+        Project.objects.get_or_create(
+            namespace=namespace, defaults={"tenant": tenant, "name": name}
+        )
+
+
+def prime_sandbox_catalog(catalog: CatalogSource) -> CatalogSource:
+    """Fills the package cache of a catalog on the *sandbox* from the PackageManifests the
+    sandbox would serve for it, read the product's own way, so the demo can define versions
+    before the worker's first sync (which then confirms the same data). Never used for a
+    real cluster."""
+    from clusters import services
+    from clusters.manifests import packages_from_manifests
+    from sandbox.catalog import Catalog
+    from sandbox.olm import package_manifest
+
+    if not catalog.cluster.is_sandbox or catalog.packages.exists():
+        return catalog
+    source = {
+        "metadata": {
+            "name": catalog.name,
+            "namespace": catalog.namespace,
+            "creationTimestamp": catalog.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "spec": {"displayName": catalog.display_name, "publisher": catalog.publisher},
+    }
+    manifests = [
+        package_manifest(source, package, None)
+        for package in Catalog.load().packages(catalog.image)
+    ]
+    if manifests:
+        services.record_observed_catalog(catalog_source_id=catalog.pk, observed="READY")
+        services.store_catalog_packages(
+            catalog_source_id=catalog.pk, packages=packages_from_manifests(manifests)
+        )
+    return catalog
+
+
+def _screenshot(title: str, color: tuple[int, int, int]) -> SimpleUploadedFile:
     image = Image.new("RGB", (264, 146), color)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, 263, 24), fill=(20, 33, 61))
@@ -29,7 +115,6 @@ def list_mem1():
     from approvals.services import approve_request
     from assets import services as assets
     from assets.models import Asset, AssetVersion
-    from clusters.models import CatalogSource
 
     provider = User.objects.get(username="provider")
     admin = User.objects.get(username="admin")
@@ -64,6 +149,17 @@ def list_mem1():
     return version
 
 
-def seed_demo_story():
-    if Tenant.objects.filter(slug="zs-olm").exists():
-        list_mem1()
+@transaction.atomic
+def seed_demo() -> None:
+    from assets.demo import seed_demo_assets
+    from clusters.demo import seed_demo_clusters
+    from orders.demo import seed_demo_orders
+
+    seed_people()
+    admin = User.objects.get(username="admin")
+    provider = User.objects.get(username="provider")
+    _cluster, catalog = seed_demo_clusters(admin=admin, provider=provider)
+    prime_sandbox_catalog(catalog)
+    seed_demo_assets(provider=provider)
+    seed_demo_orders()
+    list_mem1()

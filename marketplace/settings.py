@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "core",
     "marketplace",
     "accounts",
     "clusters",
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "approvals",
     "orders",
     "provisioning",
+    "instances",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ActiveTenantMiddleware",
+    "core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -136,9 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LOGIN_URL = "login"
+LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Internationalisation: English and Simplified Chinese, picked from the browser's
 # Accept-Language unless the user chose one with the switcher (cookie).
@@ -249,11 +252,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ORDER_EXPIRY_INTERVAL,
     },
     "sync-instances": {
-        "task": "provisioning.instance_tasks.sync_all_instances",
+        "task": "instances.tasks.sync_all_instances",
         "schedule": INSTANCE_SYNC_INTERVAL,
     },
     "poll-memcached-stats": {
-        "task": "provisioning.instance_tasks.poll_stats",
+        "task": "instances.tasks.poll_stats",
         "schedule": MEMCACHED_STATS_INTERVAL,
     },
 }
@@ -266,10 +269,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "marketplace.api.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.StandardPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "marketplace.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Operator Marketplace API",

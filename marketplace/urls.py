@@ -1,6 +1,7 @@
+"""The root URLs: one prefix per app (each include has its app_name), the API, health."""
+
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
@@ -9,16 +10,15 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
-from accounts import views as accounts_views
 from approvals import api as approvals_api
 from assets import api as assets_api
-from assets import storefront_api
+from assets.storefront import api as storefront_api
 from clusters import api as clusters_api
+from instances import api as instances_api
 from orders import api as orders_api
 from provisioning import api as provisioning_api
-from provisioning import instance_api
 
-from . import health
+from . import health, views
 
 router = DefaultRouter()
 router.register("tenants", accounts_api.TenantViewSet, basename="tenant")
@@ -31,12 +31,12 @@ router.register("categories", assets_api.CategoryViewSet, basename="category")
 router.register("clusters", clusters_api.ClusterViewSet, basename="cluster")
 router.register("catalog-sources", clusters_api.CatalogSourceViewSet, basename="catalogsource")
 router.register("installations", provisioning_api.InstallationViewSet, basename="installation")
-router.register("instances", instance_api.OperandInstanceViewSet, basename="operandinstance")
-router.register("service-catalog", instance_api.ServiceCatalogViewSet, basename="servicecatalog")
+router.register("instances", instances_api.OperandInstanceViewSet, basename="operandinstance")
+router.register("service-catalog", instances_api.ServiceCatalogViewSet, basename="servicecatalog")
 router.register(
     "approval-requests", approvals_api.ApprovalRequestViewSet, basename="approvalrequest"
 )
-router.register("notifications", approvals_api.NotificationViewSet, basename="notification")
+router.register("notifications", accounts_api.NotificationViewSet, basename="notification")
 router.register("storefront", storefront_api.StorefrontViewSet, basename="storefront")
 router.register("orders", orders_api.OrderViewSet, basename="order")
 router.register("entitlements", orders_api.EntitlementViewSet, basename="entitlement")
@@ -51,21 +51,15 @@ def serve_media(request, path):
 
 
 urlpatterns = [
-    path("", accounts_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("workspace/switch/", accounts_views.switch_workspace, name="switch-workspace"),
-    path("projects/", accounts_views.project_list, name="project-list"),
-    path("projects/new/", accounts_views.project_create, name="project-create"),
-    path("market/", include("assets.storefront_urls")),  # 云市场
-    # market/<code>/buy/, orders/ (订单管理), purchased/ (已购资产), provider/sales/ (出售管理),
-    # wallet/
-    path("", include("orders.urls")),
-    path("provider/assets/", include("assets.urls")),
-    path("", include("approvals.urls")),  # approvals/ (审批) and notifications/
-    path("operators/", include("provisioning.urls")),
-    path("catalog/", include("provisioning.catalog_urls")),  # 平台服务目录
-    path("", include("clusters.urls")),
+    path("", views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("market/", include("assets.storefront.urls")),  # 云市场
+    path("provider/assets/", include("assets.urls")),  # 资产管理
+    path("approvals/", include("approvals.urls")),  # 审批
+    path("orders/", include("orders.urls")),  # 订单管理, 已购资产, 出售管理, wallet
+    path("operators/", include("provisioning.urls")),  # Operator 应用
+    path("instances/", include("instances.urls")),  # Operator 实例, 平台服务目录
+    path("clusters/", include("clusters.urls")),  # 集群, CatalogSources
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

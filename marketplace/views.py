@@ -1,11 +1,17 @@
-"""Site-wide pages: the error pages."""
+"""Site-wide pages: the overview and the error pages."""
 
-from django.http import HttpResponseServerError, JsonResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils.translation import gettext as _
 
-from .api import error_body
+from core.api import error_body
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "marketplace/home.html")
 
 
 def _wants_json(request):

@@ -9,7 +9,9 @@ class OrdersConfig(AppConfig):
     def ready(self):
         from assets.signals import asset_buyer_counts, plan_usage
 
+        from . import converters
         from .receivers import buyer_counts, plan_is_ordered
 
         plan_usage.connect(plan_is_ordered, dispatch_uid="orders.plan_is_ordered")
         asset_buyer_counts.connect(buyer_counts, dispatch_uid="orders.buyer_counts")
+        converters.register()

@@ -8,8 +8,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project, Tenant
-from assets import market
 from assets.models import Plan
+from assets.storefront import selectors as market
 from clusters.models import Cluster
 
 from .models import Entitlement, Order

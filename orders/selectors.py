@@ -9,11 +9,11 @@ from decimal import Decimal
 
 from django.db.models import BooleanField, Count, Exists, OuterRef, Q, Sum, Value
 from django.db.models.functions import TruncMonth
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
+from core.errors import NotFound
 
 from .models import EXPIRING_WITHIN, Entitlement, LedgerEntry, Order, Wallet
 
@@ -69,7 +69,7 @@ def get_order_for(*, user, code=None, order_id=None):
         lookup = {"code": code} if code is not None else {"pk": order_id}
         return orders_for(user=user).get(**lookup)
     except (Order.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such order.") from None
+        raise NotFound("No such order.") from None
 
 
 def order_timeline(*, order):
@@ -165,7 +165,7 @@ def get_entitlement_for(*, user, entitlement_id):
     try:
         return entitlements_for(user=user).get(pk=entitlement_id)
     except (Entitlement.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such purchased asset.") from None
+        raise NotFound("No such purchased asset.") from None
 
 
 def asset_users(*, asset):
@@ -195,13 +195,13 @@ def get_wallet_for(*, user, wallet_id):
     try:
         return wallets_for(user=user).get(pk=wallet_id)
     except (Wallet.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such wallet.") from None
+        raise NotFound("No such wallet.") from None
 
 
 def wallet_of(*, user, tenant):
     """The tenant's wallet (None before its first top-up), if the user may see it."""
     if not (_is_member(user, tenant) or is_platform_admin(user)):
-        raise Http404("No such wallet.")
+        raise NotFound("No such wallet.")
     return Wallet.objects.filter(tenant=tenant).first()
 
 

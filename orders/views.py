@@ -19,7 +19,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
-from assets import market
+from assets.storefront import selectors as market
+from core.errors import NotFound
 from provisioning.selectors import installation_for_order
 
 from . import selectors, services
@@ -108,7 +109,7 @@ def buy(request, code):
     tenant = request.workspace.tenant
     try:
         asset = market.get_listed_asset(code=code)
-    except Http404:
+    except NotFound:
         asset = market.get_asset_by_code(code=code)
         messages.error(
             request,
@@ -118,10 +119,10 @@ def buy(request, code):
             )
             % {"asset": asset.name},
         )
-        return _redirect(request, "purchased-assets")
+        return _redirect(request, "orders:purchased-assets")
     if asset.tenant_id == tenant.pk:
         messages.error(request, _("A tenant cannot buy its own asset."))
-        return _redirect(request, "storefront-asset", code=asset.code)
+        return _redirect(request, "storefront:storefront-asset", code=asset.code)
     held = selectors.active_entitlement(tenant, asset)
     if held is not None:
         messages.info(
@@ -129,7 +130,7 @@ def buy(request, code):
             _("%(tenant)s already holds %(asset)s; install it, or renew it in Purchased Assets.")
             % {"tenant": tenant.name, "asset": asset.name},
         )
-        return _redirect(request, "storefront-asset", code=asset.code)
+        return _redirect(request, "storefront:storefront-asset", code=asset.code)
     version = market.on_sale_version(asset)
     if request.method == "POST":
         form = BuyForm(request.POST, asset=asset, version=version, tenant=tenant)
@@ -153,7 +154,7 @@ def buy(request, code):
                 form.add_error(None, str(exc))
             else:
                 _announce(request, order)
-                return redirect("order-detail", code=order.code)
+                return redirect("orders:order-detail", code=order.code)
         context = _buy_context(request, asset, version, form)
         return render(request, "orders/buy.html", context, status=400)
     initial = {"project": request.workspace.project, "plan": request.GET.get("plan")}
@@ -325,7 +326,7 @@ def order_pay(request, code):
                     )
                 else:
                     _announce(request, payment.order)
-                return redirect("order-detail", code=order.code)
+                return redirect("orders:order-detail", code=order.code)
         order.refresh_from_db()
     balance = _wallet_summary(order.buyer)
     return render(
@@ -354,16 +355,16 @@ def order_cancel(request, code):
         except ValidationError as exc:
             for error in exc.messages:
                 messages.error(request, error)
-            return redirect("order-detail", code=order.code)
+            return redirect("orders:order-detail", code=order.code)
         messages.success(request, _("Order %(code)s cancelled.") % {"code": order.code})
-        return redirect("orders")
+        return redirect("orders:orders")
     if not order.is_pending:
         messages.error(
             request,
             _("Order %(code)s is %(status)s; only an order pending payment can be cancelled.")
             % {"code": order.code, "status": order.get_status_display()},
         )
-        return redirect("order-detail", code=order.code)
+        return redirect("orders:order-detail", code=order.code)
     return render(request, "orders/order_cancel.html", {"order": order, "form": form})
 
 
@@ -415,7 +416,7 @@ def renew(request, entitlement_id):
                 form.add_error(None, str(exc))
             else:
                 _announce(request, order)
-                return redirect("order-detail", code=order.code)
+                return redirect("orders:order-detail", code=order.code)
     balance = _wallet_summary(entitlement.buyer)
     amount = form.plan.price
     return render(
@@ -498,7 +499,7 @@ def top_up(request):
                         "balance": format_t(entry.balance_after),
                     },
                 )
-                return redirect("wallet-top-up")
+                return redirect("orders:wallet-top-up")
     return render(
         request,
         "orders/top_up.html",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Installation, InstallationEvent, OperandInstance
+from .models import Installation, InstallationEvent
 
 
 class InstallationEventInline(admin.TabularInline):
@@ -15,10 +15,3 @@ class InstallationAdmin(admin.ModelAdmin):
     list_filter = ["status", "cluster"]
     search_fields = ["package", "namespace", "tenant__name", "order_code"]
     inlines = [InstallationEventInline]
-
-
-@admin.register(OperandInstance)
-class OperandInstanceAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "namespace", "status", "phase", "ready_replicas"]
-    list_filter = ["status", "kind"]
-    search_fields = ["name", "namespace"]

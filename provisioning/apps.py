@@ -7,5 +7,5 @@ class ProvisioningConfig(AppConfig):
     verbose_name = _("Provisioning")
 
     def ready(self):
-        # order_paid installs; the instances answer the uninstall's signals.
-        from . import instance_receivers, receivers  # noqa: F401
+        # A paid order installs its operator.
+        from . import receivers  # noqa: F401

@@ -1,6 +1,6 @@
 """Reads of the provisioning app, scoped to the acting user's tenants."""
 
-from django.http import Http404
+from core.errors import NotFound
 
 from .models import Installation, InstallationEvent
 
@@ -24,7 +24,7 @@ def get_installation_for(*, user, installation_id):
             .get(pk=installation_id)
         )
     except (Installation.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such installation.") from None
+        raise NotFound("No such installation.") from None
 
 
 def events_of(*, installation, limit=200):

@@ -358,8 +358,3 @@ def _sync_all_clusters():
     for cluster_id in cluster_ids:
         count += sync_cluster(cluster_id)
     return count
-
-
-# The operand-instance jobs live in their own module; importing them here lets Celery's
-# autodiscovery (which imports `provisioning.tasks`) register them.
-from .instance_tasks import *  # noqa: E402, F403

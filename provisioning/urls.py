@@ -1,11 +1,14 @@
-from django.urls import include, path
+"""容器应用 → Operator 应用: installed operators, under /operators/."""
+
+from django.urls import path
 
 from . import views
 
+app_name = "provisioning"
+
 urlpatterns = [
-    path("", include("provisioning.instance_urls")),  # operand instances (issue #8)
     path("", views.installation_list, name="installed-operators"),
-    path("install/<str:asset_code>/", views.installation_create, name="installation-create"),
+    path("install/<asset_code:asset_code>/", views.installation_create, name="installation-create"),
     path("<int:installation_id>/", views.installation_detail, name="installation-detail"),
     path("<int:installation_id>/retry/", views.installation_retry, name="installation-retry"),
     path("<int:installation_id>/approve/", views.installation_approve, name="installation-approve"),

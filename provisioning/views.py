@@ -87,7 +87,7 @@ def installation_retry(request, installation_id):
     installation = _installation_or_404(request, installation_id)
     if _run(request, services.retry_installation, installation=installation):
         messages.success(request, _("Retrying the installation."))
-    return redirect("installation-detail", installation_id=installation.pk)
+    return redirect("provisioning:installation-detail", installation_id=installation.pk)
 
 
 @login_required
@@ -96,7 +96,9 @@ def installation_approve(request, installation_id):
     installation = _installation_or_404(request, installation_id)
     if _run(request, services.approve_install_plan, installation=installation):
         messages.success(request, _("Upgrade approved; the operator is being installed."))
-    return redirect("installation-tab", installation_id=installation.pk, tab="subscription")
+    return redirect(
+        "provisioning:installation-tab", installation_id=installation.pk, tab="subscription"
+    )
 
 
 @login_required
@@ -114,7 +116,9 @@ def installation_subscription(request, installation_id):
         messages.success(request, _("Subscription updated."))
     elif not form.is_valid():
         messages.error(request, _errors(ValidationError(form.errors)))
-    return redirect("installation-tab", installation_id=installation.pk, tab="subscription")
+    return redirect(
+        "provisioning:installation-tab", installation_id=installation.pk, tab="subscription"
+    )
 
 
 @login_required
@@ -133,7 +137,7 @@ def installation_uninstall(request, installation_id):
         )
     ):
         messages.success(request, _("Uninstalling %(name)s.") % {"name": installation.package})
-        return redirect("installed-operators")
+        return redirect("provisioning:installed-operators")
     return render(
         request,
         "provisioning/uninstall_confirm.html",
@@ -190,7 +194,7 @@ def installation_create(request, asset_code):
                     form.add_error(field if field in form.fields else None, error)
         else:
             messages.success(request, _("Installing %(name)s…") % {"name": asset.name})
-            return redirect("installation-detail", installation_id=installation.pk)
+            return redirect("provisioning:installation-detail", installation_id=installation.pk)
     return render(
         request,
         "provisioning/install_form.html",

@@ -56,7 +56,7 @@ SANDBOX_TOKEN = "sandbox-test-token"
 @pytest.fixture(scope="session")
 def sandbox():
     """One simulated cluster per test session, served over HTTP on a free port."""
-    from clusters.sandbox.server import SandboxCluster
+    from sandbox.server import SandboxCluster
 
     cluster = SandboxCluster(host="127.0.0.1", port=0, token=SANDBOX_TOKEN, tick_interval=0.05)
     cluster.start()

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import marketplace.fields
+import core.fields
 from django.conf import settings
 from django.db import migrations, models
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
                 ('api_url', models.URLField(max_length=300, verbose_name='API server URL')),
                 ('auth_method', models.CharField(choices=[('kubeconfig', 'kubeconfig'), ('token', 'Bearer token')], max_length=12, verbose_name='credentials')),
-                ('credentials', marketplace.fields.EncryptedJSONField(verbose_name='credentials (encrypted)')),
+                ('credentials', core.fields.EncryptedJSONField(verbose_name='credentials (encrypted)')),
                 ('skip_tls_verify', models.BooleanField(default=False, help_text="Insecure: the server's certificate is not checked.", verbose_name='skip TLS verification')),
                 ('is_default', models.BooleanField(default=False, verbose_name='default cluster')),
                 ('is_sandbox', models.BooleanField(default=False, help_text='A simulated cluster for development and demos: it runs no pods.', verbose_name='simulated (sandbox)')),

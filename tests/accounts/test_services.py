@@ -1,11 +1,11 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
 
 from accounts import selectors, services
 from accounts.models import AuditEntry, Membership, Project
 from accounts.permissions import is_platform_admin
+from core.errors import NotFound
 
 
 @pytest.mark.parametrize(
@@ -84,9 +84,9 @@ def test_selectors_hide_other_tenants_projects_as_404(tenant_with_owner):
     theirs = services.create_project(actor=globex_owner, tenant=globex, name="g", namespace="g")
     mine = services.create_project(actor=acme_owner, tenant=acme, name="a", namespace="a")
     assert list(selectors.projects_for(user=acme_owner)) == [mine]
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         selectors.get_project_for(user=acme_owner, project_id=theirs.pk)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         selectors.get_tenant_for(user=acme_owner, tenant_id=globex.pk)
 
 

@@ -18,12 +18,12 @@ def owner_client(client, tenant_with_owner):
 def test_anonymous_visitor_is_sent_to_login(client, db):
     response = client.get(reverse("home"))
     assert response.status_code == 302
-    assert response.url.startswith(reverse("login"))
+    assert response.url.startswith(reverse("accounts:login"))
 
 
 def test_bad_login_shows_a_clear_error_and_no_session(client, make_user):
     make_user("alice", password="right-Password-1")
-    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    response = client.post(reverse("accounts:login"), {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
     assert "_auth_user_id" not in client.session
@@ -32,7 +32,9 @@ def test_bad_login_shows_a_clear_error_and_no_session(client, make_user):
 def test_good_login_lands_on_overview(client, make_user):
     make_user("alice", password="right-Password-1")
     response = client.post(
-        reverse("login"), {"username": "alice", "password": "right-Password-1"}, follow=True
+        reverse("accounts:login"),
+        {"username": "alice", "password": "right-Password-1"},
+        follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("home")
     assert "Welcome, alice" in response.content.decode()
@@ -40,7 +42,8 @@ def test_good_login_lands_on_overview(client, make_user):
 
 def test_project_form_names_the_bad_field_and_saves_nothing(owner_client):
     response = owner_client.post(
-        reverse("project-create"), {"name": "Cache", "namespace": "My_Mem", "description": ""}
+        reverse("accounts:project-create"),
+        {"name": "Cache", "namespace": "My_Mem", "description": ""},
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -51,14 +54,16 @@ def test_project_form_names_the_bad_field_and_saves_nothing(owner_client):
 def test_project_form_reports_duplicate_namespace(owner_client, tenant_with_owner):
     other, other_owner = tenant_with_owner("globex")
     services.create_project(actor=other_owner, tenant=other, name="x", namespace="taken")
-    response = owner_client.post(reverse("project-create"), {"name": "Mine", "namespace": "taken"})
+    response = owner_client.post(
+        reverse("accounts:project-create"), {"name": "Mine", "namespace": "taken"}
+    )
     assert "is already used by another project" in response.content.decode()
     assert Project.objects.filter(tenant=owner_client.tenant).count() == 0
 
 
 def test_project_is_created_and_becomes_the_active_project(owner_client):
     response = owner_client.post(
-        reverse("project-create"), {"name": "Cache", "namespace": "my-mem"}, follow=True
+        reverse("accounts:project-create"), {"name": "Cache", "namespace": "my-mem"}, follow=True
     )
     html = response.content.decode()
     assert "Project “Cache” created." in html
@@ -68,7 +73,7 @@ def test_project_is_created_and_becomes_the_active_project(owner_client):
 
 
 def test_empty_project_list_invites_the_first_project(owner_client):
-    html = owner_client.get(reverse("project-list")).content.decode()
+    html = owner_client.get(reverse("accounts:project-list")).content.decode()
     assert "Create the first project" in html
 
 
@@ -80,22 +85,24 @@ def test_project_list_query_count_stays_constant(
             actor=owner_client.user, tenant=owner_client.tenant, name=f"p{i}", namespace=f"p{i}"
         )
     with django_assert_max_num_queries(8) as few:
-        owner_client.get(reverse("project-list"))
+        owner_client.get(reverse("accounts:project-list"))
     for i in range(2, 12):
         services.create_project(
             actor=owner_client.user, tenant=owner_client.tenant, name=f"p{i}", namespace=f"p{i}"
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
-        owner_client.get(reverse("project-list"))
+        owner_client.get(reverse("accounts:project-list"))
 
 
 def test_switcher_changes_tenant_and_refuses_foreign_ones(owner_client, tenant_with_owner):
     second = services.create_tenant(name="second", owner=owner_client.user)
     foreign, _owner = tenant_with_owner("foreign")
-    response = owner_client.post(reverse("switch-workspace"), {"tenant": second.pk, "next": "/"})
+    response = owner_client.post(
+        reverse("accounts:switch-workspace"), {"tenant": second.pk, "next": "/"}
+    )
     assert response.status_code == 302
     assert owner_client.session["active_tenant_id"] == second.pk
-    response = owner_client.post(reverse("switch-workspace"), {"tenant": foreign.pk})
+    response = owner_client.post(reverse("accounts:switch-workspace"), {"tenant": foreign.pk})
     assert response.status_code == 404
     assert owner_client.session["active_tenant_id"] == second.pk
 
@@ -106,14 +113,15 @@ def test_switcher_refuses_a_project_of_another_tenant(owner_client):
         actor=owner_client.user, tenant=second, name="s", namespace="s"
     )
     response = owner_client.post(
-        reverse("switch-workspace"), {"tenant": owner_client.tenant.pk, "project": project.pk}
+        reverse("accounts:switch-workspace"),
+        {"tenant": owner_client.tenant.pk, "project": project.pk},
     )
     assert response.status_code == 400
 
 
 def test_switcher_ignores_offsite_next(owner_client):
     response = owner_client.post(
-        reverse("switch-workspace"),
+        reverse("accounts:switch-workspace"),
         {"tenant": owner_client.tenant.pk, "next": "https://evil.example/"},
     )
     assert response.url == reverse("home")

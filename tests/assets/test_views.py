@@ -59,7 +59,7 @@ def _asset_post(chosen_category, image_file, **overrides):
 
 
 def test_nav_link_leads_to_the_asset_list(provider_client):
-    assert reverse("provider-assets") == "/provider/assets/"
+    assert reverse("assets:provider-assets") == "/provider/assets/"
     html = provider_client.get(reverse("home")).content.decode()
     assert 'href="/provider/assets/"' in html
     response = provider_client.get("/provider/assets/")
@@ -67,14 +67,14 @@ def test_nav_link_leads_to_the_asset_list(provider_client):
 
 
 def test_empty_list_invites_the_first_asset(provider_client):
-    html = provider_client.get(reverse("provider-assets")).content.decode()
+    html = provider_client.get(reverse("assets:provider-assets")).content.decode()
     assert 'data-testid="assets-empty"' in html and "Add the first asset" in html
 
 
 def test_buyers_learn_the_portal_is_for_providers(client, tenant_with_owner):
     _tenant, buyer = tenant_with_owner("zs2-corp")
     client.force_login(buyer)
-    for url in (reverse("provider-assets"), reverse("asset-create")):
+    for url in (reverse("assets:provider-assets"), reverse("assets:asset-create")):
         response = client.get(url)
         assert response.status_code == 403
         assert "for provider tenants" in response.content.decode()
@@ -86,7 +86,7 @@ def test_a_provider_member_in_another_workspace_is_offered_the_switch(client, pr
     user = account_services.create_tenant(name="aaa-buyer", owner=make_member(provider)).name
     member = provider.memberships.get(role="member").user
     client.force_login(member)  # the buyer tenant sorts first: it is the active workspace
-    response = client.get(reverse("provider-assets"))
+    response = client.get(reverse("assets:provider-assets"))
     assert response.status_code == 403
     html = response.content.decode()
     assert f"The active tenant {user} is not a provider" in html
@@ -104,11 +104,11 @@ def make_member(provider):
 
 def test_register_an_asset_through_the_form(provider_client, category, image_file):
     response = provider_client.post(
-        reverse("asset-create"), _asset_post(category, image_file), follow=True
+        reverse("assets:asset-create"), _asset_post(category, image_file), follow=True
     )
     assert response.status_code == 200
     asset = Asset.objects.get()
-    assert response.redirect_chain[-1][0] == reverse("asset-detail", args=[asset.code])
+    assert response.redirect_chain[-1][0] == reverse("assets:asset-detail", args=[asset.code])
     html = response.content.decode()
     assert f"registered as {asset.code}" in html
     assert [(p.name, str(p.price), p.duration_display) for p in asset.plans.all()] == [
@@ -120,7 +120,7 @@ def test_register_an_asset_through_the_form(provider_client, category, image_fil
 
 
 def test_create_form_shows_the_seed_fields_and_defaults(provider_client):
-    html = provider_client.get(reverse("asset-create")).content.decode()
+    html = provider_client.get(reverse("assets:asset-create")).content.decode()
     for label in [
         "Delivery type",
         "Asset category",
@@ -160,7 +160,7 @@ def test_bad_input_is_a_form_error_not_a_500(
     data = _asset_post(category, image_file, **overrides)
     if data.get("icon") is None:
         data.pop("icon")
-    response = provider_client.post(reverse("asset-create"), data)
+    response = provider_client.post(reverse("assets:asset-create"), data)
     assert response.status_code == 200
     html = response.content.decode()
     assert f'data-field="{field}"' in html and message in html
@@ -170,14 +170,14 @@ def test_bad_input_is_a_form_error_not_a_500(
 
 def test_icon_error_says_what_was_received(provider_client, category, image_file):
     data = _asset_post(category, image_file, icon=image_file(120, 80, "GIF"))
-    html = provider_client.post(reverse("asset-create"), data).content.decode()
+    html = provider_client.post(reverse("assets:asset-create"), data).content.decode()
     assert "got 120×80 GIF" in html
     assert not Asset.objects.exists()
 
 
 def test_three_screenshots_are_refused(provider_client, category, image_file):
     data = _asset_post(category, image_file, screenshots=[image_file(264, 146) for _ in range(3)])
-    html = provider_client.post(reverse("asset-create"), data).content.decode()
+    html = provider_client.post(reverse("assets:asset-create"), data).content.decode()
     assert "At most 2 screenshots; got 3." in html
     assert not Asset.objects.exists()
 
@@ -185,7 +185,7 @@ def test_three_screenshots_are_refused(provider_client, category, image_file):
 def test_list_shows_the_seed_columns(provider_client, make_asset, make_version):
     asset = make_asset(provider_client.tenant)
     make_version(asset)
-    html = provider_client.get(reverse("provider-assets")).content.decode()
+    html = provider_client.get(reverse("assets:provider-assets")).content.decode()
     for column in [
         "Asset name",
         "Asset code",
@@ -207,7 +207,7 @@ def test_search_and_status_filter(provider_client, make_asset, make_version):
     mem = make_asset(tenant, name="mem1")
     make_version(mem)
     redis = make_asset(tenant, name="redis")
-    url = reverse("provider-assets")
+    url = reverse("assets:provider-assets")
     html = provider_client.get(url, {"q": "RED"}).content.decode()
     assert "redis" in html and ">mem1<" not in html
     html = provider_client.get(url, {"q": mem.code[-6:]}).content.decode()
@@ -225,16 +225,16 @@ def test_search_and_status_filter(provider_client, make_asset, make_version):
 def test_list_is_paginated(provider_client, make_asset):
     for i in range(23):
         make_asset(provider_client.tenant, name=f"asset-{i:02d}")
-    html = provider_client.get(reverse("provider-assets")).content.decode()
+    html = provider_client.get(reverse("assets:provider-assets")).content.decode()
     assert html.count('class="asset-name"') == 20 and "Page 1 of 2" in html
-    html = provider_client.get(reverse("provider-assets"), {"page": 2, "q": "asset"}).content
+    html = provider_client.get(reverse("assets:provider-assets"), {"page": 2, "q": "asset"}).content
     html = html.decode()
     assert html.count('class="asset-name"') == 3 and "q=asset&amp;page=1" in html
 
 
 def test_list_shows_only_the_active_tenants_assets(provider_client, other_provider, make_asset):
     make_asset(other_provider, name="theirs")
-    html = provider_client.get(reverse("provider-assets")).content.decode()
+    html = provider_client.get(reverse("assets:provider-assets")).content.decode()
     assert "theirs" not in html
 
 
@@ -245,11 +245,11 @@ def test_asset_list_query_count_stays_constant(
     for i in range(2):
         make_version(make_asset(tenant, name=f"a{i}"))
     with django_assert_max_num_queries(12) as few:
-        provider_client.get(reverse("provider-assets"))
+        provider_client.get(reverse("assets:provider-assets"))
     for i in range(2, 12):
         make_version(make_asset(tenant, name=f"a{i}"))
     with django_assert_max_num_queries(len(few.captured_queries)):
-        provider_client.get(reverse("provider-assets"))
+        provider_client.get(reverse("assets:provider-assets"))
 
 
 def test_asset_tabs_render(provider_client, make_asset, make_version, image_file):
@@ -261,34 +261,34 @@ def test_asset_tabs_render(provider_client, make_asset, make_version, image_file
         usage_help_url="https://docs.example/mem",
     )
     make_version(asset)
-    html = provider_client.get(reverse("asset-detail", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-detail", args=[asset.code])).content.decode()
     assert "Operator definition" in html and 'data-testid="lifecycle"' in html
     for step in ["Create version", "Listing review", "On sale", "Delisting review", "Delisted"]:
         assert step in html
     assert re.search(r"\d+\xa0minutes? ago|0\xa0minutes ago", html)
     assert "Delete version" in html and "Edit" in html
     assert "Apply for listing" in html  # the approvals app's review buttons (ready asset)
-    html = provider_client.get(reverse("asset-info", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-info", args=[asset.code])).content.decode()
     assert "<h1>Memcached</h1>" in html and "<strong>fast</strong>" in html
     assert 'href="https://docs.example/mem" rel="noopener nofollow"' in html
     assert "服务邮箱: xxx@ss.cc" in html and "(1/2)" in html
-    html = provider_client.get(reverse("asset-plans", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-plans", args=[asset.code])).content.decode()
     assert "100.00 T" in html and "1 year" in html and "+ Add plan" in html
-    html = provider_client.get(reverse("asset-users", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-users", args=[asset.code])).content.decode()
     assert 'data-testid="users-empty"' in html and "No buyer yet." in html
 
 
 def test_script_in_description_is_not_executable_on_the_page(provider_client, make_asset):
     asset = make_asset(provider_client.tenant, description="hi <script>alert(1)</script>")
-    html = provider_client.get(reverse("asset-info", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-info", args=[asset.code])).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
 def test_non_operator_assets_say_how_they_are_delivered(provider_client, make_asset):
     asset = make_asset(provider_client.tenant, delivery_type="helm_chart")
-    html = provider_client.get(reverse("asset-detail", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-detail", args=[asset.code])).content.decode()
     assert "How a Helm chart is delivered" in html and "chart repository" in html
-    response = provider_client.get(reverse("version-create", args=[asset.code]))
+    response = provider_client.get(reverse("assets:version-create", args=[asset.code]))
     assert response.status_code == 302
 
 
@@ -300,30 +300,32 @@ def test_another_tenants_asset_is_a_404_everywhere(
     plan = theirs.plans.get()
     code = theirs.code
     urls = [
-        reverse("asset-detail", args=[code]),
-        reverse("asset-info", args=[code]),
-        reverse("asset-edit", args=[code]),
-        reverse("asset-plans", args=[code]),
-        reverse("asset-users", args=[code]),
-        reverse("plan-create", args=[code]),
-        reverse("plan-edit", args=[code, plan.pk]),
-        reverse("plan-archive", args=[code, plan.pk]),
-        reverse("plan-delete", args=[code, plan.pk]),
-        reverse("version-create", args=[code]),
-        reverse("version-fields", args=[code]),
-        reverse("version-edit", args=[code, version.pk]),
-        reverse("version-delete", args=[code, version.pk]),
+        reverse("assets:asset-detail", args=[code]),
+        reverse("assets:asset-info", args=[code]),
+        reverse("assets:asset-edit", args=[code]),
+        reverse("assets:asset-plans", args=[code]),
+        reverse("assets:asset-users", args=[code]),
+        reverse("assets:plan-create", args=[code]),
+        reverse("assets:plan-edit", args=[code, plan.pk]),
+        reverse("assets:plan-archive", args=[code, plan.pk]),
+        reverse("assets:plan-delete", args=[code, plan.pk]),
+        reverse("assets:version-create", args=[code]),
+        reverse("assets:version-fields", args=[code]),
+        reverse("assets:version-edit", args=[code, version.pk]),
+        reverse("assets:version-delete", args=[code, version.pk]),
     ]
     for url in urls:
         assert provider_client.get(url).status_code == 404, url
         assert provider_client.post(url, {}).status_code == 404, url
-    assert provider_client.post(reverse("screenshot-add", args=[code]), {}).status_code == 404
+    assert (
+        provider_client.post(reverse("assets:screenshot-add", args=[code]), {}).status_code == 404
+    )
     assert AssetVersion.objects.get(pk=version.pk) and Plan.objects.get(pk=plan.pk)
 
 
 def test_edit_asset_info(provider_client, make_asset, category):
     asset = make_asset(provider_client.tenant)
-    url = reverse("asset-edit", args=[asset.code])
+    url = reverse("assets:asset-edit", args=[asset.code])
     html = provider_client.get(url).content.decode()
     assert 'value="mem1"' in html and "Current icon" in html
     data = {
@@ -347,12 +349,12 @@ def test_edit_asset_info(provider_client, make_asset, category):
 
 def test_screenshot_upload_and_confirmed_removal(provider_client, make_asset, image_file):
     asset = make_asset(provider_client.tenant)
-    url = reverse("screenshot-add", args=[asset.code])
+    url = reverse("assets:screenshot-add", args=[asset.code])
     response = provider_client.post(url, {"image": image_file(100, 100, "GIF")})
     assert response.status_code == 400 and "got 100×100 GIF" in response.content.decode()
     provider_client.post(url, {"image": image_file(264, 146)})
     shot = asset.screenshots.get()
-    delete_url = reverse("screenshot-delete", args=[asset.code, shot.pk])
+    delete_url = reverse("assets:screenshot-delete", args=[asset.code, shot.pk])
     assert "Remove this screenshot?" in provider_client.get(delete_url).content.decode()
     assert asset.screenshots.exists()
     provider_client.post(delete_url)
@@ -361,26 +363,26 @@ def test_screenshot_upload_and_confirmed_removal(provider_client, make_asset, im
 
 def test_plan_pages(provider_client, make_asset):
     asset = make_asset(provider_client.tenant)
-    url = reverse("plan-create", args=[asset.code])
+    url = reverse("assets:plan-create", args=[asset.code])
     html = provider_client.post(url, {**PLAN_100, "price": "-1"}).content.decode()
     assert 'data-field="price"' in html
     provider_client.post(url, PLAN_100)
     plan = asset.plans.get()
-    edit = reverse("plan-edit", args=[asset.code, plan.pk])
+    edit = reverse("assets:plan-edit", args=[asset.code, plan.pk])
     provider_client.post(edit, {**PLAN_100, "price": "88.50"})
     plan.refresh_from_db()
     assert str(plan.price) == "88.50"
-    archive = reverse("plan-archive", args=[asset.code, plan.pk])
+    archive = reverse("assets:plan-archive", args=[asset.code, plan.pk])
     assert "Existing orders keep it" in provider_client.get(archive).content.decode()
     provider_client.post(archive)
     plan.refresh_from_db()
     assert plan.is_archived
-    html = provider_client.get(reverse("asset-plans", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-plans", args=[asset.code])).content.decode()
     assert "Archived plans" in html and 'data-testid="plans-empty"' in html
-    provider_client.post(reverse("plan-restore", args=[asset.code, plan.pk]))
+    provider_client.post(reverse("assets:plan-restore", args=[asset.code, plan.pk]))
     plan.refresh_from_db()
     assert not plan.is_archived
-    delete = reverse("plan-delete", args=[asset.code, plan.pk])
+    delete = reverse("assets:plan-delete", args=[asset.code, plan.pk])
     assert "cannot be undone" in provider_client.get(delete).content.decode()
     provider_client.post(delete)
     assert not Plan.objects.exists()
@@ -390,7 +392,7 @@ def test_plans_tab_query_count_stays_constant(
     provider_client, make_asset, django_assert_max_num_queries
 ):
     asset = make_asset(provider_client.tenant)
-    url = reverse("asset-plans", args=[asset.code])
+    url = reverse("assets:asset-plans", args=[asset.code])
 
     def add(names):
         for name in names:
@@ -410,7 +412,7 @@ def test_versions_tab_query_count_stays_constant(
     provider_client, make_asset, make_version, django_assert_max_num_queries
 ):
     asset = make_asset(provider_client.tenant)
-    url = reverse("asset-detail", args=[asset.code])
+    url = reverse("assets:asset-detail", args=[asset.code])
     make_version(asset)
     with django_assert_max_num_queries(15) as few:
         provider_client.get(url)
@@ -427,7 +429,7 @@ def test_version_form_preselects_and_creates(provider_client, make_asset, make_c
     tenant = provider_client.tenant
     asset = make_asset(tenant)
     catalog = make_catalog(tenant)
-    url = reverse("version-create", args=[asset.code])
+    url = reverse("assets:version-create", args=[asset.code])
     html = provider_client.get(url).content.decode()
     # Sole options are chosen for the provider; the default channel is preselected.
     assert re.search(rf'<option value="{tenant.project.pk}" selected>one', html)
@@ -454,7 +456,7 @@ def test_version_form_errors_name_the_field(provider_client, make_asset, make_ca
     tenant = provider_client.tenant
     asset = make_asset(tenant)
     catalog = make_catalog(tenant)
-    url = reverse("version-create", args=[asset.code])
+    url = reverse("assets:version-create", args=[asset.code])
     data = {
         "project": tenant.project.pk,
         "cluster": catalog.cluster_id,
@@ -473,7 +475,7 @@ def test_version_form_errors_name_the_field(provider_client, make_asset, make_ca
 def test_version_fields_refresh_over_htmx(provider_client, make_asset, make_catalog):
     tenant = provider_client.tenant
     asset = make_asset(tenant)
-    url = reverse("version-fields", args=[asset.code])
+    url = reverse("assets:version-fields", args=[asset.code])
     html = provider_client.get(url, {"project": tenant.project.pk}, HTTP_HX_REQUEST="true")
     html = html.content.decode()
     assert html.lstrip().startswith('<div id="version-fields"')
@@ -490,10 +492,10 @@ def test_version_fields_refresh_over_htmx(provider_client, make_asset, make_cata
 def test_edit_and_delete_a_draft_version(provider_client, make_asset, make_version):
     asset = make_asset(provider_client.tenant)
     version = make_version(asset)
-    edit = reverse("version-edit", args=[asset.code, version.pk])
+    edit = reverse("assets:version-edit", args=[asset.code, version.pk])
     html = provider_client.get(edit).content.decode()
     assert "Edit version 0.0.2" in html
-    delete = reverse("version-delete", args=[asset.code, version.pk])
+    delete = reverse("assets:version-delete", args=[asset.code, version.pk])
     assert "Delete version 0.0.2?" in provider_client.get(delete).content.decode()
     assert AssetVersion.objects.exists()  # GET only asks
     response = provider_client.post(delete, follow=True)
@@ -507,10 +509,10 @@ def test_a_version_in_review_can_be_neither_edited_nor_deleted(
     asset = make_asset(provider_client.tenant)
     version = make_version(asset)
     AssetVersion.objects.filter(pk=version.pk).update(status="listing_review")
-    html = provider_client.get(reverse("asset-detail", args=[asset.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-detail", args=[asset.code])).content.decode()
     assert "Delete version" not in html and "Listing review" in html
-    for name in ("version-edit", "version-delete"):
+    for name in ("assets:version-edit", "assets:version-delete"):
         response = provider_client.get(reverse(name, args=[asset.code, version.pk]), follow=True)
         assert "Only" in response.content.decode()
-    provider_client.post(reverse("version-delete", args=[asset.code, version.pk]))
+    provider_client.post(reverse("assets:version-delete", args=[asset.code, version.pk]))
     assert AssetVersion.objects.filter(pk=version.pk).exists()

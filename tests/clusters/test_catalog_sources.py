@@ -245,9 +245,12 @@ def test_catalog_api_and_tenant_isolation(
 def test_catalog_pages(provider, sandbox_cluster, client, django_capture_on_commit_callbacks):
     tenant, owner = provider
     client.force_login(owner)
-    assert "Submit the first CatalogSource" in client.get("/catalog-sources/").content.decode()
+    assert (
+        "Submit the first CatalogSource"
+        in client.get("/clusters/catalog-sources/").content.decode()
+    )
     response = client.post(
-        "/catalog-sources/new/",
+        "/clusters/catalog-sources/new/",
         {
             "cluster": sandbox_cluster.pk,
             "name": "Bad Name",
@@ -258,7 +261,7 @@ def test_catalog_pages(provider, sandbox_cluster, client, django_capture_on_comm
     assert "RFC 1123" in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
-            "/catalog-sources/new/",
+            "/clusters/catalog-sources/new/",
             {
                 "cluster": sandbox_cluster.pk,
                 "name": "mem-registry",
@@ -271,14 +274,14 @@ def test_catalog_pages(provider, sandbox_cluster, client, django_capture_on_comm
     catalog = CatalogSource.objects.get()
     _sync_until(catalog, CatalogSource.State.READY)
     tasks.sync_catalog_sources()
-    html = client.get(f"/catalog-sources/{catalog.pk}/").content.decode()
+    html = client.get(f"/clusters/catalog-sources/{catalog.pk}/").content.decode()
     assert "memcached-cluster-operator" in html and "Ready" in html
 
 
 def test_buyers_cannot_open_the_catalog_pages(client, tenant_with_owner):
     _tenant, buyer = tenant_with_owner("buyers")
     client.force_login(buyer)
-    assert client.get("/catalog-sources/").status_code == 403
+    assert client.get("/clusters/catalog-sources/").status_code == 403
 
 
 def test_catalog_list_queries_stay_constant(
@@ -292,11 +295,11 @@ def test_catalog_list_queries_stay_constant(
     client.force_login(owner)
     _submit(provider, sandbox_cluster, django_capture_on_commit_callbacks, name="c-0")
     with django_assert_max_num_queries(30) as few:
-        client.get("/catalog-sources/")
+        client.get("/clusters/catalog-sources/")
     for i in range(1, 6):
         _submit(provider, sandbox_cluster, django_capture_on_commit_callbacks, name=f"c-{i}")
     with django_assert_max_num_queries(len(few.captured_queries)):
-        client.get("/catalog-sources/")
+        client.get("/clusters/catalog-sources/")
 
 
 def test_seed_demo_registers_the_sandbox_and_the_seed_catalog(db, monkeypatch, sandbox):

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from clusters import kube, services
 from clusters.models import Cluster
-from marketplace import crypto
+from core import crypto
 from tests.conftest import SANDBOX_TOKEN
 
 SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.very-secret-service-account-token"
@@ -311,7 +311,7 @@ def test_cluster_list_queries_stay_constant(platform_admin, client, django_asser
 
 
 def test_production_refuses_to_run_without_encryption_keys():
-    from marketplace.checks import field_encryption_keys
+    from core.checks import field_encryption_keys
 
     with override_settings(DEBUG=False, FIELD_ENCRYPTION_KEYS=[]):
         assert [e.id for e in field_encryption_keys(None)] == ["marketplace.E001"]

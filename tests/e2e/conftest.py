@@ -65,7 +65,7 @@ def page(browser, live_server, request, browser_locale):
 @pytest.fixture
 def login(page):
     def do_login(username, password):
-        page.goto("/login/")
+        page.goto("/accounts/login/")
         page.get_by_label(re.compile("Username|用户名")).fill(username)
         page.get_by_label(re.compile("Password|密码")).fill(password)
         page.locator("form.stacked button[type=submit]").click()

@@ -93,7 +93,7 @@ def draft_version(tenant_with_owner, settings, tmp_path):
 
 def _log_out(page):
     page.get_by_role("button", name="Log out").click()
-    page.wait_for_url(re.compile(r"/login/"))
+    page.wait_for_url(re.compile(r"/accounts/login/"))
 
 
 def test_provider_applies_admin_approves_buyer_sees_it(

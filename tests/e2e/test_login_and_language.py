@@ -40,17 +40,17 @@ def test_a_chinese_browser_gets_chinese_without_choosing(page, login, buyer, bro
 
 
 def test_bad_login_is_refused_with_a_message(page, buyer):
-    page.goto("/login/")
+    page.goto("/accounts/login/")
     page.get_by_label("Username").fill(buyer.username)
     page.get_by_label("Password").fill("wrong-password")
     page.locator("form.stacked button[type=submit]").click()
     expect(page.get_by_role("alert")).to_contain_text("Please enter a correct username")
-    expect(page).to_have_url(re.compile(r"/login/$"))
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
 
 
 def test_project_form_shows_the_namespace_error_then_creates(page, login, buyer):
     login(buyer.username, buyer.raw_password)
-    page.goto("/projects/new/")
+    page.goto("/accounts/projects/new/")
     page.locator("#id_name").fill("Cache")
     page.locator("#id_namespace").fill("Cache_NS")
     page.get_by_role("button", name="Create").click()

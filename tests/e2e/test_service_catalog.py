@@ -11,8 +11,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from provisioning import instance_tasks, tasks
-from provisioning.models import OperandInstance
+from instances import tasks as instance_tasks
+from instances.models import OperandInstance
+from provisioning import tasks
 from tests.conftest import wait_until
 from tests.instances.conftest import clean_namespace, memcached_server  # noqa: F401 - fixtures
 from tests.provisioning.conftest import buyer, on_sale_version  # noqa: F401 - fixtures
@@ -71,7 +72,7 @@ def test_service_catalog_creates_an_exposed_memcached_and_verifies_access(
     form.get_by_test_id("submit").click()
 
     # Each step's progress, live, while the worker's periodic jobs run.
-    page.wait_for_url(re.compile(r"/catalog/memcached/progress/\d+/"))
+    page.wait_for_url(re.compile(r"/instances/catalog/memcached/progress/\d+/"))
     steps = page.get_by_test_id("catalog-steps")
     expect(steps.locator("[data-step=operator]")).to_be_visible()
     instance = OperandInstance.objects.get(name="mm2")
@@ -86,7 +87,7 @@ def test_service_catalog_creates_an_exposed_memcached_and_verifies_access(
     wait_until(finished, timeout=60, interval=0.5, message="the catalog flow to finish")
 
     # The page polls its steps and, all done, goes on to the instance page's service exit.
-    page.wait_for_url(re.compile(rf"/operators/instances/{instance.pk}/access/"))
+    page.wait_for_url(re.compile(rf"/instances/{instance.pk}/access/"))
     instance.refresh_from_db()
     assert instance.status == "running" and instance.ready_replicas == 3
     exit_address = page.get_by_test_id("service-exit")

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from provisioning import instance_services, instance_tasks, services, tasks
-from provisioning.memcached import manifest as build_manifest
+from instances import services as instance_services
+from instances import tasks as instance_tasks
+from instances.memcached import manifest as build_manifest
+from provisioning import services, tasks
 from tests.conftest import free_port, wait_until
 from tests.provisioning.conftest import buyer, on_sale_version  # noqa: F401 - fixtures
 

@@ -9,8 +9,10 @@ from datetime import timedelta
 from django.utils import timezone
 from pymemcache.client.base import Client
 
-from provisioning import instance_selectors, instance_services, instance_tasks
-from provisioning.models import InstanceMetric
+from instances import selectors as instance_selectors
+from instances import services as instance_services
+from instances import tasks as instance_tasks
+from instances.models import InstanceMetric
 
 from .conftest import follow
 

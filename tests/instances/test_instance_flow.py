@@ -7,8 +7,11 @@ the tests, since beat does not run here.
 import pytest
 from django.core.exceptions import ValidationError
 
-from provisioning import instance_services, instance_tasks, services, tasks
-from provisioning.models import Installation, OperandInstance
+from instances import services as instance_services
+from instances import tasks as instance_tasks
+from instances.models import OperandInstance
+from provisioning import services, tasks
+from provisioning.models import Installation
 from tests.conftest import sandbox_object, wait_until
 
 from .conftest import cr, create, follow
@@ -209,7 +212,7 @@ def test_an_expired_entitlement_blocks_new_instances_but_not_the_running_ones(
     with pytest.raises(ValidationError) as exc:
         create(running.installation, django_capture_on_commit_callbacks, name="later")
     message = exc.value.message_dict["entitlement"][0]
-    assert "ended on" in message and f"/purchased/{entitlement.pk}/renew/" in message
+    assert "ended on" in message and f"/orders/purchased/{entitlement.pk}/renew/" in message
     with django_capture_on_commit_callbacks(execute=True):
         instance_services.scale_instance(actor=buyer.owner, instance=running, replicas=1)
     _wait(running, lambda i: i.desired_replicas == 1 and i.settled, "scaled to 1")

@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from provisioning import memcached
-from provisioning.instance_forms import ManifestForm, MemcachedForm, initial_from_manifest
+from instances import memcached
+from instances.forms import ManifestForm, MemcachedForm, initial_from_manifest
 
 from .conftest import cr
 
@@ -495,7 +495,7 @@ def test_yaml_tab_reports_unparseable_text_with_its_line():
 
 
 def test_other_owned_apis_are_validated_as_objects_of_their_kind():
-    from provisioning.instance_services import validate_manifest
+    from instances.services import validate_manifest
 
     api = memcached.find_api(CSV_INFO, "MemcachedBackup")
     example = memcached.example_for(CSV_INFO, api)

@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from provisioning import instance_services, instance_tasks
-from provisioning.models import OperandInstance
+from instances import services as instance_services
+from instances import tasks as instance_tasks
+from instances.models import OperandInstance
 from tests.conftest import sandbox_object, wait_until
 
 from .conftest import cr, follow
@@ -45,14 +46,14 @@ def test_instances_tab_lists_instances_and_offers_a_create_button(client, buyer,
     assert 'data-testid="create-MemcachedCluster"' in html
     assert "mem1" in html and "Running" in html and "2/2" in html and "sharded" in html
     fragment = client.get(
-        f"/operators/{running.installation_id}/instances/list/", HTTP_HX_REQUEST="true"
+        f"/instances/of-installation/{running.installation_id}/", HTTP_HX_REQUEST="true"
     ).content.decode()
     assert fragment.startswith('<div id="installation-instances"')
 
 
 def test_create_page_is_prefilled_from_the_csv(client, buyer, installed):
     client.force_login(buyer.owner)
-    html = client.get(f"/operators/{installed.pk}/instances/new/").content.decode()
+    html = client.get(f"/instances/new/{installed.pk}/").content.decode()
     assert "Create Memcached cluster" in html
     assert 'value="memcached-test"' in html  # alm-examples
     assert "Number of memcached pods in the cluster." in html  # specDescriptors
@@ -66,7 +67,7 @@ def test_create_from_the_form_tab(
 ):
     client.force_login(buyer.owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/operators/{installed.pk}/instances/new/", _form())
+        response = client.post(f"/instances/new/{installed.pk}/", _form())
     instance = OperandInstance.objects.get(name="web-cache")
     assert response.status_code == 302 and response["Location"].endswith(f"/{instance.pk}/")
     assert instance.spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
@@ -76,7 +77,7 @@ def test_create_from_the_form_tab(
     )
     # A double submit is the same instance.
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/operators/{installed.pk}/instances/new/", _form())
+        client.post(f"/instances/new/{installed.pk}/", _form())
     assert OperandInstance.objects.filter(name="web-cache").count() == 1
 
 
@@ -93,7 +94,7 @@ def test_create_from_the_form_tab(
 )
 def test_form_errors_are_shown_on_their_field(client, buyer, installed, overrides, field, fragment):
     client.force_login(buyer.owner)
-    response = client.post(f"/operators/{installed.pk}/instances/new/", _form(**overrides))
+    response = client.post(f"/instances/new/{installed.pk}/", _form(**overrides))
     assert response.status_code == 400
     assert fragment in _field_errors(response.content.decode(), field)
     assert not OperandInstance.objects.exists()
@@ -101,7 +102,7 @@ def test_form_errors_are_shown_on_their_field(client, buyer, installed, override
 
 def test_tab_switches_keep_the_values_and_yaml_validates_the_same_way(client, buyer, installed):
     client.force_login(buyer.owner)
-    url = f"/operators/{installed.pk}/instances/new/"
+    url = f"/instances/new/{installed.pk}/"
     to_yaml = client.post(url, {**_form(replicas="3"), "_submit": "", "_switch": "yaml"})
     html = to_yaml.content.decode()
     assert to_yaml.status_code == 200 and 'name="_current" value="yaml"' in html
@@ -129,21 +130,21 @@ def test_tab_switches_keep_the_values_and_yaml_validates_the_same_way(client, bu
 def test_detail_page_tabs(client, buyer, running, settings, memcached_server):
     client.force_login(buyer.owner)
     settings.MEMCACHED_ACCESS_OVERRIDES = {f"{running.namespace}/mem1": memcached_server}
-    html = client.get(f"/operators/instances/{running.pk}/").content.decode()
+    html = client.get(f"/instances/{running.pk}/").content.decode()
     assert "mem1-memcached-0" in html and "sandbox-node-" in html and "10.244." in html
     assert "mem1-mcrouter-service" in html and "Replicas ready / desired" in html
-    access = client.get(f"/operators/instances/{running.pk}/access/").content.decode()
+    access = client.get(f"/instances/{running.pk}/access/").content.decode()
     assert f"mem1-mcrouter-service.{running.namespace}.svc:11211" in access
     assert f"mem1-memcached-0.mem1-memcached.{running.namespace}.svc:11211" in access
     assert "Accessible from outside the cluster" in access and "Only inside the cluster" in access
     assert "test override" in access
-    monitoring = client.get(f"/operators/instances/{running.pk}/monitoring/").content.decode()
+    monitoring = client.get(f"/instances/{running.pk}/monitoring/").content.decode()
     assert 'data-testid="metrics-empty"' in monitoring
-    events = client.get(f"/operators/instances/{running.pk}/events/").content.decode()
+    events = client.get(f"/instances/{running.pk}/events/").content.decode()
     assert "CreateRequested" in events
-    yaml_tab = client.get(f"/operators/instances/{running.pk}/yaml/").content.decode()
+    yaml_tab = client.get(f"/instances/{running.pk}/yaml/").content.decode()
     assert "kind: MemcachedCluster" in yaml_tab
-    logs = client.get(f"/operators/instances/{running.pk}/logs/").content.decode()
+    logs = client.get(f"/instances/{running.pk}/logs/").content.decode()
     assert 'data-testid="logs-form"' in logs
 
 
@@ -154,47 +155,45 @@ def test_verify_scale_access_and_logs_from_the_page(
     settings.MEMCACHED_ACCESS_OVERRIDES = {f"{running.namespace}/mem1": memcached_server}
     with django_capture_on_commit_callbacks(execute=True):
         html = client.post(
-            f"/operators/instances/{running.pk}/verify/", HTTP_HX_REQUEST="true"
+            f"/instances/{running.pk}/verify/", HTTP_HX_REQUEST="true"
         ).content.decode()
     # Answered at once with the button busy and the panel polling; the worker's result
     # shows on the next poll.
     assert "Verifying…" in html and 'hx-trigger="every 2s"' in html
     html = client.get(
-        f"/operators/instances/{running.pk}/access/?fragment=access", HTTP_HX_REQUEST="true"
+        f"/instances/{running.pk}/access/?fragment=access", HTTP_HX_REQUEST="true"
     ).content.decode()
     assert 'data-testid="verify-result" data-ok="true"' in html and "round trip" in html
     assert 'hx-trigger="every 2s"' not in html
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/operators/instances/{running.pk}/access/change/", {"enabled": "1"})
+        client.post(f"/instances/{running.pk}/access/change/", {"enabled": "1"})
     running.refresh_from_db()
     assert running.access_state == "exposed"
-    access = client.get(f"/operators/instances/{running.pk}/access/").content.decode()
+    access = client.get(f"/instances/{running.pk}/access/").content.decode()
     assert running.access_address in access
-    scale = client.post(f"/operators/instances/{running.pk}/scale/", {"replicas": "0"}, follow=True)
+    scale = client.post(f"/instances/{running.pk}/scale/", {"replicas": "0"}, follow=True)
     assert "At least 1 replica." in scale.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
-            f"/operators/instances/{running.pk}/logs/fetch/",
+            f"/instances/{running.pk}/logs/fetch/",
             {"pod": "mem1-memcached-0", "tail": "5"},
         )
     logs = client.get(
-        f"/operators/instances/{running.pk}/logs/?pod=mem1-memcached-0&container=memcached"
+        f"/instances/{running.pk}/logs/?pod=mem1-memcached-0&container=memcached"
     ).content.decode()
     assert 'data-testid="log-text"' in logs and "server listening" in logs
 
 
 def test_delete_asks_for_the_name_first(client, buyer, running, django_capture_on_commit_callbacks):
     client.force_login(buyer.owner)
-    page = client.get(f"/operators/instances/{running.pk}/delete/").content.decode()
+    page = client.get(f"/instances/{running.pk}/delete/").content.decode()
     assert "cannot be undone" in page
-    wrong = client.post(
-        f"/operators/instances/{running.pk}/delete/", {"confirm_name": "x"}, follow=True
-    )
+    wrong = client.post(f"/instances/{running.pk}/delete/", {"confirm_name": "x"}, follow=True)
     assert "Type the instance&#x27;s name to confirm." in wrong.content.decode()
     running.refresh_from_db()
     assert running.status == "running"
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"/operators/instances/{running.pk}/delete/", {"confirm_name": "mem1"})
+        client.post(f"/instances/{running.pk}/delete/", {"confirm_name": "mem1"})
     running.refresh_from_db()
     assert running.status == "deleted"
 
@@ -205,29 +204,30 @@ def test_expired_entitlement_shows_a_renew_link(client, buyer, running, time_mac
     client.force_login(buyer.owner)
     tab = client.get(f"/operators/{running.installation_id}/instances/").content.decode()
     assert 'data-testid="entitlement-expired"' in tab
-    assert f"/purchased/{entitlement.pk}/renew/" in tab
+    assert f"/orders/purchased/{entitlement.pk}/renew/" in tab
     assert 'data-testid="create-MemcachedCluster"' not in tab
-    page = client.get(f"/operators/{running.installation_id}/instances/new/")
+    page = client.get(f"/instances/new/{running.installation_id}/")
     assert (
-        page.status_code == 403 and f"/purchased/{entitlement.pk}/renew/" in page.content.decode()
+        page.status_code == 403
+        and f"/orders/purchased/{entitlement.pk}/renew/" in page.content.decode()
     )
     # Running instances stay manageable.
-    assert client.get(f"/operators/instances/{running.pk}/edit/").status_code == 200
+    assert client.get(f"/instances/{running.pk}/edit/").status_code == 200
 
 
 def test_other_tenants_get_404(client, running, tenant_with_owner):
     _tenant, stranger = tenant_with_owner("stranger")
     client.force_login(stranger)
     for url in (
-        f"/operators/instances/{running.pk}/",
-        f"/operators/instances/{running.pk}/access/",
-        f"/operators/instances/{running.pk}/edit/",
-        f"/operators/{running.installation_id}/instances/new/",
-        f"/catalog/memcached/progress/{running.pk}/",
+        f"/instances/{running.pk}/",
+        f"/instances/{running.pk}/access/",
+        f"/instances/{running.pk}/edit/",
+        f"/instances/new/{running.installation_id}/",
+        f"/instances/catalog/memcached/progress/{running.pk}/",
     ):
         assert client.get(url).status_code == 404, url
-    assert client.post(f"/operators/instances/{running.pk}/verify/").status_code == 404
-    assert client.post(f"/operators/instances/{running.pk}/delete/").status_code == 404
+    assert client.post(f"/instances/{running.pk}/verify/").status_code == 404
+    assert client.post(f"/instances/{running.pk}/delete/").status_code == 404
     api = APIClient()
     api.force_authenticate(stranger)
     assert api.get(f"/api/v1/instances/{running.pk}/").status_code == 404
@@ -385,7 +385,7 @@ def test_api_crud_scale_access_verify_metrics_logs_events(
 def test_api_accepts_a_whole_manifest_as_yaml(buyer, installed, django_capture_on_commit_callbacks):
     api = APIClient()
     api.force_authenticate(buyer.owner)
-    from provisioning import memcached
+    from instances import memcached
 
     text = memcached.to_yaml(cr(name="from-yaml", namespace=installed.namespace, replicas=1))
     with django_capture_on_commit_callbacks(execute=True):
@@ -444,7 +444,7 @@ def test_list_pages_and_endpoints_keep_a_constant_query_count(
     client.force_login(buyer.owner)
     api = APIClient()
     api.force_authenticate(buyer.owner)
-    urls = ["/operators/instances/", f"/operators/{running.installation_id}/instances/"]
+    urls = ["/instances/", f"/operators/{running.installation_id}/instances/"]
     counts = {}
     for url in urls:
         with django_assert_max_num_queries(40) as captured:
@@ -476,14 +476,14 @@ def test_list_pages_and_endpoints_keep_a_constant_query_count(
 
 def test_catalog_index_lists_entitled_memcached_assets(client, buyer, on_sale_version):
     client.force_login(buyer.owner)
-    html = client.get("/catalog/memcached/").content.decode()
+    html = client.get("/instances/catalog/memcached/").content.decode()
     assert f'data-testid="offering-{on_sale_version.asset.code}"' in html
 
 
 def test_instance_list_empty_state(client, tenant_with_owner):
     _tenant, owner = tenant_with_owner("nobody-yet")
     client.force_login(owner)
-    html = client.get("/operators/instances/").content.decode()
+    html = client.get("/instances/").content.decode()
     assert 'data-testid="instance-list-empty"' in html
 
 
@@ -509,7 +509,7 @@ def test_other_owned_apis_get_a_yaml_editor_prefilled_from_their_example(
     client.force_login(buyer.owner)
     tab = client.get(f"/operators/{installed.pk}/instances/").content.decode()
     assert 'data-testid="create-MemcachedBackup"' in tab and "Create MemcachedBackup" in tab
-    url = f"/operators/{installed.pk}/instances/new/?kind=MemcachedBackup"
+    url = f"/instances/new/{installed.pk}/?kind=MemcachedBackup"
     page = client.get(url).content.decode()
     assert 'data-testid="tab-form"' not in page  # YAML only
     assert "kind: MemcachedBackup" in page and "0 3 * * *" in page
@@ -530,4 +530,4 @@ def test_other_owned_apis_get_a_yaml_editor_prefilled_from_their_example(
     # The sandbox serves no such API: the instance fails and says why.
     instance.refresh_from_db()
     assert instance.status == "failed" and "not served" in instance.failure_reason
-    assert client.get(f"/operators/{installed.pk}/instances/new/?kind=Nope").status_code == 404
+    assert client.get(f"/instances/new/{installed.pk}/?kind=Nope").status_code == 404

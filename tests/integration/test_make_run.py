@@ -86,7 +86,7 @@ def test_make_run_starts_web_worker_and_beat_and_is_ready(tmp_path):
             what="the worker to run a task from the filesystem broker",
             output=output,
         )
-        login = requests.get(f"http://127.0.0.1:{port}/login/", timeout=5)
+        login = requests.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5)
         assert login.status_code == 200 and "Log in" in login.text
 
         # The demo's sandbox cluster is reached by the worker, and beat's periodic sync

@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Sum
-from django.http import Http404
 
 from accounts.models import AuditEntry
 from assets import services as asset_services
@@ -15,6 +14,7 @@ from assets.lifecycle import transition_version
 from assets.models import AssetVersion
 from assets.signals import buyer_tenant_counts
 from clusters.models import Cluster
+from core.errors import NotFound
 from orders import selectors, services
 from orders.models import Entitlement, IdempotencyKey, LedgerEntry, Order, Wallet
 from orders.signals import order_paid
@@ -524,7 +524,7 @@ def test_the_database_refuses_a_negative_balance(buyer, fund):
 def test_selectors_hide_other_tenants(buyer, other_buyer, provider, mem1, place):
     order = place(buyer, mem1)
     assert selectors.get_order_for(user=buyer.owner, code=order.code) == order
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         selectors.get_order_for(user=other_buyer.owner, code=order.code)
     assert list(selectors.orders_for(user=other_buyer.owner)) == []
     seller_view = selectors.get_order_for(user=provider.owner, code=order.code)

@@ -45,7 +45,7 @@ def _buy_data(response_or_html, **overrides):
 
 
 def test_the_buy_dialog_preselects_sensible_defaults(buyer_client, buyer, mem1, default_cluster):
-    response = buyer_client.get(reverse("buy", args=[mem1.code]), HTTP_HX_REQUEST="true")
+    response = buyer_client.get(reverse("orders:buy", args=[mem1.code]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200 and 'data-testid="buy-dialog"' in html
     assert "<html" not in html  # a fragment for the modal
@@ -57,20 +57,20 @@ def test_the_buy_dialog_preselects_sensible_defaults(buyer_client, buyer, mem1, 
     assert re.search(r'value="Automatic"[^>]*checked', html)
     assert "1.00 T" in html and "Pay now" in html and "Pay later" in html
     assert 'data-testid="shortfall"' in html  # the wallet is empty: it says so up front
-    full = buyer_client.get(reverse("buy", args=[mem1.code])).content.decode()
+    full = buyer_client.get(reverse("orders:buy", args=[mem1.code])).content.decode()
     assert "<html" in full and 'data-testid="buy-form"' in full
 
 
 def test_the_dependent_fields_refresh_with_the_chosen_plan(buyer_client, mem1):
     plan = plan_named(mem1, "100¥/年")
     html = buyer_client.get(
-        reverse("buy", args=[mem1.code]), {"fields": "1", "plan": plan.pk}
+        reverse("orders:buy", args=[mem1.code]), {"fields": "1", "plan": plan.pk}
     ).content.decode()
     assert html.startswith('<div id="buy-fields"') and "100.00 T" in html
 
 
 def test_buy_and_pay_later_then_continue_payment(buyer_client, buyer, provider, mem1, fund):
-    page = buyer_client.get(reverse("buy", args=[mem1.code]))
+    page = buyer_client.get(reverse("orders:buy", args=[mem1.code]))
     data = _buy_data(
         page,
         plan=plan_named(mem1, "1T/年").pk,
@@ -78,64 +78,66 @@ def test_buy_and_pay_later_then_continue_payment(buyer_client, buyer, provider, 
         cluster=Order._meta.get_field("cluster").related_model.objects.get().pk,
         pay="later",
     )
-    response = buyer_client.post(reverse("buy", args=[mem1.code]), data, follow=True)
+    response = buyer_client.post(reverse("orders:buy", args=[mem1.code]), data, follow=True)
     order = Order.objects.get()
-    assert response.redirect_chain[-1][0] == reverse("order-detail", args=[order.code])
+    assert response.redirect_chain[-1][0] == reverse("orders:order-detail", args=[order.code])
     html = response.content.decode()
     assert "placed. Pay 1.00 T before" in html and order.status == "pending_payment"
     # 订单管理: the seed's table, 1T/0T, 待支付, 支付 and 取消.
-    listing = buyer_client.get(reverse("orders")).content.decode()
+    listing = buyer_client.get(reverse("orders:orders")).content.decode()
     for column in ["Order ID", "Asset type", "Asset name", "Order type", "Buyer", "Seller"]:
         assert column in listing
     assert order.code in listing and "1T/0T" in listing and "Pending payment" in listing
-    assert reverse("order-pay", args=[order.code]) in listing
+    assert reverse("orders:order-pay", args=[order.code]) in listing
     # 继续支付 with an empty wallet: the shortfall, nothing charged.
-    pay_page = buyer_client.get(reverse("order-pay", args=[order.code])).content.decode()
+    pay_page = buyer_client.get(reverse("orders:order-pay", args=[order.code])).content.decode()
     assert "1.00 T short" in pay_page
     token = re.search(r'name="idempotency_key" value="(\w+)"', pay_page).group(1)
-    short = buyer_client.post(reverse("order-pay", args=[order.code]), {"idempotency_key": token})
+    short = buyer_client.post(
+        reverse("orders:order-pay", args=[order.code]), {"idempotency_key": token}
+    )
     assert short.status_code == 400 and "1.00 T short" in short.content.decode()
     fund(buyer, 10)
     paid = buyer_client.post(
-        reverse("order-pay", args=[order.code]), {"idempotency_key": token}, follow=True
+        reverse("orders:order-pay", args=[order.code]), {"idempotency_key": token}, follow=True
     )
     assert "Paid 1.00 T for mem1" in paid.content.decode()
     again = buyer_client.post(  # the double click
-        reverse("order-pay", args=[order.code]), {"idempotency_key": token}, follow=True
+        reverse("orders:order-pay", args=[order.code]), {"idempotency_key": token}, follow=True
     )
     assert "charged once" in again.content.decode()
     assert Wallet.objects.get(tenant=buyer).balance == Decimal("9.00")
-    listing = buyer_client.get(reverse("orders")).content.decode()
+    listing = buyer_client.get(reverse("orders:orders")).content.decode()
     assert "1T/1T" in listing and "Paid" in listing
 
 
 def test_pay_now_short_shows_the_shortfall_on_the_form(buyer_client, buyer, mem1, fund):
     fund(buyer, "0.50")
-    page = buyer_client.get(reverse("buy", args=[mem1.code]))
+    page = buyer_client.get(reverse("orders:buy", args=[mem1.code]))
     data = _buy_data(page, plan=plan_named(mem1, "1T/年").pk, project=buyer.project.pk, pay="now")
     data["cluster"] = re.search(
         r'name="cluster"[^>]*>\s*<option value="(\d+)"', page.content.decode()
     ).group(1)
-    response = buyer_client.post(reverse("buy", args=[mem1.code]), data)
+    response = buyer_client.post(reverse("orders:buy", args=[mem1.code]), data)
     assert response.status_code == 400
     assert "0.50 T short" in response.content.decode() and not Order.objects.exists()
 
 
 def test_a_free_plan_is_got_at_once(buyer_client, buyer, make_listed_asset, default_cluster):
     free = make_listed_asset("freebie", plans=(PLAN_FREE,))
-    page = buyer_client.get(reverse("buy", args=[free.code]))
+    page = buyer_client.get(reverse("orders:buy", args=[free.code]))
     assert "Get it free" in page.content.decode()
     data = _buy_data(
         page, plan=free.plans.get().pk, project=buyer.project.pk, cluster=default_cluster.pk
     )
     data["pay"] = "now"
-    response = buyer_client.post(reverse("buy", args=[free.code]), data, follow=True)
+    response = buyer_client.post(reverse("orders:buy", args=[free.code]), data, follow=True)
     assert "is free: it is yours until" in response.content.decode()
     assert Entitlement.objects.get(buyer=buyer).asset == free
 
 
 def test_bad_choices_come_back_as_field_errors(buyer_client, buyer, mem1, default_cluster):
-    page = buyer_client.get(reverse("buy", args=[mem1.code]))
+    page = buyer_client.get(reverse("orders:buy", args=[mem1.code]))
     data = _buy_data(
         page,
         plan=plan_named(mem1, "1T/年").pk,
@@ -144,7 +146,7 @@ def test_bad_choices_come_back_as_field_errors(buyer_client, buyer, mem1, defaul
         channel="nightly",
         pay="later",
     )
-    response = buyer_client.post(reverse("buy", args=[mem1.code]), data)
+    response = buyer_client.post(reverse("orders:buy", args=[mem1.code]), data)
     assert response.status_code == 400
     assert re.search(r'data-field="channel"', response.content.decode())
 
@@ -152,11 +154,11 @@ def test_bad_choices_come_back_as_field_errors(buyer_client, buyer, mem1, defaul
 def test_holders_and_the_seller_are_sent_elsewhere(
     buyer_client, provider_client, buyer, mem1, place, fund
 ):
-    own = provider_client.get(reverse("buy", args=[mem1.code]), follow=True)
+    own = provider_client.get(reverse("orders:buy", args=[mem1.code]), follow=True)
     assert "cannot buy its own asset" in own.content.decode()
     fund(buyer, 5)
     place(buyer, mem1, pay_now=True)
-    held = buyer_client.get(reverse("buy", args=[mem1.code]), follow=True)
+    held = buyer_client.get(reverse("orders:buy", args=[mem1.code]), follow=True)
     assert "already holds mem1" in held.content.decode()
 
 
@@ -165,12 +167,12 @@ def test_holders_and_the_seller_are_sent_elsewhere(
 
 def test_cancel_asks_first(buyer_client, buyer, mem1, place):
     order = place(buyer, mem1)
-    confirm = buyer_client.get(reverse("order-cancel", args=[order.code])).content.decode()
+    confirm = buyer_client.get(reverse("orders:order-cancel", args=[order.code])).content.decode()
     assert 'data-testid="confirm"' in confirm and "cannot be undone" in confirm
     order.refresh_from_db()
     assert order.status == "pending_payment"
     response = buyer_client.post(
-        reverse("order-cancel", args=[order.code]), {"reason": "wrong plan"}, follow=True
+        reverse("orders:order-cancel", args=[order.code]), {"reason": "wrong plan"}, follow=True
     )
     assert f"Order {order.code} cancelled." in response.content.decode()
     order.refresh_from_db()
@@ -180,17 +182,17 @@ def test_cancel_asks_first(buyer_client, buyer, mem1, place):
 def test_a_buyer_never_sees_another_tenants_orders(client, buyer, other_buyer, mem1, place, fund):
     order = place(buyer, mem1)
     client.force_login(other_buyer.owner)
-    for name in ("order-detail", "order-pay", "order-cancel"):
+    for name in ("orders:order-detail", "orders:order-pay", "orders:order-cancel"):
         assert client.get(reverse(name, args=[order.code])).status_code == 404
-    assert order.code not in client.get(reverse("orders")).content.decode()
-    assert client.post(reverse("order-pay", args=[order.code]), {}).status_code == 404
+    assert order.code not in client.get(reverse("orders:orders")).content.decode()
+    assert client.post(reverse("orders:order-pay", args=[order.code]), {}).status_code == 404
 
 
 def test_the_seller_sees_the_order_but_cannot_pay_it(provider_client, buyer, mem1, place):
     order = place(buyer, mem1)
-    detail = provider_client.get(reverse("order-detail", args=[order.code]))
+    detail = provider_client.get(reverse("orders:order-detail", args=[order.code]))
     assert detail.status_code == 200 and "Continue payment" not in detail.content.decode()
-    assert provider_client.get(reverse("order-pay", args=[order.code])).status_code == 404
+    assert provider_client.get(reverse("orders:order-pay", args=[order.code])).status_code == 404
 
 
 def test_filters_by_status_and_date(buyer_client, buyer, make_listed_asset, place, time_machine):
@@ -200,13 +202,13 @@ def test_filters_by_status_and_date(buyer_client, buyer, make_listed_asset, plac
     time_machine.move_to(now, tick=False)
     new = place(buyer, make_listed_asset("new"))
     services.cancel_order(actor=buyer.owner, order=new)
-    html = buyer_client.get(reverse("orders"), {"status": "cancelled"}).content.decode()
+    html = buyer_client.get(reverse("orders:orders"), {"status": "cancelled"}).content.decode()
     assert new.code in html and old.code not in html
     since = timezone.localdate(now - timedelta(days=2)).isoformat()
-    html = buyer_client.get(reverse("orders"), {"created_from": since}).content.decode()
+    html = buyer_client.get(reverse("orders:orders"), {"created_from": since}).content.decode()
     assert new.code in html and old.code not in html
     bad = buyer_client.get(
-        reverse("orders"), {"created_from": "2026-02-02", "created_to": "2026-01-01"}
+        reverse("orders:orders"), {"created_from": "2026-02-02", "created_to": "2026-01-01"}
     ).content.decode()
     assert "before the start date" in bad
 
@@ -217,7 +219,7 @@ def test_the_order_page_shows_snapshot_target_and_installation(
     fund(buyer, 5)
     with django_capture_on_commit_callbacks(execute=True):  # order_paid goes out on commit
         order = place(buyer, mem1, pay_now=True)
-    html = buyer_client.get(reverse("order-detail", args=[order.code])).content.decode()
+    html = buyer_client.get(reverse("orders:order-detail", args=[order.code])).content.decode()
     for text in ["1T/年", "1.00 T", "my-mem", "默认集群", "stable", "Automatic"]:
         assert text in html
     assert "order.placed" in html and "order.paid" in html  # the timeline
@@ -230,16 +232,18 @@ def test_the_order_page_shows_snapshot_target_and_installation(
 
 
 def test_empty_states(buyer_client, provider_client):
-    assert 'data-testid="orders-empty"' in buyer_client.get(reverse("orders")).content.decode()
-    purchased = buyer_client.get(reverse("purchased-assets")).content.decode()
+    assert (
+        'data-testid="orders-empty"' in buyer_client.get(reverse("orders:orders")).content.decode()
+    )
+    purchased = buyer_client.get(reverse("orders:purchased-assets")).content.decode()
     assert 'data-testid="purchased-empty"' in purchased
-    wallet = buyer_client.get(reverse("wallet")).content.decode()
+    wallet = buyer_client.get(reverse("orders:wallet")).content.decode()
     assert "0.00 T" in wallet and 'data-testid="ledger-empty"' in wallet
     assert (
         'data-testid="sales-empty"'
-        in provider_client.get(reverse("provider-sales")).content.decode()
+        in provider_client.get(reverse("orders:provider-sales")).content.decode()
     )
-    not_provider = buyer_client.get(reverse("provider-sales"))
+    not_provider = buyer_client.get(reverse("orders:provider-sales"))
     assert not_provider.status_code == 403 and "not a provider" in not_provider.content.decode()
 
 
@@ -255,7 +259,7 @@ def test_sales_show_revenue_per_asset_and_month(
     place(buyer, mem1, plan_named(mem1, "100¥/年"), pay_now=True)
     place(other_buyer, mem1, pay_now=True)
     place(buyer, other)  # unpaid: not revenue
-    response = provider_client.get(reverse("provider-sales"))
+    response = provider_client.get(reverse("orders:provider-sales"))
     html = response.content.decode()
     assert response.status_code == 200
     assert "101.00 T" in html  # 100 + 1
@@ -273,22 +277,26 @@ def test_sales_show_revenue_per_asset_and_month(
 def test_purchased_assets_with_status_renew_and_install(buyer_client, buyer, mem1, place, fund):
     fund(buyer, 10)
     entitlement = place(buyer, mem1, pay_now=True).entitlement
-    html = buyer_client.get(reverse("purchased-assets")).content.decode()
+    html = buyer_client.get(reverse("orders:purchased-assets")).content.decode()
     assert "mem1" in html and "Active" in html
-    assert reverse("renew", args=[entitlement.pk]) in html and 'data-testid="install"' in html
+    assert (
+        reverse("orders:renew", args=[entitlement.pk]) in html and 'data-testid="install"' in html
+    )
     Entitlement.objects.filter(pk=entitlement.pk).update(ends_at=timezone.now() + timedelta(days=3))
-    assert "Expiring soon" in buyer_client.get(reverse("purchased-assets")).content.decode()
+    assert "Expiring soon" in buyer_client.get(reverse("orders:purchased-assets")).content.decode()
     Entitlement.objects.filter(pk=entitlement.pk).update(
         starts_at=timezone.now() - timedelta(days=400), ends_at=timezone.now() - timedelta(days=1)
     )
-    html = buyer_client.get(reverse("purchased-assets")).content.decode()
+    html = buyer_client.get(reverse("orders:purchased-assets")).content.decode()
     assert "Expired" in html and "no new installation until renewed" in html
-    filtered = buyer_client.get(reverse("purchased-assets"), {"status": "active"}).content.decode()
+    filtered = buyer_client.get(
+        reverse("orders:purchased-assets"), {"status": "active"}
+    ).content.decode()
     assert "No purchased asset has this status" in filtered
-    page = buyer_client.get(reverse("renew", args=[entitlement.pk])).content.decode()
+    page = buyer_client.get(reverse("orders:renew", args=[entitlement.pk])).content.decode()
     token = re.search(r'name="idempotency_key" value="(\w+)"', page).group(1)
     response = buyer_client.post(
-        reverse("renew", args=[entitlement.pk]),
+        reverse("orders:renew", args=[entitlement.pk]),
         {"plan": entitlement.plan_id, "idempotency_key": token, "pay": "now"},
         follow=True,
     )
@@ -301,7 +309,7 @@ def test_another_tenants_entitlement_is_a_404(client, buyer, other_buyer, mem1, 
     fund(buyer, 5)
     entitlement = place(buyer, mem1, pay_now=True).entitlement
     client.force_login(other_buyer.owner)
-    assert client.get(reverse("renew", args=[entitlement.pk])).status_code == 404
+    assert client.get(reverse("orders:renew", args=[entitlement.pk])).status_code == 404
 
 
 # --- wallet and 充值 ----------------------------------------------------------------------
@@ -309,31 +317,31 @@ def test_another_tenants_entitlement_is_a_404(client, buyer, other_buyer, mem1, 
 
 def test_admins_top_up_with_a_reason(client, buyer, platform_admin):
     client.force_login(platform_admin)
-    page = client.get(reverse("wallet-top-up"), {"tenant": buyer.pk}).content.decode()
+    page = client.get(reverse("orders:wallet-top-up"), {"tenant": buyer.pk}).content.decode()
     assert re.search(rf'<option value="{buyer.pk}" selected>', page)
-    missing = client.post(reverse("wallet-top-up"), {"tenant": buyer.pk, "amount": "10"})
+    missing = client.post(reverse("orders:wallet-top-up"), {"tenant": buyer.pk, "amount": "10"})
     assert missing.status_code == 400 and 'data-field="reason"' in missing.content.decode()
     response = client.post(
-        reverse("wallet-top-up"),
+        reverse("orders:wallet-top-up"),
         {"tenant": buyer.pk, "amount": "1000.00", "reason": "demo credit"},
         follow=True,
     )
     assert "Topped up 1000.00 T for zs2-corp" in response.content.decode()
-    ledger = client.get(reverse("wallet"), {"tenant": buyer.pk}).content.decode()
+    ledger = client.get(reverse("orders:wallet"), {"tenant": buyer.pk}).content.decode()
     assert "+1000.00 T" in ledger and "demo credit" in ledger
 
 
 def test_only_admins_reach_the_top_up(buyer_client, buyer, other_buyer):
-    assert buyer_client.get(reverse("wallet-top-up")).status_code == 403
+    assert buyer_client.get(reverse("orders:wallet-top-up")).status_code == 403
     # ?tenant= is for admins; a buyer always sees its own wallet.
-    html = buyer_client.get(reverse("wallet"), {"tenant": other_buyer.pk}).content.decode()
+    html = buyer_client.get(reverse("orders:wallet"), {"tenant": other_buyer.pk}).content.decode()
     assert "zs2-corp" in html and "globex" not in html
 
 
 def test_the_wallet_shows_the_ledger(buyer_client, buyer, mem1, place, fund):
     fund(buyer, 10, reason="contract 7")
     order = place(buyer, mem1, pay_now=True)
-    html = buyer_client.get(reverse("wallet")).content.decode()
+    html = buyer_client.get(reverse("orders:wallet")).content.decode()
     assert "9.00 T" in html and "-1.00 T" in html and "contract 7" in html
     assert order.code in html and LedgerEntry.objects.count() == 3
 
@@ -342,11 +350,11 @@ def test_the_wallet_shows_the_ledger(buyer_client, buyer, mem1, place, fund):
 
 
 def test_the_users_tab_lists_buying_tenants(provider_client, buyer, mem1, place, fund):
-    empty = provider_client.get(reverse("asset-users", args=[mem1.code])).content.decode()
+    empty = provider_client.get(reverse("assets:asset-users", args=[mem1.code])).content.decode()
     assert 'data-testid="users-empty"' in empty
     fund(buyer, 5)
     place(buyer, mem1, pay_now=True)
-    html = provider_client.get(reverse("asset-users", args=[mem1.code])).content.decode()
+    html = provider_client.get(reverse("assets:asset-users", args=[mem1.code])).content.decode()
     assert 'data-testid="users-table"' in html and "zs2-corp" in html and "1T/年" in html
 
 
@@ -358,12 +366,14 @@ def _orders(buyer, asset_factory, place, count, start=0):
         place(buyer, asset_factory(f"q{i}"))
 
 
-@pytest.mark.parametrize("name", ["orders", "provider-sales", "purchased-assets", "wallet"])
+@pytest.mark.parametrize(
+    "name", ["orders:orders", "orders:provider-sales", "orders:purchased-assets", "orders:wallet"]
+)
 def test_list_pages_keep_their_query_count(
     client, buyer, provider, make_listed_asset, place, fund, django_assert_max_num_queries, name
 ):
     fund(buyer, 100)
-    user = provider.owner if name == "provider-sales" else buyer.owner
+    user = provider.owner if name == "orders:provider-sales" else buyer.owner
     client.force_login(user)
 
     def grow(start, count):
@@ -379,5 +389,5 @@ def test_list_pages_keep_their_query_count(
 
 
 def test_the_dialog_navigates_the_page_when_buying_is_not_the_answer(provider_client, mem1):
-    response = provider_client.get(reverse("buy", args=[mem1.code]), HTTP_HX_REQUEST="true")
-    assert response["HX-Redirect"] == reverse("storefront-asset", args=[mem1.code])
+    response = provider_client.get(reverse("orders:buy", args=[mem1.code]), HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == reverse("storefront:storefront-asset", args=[mem1.code])

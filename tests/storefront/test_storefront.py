@@ -82,12 +82,12 @@ def shelf(make_listed_asset, tenant_with_owner, category, provider):
 
 
 def test_only_assets_on_sale_are_listed(buyer_client, shelf, provider, platform_admin):
-    names = card_names(buyer_client.get(reverse("storefront")))
+    names = card_names(buyer_client.get(reverse("storefront:storefront")))
     assert set(names) == set(shelf) and "draft-only" not in names
     version = AssetVersion.objects.get(asset=shelf["mem1"])
     transition_version(version=version, to="delisting_review", actor=provider.owner)
     transition_version(version=version, to="delisted", actor=platform_admin)
-    assert "mem1" not in card_names(buyer_client.get(reverse("storefront")))
+    assert "mem1" not in card_names(buyer_client.get(reverse("storefront:storefront")))
 
 
 @pytest.mark.parametrize(
@@ -103,16 +103,21 @@ def test_only_assets_on_sale_are_listed(buyer_client, shelf, provider, platform_
     ],
 )
 def test_price_bands_on_the_cheapest_plan_on_sale(buyer_client, api, shelf, price, expected):
-    assert set(card_names(buyer_client.get(reverse("storefront"), {"price": price}))) == expected
+    assert (
+        set(card_names(buyer_client.get(reverse("storefront:storefront"), {"price": price})))
+        == expected
+    )
     if price != "bogus":
         assert set(api_names(api.get("/api/v1/storefront/", {"price": price}))) == expected
 
 
 def test_category_and_keyword(buyer_client, api, shelf):
-    names = card_names(buyer_client.get(reverse("storefront"), {"category": "databases"}))
+    names = card_names(
+        buyer_client.get(reverse("storefront:storefront"), {"category": "databases"})
+    )
     assert set(names) == {"pg", "mongo", "oracle"}
     both = {"category": "databases", "price": "999-9998"}
-    assert card_names(buyer_client.get(reverse("storefront"), both)) == ["mongo"]
+    assert card_names(buyer_client.get(reverse("storefront:storefront"), both)) == ["mongo"]
     assert set(api_names(api.get("/api/v1/storefront/", both))) == {"mongo"}
     # name, summary and provider; a Chinese word inside a summary too.
     for query, expected in [
@@ -122,43 +127,58 @@ def test_category_and_keyword(buyer_client, api, shelf):
         ("relational", {"pg"}),
         ("nothing-like-it", set()),
     ]:
-        assert set(card_names(buyer_client.get(reverse("storefront"), {"q": query}))) == expected
+        assert (
+            set(card_names(buyer_client.get(reverse("storefront:storefront"), {"q": query})))
+            == expected
+        )
         assert set(api_names(api.get("/api/v1/storefront/", {"q": query}))) == expected
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search is PostgreSQL's")
 def test_full_text_search_stems_words(buyer_client, shelf):
     # "database" finds the summary "relational databases" through the English stemmer.
-    assert card_names(buyer_client.get(reverse("storefront"), {"q": "database relational"})) == [
-        "pg"
-    ]
+    assert card_names(
+        buyer_client.get(reverse("storefront:storefront"), {"q": "database relational"})
+    ) == ["pg"]
 
 
 def test_sorts(buyer_client, api, shelf):
     prices = ["freebie", "mem1", "redis-ha", "pg", "kafka", "mongo", "oracle"]
-    assert card_names(buyer_client.get(reverse("storefront"), {"sort": "price"})) == prices
-    assert card_names(buyer_client.get(reverse("storefront"), {"sort": "-price"})) == prices[::-1]
+    assert (
+        card_names(buyer_client.get(reverse("storefront:storefront"), {"sort": "price"})) == prices
+    )
+    assert (
+        card_names(buyer_client.get(reverse("storefront:storefront"), {"sort": "-price"}))
+        == prices[::-1]
+    )
     assert api_names(api.get("/api/v1/storefront/", {"sort": "-price"})) == prices[::-1]
     Asset.objects.filter(pk=shelf["pg"].pk).update(view_count=50)
     Asset.objects.filter(pk=shelf["kafka"].pk).update(view_count=20)
-    assert card_names(buyer_client.get(reverse("storefront"), {"sort": "views"}))[:2] == [
+    assert card_names(buyer_client.get(reverse("storefront:storefront"), {"sort": "views"}))[
+        :2
+    ] == [
         "pg",
         "kafka",
     ]
     Asset.objects.filter(pk=shelf["mem1"].pk).update(updated_at=timezone.now() + timedelta(days=1))
-    assert card_names(buyer_client.get(reverse("storefront"), {"sort": "updated"}))[0] == "mem1"
+    assert (
+        card_names(buyer_client.get(reverse("storefront:storefront"), {"sort": "updated"}))[0]
+        == "mem1"
+    )
     # 默认: the most recently listed first.
-    assert card_names(buyer_client.get(reverse("storefront")))[0] == "oracle"
+    assert card_names(buyer_client.get(reverse("storefront:storefront")))[0] == "oracle"
 
 
 def test_filters_live_in_the_url_and_pages_keep_them(buyer_client, make_listed_asset):
     for i in range(14):
         make_listed_asset(f"cache-{i:02}")
-    first = buyer_client.get(reverse("storefront"), {"price": "1-98", "sort": "price"})
+    first = buyer_client.get(reverse("storefront:storefront"), {"price": "1-98", "sort": "price"})
     html = first.content.decode()
     assert len(card_names(first)) == 12 and "14 assets" in html
     assert "price=1-98&amp;sort=price&amp;page=2" in html
-    second = buyer_client.get(reverse("storefront"), {"price": "1-98", "sort": "price", "page": 2})
+    second = buyer_client.get(
+        reverse("storefront:storefront"), {"price": "1-98", "sort": "price", "page": 2}
+    )
     assert len(card_names(second)) == 2
     # The other filters' links keep the current choices.
     assert 'href="?category=basic-apps&amp;price=1-98&amp;sort=price"' in html
@@ -168,7 +188,7 @@ def test_filters_live_in_the_url_and_pages_keep_them(buyer_client, make_listed_a
 def test_cards_show_badge_free_buy_or_install(buyer_client, buyer, shelf, place, fund):
     fund(buyer, 5)
     place(buyer, shelf["mem1"], pay_now=True)
-    html = buyer_client.get(reverse("storefront")).content.decode()
+    html = buyer_client.get(reverse("storefront:storefront")).content.decode()
     cards = dict(re.findall(r'data-code="(ASID-\w+)">(.*?)</article>', html, flags=re.S))
     mem1, kafka, freebie = (cards[shelf[n].code] for n in ("mem1", "kafka", "freebie"))
     assert 'data-testid="install"' in mem1 and 'data-testid="buy"' not in mem1
@@ -194,9 +214,12 @@ def api_client_for(tenant):
 
 
 def test_empty_states(buyer_client, make_listed_asset):
-    assert 'data-testid="market-empty"' in buyer_client.get(reverse("storefront")).content.decode()
+    assert (
+        'data-testid="market-empty"'
+        in buyer_client.get(reverse("storefront:storefront")).content.decode()
+    )
     make_listed_asset("mem1")
-    html = buyer_client.get(reverse("storefront"), {"q": "zzz"}).content.decode()
+    html = buyer_client.get(reverse("storefront:storefront"), {"q": "zzz"}).content.decode()
     assert 'data-testid="market-no-match"' in html and "Show all assets" in html
 
 
@@ -211,7 +234,7 @@ def test_the_asset_page_has_header_tabs_and_version(buyer_client, make_listed_as
         usage_help_url="https://docs.example/mem",
         terms_markdown="**Use** it well",
     )
-    url = reverse("storefront-asset", args=[asset.code])
+    url = reverse("storefront:storefront-asset", args=[asset.code])
     html = buyer_client.get(url).content.decode()
     assert "Certified" in html and "zs-olm" in html and "Basic applications" in html
     assert "<strong>fast</strong>" in html  # the Markdown description
@@ -231,22 +254,29 @@ def test_an_asset_not_on_sale_is_a_404_unless_held(
     buyer_client, buyer, make_listed_asset, place, fund, provider, platform_admin
 ):
     draft = make_listed_asset("draft", on_sale=False)
-    assert buyer_client.get(reverse("storefront-asset", args=[draft.code])).status_code == 404
+    assert (
+        buyer_client.get(reverse("storefront:storefront-asset", args=[draft.code])).status_code
+        == 404
+    )
     held = make_listed_asset("held")
     fund(buyer, 5)
     place(buyer, held, pay_now=True)
     version = AssetVersion.objects.get(asset=held)
     transition_version(version=version, to="delisting_review", actor=provider.owner)
     transition_version(version=version, to="delisted", actor=platform_admin)
-    html = buyer_client.get(reverse("storefront-asset", args=[held.code])).content.decode()
+    html = buyer_client.get(
+        reverse("storefront:storefront-asset", args=[held.code])
+    ).content.decode()
     assert 'data-testid="not-on-sale"' in html and "Renew" in html
 
 
 def test_an_entitled_tenant_gets_install_into_a_project(buyer_client, buyer, mem1, place, fund):
     fund(buyer, 5)
     place(buyer, mem1, pay_now=True)
-    html = buyer_client.get(reverse("storefront-asset", args=[mem1.code])).content.decode()
-    install_url = reverse("installation-create", args=[mem1.code])
+    html = buyer_client.get(
+        reverse("storefront:storefront-asset", args=[mem1.code])
+    ).content.decode()
+    install_url = reverse("provisioning:installation-create", args=[mem1.code])
     assert 'data-testid="install-note"' in html and f'href="{install_url}"' in html
     form = buyer_client.get(install_url).content.decode()
     assert 'name="project"' in form and 'name="channel"' in form
@@ -258,7 +288,7 @@ def test_an_entitled_tenant_gets_install_into_a_project(buyer_client, buyer, mem
 def test_views_count_once_per_session_per_hour(client, buyer, other_buyer, mem1, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
     updated = Asset.objects.get(pk=mem1.pk).updated_at
-    url = reverse("storefront-asset", args=[mem1.code])
+    url = reverse("storefront:storefront-asset", args=[mem1.code])
     client.force_login(buyer.owner)
     client.get(url)
     client.get(url, {"tab": "plans"})
@@ -318,7 +348,7 @@ def test_storefront_page_and_api_keep_their_query_count(
     for i in range(2):
         place(buyer, make_listed_asset(f"a{i}"), pay_now=True)
     with django_assert_max_num_queries(10) as page_queries:
-        client.get(reverse("storefront"))
+        client.get(reverse("storefront:storefront"))
     with django_assert_max_num_queries(10) as api_queries:
         api.get("/api/v1/storefront/")
     for i in range(2, 14):
@@ -327,6 +357,6 @@ def test_storefront_page_and_api_keep_their_query_count(
             place(buyer, asset, pay_now=True)
     for params in ({}, {"q": "a1"}, {"price": "1-98", "sort": "-price"}):
         with django_assert_max_num_queries(len(page_queries.captured_queries)):
-            client.get(reverse("storefront"), params)
+            client.get(reverse("storefront:storefront"), params)
         with django_assert_max_num_queries(len(api_queries.captured_queries)):
             api.get("/api/v1/storefront/", params)

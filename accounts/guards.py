@@ -1,0 +1,59 @@
+"""Who may act for a tenant: the one place services ask, each with its own message.
+
+A guard raises `NotPermitted` (a 403 with a stable code). `allow_system` lets the worker,
+acting for nobody (`user=None`), through where a job carries out a member's request.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from core.errors import NotPermitted
+
+from .errors import AccountsErrorCode
+from .models import Membership, Tenant, User
+from .permissions import is_platform_admin
+
+
+def is_member(*, user: User | None, tenant: Tenant | int) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    return Membership.objects.filter(user=user, tenant_id=tenant_id).exists()
+
+
+def require_member(
+    *,
+    user: User | None,
+    tenant: Tenant,
+    message: str | None = None,
+    allow_system: bool = False,
+) -> None:
+    if user is None and allow_system:
+        return
+    if not is_member(user=user, tenant=tenant):
+        raise NotPermitted(
+            message or _("You are not a member of %(tenant)s.") % {"tenant": tenant},
+            code=AccountsErrorCode.NOT_A_MEMBER,
+        )
+
+
+def require_owner(*, user: User | None, tenant: Tenant, message: str | None = None) -> None:
+    owner = (
+        user is not None
+        and user.is_authenticated
+        and Membership.objects.filter(user=user, tenant=tenant, role=Membership.Role.OWNER).exists()
+    )
+    if not owner:
+        raise NotPermitted(
+            message or _("Only an owner of %(tenant)s can do this.") % {"tenant": tenant},
+            code=AccountsErrorCode.NOT_AN_OWNER,
+        )
+
+
+def require_platform_admin(*, user: User | None, message: str | None = None) -> None:
+    if not is_platform_admin(user):
+        raise NotPermitted(
+            message or _("Only platform administrators may do this."),
+            code=AccountsErrorCode.NOT_PLATFORM_ADMIN,
+        )

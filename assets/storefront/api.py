@@ -1,0 +1,242 @@
+"""REST twin of the storefront (云市场): the same filters, sorts and pages as the screen.
+
+Bad query values are a 400 naming the parameter (the screen falls back to "all").
+Views (浏览量) are counted by the asset page, per browser session, not by API reads.
+"""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
+
+from assets import selectors
+from assets.markdown import render_markdown
+from assets.models import OTHER_INFO_FIELDS, Asset, AssetVersion, Category, Plan, Screenshot
+from orders import selectors as order_selectors
+
+from . import selectors as market
+
+
+class ProviderBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_certified = serializers.BooleanField(help_text="已认证: certified by the platform admins.")
+
+
+class CategoryBriefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text="In the request's language.")
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "name"]
+
+
+class StorefrontAssetSerializer(serializers.ModelSerializer):
+    provider = ProviderBriefSerializer(source="tenant", read_only=True)
+    category = CategoryBriefSerializer(read_only=True)
+    min_price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="The cheapest plan on sale, in T (a string); null when no plan is on sale.",
+    )
+    is_free = serializers.SerializerMethodField()
+    listed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    entitled = serializers.SerializerMethodField(
+        help_text="Your tenant holds an active entitlement (the card shows 安装, not 购买)."
+    )
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id",
+            "code",
+            "name",
+            "summary",
+            "icon",
+            "delivery_type",
+            "category",
+            "provider",
+            "min_price",
+            "is_free",
+            "view_count",
+            "listed_at",
+            "updated_at",
+            "entitled",
+        ]
+        read_only_fields = fields
+
+    def get_is_free(self, asset) -> bool:
+        return asset.min_price is not None and asset.min_price == 0
+
+    def get_entitled(self, asset) -> bool:
+        return bool(getattr(asset, "entitled", False))
+
+
+class StorefrontPlanSerializer(serializers.ModelSerializer):
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+    duration = serializers.CharField(source="duration_display", read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = ["id", "name", "price", "duration_value", "duration_unit", "duration"]
+        read_only_fields = fields
+
+
+class StorefrontVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AssetVersion
+        fields = [
+            "id",
+            "version",
+            "package_name",
+            "channels",
+            "default_channel",
+            "csv_name",
+            "provided_apis",
+            "listed_at",
+        ]
+        read_only_fields = fields
+
+
+class StorefrontScreenshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Screenshot
+        fields = ["id", "image", "width", "height", "position"]
+        read_only_fields = fields
+
+
+class OtherInfoSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=["markdown", "link"])
+    html = serializers.CharField(help_text="Sanitised HTML of the Markdown (empty for a link).")
+    url = serializers.CharField(allow_blank=True)
+
+
+class StorefrontAssetDetailSerializer(StorefrontAssetSerializer):
+    description_html = serializers.SerializerMethodField()
+    other_info = serializers.SerializerMethodField(
+        help_text="usage_help, terms, customer_cases and support_scope: Markdown or a link."
+    )
+    plans = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField(help_text="The version on sale, with its channels.")
+    screenshots = StorefrontScreenshotSerializer(many=True, read_only=True)
+
+    class Meta(StorefrontAssetSerializer.Meta):
+        fields = [
+            *StorefrontAssetSerializer.Meta.fields,
+            "description",
+            "description_html",
+            "website",
+            "other_info",
+            "plans",
+            "version",
+            "screenshots",
+        ]
+        read_only_fields = fields
+
+    def get_description_html(self, asset) -> str:
+        return str(render_markdown(asset.description))
+
+    @extend_schema_field(serializers.DictField(child=OtherInfoSerializer()))
+    def get_other_info(self, asset) -> dict:
+        info = {}
+        for prefix, _label in OTHER_INFO_FIELDS:
+            mode = getattr(asset, f"{prefix}_mode")
+            text = getattr(asset, f"{prefix}_markdown")
+            info[prefix] = {
+                "mode": mode,
+                "html": str(render_markdown(text)) if mode == "markdown" else "",
+                "url": getattr(asset, f"{prefix}_url") if mode == "link" else "",
+            }
+        return info
+
+    @extend_schema_field(StorefrontPlanSerializer(many=True))
+    def get_plans(self, asset) -> list:
+        return StorefrontPlanSerializer(market.plans_on_sale(asset), many=True).data
+
+    @extend_schema_field(StorefrontVersionSerializer(allow_null=True))
+    def get_version(self, asset) -> dict | None:
+        version = market.on_sale_version(asset)
+        return StorefrontVersionSerializer(version).data if version else None
+
+
+class StorefrontQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    category = serializers.SlugField(required=False, allow_blank=True)
+    price = serializers.ChoiceField(
+        required=False, allow_blank=True, choices=[v for v, _label in market.PRICE_CHOICES]
+    )
+    sort = serializers.ChoiceField(
+        required=False, allow_blank=True, choices=[v for v, _label in market.SORT_CHOICES]
+    )
+
+    def validate_category(self, value):
+        if not value:
+            return None
+        category = selectors.categories().filter(slug=value).first()
+        if category is None:
+            raise serializers.ValidationError(_("No category “%(slug)s”.") % {"slug": value})
+        return category
+
+
+STOREFRONT_PARAMETERS = [
+    OpenApiParameter("q", str, description="Keyword over name, summary and provider."),
+    OpenApiParameter("category", str, description="A category slug, e.g. basic-apps."),
+    OpenApiParameter(
+        "price",
+        str,
+        enum=[v for v, _label in market.PRICE_CHOICES if v],
+        description="On the cheapest plan: free, 1-98, 99-998, 999-9998 or 9999+ (T).",
+    ),
+    OpenApiParameter(
+        "sort",
+        str,
+        enum=[v for v, _label in market.SORT_CHOICES if v],
+        description="Default: newest listed first (best match first when searching); "
+        "price / -price, updated (newest first), views (most first).",
+    ),
+]
+
+
+class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
+    """云市场: assets on sale, by code."""
+
+    queryset = Asset.objects.none()
+    lookup_field = "code"
+    lookup_value_regex = r"ASID-[0-9A-Za-z]{11}"
+    filter_backends = []
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return StorefrontAssetDetailSerializer
+        return StorefrontAssetSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        if self.action == "retrieve":
+            assets = market.listed_assets()
+        else:
+            query = StorefrontQuerySerializer(data=self.request.query_params)
+            if not query.is_valid():
+                raise ValidationError(query.errors)
+            data = query.validated_data
+            assets = market.search_storefront(
+                query=data.get("q") or "",
+                category=data.get("category"),
+                price=data.get("price") or market.PRICE_ALL,
+                sort=data.get("sort") or market.SORT_DEFAULT,
+            )
+        workspace = getattr(self.request._request, "workspace", None)
+        return order_selectors.with_entitlement_flag(
+            assets, tenant=workspace.tenant if workspace is not None else None
+        )
+
+    @extend_schema(parameters=STOREFRONT_PARAMETERS, summary="Search the storefront (云市场)")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="An asset on sale: plans, channels, other information")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)

@@ -1,0 +1,527 @@
+"""REST twins of the operator-instance screens and of the service catalog.
+
+A MemcachedCluster is given either as fields (`name`, `replicas`, `version`, `setup`,
+`node_selector`, `affinity`, `resources`) or as a whole `manifest` (object or YAML text);
+both go through the same validation, and errors name the field that was sent.
+"""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import Project
+from accounts.selectors import projects_for
+from clusters.models import Cluster
+from provisioning.models import Installation
+from provisioning.selectors import installations_for
+
+from . import memcached, selectors, services
+from .forms import API_FIELD_FOR_PATH
+from .models import InstanceEvent, InstanceLog, OperandInstance
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class ObjectOrYAMLField(serializers.JSONField):
+    """An object, or YAML text of one."""
+
+
+class ExternalAccessSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(source="expose_requested")
+    state = serializers.CharField(source="access_state")
+    type = serializers.CharField(source="access_type")
+    service = serializers.CharField(source="access_service")
+    address = serializers.CharField(source="access_address")
+    error = serializers.CharField(source="access_error")
+
+
+class VerificationSerializer(serializers.Serializer):
+    running = serializers.BooleanField(source="verify_running")
+    ok = serializers.BooleanField(source="verify_ok", allow_null=True)
+    message = serializers.CharField(source="verify_message")
+    address = serializers.CharField(source="verify_address")
+    round_trip_ms = serializers.FloatField(source="verify_ms", allow_null=True)
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+
+class OperandInstanceSerializer(serializers.ModelSerializer):
+    api_version = serializers.CharField(source="api_version_full", read_only=True)
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+    asset_name = serializers.CharField(source="installation.asset.name", read_only=True)
+    setup = serializers.CharField(read_only=True)
+    version = serializers.CharField(source="memcached_version", read_only=True)
+    router_address = serializers.SerializerMethodField()
+    pod_addresses = serializers.SerializerMethodField()
+    external_access = ExternalAccessSerializer(source="*", read_only=True)
+    verification = VerificationSerializer(source="*", read_only=True)
+    pods = serializers.ListField(child=serializers.DictField(), read_only=True)
+    services = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = OperandInstance
+        fields = [
+            "id",
+            "tenant",
+            "installation",
+            "asset_name",
+            "cluster",
+            "cluster_name",
+            "namespace",
+            "api_version",
+            "kind",
+            "name",
+            "spec",
+            "status",
+            "phase",
+            "ready_replicas",
+            "desired_replicas",
+            "setup",
+            "version",
+            "status_message",
+            "failure_reason",
+            "pods",
+            "services",
+            "router_address",
+            "pod_addresses",
+            "external_access",
+            "verification",
+            "origin",
+            "created_at",
+            "running_at",
+            "deleted_at",
+        ]
+        read_only_fields = fields
+
+    def get_router_address(self, instance) -> str:
+        return instance.router_address if instance.is_memcached else ""
+
+    def get_pod_addresses(self, instance) -> list[str]:
+        return selectors.pod_addresses(instance)
+
+
+class ResourceAmountsSerializer(serializers.Serializer):
+    cpu = serializers.CharField(required=False, allow_blank=True)
+    memory = serializers.CharField(required=False, allow_blank=True)
+
+
+class ResourcesSerializer(serializers.Serializer):
+    requests = ResourceAmountsSerializer(required=False)
+    limits = ResourceAmountsSerializer(required=False)
+
+
+class SpecFieldsSerializer(serializers.Serializer):
+    """A MemcachedCluster as fields; or `manifest`, the whole custom resource."""
+
+    name = serializers.CharField(required=False)
+    replicas = serializers.IntegerField(required=False)
+    version = serializers.CharField(required=False)
+    setup = serializers.CharField(required=False)
+    node_selector = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False
+    )
+    affinity = ObjectOrYAMLField(required=False, allow_null=True)
+    resources = ResourcesSerializer(required=False)
+    manifest = ObjectOrYAMLField(
+        required=False,
+        help_text="The whole custom resource (any API the operator owns), instead of fields.",
+    )
+
+    def validate_affinity(self, value):
+        if isinstance(value, str):
+            parsed, problems = memcached.parse_affinity_yaml(value)
+            if problems:
+                raise serializers.ValidationError(problems)
+            return parsed
+        return value
+
+    def validate_manifest(self, value):
+        if isinstance(value, str):
+            try:
+                return memcached.parse_yaml(value)
+            except memcached.ManifestError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Send an object, or YAML text of one.")
+        return value
+
+
+class InstanceCreateSerializer(SpecFieldsSerializer):
+    installation = serializers.PrimaryKeyRelatedField(queryset=Installation.objects.none())
+    expose = serializers.BooleanField(default=False, help_text="可集群外访问 right away.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["installation"].queryset = installations_for(user=request.user)
+
+
+class CatalogCreateSerializer(SpecFieldsSerializer):
+    asset = serializers.CharField(help_text="The asset's code (its entitlement must be active).")
+    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    expose = serializers.BooleanField(default=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["project"].queryset = projects_for(user=request.user)
+
+
+class ScaleSerializer(serializers.Serializer):
+    replicas = serializers.IntegerField()
+
+
+class LogsRequestSerializer(serializers.Serializer):
+    pod = serializers.CharField()
+    container = serializers.CharField(required=False, allow_blank=True, default="")
+    tail = serializers.IntegerField(default=100)
+
+
+class InstanceLogSerializer(serializers.ModelSerializer):
+    fetching = serializers.BooleanField(source="is_fetching", read_only=True)
+
+    class Meta:
+        model = InstanceLog
+        fields = [
+            "pod",
+            "container",
+            "tail_lines",
+            "text",
+            "error",
+            "requested_at",
+            "fetched_at",
+            "fetching",
+        ]
+
+
+class InstanceEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InstanceEvent
+        fields = ["occurred_at", "source", "type", "reason", "message", "involved_object"]
+
+
+class MetricsLatestSerializer(serializers.Serializer):
+    time = serializers.DateTimeField()
+    hits = serializers.IntegerField()
+    misses = serializers.IntegerField()
+    hit_ratio = serializers.FloatField(allow_null=True)
+    items = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+    limit_maxbytes = serializers.IntegerField()
+    curr_connections = serializers.IntegerField()
+    evictions = serializers.IntegerField()
+    uptime = serializers.IntegerField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    range = serializers.ChoiceField(choices=list(selectors.RANGES))
+    interval_seconds = serializers.IntegerField()
+    labels = serializers.ListField(child=serializers.CharField())
+    times = serializers.ListField(child=serializers.DateTimeField())
+    hits = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    misses = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    hit_ratio = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    items = serializers.ListField(child=serializers.IntegerField())
+    bytes = serializers.ListField(child=serializers.IntegerField())
+    limit_maxbytes = serializers.ListField(child=serializers.IntegerField())
+    curr_connections = serializers.ListField(child=serializers.IntegerField())
+    evictions = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    latest = MetricsLatestSerializer(allow_null=True)
+
+
+class CatalogStepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    detail = serializers.CharField()
+    state = serializers.ChoiceField(choices=["done", "current", "todo", "failed"])
+
+
+class CatalogProgressSerializer(serializers.Serializer):
+    instance = OperandInstanceSerializer()
+    steps = CatalogStepSerializer(many=True)
+    done = serializers.BooleanField()
+
+
+class OfferingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    provider = serializers.CharField(source="tenant.name")
+    summary = serializers.CharField()
+
+
+def _manifest_from(data, *, namespace, base=None):
+    """The request's fields (or its manifest) as the custom resource to validate."""
+    if data.get("manifest") is not None:
+        return data["manifest"], False
+    spec = dict((base or {}).get("spec") or {})
+    for field, key in (("replicas", "replicas"), ("version", "version"), ("setup", "setup")):
+        if field in data:
+            spec[key] = data[field]
+    if "node_selector" in data:
+        spec["nodeSelector"] = data["node_selector"] or None
+    if "affinity" in data:
+        spec["affinity"] = data["affinity"] or None
+    if "resources" in data:
+        spec["resources"] = {k: dict(v) for k, v in data["resources"].items() if v} or None
+    spec = {k: v for k, v in spec.items() if v is not None}
+    name = data.get("name") or ((base or {}).get("metadata") or {}).get("name", "")
+    return memcached.manifest(name=name, namespace=namespace, spec=spec), True
+
+
+def _by_fields(exc, as_fields):
+    """Custom-resource paths → the API's field names, when fields were sent."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    if not as_fields:
+        return ValidationError({f"manifest.{k}": v for k, v in exc.message_dict.items()})
+    return ValidationError({API_FIELD_FOR_PATH.get(k, k): v for k, v in exc.message_dict.items()})
+
+
+class OperandInstanceViewSet(
+    mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Operator instances (MemcachedCluster and other owned APIs) of the caller's tenants.
+
+    Writes are carried out by the worker: create/update/scale/delete/access answer 202
+    (create 201) with the instance; follow `status` until it settles.
+    """
+
+    serializer_class = OperandInstanceSerializer
+    queryset = OperandInstance.objects.none()
+    filterset_fields = ["status", "installation", "cluster", "kind"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        instances = selectors.instances_for(
+            user=self.request.user,
+            include_deleted=self.request.query_params.get("include_deleted") == "true",
+        )
+        if self.action in ("retrieve", "events"):
+            instances = selectors.instances_for(user=self.request.user, include_deleted=True)
+        return instances
+
+    def _respond(self, instance, code=status.HTTP_202_ACCEPTED):
+        instance.refresh_from_db()
+        return Response(self.get_serializer(instance).data, status=code)
+
+    @extend_schema(
+        request=InstanceCreateSerializer,
+        responses={201: OperandInstanceSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request, *args, **kwargs):
+        """创建: a repeated `Idempotency-Key` returns the first instance."""
+        incoming = InstanceCreateSerializer(data=request.data, context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        installation = data["installation"]
+        manifest, as_fields = _manifest_from(data, namespace=installation.namespace)
+        try:
+            instance = services.request_instance(
+                actor=request.user,
+                installation=installation,
+                manifest=manifest,
+                request_key=request.headers.get("Idempotency-Key", "")[:100],
+                origin=OperandInstance.Origin.API,
+                expose=data["expose"],
+            )
+        except ValidationError as exc:
+            raise _by_fields(exc, as_fields) from None
+        return self._respond(instance, status.HTTP_201_CREATED)
+
+    @extend_schema(request=SpecFieldsSerializer, responses={202: OperandInstanceSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        """编辑: the given fields change, the rest of the spec stays (or send a whole manifest)."""
+        instance = self.get_object()
+        incoming = SpecFieldsSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        manifest, as_fields = _manifest_from(
+            incoming.validated_data,
+            namespace=instance.namespace,
+            base=services.manifest_of(instance),
+        )
+        try:
+            services.update_instance(actor=request.user, instance=instance, manifest=manifest)
+        except ValidationError as exc:
+            raise _by_fields(exc, as_fields) from None
+        return self._respond(instance)
+
+    @extend_schema(request=None, responses={202: OperandInstanceSerializer})
+    def destroy(self, request, *args, **kwargs):
+        """删除: the worker deletes the custom resource and everything the operator runs for it."""
+        return self._respond(
+            services.request_delete(actor=request.user, instance=self.get_object())
+        )
+
+    @extend_schema(request=ScaleSerializer, responses={202: OperandInstanceSerializer})
+    @action(detail=True, methods=["post"])
+    def scale(self, request, pk=None):
+        """扩缩容: the number of memcached replicas."""
+        incoming = ScaleSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        return self._respond(
+            services.scale_instance(
+                actor=request.user,
+                instance=self.get_object(),
+                replicas=incoming.validated_data["replicas"],
+            )
+        )
+
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={202: OperandInstanceSerializer},
+        description="可集群外访问: a NodePort or LoadBalancer Service (the cluster's setting).",
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=None,
+        responses={202: OperandInstanceSerializer},
+        description="仅在集群内访问: removes the external Service.",
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def access(self, request, pk=None):
+        return self._respond(
+            services.set_external_access(
+                actor=request.user,
+                instance=self.get_object(),
+                enabled=request.method == "POST",
+            )
+        )
+
+    @extend_schema(request=None, responses={202: OperandInstanceSerializer})
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        """验证访问: the worker sets and gets a random key; see `verification` for the result."""
+        return self._respond(
+            services.request_verify(actor=request.user, instance=self.get_object())
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("range", str, enum=list(selectors.RANGES), description="1h|24h|7d")
+        ],
+        responses=MetricsSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        """监控: hits/misses per interval, hit ratio, items, bytes vs limit, connections."""
+        range_name = request.query_params.get("range", "1h")
+        if range_name not in selectors.RANGES:
+            raise ValidationError({"range": ["Choose 1h, 24h or 7d."]})
+        return Response(selectors.metrics_of(instance=self.get_object(), range_name=range_name))
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter("pod", str, required=True),
+            OpenApiParameter("container", str),
+        ],
+        responses=InstanceLogSerializer,
+        description="日志: the last tail the worker fetched for that pod (see `fetching`).",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=LogsRequestSerializer,
+        responses={202: InstanceLogSerializer},
+        description="Asks the worker for the pod's last `tail` lines.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def logs(self, request, pk=None):
+        instance = self.get_object()
+        if request.method == "POST":
+            incoming = LogsRequestSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            log = services.request_logs(
+                actor=request.user,
+                instance=instance,
+                pod=incoming.validated_data["pod"],
+                container=incoming.validated_data["container"],
+                tail_lines=incoming.validated_data["tail"],
+            )
+            log.refresh_from_db()
+            return Response(InstanceLogSerializer(log).data, status=status.HTTP_202_ACCEPTED)
+        logs = selectors.logs_of(instance=instance)
+        pod = request.query_params.get("pod", "")
+        container = request.query_params.get("container", "")
+        log = logs.get((pod, container)) or next(
+            (entry for (p, _c), entry in logs.items() if p == pod and not container), None
+        )
+        if log is None:
+            raise ValidationError({"pod": ["No logs fetched for this pod yet; POST first."]})
+        return Response(InstanceLogSerializer(log).data)
+
+    @extend_schema(responses=InstanceEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        events = selectors.events_of(instance=self.get_object())
+        return Response(InstanceEventSerializer(events, many=True).data)
+
+
+class ServiceCatalogViewSet(viewsets.GenericViewSet):
+    """平台服务目录: create a MemcachedCluster in one call; the platform installs the
+    operator where it is missing. `GET /service-catalog/{instance_id}/` follows the steps."""
+
+    serializer_class = CatalogProgressSerializer
+    queryset = OperandInstance.objects.none()
+    pagination_class = None
+
+    @extend_schema(responses=OfferingSerializer(many=True))
+    def list(self, request):
+        """The assets the active tenant may create a MemcachedCluster of (entitlement active)."""
+        tenant = request.workspace.tenant
+        return Response(
+            OfferingSerializer(selectors.memcached_offerings(tenant=tenant), many=True).data
+        )
+
+    @extend_schema(
+        request=CatalogCreateSerializer,
+        responses={201: CatalogProgressSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def create(self, request):
+        from assets.models import Asset
+
+        incoming = CatalogCreateSerializer(data=request.data, context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        asset = Asset.objects.filter(code=data["asset"]).first()
+        if asset is None:
+            raise ValidationError({"asset": ["No such asset."]})
+        project = data["project"]
+        manifest, as_fields = _manifest_from(data, namespace=project.namespace)
+        try:
+            instance = services.request_catalog_instance(
+                actor=request.user,
+                tenant=project.tenant,
+                asset=asset,
+                project=project,
+                cluster=data["cluster"],
+                manifest=manifest,
+                expose=data["expose"],
+                request_key=request.headers.get("Idempotency-Key", "")[:100],
+            )
+        except ValidationError as exc:
+            raise _by_fields(exc, as_fields) from None
+        return Response(self._progress(instance), status=status.HTTP_201_CREATED)
+
+    def _progress(self, instance):
+        instance.refresh_from_db()
+        steps = selectors.catalog_steps(instance)
+        return CatalogProgressSerializer(
+            {"instance": instance, "steps": steps, "done": selectors.catalog_done(steps)}
+        ).data
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses=CatalogProgressSerializer,
+    )
+    def retrieve(self, request, pk=None):
+        return Response(
+            self._progress(selectors.get_instance_for(user=request.user, instance_id=pk))
+        )

@@ -1,0 +1,388 @@
+"""The create form of a MemcachedCluster (Form and YAML tabs), and the small instance forms.
+
+Both tabs end in the same `instance_services.validate_manifest`, so a value is refused
+the same way whichever tab it was typed in; the errors come back named by their path in
+the custom resource and land on the form field that edits that path.
+"""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from . import memcached
+from .services import MAX_LOG_LINES, validate_manifest
+
+# Where an error of a custom-resource path is shown on the Form tab.
+FIELD_FOR_PATH = {
+    "metadata.name": "name",
+    "spec.replicas": "replicas",
+    "spec.version": "version",
+    "spec.setup": "setup",
+    "spec.nodeSelector": "node_selector",
+    "spec.affinity": "affinity",
+    "spec.resources.requests.cpu": "requests_cpu",
+    "spec.resources.requests.memory": "requests_memory",
+    "spec.resources.limits.cpu": "limits_cpu",
+    "spec.resources.limits.memory": "limits_memory",
+}
+# The same paths as the REST API's field names (`resources.limits.cpu`, `node_selector`).
+API_FIELD_FOR_PATH = {
+    "metadata.name": "name",
+    "spec.replicas": "replicas",
+    "spec.version": "version",
+    "spec.setup": "setup",
+    "spec.nodeSelector": "node_selector",
+    "spec.affinity": "affinity",
+    "spec.resources": "resources",
+    "spec.resources.requests": "resources.requests",
+    "spec.resources.limits": "resources.limits",
+    "spec.resources.requests.cpu": "resources.requests.cpu",
+    "spec.resources.requests.memory": "resources.requests.memory",
+    "spec.resources.limits.cpu": "resources.limits.cpu",
+    "spec.resources.limits.memory": "resources.limits.memory",
+}
+DESCRIPTOR_FOR_FIELD = {
+    "replicas": "replicas",
+    "version": "version",
+    "setup": "setup",
+    "node_selector": "nodeSelector",
+    "affinity": "affinity",
+}
+SETUP_CHOICES = [("sharded", _("Sharded")), ("replset", _("Replica set"))]
+SETUP_HELP = {
+    "sharded": _(
+        "Each key lives on one node: the nodes' memory adds up; a lost node loses its keys."
+    ),
+    "replset": _("Every node holds every key: reads survive a lost node; capacity is one node's."),
+}
+
+
+class KeyValueWidget(forms.Widget):
+    """nodeSelector as rows of label key and value; one empty row to add another."""
+
+    template_name = "instances/widgets/key_value.html"
+
+    def value_from_datadict(self, data, files, name):
+        keys = data.getlist(f"{name}-key") if hasattr(data, "getlist") else []
+        values = data.getlist(f"{name}-value") if hasattr(data, "getlist") else []
+        return list(zip(keys, values + [""] * (len(keys) - len(values)), strict=False))
+
+    def render(self, name, value, attrs=None, renderer=None):
+        # Our templates live in the project's templates/, which Django's default form
+        # renderer does not search.
+        from django.template.loader import render_to_string
+
+        return render_to_string(self.template_name, self.get_context(name, value, attrs))
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if isinstance(value, dict):
+            value = list(value.items())
+        rows = [(k, v) for k, v in value or [] if k or v]
+        context["widget"]["rows"] = [*rows, ("", "")]
+        return context
+
+
+class KeyValueField(forms.Field):
+    widget = KeyValueWidget
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            value = list(value.items())
+        rows = [(str(k).strip(), str(v).strip()) for k, v in value or []]
+        rows = [(k, v) for k, v in rows if k or v]
+        seen, problems = set(), []
+        for key, value_ in rows:
+            if not key:
+                problems.append(_("The value “%(value)s” has no label key.") % {"value": value_})
+            elif key in seen:
+                problems.append(_("The label key “%(key)s” appears twice.") % {"key": key})
+            seen.add(key)
+        if problems:
+            raise ValidationError(problems)
+        return dict(rows)
+
+
+def _yaml_or_blank(value):
+    return memcached.to_yaml(value).strip() if value else ""
+
+
+def initial_from_manifest(obj):
+    """A custom resource → the Form tab's fields (what the YAML tab hands back)."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    resources = spec.get("resources") if isinstance(spec.get("resources"), dict) else {}
+    requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
+    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    node_selector = spec.get("nodeSelector")
+    return {
+        "name": (obj.get("metadata") or {}).get("name", ""),
+        "replicas": spec.get("replicas"),
+        "version": spec.get("version", ""),
+        "setup": spec.get("setup", ""),
+        "node_selector": node_selector if isinstance(node_selector, dict) else {},
+        "affinity": _yaml_or_blank(spec.get("affinity")),
+        "requests_cpu": requests.get("cpu", ""),
+        "requests_memory": requests.get("memory", ""),
+        "limits_cpu": limits.get("cpu", ""),
+        "limits_memory": limits.get("memory", ""),
+    }
+
+
+def initial_from_spec(name, spec):
+    return initial_from_manifest({"metadata": {"name": name}, "spec": spec})
+
+
+class EditorMixin:
+    """What both tabs share: where the instance goes and which rules apply."""
+
+    def setup_editor(self, *, csv_info, namespace, fixed_name="", kind=memcached.KIND):
+        self.kind = kind
+        self.csv_info = csv_info or {}
+        self.namespace = namespace
+        self.fixed_name = fixed_name
+        self.manifest = None
+        self.path_errors = {}
+
+    def target_namespace(self):
+        return self.namespace
+
+    def check(self, obj):
+        namespace = self.target_namespace()
+        if namespace is None:
+            return None
+        manifest, errors = validate_manifest(
+            csv_info=self.csv_info, namespace=namespace, obj=obj, kind=self.kind
+        )
+        if self.fixed_name and isinstance(obj, dict):
+            name = (obj.get("metadata") or {}).get("name")
+            if name != self.fixed_name:
+                errors = {
+                    **errors,
+                    "metadata.name": [_("The name cannot change; create a new instance instead.")],
+                }
+                manifest = None
+        self.path_errors = errors
+        return manifest
+
+
+class MemcachedForm(EditorMixin, forms.Form):
+    """The Form tab of 创建 Memcached 集群; labels and help come from the CSV's specDescriptors."""
+
+    tab = "form"
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False)
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=63,
+        help_text=_("Lowercase letters, digits and “-”, starting with a letter; at most 40."),
+    )
+    replicas = forms.IntegerField(label=_("Replicas"))
+    version = forms.CharField(label=_("Memcached version"), required=False)
+    setup = forms.CharField(label=_("Setup"), required=False)
+    node_selector = KeyValueField(
+        label=_("Node selector"),
+        required=False,
+        help_text=_("Schedule the memcached pods only on nodes with these labels."),
+    )
+    affinity = forms.CharField(
+        label=_("Affinity (YAML)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
+        help_text=_("A Kubernetes Affinity: nodeAffinity, podAffinity or podAntiAffinity."),
+    )
+    requests_cpu = forms.CharField(label=_("CPU request"), required=False)
+    requests_memory = forms.CharField(label=_("Memory request"), required=False)
+    limits_cpu = forms.CharField(label=_("CPU limit"), required=False)
+    limits_memory = forms.CharField(label=_("Memory limit"), required=False)
+    expose = forms.BooleanField(
+        label=_("Accessible from outside the cluster"),
+        required=False,
+        help_text=_("Opens a service exit (host:port) to the mcrouter Service."),
+    )
+
+    def __init__(self, *args, csv_info, namespace, fixed_name="", with_expose=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setup_editor(csv_info=csv_info, namespace=namespace, fixed_name=fixed_name)
+        api = memcached.find_api(self.csv_info, memcached.KIND)
+        labels = memcached.descriptors(api)
+        for field_name, path in DESCRIPTOR_FOR_FIELD.items():
+            descriptor = labels.get(path) or {}
+            field = self.fields[field_name]
+            if descriptor.get("display_name"):
+                field.label = descriptor["display_name"]
+            if descriptor.get("description") and field_name != "setup":
+                field.help_text = descriptor["description"]
+        versions = memcached.offered_versions(self.csv_info)
+        self.fields["version"].widget = forms.Select(choices=[(v, v) for v in versions])
+        self.fields["setup"].widget = forms.RadioSelect(choices=SETUP_CHOICES)
+        self.fields["replicas"].widget.attrs.update({"min": 1, "class": "narrow"})
+        for name in ("requests_cpu", "limits_cpu"):
+            self.fields[name].widget.attrs.update({"placeholder": "1", "class": "narrow"})
+        for name in ("requests_memory", "limits_memory"):
+            self.fields[name].widget.attrs.update({"placeholder": "512Mi", "class": "narrow"})
+        self.resources_help = (labels.get("resources") or {}).get("description") or _(
+            "CPU and memory of each memcached pod; recommended 1 CPU / 512Mi."
+        )
+        if fixed_name:
+            self.fields["name"].disabled = True
+            self.fields["name"].initial = fixed_name
+        if not with_expose:
+            del self.fields["expose"]
+
+    @property
+    def setup_options(self):
+        """The setup cards: value, title, what it means, chosen."""
+        chosen = self["setup"].value()
+        return [
+            {"value": value, "title": title, "help": SETUP_HELP[value], "checked": value == chosen}
+            for value, title in SETUP_CHOICES
+        ]
+
+    def _spec_from(self, data, *, lenient=False):
+        affinity = data.get("affinity")
+        affinity_problems = []
+        if isinstance(affinity, str):
+            affinity, affinity_problems = memcached.parse_affinity_yaml(affinity)
+        spec = memcached.spec_from_fields(
+            replicas=data.get("replicas"),
+            version=data.get("version") or None,
+            setup=data.get("setup") or None,
+            node_selector=data.get("node_selector") or None,
+            affinity=affinity,
+            resources={
+                "requests": {
+                    "cpu": data.get("requests_cpu"),
+                    "memory": data.get("requests_memory"),
+                },
+                "limits": {"cpu": data.get("limits_cpu"), "memory": data.get("limits_memory")},
+            },
+        )
+        return {k: v for k, v in spec.items() if v is not None or lenient}, affinity_problems
+
+    def clean(self):
+        data = super().clean()
+        if self.fixed_name:
+            data["name"] = self.fixed_name
+        spec, affinity_problems = self._spec_from(data)
+        obj = memcached.manifest(
+            name=data.get("name", ""), namespace=self.target_namespace() or "", spec=spec
+        )
+        if affinity_problems:
+            self.add_error("affinity", affinity_problems)
+            return data
+        manifest = self.check(obj)
+        for path, messages in self.path_errors.items():
+            field = FIELD_FOR_PATH.get(path)
+            if field == "name" and self.fixed_name:
+                field = None
+            if field in self.errors:
+                continue  # e.g. “Enter a whole number.” already says it
+            if field is None and path.startswith("spec.resources"):
+                field = "limits_memory" if "limits" in path else "requests_memory"
+            self.add_error(
+                field if field in self.fields else None,
+                [f"{path}: {m}" if field is None else m for m in messages],
+            )
+        self.manifest = manifest
+        return data
+
+    def lenient_manifest(self):
+        """The Form tab as YAML even when invalid: the tab switch keeps what was typed."""
+        raw = {name: self[name].value() for name in self.fields}
+        if isinstance(raw.get("node_selector"), list):
+            raw["node_selector"] = {k: v for k, v in raw["node_selector"] if k}
+        replicas = raw.get("replicas")
+        try:
+            raw["replicas"] = int(replicas) if replicas not in (None, "") else None
+        except (TypeError, ValueError):
+            raw["replicas"] = replicas
+        spec, _problems = self._spec_from(raw)
+        return memcached.manifest(
+            name=self.fixed_name or raw.get("name") or "",
+            namespace=self.target_namespace() or "",
+            spec=spec,
+        )
+
+
+class ManifestForm(EditorMixin, forms.Form):
+    """The YAML tab: the exact custom resource, editable, validated like the Form tab."""
+
+    tab = "yaml"
+    request_key = forms.CharField(widget=forms.HiddenInput, required=False)
+    yaml = forms.CharField(
+        label=_("Custom resource (YAML)"),
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "code"}),
+    )
+    expose = forms.BooleanField(
+        label=_("Accessible from outside the cluster"),
+        required=False,
+        help_text=_("Opens a service exit (host:port) to the mcrouter Service."),
+    )
+
+    def __init__(
+        self,
+        *args,
+        csv_info,
+        namespace,
+        fixed_name="",
+        with_expose=True,
+        kind=memcached.KIND,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.setup_editor(csv_info=csv_info, namespace=namespace, fixed_name=fixed_name, kind=kind)
+        if not with_expose:
+            del self.fields["expose"]
+
+    def parsed(self):
+        """The YAML as an object, or None with the error on the field."""
+        try:
+            return memcached.parse_yaml(self.data.get(self.add_prefix("yaml"), ""))
+        except memcached.ManifestError as exc:
+            self.add_error("yaml", str(exc))
+            return None
+
+    def clean(self):
+        data = super().clean()
+        if "yaml" not in data:
+            return data
+        try:
+            obj = memcached.parse_yaml(data["yaml"])
+        except memcached.ManifestError as exc:
+            self.add_error("yaml", str(exc))
+            return data
+        self.manifest = self.check(obj)
+        for path, messages in self.path_errors.items():
+            self.add_error("yaml", [f"{path}: {m}" for m in messages])
+        return data
+
+
+class ScaleForm(forms.Form):
+    replicas = forms.IntegerField(label=_("Replicas"), min_value=0)
+
+
+class LogsForm(forms.Form):
+    pod = forms.ChoiceField(label=_("Pod"))
+    container = forms.CharField(required=False, widget=forms.HiddenInput)
+    tail = forms.IntegerField(
+        label=_("Last lines"), min_value=1, max_value=MAX_LOG_LINES, initial=100
+    )
+
+    def __init__(self, *args, instance, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pod"].choices = [(p["name"], p["name"]) for p in instance.pods or []]
+        self.fields["tail"].widget.attrs["class"] = "narrow"
+
+
+class CatalogPlacementForm(forms.Form):
+    """平台服务目录: where the operator and the instance go."""
+
+    project = forms.ModelChoiceField(label=_("Project"), queryset=None)
+    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=None)
+
+    def __init__(self, *args, projects, clusters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = projects
+        self.fields["cluster"].queryset = clusters
+        default = clusters.filter(is_default=True).first()
+        if default is not None:
+            self.fields["cluster"].initial = default.pk

@@ -1,0 +1,242 @@
+"""Operand instances: the custom resources (a MemcachedCluster, or another API an installed
+CSV owns) the platform applied for a tenant, and what it read back about them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Tenant
+from clusters.models import Cluster, TimelineEvent
+from provisioning.models import Installation
+
+
+class OperandInstance(models.Model):
+    """One custom resource the platform applied for a tenant, e.g. a MemcachedCluster.
+
+    `pending → creating → running`, `degraded`, `failed`, `deleting → deleted` (DESIGN.md).
+    `spec` is what we apply; phase, replicas, pods and services are what the last sync
+    read from the cluster, so pages never call the cluster. External access (可集群外访问)
+    is a Service we add in front of the mcrouter pods; its address is `access_address`.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CREATING = "creating", _("Creating")
+        RUNNING = "running", _("Running")
+        DEGRADED = "degraded", _("Degraded")
+        FAILED = "failed", _("Failed")
+        DELETING = "deleting", _("Deleting")
+        DELETED = "deleted", _("Deleted")
+
+    class Access(models.TextChoices):
+        NONE = "none", _("Only inside the cluster")
+        EXPOSING = "exposing", _("Opening external access")
+        EXPOSED = "exposed", _("Reachable from outside the cluster")
+        REMOVING = "removing", _("Removing external access")
+        FAILED = "failed", _("External access failed")
+
+    class Origin(models.TextChoices):
+        OPERATOR = "operator", _("Operator page")
+        CATALOG = "catalog", _("Service catalog")
+        API = "api", _("API")
+
+    UNFINISHED = (Status.PENDING, Status.CREATING, Status.DELETING)
+    LIVE_EXCLUDED = (Status.DELETED,)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="operand_instances")
+    installation = models.ForeignKey(
+        Installation, on_delete=models.PROTECT, related_name="instances"
+    )
+    # Copied from the installation: the uniqueness below is per cluster and namespace.
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="instances")
+    namespace = models.CharField(_("namespace"), max_length=63)
+    api_group = models.CharField(max_length=253)
+    api_version = models.CharField(max_length=63)
+    kind = models.CharField(_("kind"), max_length=63)
+    name = models.CharField(_("name"), max_length=63)
+    spec = models.JSONField(default=dict, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    request_key = models.CharField(max_length=100, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.OPERATOR)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.TextField(blank=True)
+    # As the cluster reports it.
+    phase = models.CharField(_("phase"), max_length=32, blank=True)
+    status_message = models.TextField(blank=True)
+    ready_replicas = models.PositiveIntegerField(null=True, blank=True)
+    desired_replicas = models.PositiveIntegerField(null=True, blank=True)
+    pods = models.JSONField(default=list, blank=True)
+    services = models.JSONField(default=list, blank=True)
+    # False while the platform waits for the cluster to settle (polled often).
+    settled = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    # When the apply job was last enqueued: a pending instance waiting for its operator has
+    # none; one whose message was lost is enqueued again by the sync (like installs).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    # 可集群外访问
+    expose_requested = models.BooleanField(_("external access"), default=False)
+    access_state = models.CharField(max_length=10, choices=Access.choices, default=Access.NONE)
+    access_type = models.CharField(max_length=12, blank=True)  # NodePort | LoadBalancer
+    access_service = models.CharField(max_length=63, blank=True)
+    access_host = models.CharField(max_length=253, blank=True)
+    access_address = models.CharField(_("service exit"), max_length=300, blank=True)
+    access_error = models.TextField(blank=True)
+
+    # 验证访问: the last verification by the worker.
+    verify_running = models.BooleanField(default=False)
+    verify_ok = models.BooleanField(null=True, blank=True)
+    verify_message = models.TextField(blank=True)
+    verify_address = models.CharField(max_length=300, blank=True)
+    verify_ms = models.FloatField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # Monitoring: the last stats poll, good or bad.
+    stats_error = models.TextField(blank=True)
+    stats_at = models.DateTimeField(null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    running_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("operand instance")
+        verbose_name_plural = _("operand instances")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "kind", "name"],
+                condition=~Q(status="deleted"),
+                name="operandinstance_one_live_per_name",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "request_key"],
+                condition=~Q(request_key=""),
+                name="operandinstance_unique_request_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "pending",
+                        "creating",
+                        "running",
+                        "degraded",
+                        "failed",
+                        "deleting",
+                        "deleted",
+                    ]
+                ),
+                name="operandinstance_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["cluster", "status", "settled"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def api_version_full(self):
+        return f"{self.api_group}/{self.api_version}" if self.api_group else self.api_version
+
+    @property
+    def is_memcached(self):
+        return self.kind == "MemcachedCluster"
+
+    @property
+    def is_live(self):
+        return self.status != self.Status.DELETED
+
+    @property
+    def is_unfinished(self):
+        return self.status in self.UNFINISHED or not self.settled or self.verify_running
+
+    @property
+    def setup(self):
+        return (self.spec or {}).get("setup", "")
+
+    @property
+    def memcached_version(self):
+        return (self.spec or {}).get("version", "")
+
+    @property
+    def replicas(self):
+        return (self.spec or {}).get("replicas")
+
+    @property
+    def router_address(self):
+        """In-cluster address of the mcrouter Service (what applications connect to)."""
+        return f"{self.name}-mcrouter-service.{self.namespace}.svc:11211"
+
+
+class InstanceEvent(TimelineEvent):
+    instance = models.ForeignKey(OperandInstance, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(TimelineEvent.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "cluster_uid"],
+                condition=~Q(cluster_uid=""),
+                name="instanceevent_unique_cluster_event",
+            )
+        ]
+
+
+class InstanceMetric(models.Model):
+    """One `stats` reading of a memcached endpoint (counters are cumulative since start)."""
+
+    instance = models.ForeignKey(OperandInstance, on_delete=models.CASCADE, related_name="metrics")
+    time = models.DateTimeField()
+    hits = models.BigIntegerField(default=0)
+    misses = models.BigIntegerField(default=0)
+    items = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    limit_maxbytes = models.BigIntegerField(default=0)
+    curr_connections = models.IntegerField(default=0)
+    evictions = models.BigIntegerField(default=0)
+    uptime = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["time", "id"]
+        indexes = [models.Index(fields=["instance", "time"]), models.Index(fields=["time"])]
+
+    def __str__(self):
+        return f"{self.instance_id} @ {self.time:%Y-%m-%d %H:%M}"
+
+    @property
+    def hit_ratio(self):
+        """Hits over all lookups since the server started; None before the first lookup."""
+        lookups = self.hits + self.misses
+        return round(self.hits / lookups, 4) if lookups else None
+
+
+class InstanceLog(models.Model):
+    """The last log tail the worker fetched for one pod (日志); the page never calls the cluster."""
+
+    instance = models.ForeignKey(OperandInstance, on_delete=models.CASCADE, related_name="logs")
+    pod = models.CharField(max_length=253)
+    container = models.CharField(max_length=63, blank=True)
+    tail_lines = models.PositiveIntegerField(default=100)
+    text = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField()
+    fetched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "pod", "container"], name="instancelog_one_per_container"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.pod}/{self.container}"
+
+    @property
+    def is_fetching(self):
+        return self.fetched_at is None or self.fetched_at < self.requested_at

@@ -1,0 +1,292 @@
+"""Reads of operand instances, scoped to the acting user's tenants (another tenant's is a 404)."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import NotFound
+from provisioning.models import Installation
+
+from . import memcached
+from .models import InstanceEvent, InstanceLog, InstanceMetric, OperandInstance
+
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+MAX_POINTS = 240
+
+
+def instances_for(*, user, tenant=None, include_deleted=False):
+    instances = OperandInstance.objects.filter(tenant__memberships__user=user).select_related(
+        "installation", "installation__asset", "installation__project", "cluster"
+    )
+    if tenant is not None:
+        instances = instances.filter(tenant=tenant)
+    if not include_deleted:
+        instances = instances.exclude(status=OperandInstance.Status.DELETED)
+    return instances.order_by("-created_at", "-id")
+
+
+def get_instance_for(*, user, instance_id):
+    try:
+        return instances_for(user=user, include_deleted=True).get(pk=instance_id)
+    except (OperandInstance.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such instance.") from None
+
+
+def instances_of(*, installation):
+    return (
+        OperandInstance.objects.filter(installation=installation)
+        .exclude(status=OperandInstance.Status.DELETED)
+        .select_related("cluster")
+        .order_by("-created_at", "-id")
+    )
+
+
+def live_instance_count(*, installation):
+    return (
+        OperandInstance.objects.filter(installation=installation)
+        .exclude(status=OperandInstance.Status.DELETED)
+        .count()
+    )
+
+
+def events_of(*, instance, limit=200):
+    return InstanceEvent.objects.filter(instance=instance).order_by("-occurred_at", "-id")[:limit]
+
+
+def logs_of(*, instance):
+    return {(log.pod, log.container): log for log in InstanceLog.objects.filter(instance=instance)}
+
+
+def entitlement_state(*, tenant, asset):
+    """(active entitlement or None, the ended one or None): a renew link needs the latter's id."""
+    from orders.models import Entitlement
+    from orders.selectors import active_entitlement
+
+    active = active_entitlement(tenant, asset)
+    if active is not None:
+        return active, None
+    return None, Entitlement.objects.filter(buyer=tenant, asset=asset).first()
+
+
+def best_csv_info(*, tenant, asset):
+    """What the form knows of an operator before it is installed: the tenant's last install."""
+    installation = (
+        Installation.objects.filter(tenant=tenant, asset=asset)
+        .exclude(csv_info={})
+        .order_by("-installed_at", "-id")
+        .first()
+    )
+    return installation.csv_info if installation else {}
+
+
+def memcached_offerings(*, tenant):
+    """平台服务目录: the assets the tenant may use now whose operator provides MemcachedCluster.
+
+    A tenant holds few entitlements, so their versions' provided APIs are read here rather
+    than queried inside JSON (which SQLite cannot do).
+    """
+    from assets.models import Asset, AssetVersion
+    from orders.models import Entitlement
+
+    if tenant is None:
+        return Asset.objects.none()
+    entitled = Entitlement.objects.filter(buyer=tenant, ends_at__gt=timezone.now()).values(
+        "asset_id"
+    )
+    ids = {
+        version.asset_id
+        for version in AssetVersion.objects.filter(
+            asset_id__in=entitled,
+            status__in=[
+                AssetVersion.Status.ON_SALE,
+                AssetVersion.Status.DELISTING_REVIEW,
+                AssetVersion.Status.DELISTED,
+            ],
+        ).only("asset_id", "provided_apis")
+        if any(api.get("kind") == memcached.KIND for api in version.provided_apis or [])
+    }
+    return Asset.objects.filter(pk__in=ids).select_related("tenant").order_by("name")
+
+
+@dataclass
+class Target:
+    """Where the worker connects to reach an instance, or why it does not."""
+
+    address: str = ""
+    source: str = ""  # override | external | in-cluster
+    problem: str = ""
+
+
+def access_target(instance):
+    """The override (tests and demos of simulated clusters) first, then the real address."""
+    override = (settings.MEMCACHED_ACCESS_OVERRIDES or {}).get(
+        f"{instance.namespace}/{instance.name}"
+    )
+    if override:
+        return Target(address=override, source="override")
+    shown = instance.access_address or instance.router_address
+    if instance.cluster.is_sandbox:
+        return Target(
+            problem=_(
+                "This is a simulated cluster: nothing listens at %(address)s. Point "
+                "MEMCACHED_ACCESS_OVERRIDES at a real memcached to try it."
+            )
+            % {"address": shown}
+        )
+    if instance.access_address:
+        return Target(address=instance.access_address, source="external")
+    return Target(address=instance.router_address, source="in-cluster")
+
+
+def pod_addresses(instance):
+    """Each memcached pod's stable in-cluster address (StatefulSet + headless Service)."""
+    return [
+        f"{pod['name']}.{instance.name}-memcached.{instance.namespace}.svc:{memcached.PORT}"
+        for pod in instance.pods or []
+        if pod.get("role") == "memcached"
+    ]
+
+
+def _delta(current, previous):
+    if previous is None:
+        return None
+    return current - previous if current >= previous else current  # restarted: counts anew
+
+
+def metrics_of(*, instance, range_name="1h", now=None):
+    """监控: the chart series of a range, per-interval rates for counters, at most 240 points."""
+    span = RANGES.get(range_name) or RANGES["1h"]
+    now = now or timezone.now()
+    start = now - span
+    points = list(
+        InstanceMetric.objects.filter(instance=instance, time__gte=start, time__lte=now)
+        .order_by("time", "id")
+        .values(
+            "time",
+            "hits",
+            "misses",
+            "items",
+            "bytes",
+            "limit_maxbytes",
+            "curr_connections",
+            "evictions",
+            "uptime",
+        )
+    )
+    width = span / MAX_POINTS
+    buckets = {}
+    previous = None
+    for point in points:
+        index = int((point["time"] - start) / width)
+        bucket = buckets.setdefault(
+            index,
+            {"time": point["time"], "hits": None, "misses": None, "evictions": None},
+        )
+        bucket.update(
+            {
+                "time": point["time"],
+                **{
+                    k: point[k]
+                    for k in ("items", "bytes", "limit_maxbytes", "curr_connections", "uptime")
+                },
+            }
+        )
+        for counter in ("hits", "misses", "evictions"):
+            delta = _delta(point[counter], previous[counter] if previous else None)
+            if delta is not None:
+                bucket[counter] = (bucket[counter] or 0) + delta
+        previous = point
+    series = [buckets[k] for k in sorted(buckets)]
+    zone = timezone.get_current_timezone()
+    label_format = "%m-%d %H:%M" if span > timedelta(days=1) else "%H:%M"
+
+    def ratio(b):
+        lookups = (b["hits"] or 0) + (b["misses"] or 0)
+        return round(100 * b["hits"] / lookups, 1) if lookups and b["hits"] is not None else None
+
+    latest = points[-1] if points else None
+    lookups = (latest["hits"] + latest["misses"]) if latest else 0
+    return {
+        "range": range_name if range_name in RANGES else "1h",
+        "interval_seconds": settings.MEMCACHED_STATS_INTERVAL,
+        "labels": [b["time"].astimezone(zone).strftime(label_format) for b in series],
+        "times": [b["time"].isoformat() for b in series],
+        "hits": [b["hits"] for b in series],
+        "misses": [b["misses"] for b in series],
+        "hit_ratio": [ratio(b) for b in series],
+        "items": [b["items"] for b in series],
+        "bytes": [b["bytes"] for b in series],
+        "limit_maxbytes": [b["limit_maxbytes"] for b in series],
+        "curr_connections": [b["curr_connections"] for b in series],
+        "evictions": [b["evictions"] for b in series],
+        "latest": {
+            **{k: v for k, v in latest.items() if k != "time"},
+            "time": latest["time"].isoformat(),
+            "hit_ratio": round(latest["hits"] / lookups, 4) if lookups else None,
+        }
+        if latest
+        else None,
+    }
+
+
+def catalog_steps(instance):
+    """平台服务目录 progress: operator installed → cluster created → pods ready → access."""
+    installation = instance.installation
+    failed = instance.status == OperandInstance.Status.FAILED
+
+    def state(done, current, broken=False):
+        return "done" if done else ("failed" if broken else ("current" if current else "todo"))
+
+    installed = installation.status == Installation.Status.INSTALLED
+    applied = instance.status not in (OperandInstance.Status.PENDING,) and not (
+        failed and instance.ready_replicas is None and not instance.phase
+    )
+    running = instance.status == OperandInstance.Status.RUNNING
+    steps = [
+        {
+            "key": "operator",
+            "label": _("Install the operator"),
+            "detail": installation.get_status_display(),
+            "state": state(
+                installed, True, installation.status == Installation.Status.FAILED or failed
+            ),
+        },
+        {
+            "key": "create",
+            "label": _("Create the MemcachedCluster"),
+            "detail": instance.phase or instance.get_status_display(),
+            "state": state(applied, installed, failed and not applied),
+        },
+        {
+            "key": "ready",
+            "label": _("Start the memcached pods"),
+            "detail": (
+                f"{instance.ready_replicas or 0}/{instance.desired_replicas or instance.replicas}"
+                if applied
+                else ""
+            ),
+            "state": state(running, applied, failed and applied),
+        },
+    ]
+    if instance.expose_requested:
+        exposed = instance.access_state == OperandInstance.Access.EXPOSED
+        steps.append(
+            {
+                "key": "access",
+                "label": _("Open external access"),
+                "detail": instance.access_address or instance.get_access_state_display(),
+                "state": state(
+                    exposed,
+                    applied,
+                    instance.access_state == OperandInstance.Access.FAILED,
+                ),
+            }
+        )
+    return steps
+
+
+def catalog_done(steps):
+    return all(step["state"] == "done" for step in steps)

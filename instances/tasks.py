@@ -1,0 +1,571 @@
+"""The worker's operand-instance jobs: apply, delete, expose, verify, logs, sync, stats.
+
+Same rules as the install jobs (tasks.py): ack late, retry transient cluster errors with
+exponential back-off and jitter, give up after a bound with the instance failed and the
+reason kept; every job can run twice. The periodic sync reads each cluster with one list
+call per kind, whatever the number of instances.
+"""
+
+import contextlib
+import logging
+import secrets
+import socket
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from clusters import kube
+from clusters.models import EventSource
+from provisioning.models import Installation
+
+from . import memcached, services
+from .models import InstanceEvent, InstanceLog, OperandInstance
+from .selectors import access_target
+
+logger = logging.getLogger(__name__)
+
+RETRY = {
+    "autoretry_for": (kube.TransientError,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 10,
+    "acks_late": True,
+}
+Status = OperandInstance.Status
+Access = OperandInstance.Access
+TRANSITIONAL_PHASES = {"", "Creating", "Scaling", "Updating", "Pending"}
+
+
+def _message(exc):
+    if isinstance(exc, kube.InvalidError) and exc.causes:
+        causes = "; ".join(
+            f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in exc.causes
+        )
+        return f"{exc.message} ({causes})"[:2000]
+    return (exc.message if isinstance(exc, kube.KubeError) else f"{type(exc).__name__}: {exc}")[
+        :2000
+    ]
+
+
+class InstanceTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """Retries exhausted or a permanent error: the instance is failed, the reason kept."""
+        if args:
+            services.mark_failed(instance_id=args[0], reason=_message(exc))
+
+
+class AccessTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        """External access failed; the instance itself is not."""
+        if args:
+            services.record_access(instance_id=args[0], state=Access.FAILED, error=_message(exc))
+
+
+def _load(instance_id):
+    return (
+        OperandInstance.objects.select_related("cluster", "installation")
+        .filter(pk=instance_id)
+        .first()
+    )
+
+
+def _served(gateway, call):
+    """A CRD that appeared after the discovery cache was filled is found after one refresh."""
+    try:
+        return call()
+    except kube.NotFoundError as exc:
+        if exc.reason != "NotServed":
+            raise
+        gateway.invalidate_discovery()
+        return call()
+
+
+@shared_task(base=InstanceTask, bind=True, **RETRY)
+def apply_instance(self, instance_id):
+    """Server-side apply of the custom resource: creates it, or applies an edit or a scale."""
+    instance = _load(instance_id)
+    if instance is None or instance.status in (Status.DELETING, Status.DELETED):
+        return None
+    if instance.installation.status != Installation.Status.INSTALLED:
+        return None  # waits; sync_instances enqueues it once the operator is installed
+    manifest = services.manifest_of(instance)
+    _cleaned, errors = services.validate_manifest(
+        csv_info=instance.installation.csv_info, namespace=instance.namespace, obj=manifest
+    )
+    if errors:
+        services.mark_failed(
+            instance_id=instance.pk,
+            reason=_("The installed operator refuses this spec: %(errors)s")
+            % {"errors": "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())},
+        )
+        return None
+    gateway = kube.gateway_for(instance.cluster)
+    try:
+        _served(gateway, lambda: gateway.apply(manifest, force=True))
+    except kube.InvalidError as exc:
+        services.mark_failed(instance_id=instance.pk, reason=_message(exc))
+        return None
+    except kube.NotFoundError as exc:
+        if exc.reason == "NotServed":
+            # The CSV succeeded but its CRD is not served yet: try again shortly.
+            raise kube.TransientError(
+                _("%(kind)s is not served by the cluster yet.") % {"kind": instance.kind}
+            ) from exc
+        raise
+    services.record_applied(instance_id=instance.pk)
+    if instance.expose_requested and instance.access_state in (Access.NONE, Access.FAILED):
+        services.record_access(
+            instance_id=instance.pk, state=Access.EXPOSING, host=instance.access_host
+        )
+        apply_external_access.delay(instance.pk)
+    sync_instances.apply_async((instance.cluster_id,), countdown=1)
+    return manifest["metadata"]["name"]
+
+
+def _remove_external_service(gateway, instance):
+    gateway.delete(
+        "v1", "Service", memcached.external_service_name(instance.name), instance.namespace
+    )
+
+
+@shared_task(base=InstanceTask, bind=True, **RETRY)
+def delete_instance(self, instance_id):
+    """Deletes the custom resource (the operator's children follow) and our access Service."""
+    instance = _load(instance_id)
+    if instance is None or instance.status != Status.DELETING:
+        return None
+    gateway = kube.gateway_for(instance.cluster)
+    if instance.kind == memcached.KIND:
+        _remove_external_service(gateway, instance)
+    try:
+        _served(
+            gateway,
+            lambda: gateway.delete(
+                instance.api_version_full, instance.kind, instance.name, instance.namespace
+            ),
+        )
+        still_there = _served(
+            gateway,
+            lambda: gateway.get_or_none(
+                instance.api_version_full, instance.kind, instance.name, instance.namespace
+            ),
+        )
+    except kube.NotFoundError:
+        still_there = None  # the kind is no longer served: nothing of it is left
+    if still_there is None:
+        services.record_deleted(instance_id=instance.pk)
+    else:
+        sync_instances.apply_async((instance.cluster_id,), countdown=1)
+    return still_there is None
+
+
+@shared_task(base=AccessTask, bind=True, **RETRY)
+def apply_external_access(self, instance_id):
+    """可集群外访问: applies or deletes the NodePort / LoadBalancer Service before mcrouter."""
+    instance = _load(instance_id)
+    if instance is None or instance.status in (Status.DELETING, Status.DELETED, Status.PENDING):
+        return None
+    gateway = kube.gateway_for(instance.cluster)
+    if not instance.expose_requested:
+        _remove_external_service(gateway, instance)
+        services.record_access(instance_id=instance.pk, state=Access.NONE)
+        return None
+    cluster = instance.cluster
+    router = gateway.get_or_none(
+        "v1", "Service", f"{instance.name}-mcrouter-service", instance.namespace
+    )
+    selector = ((router or {}).get("spec") or {}).get("selector")
+    service = gateway.apply(
+        memcached.external_service_manifest(
+            name=instance.name,
+            namespace=instance.namespace,
+            service_type=cluster.external_access,
+            instance_id=instance.pk,
+            selector=selector,
+        ),
+        force=True,
+    )
+    host = cluster.external_host
+    if not host and cluster.external_access == cluster.ExternalAccess.NODE_PORT:
+        host = memcached.node_address(gateway.list("v1", "Node"))
+    address = memcached.access_address(service, host=host)
+    services.record_access(
+        instance_id=instance.pk,
+        state=Access.EXPOSED if address else Access.EXPOSING,
+        address=address,
+        host=host,
+        service=service["metadata"]["name"],
+        type=cluster.external_access,
+    )
+    if not address:
+        sync_instances.apply_async((instance.cluster_id,), countdown=2)
+    return address
+
+
+def _network_error(exc, timeout):
+    if isinstance(exc, ConnectionRefusedError):
+        return _("connection refused")
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return _("timed out after %(seconds)s s") % {"seconds": timeout}
+    if isinstance(exc, socket.gaierror):
+        return _("host name not found")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _client(address, timeout):
+    from pymemcache.client.base import Client
+
+    host, port = memcached.split_address(address)
+    return Client((host, port), connect_timeout=timeout, timeout=timeout, no_delay=True)
+
+
+def check_access(address, *, timeout):
+    """set, then get, a random key through `address`: (ok, message, round-trip ms)."""
+    from pymemcache.exceptions import MemcacheError
+
+    key = f"marketplace-verify-{secrets.token_hex(6)}"
+    value = secrets.token_hex(8)
+    try:
+        client = _client(address, timeout)
+    except ValueError:
+        return False, _("“%(address)s” is not a host:port address.") % {"address": address}, None
+    started = time.perf_counter()
+    try:
+        stored = client.set(key, value, expire=60, noreply=False)
+        got = client.get(key)
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        with contextlib.suppress(MemcacheError, OSError):
+            client.delete(key, noreply=True)
+    except MemcacheError as exc:
+        return False, _("memcached answered with an error: %(error)s") % {"error": exc}, None
+    except OSError as exc:
+        return False, f"{address}: {_network_error(exc, timeout)}", None
+    finally:
+        client.close()
+    if not stored:
+        return False, _("set %(key)s was not stored.") % {"key": key}, elapsed
+    if got != value.encode():
+        return (
+            False,
+            _("set %(key)s was stored, but get returned %(got)s.")
+            % {"key": key, "got": got.decode(errors="replace") if got else _("nothing")},
+            elapsed,
+        )
+    return (
+        True,
+        _("set %(key)s → STORED, get → %(value)s (through %(address)s).")
+        % {"key": key, "value": value, "address": address},
+        elapsed,
+    )
+
+
+@shared_task(acks_late=True)
+def verify_access(instance_id):
+    """验证访问: never raises; the result (and round-trip time) is stored on the instance."""
+    instance = _load(instance_id)
+    if instance is None:
+        return None
+    target = access_target(instance)
+    if not target.address:
+        services.record_verification(
+            instance_id=instance.pk, ok=False, message=target.problem, address="", ms=None
+        )
+        return False
+    try:
+        ok, message, ms = check_access(target.address, timeout=settings.MEMCACHED_VERIFY_TIMEOUT)
+    except Exception as exc:  # a verification reports; it never fails the job
+        logger.exception("verify of instance %s failed", instance_id)
+        ok, message, ms = False, f"{type(exc).__name__}: {exc}", None
+    services.record_verification(
+        instance_id=instance.pk, ok=ok, message=message, address=target.address, ms=ms
+    )
+    return ok
+
+
+@shared_task(bind=True, **RETRY)
+def fetch_logs(self, log_id):
+    """日志: the pod's last lines through the Kubernetes API."""
+    log = InstanceLog.objects.select_related("instance__cluster").filter(pk=log_id).first()
+    if log is None:
+        return None
+    gateway = kube.gateway_for(log.instance.cluster)
+    try:
+        text = gateway.read_pod_log(
+            log.pod,
+            log.instance.namespace,
+            container=log.container or None,
+            tail_lines=log.tail_lines,
+        )
+    except kube.TransientError:
+        raise
+    except kube.KubeError as exc:
+        services.record_logs(log_id=log.pk, error=exc.message)
+        return False
+    services.record_logs(log_id=log.pk, text=text if isinstance(text, str) else str(text))
+    return True
+
+
+# --- reading the clusters back --------------------------------------------------------------
+
+
+def _owned_names(instance, pods):
+    name = instance.name
+    return {
+        name,
+        f"{name}-memcached",
+        f"{name}-mcrouter",
+        f"{name}-mcrouter-service",
+        memcached.external_service_name(name),
+        *(p["name"] for p in pods),
+    }
+
+
+def _import_events(instance, events, pods, known_uids):
+    names = _owned_names(instance, pods)
+    new = []
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        uid = event["metadata"].get("uid", "")
+        name = involved.get("name", "")
+        if (
+            involved.get("namespace") != instance.namespace
+            or uid in known_uids
+            or not (
+                name in names
+                or (
+                    involved.get("kind") == "ReplicaSet"
+                    and name.startswith(f"{instance.name}-mcrouter-")
+                )
+            )
+        ):
+            continue
+        when = (
+            event.get("lastTimestamp")
+            or event.get("eventTime")
+            or event["metadata"].get("creationTimestamp")
+        )
+        new.append(
+            InstanceEvent(
+                instance=instance,
+                source=EventSource.CLUSTER,
+                type=event.get("type", "Normal"),
+                reason=event.get("reason", "")[:100],
+                message=event.get("message", ""),
+                involved_object=f"{involved.get('kind')}/{name}"[:300],
+                cluster_uid=uid,
+                occurred_at=(parse_datetime(when) if when else None) or timezone.now(),
+            )
+        )
+        known_uids.add(uid)
+    if new:
+        InstanceEvent.objects.bulk_create(new, ignore_conflicts=True)
+
+
+def observe(instance, cr, *, pods, services_):
+    """What one instance is, according to the cluster's objects of this sync."""
+    status = memcached.assess(cr, current=instance.status)
+    read = memcached.read_status(cr)
+    observed = {
+        "status": status,
+        "phase": read["phase"],
+        "status_message": read["message"],
+        "ready_replicas": read["ready_replicas"],
+        "desired_replicas": read["desired_replicas"],
+    }
+    if cr is None and status == Status.FAILED:
+        observed["failure_reason"] = instance.failure_reason or _(
+            "The %(kind)s is gone from the cluster (deleted outside the platform)."
+        ) % {"kind": instance.kind}
+    access_settled = True
+    if instance.is_memcached:
+        external_name = memcached.external_service_name(instance.name)
+        observed["pods"] = memcached.pod_rows(pods)
+        observed["services"] = memcached.service_rows(services_, external_name=external_name)
+        external = next((s for s in services_ if s["metadata"]["name"] == external_name), None)
+        state = instance.access_state
+        if instance.expose_requested and state in (Access.EXPOSING, Access.EXPOSED):
+            address = memcached.access_address(external, host=instance.access_host)
+            if external is not None and address:
+                observed.update(access_state=Access.EXPOSED, access_address=address)
+            elif external is None and state == Access.EXPOSED:
+                observed.update(
+                    access_state=Access.FAILED,
+                    access_address="",
+                    access_error=_("The access Service %(name)s was deleted outside the platform.")
+                    % {"name": external_name},
+                )
+        elif not instance.expose_requested and state == Access.REMOVING and external is None:
+            observed.update(access_state=Access.NONE, access_address="")
+        access_settled = observed.get("access_state", state) not in (
+            Access.EXPOSING,
+            Access.REMOVING,
+        )
+    replicas_settled = (
+        not instance.is_memcached
+        or status != Status.RUNNING
+        or read["ready_replicas"] == read["desired_replicas"]
+    )
+    observed["settled"] = (
+        status in (Status.RUNNING, Status.DEGRADED, Status.FAILED, Status.DELETED)
+        and (read["phase"] not in TRANSITIONAL_PHASES or status == Status.FAILED)
+        and access_settled
+        and replicas_settled
+    )
+    return observed
+
+
+def _group(objects):
+    grouped = defaultdict(list)
+    for obj in objects:
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get(memcached.CR_LABEL):
+            grouped[(obj["metadata"].get("namespace"), labels[memcached.CR_LABEL])].append(obj)
+    return grouped
+
+
+def _start_waiting(instances, now):
+    """Pending instances: created once their operator is installed, failed if it failed."""
+    stale_after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
+    for instance in instances:
+        installation = instance.installation
+        if installation.status == Installation.Status.INSTALLED:
+            if instance.enqueued_at is None or now - instance.enqueued_at > stale_after:
+                services.record_enqueued(instance_id=instance.pk, now=now)
+                apply_instance.delay(instance.pk)
+        elif installation.status in (
+            Installation.Status.FAILED,
+            Installation.Status.UNINSTALLING,
+            Installation.Status.UNINSTALLED,
+        ):
+            services.mark_failed(
+                instance_id=instance.pk,
+                reason=_("The operator could not be installed: %(reason)s")
+                % {"reason": installation.failure_reason or installation.get_status_display()},
+            )
+
+
+def _due(now):
+    settled_every = timedelta(seconds=settings.INSTANCE_SETTLED_SYNC_INTERVAL)
+    return (
+        Q(settled=False)
+        | Q(synced_at__isnull=True)
+        | Q(synced_at__lte=now - settled_every)
+        | Q(status=Status.PENDING)
+    )
+
+
+@shared_task(acks_late=True)
+def sync_instances(cluster_id, force=False):
+    """Follows a cluster's instances: one list call per kind (CRs, Pods, Services, Events)."""
+    now = timezone.now()
+    live = OperandInstance.objects.filter(cluster_id=cluster_id).exclude(status=Status.DELETED)
+    waiting = list(live.filter(status=Status.PENDING).select_related("installation"))
+    _start_waiting(waiting, now)
+    created = live.exclude(status=Status.PENDING)
+    if not force and not created.filter(_due(now)).exists():
+        return 0  # e.g. only instances waiting for their operator: no call to the cluster
+    to_read = list(created.select_related("installation", "cluster"))
+    if not to_read:
+        return 0
+    gateway = kube.gateway_for(to_read[0].cluster)
+    kinds = sorted({(i.api_version_full, i.kind) for i in to_read})
+    custom = {}
+    try:
+        for api_version, kind in kinds:
+            try:
+                objects = _served(gateway, lambda a=api_version, k=kind: gateway.list(a, k))
+            except kube.NotFoundError:
+                continue  # not served any more: leave those instances as they are
+            custom[kind] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
+        pods = services_ = []
+        if any(i.is_memcached for i in to_read):
+            pods = gateway.list("v1", "Pod", label_selector=memcached.CR_LABEL)
+            services_ = gateway.list("v1", "Service", label_selector=memcached.CR_LABEL)
+        events = gateway.list("v1", "Event")
+    except kube.KubeError as exc:
+        logger.warning("instance sync of cluster %s failed: %s", cluster_id, exc.message)
+        return 0
+    pods_by_cr, services_by_cr = _group(pods), _group(services_)
+    known_uids = set(
+        InstanceEvent.objects.filter(instance__in=to_read)
+        .exclude(cluster_uid="")
+        .values_list("cluster_uid", flat=True)
+    )
+    for instance in to_read:
+        if instance.kind not in custom:
+            continue
+        cr = custom[instance.kind].get((instance.namespace, instance.name))
+        if cr is None and instance.status == Status.FAILED:
+            continue  # never created (refused), or already known to be gone
+        key = (instance.namespace, instance.name)
+        observed = observe(
+            instance, cr, pods=pods_by_cr.get(key, []), services_=services_by_cr.get(key, [])
+        )
+        services.record_observation(instance_id=instance.pk, observed=observed)
+        _import_events(instance, events, observed.get("pods") or [], known_uids)
+    services.record_synced(instance_ids=[i.pk for i in to_read], now=now)
+    return len(to_read)
+
+
+@shared_task(acks_late=True)
+def sync_all_instances():
+    """Periodic: each cluster with instances to follow, one `sync_instances` each."""
+    now = timezone.now()
+    cluster_ids = (
+        OperandInstance.objects.exclude(status=Status.DELETED)
+        .filter(_due(now))
+        .values_list("cluster_id", flat=True)
+        .distinct()
+    )
+    return sum(sync_instances(cluster_id) for cluster_id in cluster_ids)
+
+
+def _read_stats(address, timeout):
+    try:
+        client = _client(address, timeout)
+    except ValueError:
+        return None, _("“%(address)s” is not a host:port address.") % {"address": address}
+    try:
+        return memcached.parse_stats(client.stats()), ""
+    except OSError as exc:
+        return None, f"{address}: {_network_error(exc, timeout)}"
+    except Exception as exc:  # pymemcache's own errors: report, never fail the poll
+        return None, f"{address}: {type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+
+
+@shared_task(acks_late=True)
+def poll_stats():
+    """监控: every reachable MemcachedCluster's `stats` into the time series; old points pruned."""
+    now = timezone.now()
+    instances = OperandInstance.objects.filter(
+        kind=memcached.KIND, status__in=[Status.RUNNING, Status.DEGRADED]
+    ).select_related("cluster")
+    targets = []
+    for instance in instances:
+        target = access_target(instance)
+        if target.address:
+            targets.append((instance, target.address))
+        else:
+            services.record_stats_error(instance_id=instance.pk, error=target.problem, now=now)
+    timeout = settings.MEMCACHED_VERIFY_TIMEOUT
+    if targets:
+        with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+            results = list(pool.map(lambda t: _read_stats(t[1], timeout), targets))
+        for (instance, _address), (values, error) in zip(targets, results, strict=True):
+            if values is not None:
+                services.record_metric(instance_id=instance.pk, values=values, now=now)
+            else:
+                services.record_stats_error(instance_id=instance.pk, error=error, now=now)
+    services.prune_metrics(before=now - timedelta(days=settings.MEMCACHED_STATS_RETENTION_DAYS))
+    return len(targets)

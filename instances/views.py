@@ -1,0 +1,576 @@
+"""Operator instances (实例) and the service catalog (平台服务目录): thin views over services.
+
+Pages read what the worker last recorded and poll with htmx while anything is unfinished;
+every change goes through `instance_services` and is carried out by the worker.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from provisioning.models import Installation
+from provisioning.selectors import get_installation_for
+
+from . import memcached, selectors, services
+from .forms import (
+    CatalogPlacementForm,
+    LogsForm,
+    ManifestForm,
+    MemcachedForm,
+    ScaleForm,
+    initial_from_manifest,
+)
+from .models import OperandInstance
+
+TABS = ("overview", "access", "monitoring", "logs", "events", "yaml")
+FRAGMENTS = {
+    "status": "instances/_status_panel.html",
+    "overview": "instances/_overview_live.html",
+    "access": "instances/_access_live.html",
+    "logs": "instances/_log_box.html",
+}
+
+
+def _errors(exc):
+    if hasattr(exc, "error_dict"):
+        return " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
+    return " ".join(exc.messages)
+
+
+def _run(request, action, **kwargs):
+    try:
+        return action(actor=request.user, **kwargs)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+        return None
+
+
+def _instance_or_404(request, instance_id):
+    return selectors.get_instance_for(user=request.user, instance_id=instance_id)
+
+
+def _blocked(request, *, asset, tenant, status=403):
+    """An ended entitlement: no new instance, a renew link instead."""
+    active, ended = selectors.entitlement_state(tenant=tenant, asset=asset)
+    return render(
+        request,
+        "instances/entitlement_blocked.html",
+        {"asset": asset, "entitlement": ended, "active": active},
+        status=status,
+    )
+
+
+# --- lists --------------------------------------------------------------------------------
+
+
+@login_required
+def instance_list(request):
+    """容器应用 → Operator 实例: every instance of the active tenant, live while unfinished."""
+    tenant = request.workspace.tenant
+    instances = selectors.instances_for(user=request.user, tenant=tenant)
+    status = request.GET.get("status", "")
+    if status in OperandInstance.Status.values:
+        instances = instances.filter(status=status)
+    page = Paginator(instances, 20).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "instances": page.object_list,
+        "status": status,
+        "statuses": [
+            c for c in OperandInstance.Status.choices if c[0] != OperandInstance.Status.DELETED
+        ],
+        "live": any(i.is_unfinished for i in page.object_list),
+    }
+    if request.htmx and request.GET.get("fragment") == "rows":
+        return render(request, "instances/_instance_rows.html", context)
+    return render(request, "instances/instance_list.html", context)
+
+
+@login_required
+def installation_instances(request, installation_id):
+    """The installation page's 'Operator instances' tab body (polled while unfinished)."""
+    installation = get_installation_for(user=request.user, installation_id=installation_id)
+    from .templatetags.instance_tags import instances_tab_context
+
+    return render(request, "instances/_installation_tab.html", instances_tab_context(installation))
+
+
+# --- create / edit (Form and YAML tabs) -----------------------------------------------------
+
+
+def _editor(request, *, csv_info, namespace, kind, initial, fixed_name="", with_expose=True):
+    """The two tabs of the create/edit page: (form, submitted and valid)."""
+    options = {
+        "csv_info": csv_info,
+        "namespace": namespace,
+        "fixed_name": fixed_name,
+        "with_expose": with_expose,
+    }
+    generic = kind != memcached.KIND
+    yaml_options = {**options, "kind": kind}
+    key = uuid.uuid4().hex
+    if request.method != "POST":
+        tab = "yaml" if generic or request.GET.get("tab") == "yaml" else "form"
+        if tab == "yaml":
+            return ManifestForm(
+                initial={"yaml": memcached.to_yaml(initial), "request_key": key}, **yaml_options
+            ), False
+        return MemcachedForm(
+            initial={**initial_from_manifest(initial), "request_key": key}, **options
+        ), False
+    current = "yaml" if generic else request.POST.get("_current", "form")
+    switch = request.POST.get("_switch", "")
+    bound = (
+        ManifestForm(request.POST, **yaml_options)
+        if current == "yaml"
+        else MemcachedForm(request.POST, **options)
+    )
+    common = {
+        "request_key": request.POST.get("request_key") or key,
+        "expose": request.POST.get("expose") in ("on", "true", "1"),
+    }
+    if switch == "yaml" and current == "form":
+        return ManifestForm(
+            initial={**common, "yaml": memcached.to_yaml(bound.lenient_manifest())},
+            **yaml_options,
+        ), False
+    if switch == "form" and current == "yaml" and not generic:
+        obj = bound.parsed()
+        if obj is None:
+            return bound, False
+        if obj.get("kind") != memcached.KIND:
+            bound.add_error(
+                "yaml",
+                _("The Form tab edits a MemcachedCluster; this YAML is a %(kind)s.")
+                % {"kind": obj.get("kind")},
+            )
+            return bound, False
+        return MemcachedForm(initial={**common, **initial_from_manifest(obj)}, **options), False
+    return bound, bound.is_valid() and bound.manifest is not None
+
+
+def _owned_api(installation, kind):
+    api = memcached.find_api(installation.csv_info, kind)
+    if api is None and kind == memcached.KIND and not installation.csv_info:
+        return None
+    return api
+
+
+@login_required
+def instance_create(request, installation_id):
+    """创建 Memcached 集群 (or any other API the CSV owns, as YAML)."""
+    installation = get_installation_for(user=request.user, installation_id=installation_id)
+    kind = request.GET.get("kind") or memcached.KIND
+    api = _owned_api(installation, kind)
+    if api is None:
+        raise Http404("The operator provides no such API.")
+    if installation.status != Installation.Status.INSTALLED:
+        messages.error(request, _("Instances are created once the operator is installed."))
+        return redirect(
+            "provisioning:installation-tab", installation_id=installation.pk, tab="instances"
+        )
+    if services.entitlement_error(tenant=installation.tenant, asset=installation.asset):
+        return _blocked(request, asset=installation.asset, tenant=installation.tenant)
+    example = memcached.example_for(installation.csv_info, api)
+    if kind == memcached.KIND:
+        initial_spec = memcached.initial_spec(installation.csv_info)
+        name = initial_spec.pop("name")
+        example = memcached.manifest(
+            name=name,
+            namespace=installation.namespace,
+            spec={k: v for k, v in initial_spec.items() if v not in (None, {}, [])},
+        )
+    else:
+        example.setdefault("metadata", {})["namespace"] = installation.namespace
+    form, ok = _editor(
+        request,
+        csv_info=installation.csv_info,
+        namespace=installation.namespace,
+        kind=kind,
+        initial=example,
+        with_expose=kind == memcached.KIND,
+    )
+    if ok:
+        try:
+            instance = services.request_instance(
+                actor=request.user,
+                installation=installation,
+                manifest=form.manifest,
+                request_key=form.cleaned_data.get("request_key", ""),
+                expose=form.cleaned_data.get("expose", False),
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Creating %(name)s…") % {"name": instance.name})
+            return redirect("instances:instance-detail", instance_id=instance.pk)
+    return render(
+        request,
+        "instances/create.html",
+        {
+            "installation": installation,
+            "api": api,
+            "kind": kind,
+            "form": form,
+            "action": request.get_full_path(),
+        },
+        status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
+def _attach(form, exc):
+    """A service's errors (by custom-resource path) onto the tab that was submitted."""
+    from .forms import FIELD_FOR_PATH
+
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for path, messages_ in exc.message_dict.items():
+        if form.tab == "yaml":
+            field = "yaml"
+            messages_ = [f"{path}: {m}" for m in messages_] if "." in path else messages_
+        else:
+            field = FIELD_FOR_PATH.get(path, path)
+        form.add_error(field if field in form.fields else None, messages_)
+
+
+@login_required
+def instance_edit(request, instance_id):
+    """编辑: the same form, the name fixed; a failed instance is created again with the fix."""
+    instance = _instance_or_404(request, instance_id)
+    if instance.status in (OperandInstance.Status.DELETING, OperandInstance.Status.DELETED):
+        raise Http404("This instance is being deleted.")
+    form, ok = _editor(
+        request,
+        csv_info=instance.installation.csv_info,
+        namespace=instance.namespace,
+        kind=instance.kind,
+        initial=services.manifest_of(instance),
+        fixed_name=instance.name,
+        with_expose=False,
+    )
+    if ok:
+        try:
+            services.update_instance(actor=request.user, instance=instance, manifest=form.manifest)
+        except ValidationError as exc:
+            _attach(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Applying the new spec of %(name)s…") % {"name": instance.name}
+            )
+            return redirect("instances:instance-detail", instance_id=instance.pk)
+    return render(
+        request,
+        "instances/create.html",
+        {
+            "installation": instance.installation,
+            "instance": instance,
+            "kind": instance.kind,
+            "api": memcached.find_api(instance.installation.csv_info, instance.kind),
+            "form": form,
+            "action": request.get_full_path(),
+        },
+        status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
+# --- detail and its actions ---------------------------------------------------------------
+
+
+@login_required
+def instance_detail(request, instance_id, tab="overview"):
+    if tab not in TABS:
+        tab = "overview"
+    instance = _instance_or_404(request, instance_id)
+    context = {
+        "instance": instance,
+        "installation": instance.installation,
+        "tab": tab,
+        "live": instance.is_unfinished,
+        "pod_addresses": selectors.pod_addresses(instance),
+    }
+    fragment = request.GET.get("fragment", "")
+    if tab == "events":
+        context["events"] = selectors.events_of(instance=instance)
+    elif tab == "yaml":
+        context["yaml"] = memcached.to_yaml(services.manifest_of(instance))
+    elif tab == "access":
+        context["target"] = selectors.access_target(instance)
+    elif tab == "monitoring":
+        range_name = request.GET.get("range", "1h")
+        context["range"] = range_name if range_name in selectors.RANGES else "1h"
+        context["ranges"] = list(selectors.RANGES)
+        metrics = selectors.metrics_of(instance=instance, range_name=context["range"])
+        context["latest"] = metrics["latest"]
+        context["has_points"] = bool(metrics["labels"])
+        context["stats_interval"] = settings.MEMCACHED_STATS_INTERVAL
+        context["chart_labels"] = {
+            "hits": _("Hits"),
+            "misses": _("Misses"),
+            "ratio": _("Hit ratio"),
+            "items": _("Items"),
+            "bytes": _("Bytes used"),
+            "limit": _("Limit"),
+            "connections": _("Connections"),
+            "evictions": _("Evictions"),
+        }
+    elif tab == "logs":
+        context.update(_logs_context(request, instance))
+    if request.htmx and fragment in FRAGMENTS:
+        if fragment == "access":
+            context["target"] = selectors.access_target(instance)
+        return render(request, FRAGMENTS[fragment], context)
+    context["scale_form"] = ScaleForm(initial={"replicas": instance.replicas})
+    return render(request, "instances/detail.html", context)
+
+
+def _logs_context(request, instance):
+    pods = instance.pods or []
+    pod_name = request.GET.get("pod") or (pods[0]["name"] if pods else "")
+    pod = next((p for p in pods if p["name"] == pod_name), None)
+    container = request.GET.get("container") or ((pod or {}).get("containers") or [""])[0]
+    logs = selectors.logs_of(instance=instance)
+    log = logs.get((pod_name, container))
+    return {
+        "logs_form": LogsForm(
+            instance=instance,
+            initial={
+                "pod": pod_name,
+                "container": container,
+                "tail": log.tail_lines if log else 100,
+            },
+        ),
+        "log": log,
+        "log_pod": pod_name,
+        "log_container": container,
+    }
+
+
+@login_required
+@require_POST
+def instance_scale(request, instance_id):
+    instance = _instance_or_404(request, instance_id)
+    form = ScaleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _errors(ValidationError(form.errors)))
+    elif (
+        _run(
+            request,
+            services.scale_instance,
+            instance=instance,
+            replicas=form.cleaned_data["replicas"],
+        )
+        is not None
+    ):
+        messages.success(
+            request,
+            _("Scaling %(name)s to %(replicas)s replicas…")
+            % {"name": instance.name, "replicas": form.cleaned_data["replicas"]},
+        )
+    return redirect("instances:instance-detail", instance_id=instance.pk)
+
+
+@login_required
+def instance_delete(request, instance_id):
+    instance = _instance_or_404(request, instance_id)
+    if request.method == "POST":
+        if request.POST.get("confirm_name", "").strip() != instance.name:
+            messages.error(request, _("Type the instance's name to confirm."))
+        elif _run(request, services.request_delete, instance=instance) is not None:
+            messages.success(request, _("Deleting %(name)s…") % {"name": instance.name})
+            return redirect(
+                "provisioning:installation-tab",
+                installation_id=instance.installation_id,
+                tab="instances",
+            )
+    return render(request, "instances/confirm_delete.html", {"instance": instance})
+
+
+@login_required
+@require_POST
+def instance_access(request, instance_id):
+    """可集群外访问 / 仅在集群内访问."""
+    instance = _instance_or_404(request, instance_id)
+    enabled = request.POST.get("enabled") == "1"
+    if _run(request, services.set_external_access, instance=instance, enabled=enabled):
+        messages.success(
+            request,
+            _("Opening external access…") if enabled else _("Removing external access…"),
+        )
+    return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+
+
+@login_required
+@require_POST
+def instance_verify(request, instance_id):
+    """验证访问."""
+    instance = _instance_or_404(request, instance_id)
+    _run(request, services.request_verify, instance=instance)
+    if request.htmx:
+        instance.refresh_from_db()
+        return render(
+            request,
+            "instances/_access_live.html",
+            {
+                "instance": instance,
+                "target": selectors.access_target(instance),
+                "pod_addresses": selectors.pod_addresses(instance),
+            },
+        )
+    return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+
+
+@login_required
+@require_POST
+def instance_logs(request, instance_id):
+    """日志: asks the worker for the pod's last lines."""
+    instance = _instance_or_404(request, instance_id)
+    form = LogsForm(request.POST, instance=instance)
+    if not form.is_valid():
+        messages.error(request, _errors(ValidationError(form.errors)))
+        return redirect("instances:instance-tab", instance_id=instance.pk, tab="logs")
+    log = _run(
+        request,
+        services.request_logs,
+        instance=instance,
+        pod=form.cleaned_data["pod"],
+        container=form.cleaned_data["container"],
+        tail_lines=form.cleaned_data["tail"],
+    )
+    url = reverse("instances:instance-tab", args=[instance.pk, "logs"])
+    if log is not None:
+        url += f"?pod={log.pod}&container={log.container}"
+    return redirect(url)
+
+
+# --- the service catalog (平台服务目录) ------------------------------------------------------
+
+
+@login_required
+def catalog_index(request):
+    tenant = request.workspace.tenant
+    return render(
+        request,
+        "instances/catalog_index.html",
+        {"offerings": selectors.memcached_offerings(tenant=tenant)},
+    )
+
+
+def _catalog_asset(request, asset_code):
+    from assets.models import Asset
+
+    tenant = request.workspace.tenant
+    asset = Asset.objects.filter(code=asset_code).first()
+    if tenant is None or asset is None:
+        raise Http404("No such asset.")
+    return tenant, asset
+
+
+@login_required
+def catalog_create(request, asset_code):
+    """One form: project and cluster, then the MemcachedCluster; the platform does the rest."""
+    from accounts.selectors import projects_for
+    from clusters.models import Cluster
+
+    tenant, asset = _catalog_asset(request, asset_code)
+    if services.entitlement_error(tenant=tenant, asset=asset):
+        return _blocked(request, asset=asset, tenant=tenant)
+    projects = projects_for(user=request.user, tenant=tenant)
+    clusters = Cluster.objects.filter(Q(is_default=True) | Q(projects__tenant=tenant)).distinct()
+    placement = CatalogPlacementForm(
+        request.POST or None,
+        projects=projects,
+        clusters=clusters,
+        initial={"project": request.workspace.project},
+    )
+    project = None
+    if request.method == "POST" and placement.is_valid():
+        project = placement.cleaned_data["project"]
+    elif request.method == "POST":
+        project = projects.filter(pk=request.POST.get("project") or 0).first()
+    else:
+        project = request.workspace.project or projects.first()
+    namespace = project.namespace if project else ""
+    csv_info = selectors.best_csv_info(tenant=tenant, asset=asset)
+    spec = memcached.initial_spec(csv_info)
+    name = spec.pop("name")
+    initial = memcached.manifest(
+        name=name,
+        namespace=namespace,
+        spec={k: v for k, v in spec.items() if v not in (None, {}, [])},
+    )
+    form, ok = _editor(
+        request,
+        csv_info=csv_info,
+        namespace=namespace if placement.is_bound is False or placement.is_valid() else None,
+        kind=memcached.KIND,
+        initial=initial,
+    )
+    if ok and placement.is_valid():
+        try:
+            instance = services.request_catalog_instance(
+                actor=request.user,
+                tenant=tenant,
+                asset=asset,
+                project=placement.cleaned_data["project"],
+                cluster=placement.cleaned_data["cluster"],
+                manifest=form.manifest,
+                expose=form.cleaned_data.get("expose", False),
+                request_key=form.cleaned_data.get("request_key", ""),
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            for field in ("project", "cluster"):
+                if field in errors:
+                    placement.add_error(field, errors.pop(field))
+            if errors:
+                _attach(
+                    form, ValidationError({k or "non_field_errors": v for k, v in errors.items()})
+                )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("instances:service-catalog-progress", instance_id=instance.pk)
+    return render(
+        request,
+        "instances/catalog_form.html",
+        {
+            "asset": asset,
+            "placement": placement,
+            "form": form,
+            "kind": memcached.KIND,
+            "action": request.get_full_path(),
+        },
+        status=400 if request.method == "POST" and (form.errors or placement.errors) else 200,
+    )
+
+
+@login_required
+def catalog_progress(request, instance_id):
+    """Each step live (operator, cluster, pods, access); ends on the instance page."""
+    instance = _instance_or_404(request, instance_id)
+    steps = selectors.catalog_steps(instance)
+    done = selectors.catalog_done(steps)
+    context = {"instance": instance, "steps": steps, "done": done}
+    if request.htmx and request.GET.get("fragment") == "steps":
+        response = render(request, "instances/_catalog_steps.html", context)
+        if done:
+            response["HX-Redirect"] = reverse(
+                "instances:instance-tab", args=[instance.pk, "access"]
+            )
+        return response
+    return render(request, "instances/catalog_progress.html", context)

@@ -1,0 +1,444 @@
+"""SandboxCluster: a simulated Kubernetes API server (with OLM) over plain HTTP.
+
+Like LocalStack for AWS: the official `kubernetes` client talks to it as to a
+real cluster, controllers advance objects on a background ticker, and faults
+(errors, latency, conflicts, an unreachable server) can be injected on demand.
+
+    sb = SandboxCluster(port=0, token="secret")
+    sb.start()
+    ...  # kubernetes.client.Configuration(host=sb.url, api_key={"authorization": "Bearer secret"})
+    sb.stop()
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hmac
+import json
+import logging
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import NamedTuple
+
+from . import errors
+from .catalog import Catalog
+from .controllers import KubeControllers, seed_objects
+from .errors import ApiError
+from .faults import Faults
+from .handler import Request, Response, Router, faults_response, watch_stream
+from .memcached import MemcachedOperator
+from .olm import OLMControllers, olm_crds, seed_operator_groups
+from .resources import BUILTIN_TYPES
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+class LoggedRequest(NamedTuple):
+    """One API request the sandbox served (query parameters as a dict)."""
+
+    method: str
+    path: str
+    query: dict
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, cluster: SandboxCluster):
+        self.cluster = cluster
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Drop open keep-alive connections too, so clients really see the server go away."""
+        with self._connections_lock:
+            connections = list(self._connections)
+            self._connections.clear()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+    def handle_error(self, request, client_address):
+        logger.debug("connection error from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kube-apiserver-sandbox"
+    # Headers and body go out as one segment: without this, Nagle + delayed ACK add ~40 ms.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
+    server: _HTTPServer
+
+    def log_message(self, format, *args):
+        logger.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self):
+        self._serve("GET")
+
+    def do_POST(self):
+        self._serve("POST")
+
+    def do_PUT(self):
+        self._serve("PUT")
+
+    def do_PATCH(self):
+        self._serve("PATCH")
+
+    def do_DELETE(self):
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
+        cluster = self.server.cluster
+        req = Request(self, method)
+        if req.path.startswith("/_sandbox/"):
+            self._control(cluster, req)
+            return
+        cluster._log_request(req)
+        try:
+            if cluster.faults.latency:
+                time.sleep(cluster.faults.latency)
+            if not cluster._authorized(self.headers.get("Authorization")):
+                raise errors.unauthorized()
+            if cluster.faults.roll_error():
+                raise errors.internal_error("etcdserver: request timed out (sandbox fault)")
+            if cluster.faults.take_conflict(method):
+                raise _fault_conflict(req.path)
+            response = Router(cluster).handle(req)
+            if isinstance(response.body, tuple) and response.body[0] == "watch":
+                watch_stream(self, cluster, req, response.body[1])
+                return
+        except ApiError as exc:
+            response = Response(exc.code, exc.status())
+        except Exception as exc:  # a sandbox bug must look like a server error, not hang
+            logger.exception("sandbox error serving %s %s", method, req.path)
+            response = Response(500, errors.internal_error(repr(exc)).status())
+        self._send(response)
+
+    def _control(self, cluster: SandboxCluster, req: Request) -> None:
+        deferred: dict = {}
+        try:
+            if not cluster._authorized(self.headers.get("Authorization")):
+                raise errors.unauthorized()
+            if req.path == "/_sandbox/faults":
+                response, deferred = faults_response(cluster, req)
+            elif req.path == "/_sandbox/catalog/csvs" and req.method == "POST":
+                body = req.json_body() or {}
+                try:
+                    name = cluster.publish_csv(**body)
+                except (TypeError, KeyError) as exc:
+                    raise errors.bad_request(str(exc)) from None
+                response = Response(201, {"name": name})
+            elif req.path == "/_sandbox/tick" and req.method == "POST":
+                cluster.tick()
+                response = Response(200, {"resourceVersion": cluster.store.resource_version})
+            else:
+                raise errors.page_not_found()
+        except ApiError as exc:
+            response = Response(exc.code, exc.status())
+        if deferred:
+            self.close_connection = True
+        self._send(response)
+        if deferred.get("down_for"):
+            cluster.faults.go_down_for(float(deferred["down_for"]))
+        elif "down" in deferred:
+            cluster.faults.down = bool(deferred["down"])
+
+    def _send(self, response: Response) -> None:
+        body = response.body
+        if isinstance(body, bytes):
+            payload = body
+        elif isinstance(body, str):
+            payload = body.encode()
+        else:
+            payload = json.dumps(body).encode()
+        self.send_response(response.code)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", str(uuid.uuid4()))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+
+def _fault_conflict(path: str) -> ApiError:
+    parts = [p for p in path.split("/") if p]
+    group = parts[1] if parts[:1] == ["apis"] and len(parts) > 1 else ""
+    rest = parts[3:] if group else parts[2:]
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    resource = rest[0] if rest else "unknown"
+    name = rest[1] if len(rest) > 1 else ""
+    return errors.conflict(resource=resource, group=group, name=name)
+
+
+class SandboxCluster:
+    """A simulated cluster: API server, controllers, faults, optional persistence."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = "secret",
+        tick_interval: float = 0.2,
+        catalog_file: str | os.PathLike | None = None,
+        state_file: str | os.PathLike | None = None,
+        save_interval: float = 0.5,
+    ):
+        self.host = host
+        self.port = port
+        self.token = token
+        self.tick_interval = tick_interval
+        self.state_file = Path(state_file) if state_file else None
+        self.save_interval = save_interval
+        self.store = Store()
+        self.catalog = Catalog.load(catalog_file)
+        self.faults = Faults(on_down=self._set_down)
+        self.kube = KubeControllers(self.store, image_pullable=self._image_pullable)
+        self.olm = OLMControllers(self.store, self.catalog)
+        self.memcached = MemcachedOperator(self.store)
+        self.stopping = False
+        self._httpd: _HTTPServer | None = None
+        self._http_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        # Bounded: a long-running `make run` sandbox must not grow without limit.
+        self._requests: collections.deque[LoggedRequest] = collections.deque(maxlen=20000)
+        self._requests_lock = threading.Lock()
+        self._last_save = 0.0
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> SandboxCluster:
+        """Load or seed state, then serve HTTP and run controllers in background threads."""
+        if self._started:
+            return self
+        if not self._load_state() and not self.store.all_objects():
+            self._seed()
+        self._open()
+        self._stop.clear()
+        self.stopping = False
+        self._ticker = threading.Thread(target=self._tick_loop, name="sandbox-ticker", daemon=True)
+        self._ticker.start()
+        self._started = True
+        logger.info("sandbox cluster serving at %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._stop.set()
+        if self._ticker:
+            self._ticker.join(timeout=5)
+        self._close()
+        self.save_state()
+        self._started = False
+
+    def serve_forever(self) -> None:
+        """Blocking variant (management command): serve until interrupted."""
+        self.start()
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (honcho, docker stop) stops cleanly too, so the state file is written.
+            signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> SandboxCluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _open(self) -> None:
+        with self._http_lock:
+            if self._httpd is not None:
+                return
+            httpd = _HTTPServer((self.host, self.port), self)
+            self.port = httpd.server_address[1]
+            thread = threading.Thread(
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sandbox-http-{self.port}",
+                daemon=True,
+            )
+            thread.start()
+            self._httpd = httpd
+
+    def _close(self) -> None:
+        with self._http_lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+            httpd.close_connections()
+            with self.store.lock:
+                self.store.changed.notify_all()  # wake watchers so they notice
+
+    def _set_down(self, down: bool) -> None:
+        if down:
+            self._close()
+        elif self._started:
+            self._open()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _authorized(self, header: str | None) -> bool:
+        """Bearer-token authentication (the scheme is case-insensitive, as in the API server)."""
+        if not self.token:
+            return True
+        scheme, _, token = (header or "").strip().partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.token)
+
+    def _log_request(self, req: Request) -> None:
+        with self._requests_lock:
+            self._requests.append(LoggedRequest(req.method, req.path, dict(req.query)))
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        with self._requests_lock:
+            return list(self._requests)
+
+    def clear_request_log(self) -> None:
+        with self._requests_lock:
+            self._requests.clear()
+
+    # -- controllers -------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Run every controller once (the ticker calls this every tick_interval)."""
+        for controller in (self.olm, self.memcached, self.kube):
+            # One controller at a time holds the lock, so API requests interleave between them.
+            with self.store.lock:
+                try:
+                    controller.tick()
+                except Exception:
+                    logger.exception("sandbox controller %s failed", type(controller).__name__)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_interval):
+            self.tick()
+            if self.store.dirty and time.monotonic() - self._last_save >= self.save_interval:
+                self.save_state()
+
+    def _image_pullable(self, pod: dict, image: str) -> bool:
+        """Catalog registry pods pull only index images the sandbox knows; others always."""
+        if "olm.catalogSource" in (pod["metadata"].get("labels") or {}):
+            return self.catalog.knows(image)
+        return True
+
+    def publish_csv(
+        self,
+        *,
+        package: str,
+        channel: str,
+        version: str,
+        image: str | None = None,
+        replaces: str | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        operator_image: str | None = None,
+        annotations: dict | None = None,
+    ) -> str:
+        """Publish a newer CSV as head of `channel`; subscriptions on it will upgrade."""
+        with self.store.lock:
+            name = self.catalog.publish_csv(
+                package=package,
+                channel=channel,
+                version=version,
+                image=image,
+                replaces=replaces,
+                display_name=display_name,
+                description=description,
+                operator_image=operator_image,
+                annotations=annotations,
+            )
+            self.store.dirty = True
+            return name
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        by_kind = {t.kind: t for t in BUILTIN_TYPES}
+        crd_type = by_kind["CustomResourceDefinition"]
+        with self.store.lock:
+            for rt, obj in seed_objects():
+                self.store.save(rt, obj, manager="kube-apiserver", status=True)
+            for crd in olm_crds():
+                self.store.create(crd_type, None, crd, manager="olm-install")
+            og_type = self.store.type_for("operators.coreos.com/v1", "OperatorGroup")
+            for og in seed_operator_groups():
+                self.store.create(og_type, og["metadata"]["namespace"], og, manager="olm-install")
+            self.store.dirty = True
+
+    def _load_state(self) -> bool:
+        if not self.state_file or not self.state_file.exists():
+            return False
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("sandbox state file %s unreadable; starting fresh", self.state_file)
+            return False
+        if data.get("version") != STATE_VERSION:
+            return False
+        self.store.restore(data["store"])
+        self.catalog.replay(data.get("published") or [])
+        return True
+
+    def save_state(self) -> None:
+        """Write the store to `state_file` (atomically); no-op without one."""
+        if not self.state_file:
+            return
+        with self.store.lock:
+            data = {
+                "version": STATE_VERSION,
+                "store": self.store.snapshot(),
+                "published": self.catalog.published,
+            }
+            self.store.dirty = False
+        self._last_save = time.monotonic()
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".sandbox-state-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, self.state_file)
