@@ -4,7 +4,7 @@ Serializers only check shapes (types, choices); the services check the rules and
 raise Django ValidationErrors that core.api turns into the one error shape.
 """
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
@@ -24,6 +24,7 @@ from accounts.permissions import IsPlatformAdmin
 from approvals.api import TimelineEntrySerializer
 from approvals.selectors import version_timelines
 from clusters.models import CatalogSource, Cluster
+from clusters.selectors import clusters_open_to
 
 from . import selectors, services
 from .forms import VersionForm
@@ -279,9 +280,7 @@ class VersionSerializer(serializers.ModelSerializer):
             tenants = selectors.provider_tenants_for(user=user).values("pk")
             self.fields["asset"].queryset = selectors.assets_for(user=user)
             self.fields["project"].queryset = Project.objects.filter(tenant__in=tenants)
-            self.fields["cluster"].queryset = Cluster.objects.filter(
-                Q(is_default=True) | Q(projects__tenant__in=tenants)
-            ).distinct()
+            self.fields["cluster"].queryset = clusters_open_to(tenants=tenants)
             self.fields["catalog_source"].queryset = CatalogSource.objects.filter(
                 tenant__in=tenants
             )

@@ -4,6 +4,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from markdownx.widgets import MarkdownxWidget
 
+from clusters.selectors import clusters_open_to
+
 from . import selectors
 from .images import ICON_SIZE, SCREENSHOT_RECOMMENDED_SIZE
 from .models import (
@@ -272,7 +274,7 @@ class VersionForm(forms.Form):
         tenant = asset.tenant
         self.fields["project"].queryset = selectors.version_projects(tenant=tenant)
         self.project = self._pick("project")
-        self.fields["cluster"].queryset = selectors.version_clusters(project=self.project)
+        self.fields["cluster"].queryset = clusters_open_to(project=self.project)
         self.cluster = self._pick("cluster", prefer=lambda c: c.is_default)
         self.fields["catalog_source"].queryset = selectors.version_catalog_sources(
             tenant=tenant, cluster=self.cluster

@@ -7,7 +7,7 @@ other user gets a 404 for them, never a 403.
 from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
 
 from accounts.models import Project, Tenant
-from clusters.models import CatalogPackage, CatalogSource, Cluster
+from clusters.models import CatalogPackage, CatalogSource
 from core.errors import NotFound
 
 from .models import Asset, AssetVersion, Category, Plan, Screenshot
@@ -138,17 +138,6 @@ def get_version_for(*, user, version_id, asset=None):
 
 def version_projects(*, tenant):
     return Project.objects.filter(tenant=tenant).order_by("name")
-
-
-def version_clusters(*, project):
-    """Clusters linked to the project, and the default cluster."""
-    if project is None:
-        return Cluster.objects.none()
-    return (
-        Cluster.objects.filter(Q(projects=project) | Q(is_default=True))
-        .distinct()
-        .order_by("-is_default", "name")
-    )
 
 
 def version_catalog_sources(*, tenant, cluster):

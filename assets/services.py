@@ -16,6 +16,7 @@ from accounts.models import Membership
 from accounts.permissions import is_platform_admin
 from accounts.services import record_audit
 from clusters.models import CatalogSource
+from clusters.selectors import clusters_open_to
 
 from . import images, selectors
 from .models import (
@@ -555,7 +556,7 @@ def _version_errors(
         errors["cluster"] = [required]
     elif (
         "project" not in errors
-        and not selectors.version_clusters(project=project).filter(pk=cluster.pk).exists()
+        and not clusters_open_to(project=project).filter(pk=cluster.pk).exists()
     ):
         errors["cluster"] = [
             _("The project %(project)s may not use the cluster %(cluster)s.")

@@ -1,7 +1,8 @@
 """Reads of the clusters app, scoped to the acting user."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
+from accounts.models import Project, Tenant
 from accounts.permissions import is_platform_admin
 from core.errors import NotFound
 
@@ -15,6 +16,29 @@ def clusters_for(*, user):
         return clusters.order_by("-is_default", "name")
     return (
         clusters.filter(Q(is_default=True) | Q(projects__tenant__memberships__user=user))
+        .distinct()
+        .order_by("-is_default", "name")
+    )
+
+
+def clusters_open_to(
+    *,
+    project: Project | None = None,
+    tenant: Tenant | None = None,
+    tenants: QuerySet[Tenant] | None = None,
+) -> QuerySet[Cluster]:
+    """Where a project (or any project of a tenant, or of several) may deploy: the clusters
+    linked to it, and the default cluster. The one answer to "which clusters may this use"."""
+    if project is not None:
+        linked = Q(projects=project)
+    elif tenant is not None:
+        linked = Q(projects__tenant=tenant)
+    elif tenants is not None:
+        linked = Q(projects__tenant__in=tenants)
+    else:
+        return Cluster.objects.none()
+    return (
+        Cluster.objects.filter(linked | Q(is_default=True))
         .distinct()
         .order_by("-is_default", "name")
     )

@@ -19,6 +19,7 @@ from accounts.services import record_audit
 from . import signals
 from .kube import KubeconfigError, parse_kubeconfig
 from .models import CatalogPackage, CatalogSource, Cluster
+from .selectors import clusters_open_to
 
 PEM_CERTIFICATE_RE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 IMAGE_REFERENCE_RE = re.compile(r"^[a-z0-9]+([._/:@-][A-Za-z0-9_.-]+)*$")
@@ -307,13 +308,6 @@ def delete_cluster(*, actor, cluster):
 # --- CatalogSources -------------------------------------------------------------------------
 
 
-def clusters_available_to(*, tenant):
-    """A provider may deploy catalogs to the default cluster and to its projects' clusters."""
-    from django.db.models import Q
-
-    return Cluster.objects.filter(Q(is_default=True) | Q(projects__tenant=tenant)).distinct()
-
-
 def submit_catalog_source(*, actor, tenant, cluster, name, display_name, image, publisher=""):
     """A provider hands its operator catalog to the platform, which deploys it."""
     if not tenant.is_provider:
@@ -335,7 +329,7 @@ def submit_catalog_source(*, actor, tenant, cluster, name, display_name, image, 
         errors["image"] = [
             _("Enter an image reference such as registry.example.com/team/catalog:v1.")
         ]
-    if cluster is None or not clusters_available_to(tenant=tenant).filter(pk=cluster.pk).exists():
+    if cluster is None or not clusters_open_to(tenant=tenant).filter(pk=cluster.pk).exists():
         errors["cluster"] = [_("Choose a cluster your tenant may deploy to.")]
     elif (
         "name" not in errors

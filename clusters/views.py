@@ -198,7 +198,7 @@ def catalog_create(request):
     tenant = _catalog_tenant(request)
     if tenant is None:
         raise PermissionDenied(_("Switch to a provider tenant to submit a CatalogSource."))
-    clusters = services.clusters_available_to(tenant=tenant)
+    clusters = selectors.clusters_open_to(tenant=tenant)
     form = CatalogSourceForm(request.POST or None, clusters=clusters)
     if request.method == "POST" and form.is_valid():
         try:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import record_audit
+from clusters.selectors import clusters_open_to
 from provisioning import services as provisioning_services
 from provisioning.models import Installation
 from provisioning.selectors import installable_version
@@ -469,10 +470,7 @@ def request_catalog_instance(
         raise ValidationError(
             {"project": [_("Choose a project of %(tenant)s.") % {"tenant": tenant}]}
         )
-    if (
-        cluster is None
-        or not provisioning_services.clusters_for_project(project).filter(pk=cluster.pk).exists()
-    ):
+    if cluster is None or not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
         raise ValidationError({"cluster": [_("This project may not deploy to that cluster.")]})
     csv_info = best_csv_info(tenant=tenant, asset=asset)
     cleaned, errors = validate_manifest(

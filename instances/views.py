@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -484,13 +483,13 @@ def _catalog_asset(request, asset_code):
 def catalog_create(request, asset_code):
     """One form: project and cluster, then the MemcachedCluster; the platform does the rest."""
     from accounts.selectors import projects_for
-    from clusters.models import Cluster
+    from clusters.selectors import clusters_open_to
 
     tenant, asset = _catalog_asset(request, asset_code)
     if services.entitlement_error(tenant=tenant, asset=asset):
         return _blocked(request, asset=asset, tenant=tenant)
     projects = projects_for(user=request.user, tenant=tenant)
-    clusters = Cluster.objects.filter(Q(is_default=True) | Q(projects__tenant=tenant)).distinct()
+    clusters = clusters_open_to(tenant=tenant)
     placement = CatalogPlacementForm(
         request.POST or None,
         projects=projects,

@@ -11,9 +11,10 @@ from accounts.models import Project, Tenant
 from assets.models import Plan
 from assets.storefront import selectors as market
 from clusters.models import Cluster
+from clusters.selectors import clusters_open_to
 
 from .models import Entitlement, Order
-from .services import MAX_TOP_UP, cluster_choices, format_t
+from .services import MAX_TOP_UP, format_t
 
 
 def new_token():
@@ -85,7 +86,7 @@ class BuyForm(TokenMixin, forms.Form):
         self.fields["project"].queryset = projects
         self.plan = self._chosen("plan", plans)
         self.project = self._chosen("project", projects)
-        clusters = cluster_choices(project=self.project)
+        clusters = clusters_open_to(project=self.project)
         self.fields["cluster"].queryset = clusters
         self.cluster = self._chosen("cluster", clusters)
         channels = list(version.channels) if version else []

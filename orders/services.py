@@ -17,7 +17,6 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from accounts.models import Membership, Tenant
 from accounts.permissions import is_platform_admin
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
-from clusters.models import Cluster
+from clusters.selectors import clusters_open_to
 
 from .models import (
     MONEY,
@@ -340,17 +339,6 @@ def _on_sale_version(asset_id):
     ).first()
 
 
-def cluster_choices(*, project):
-    """Clusters a buyer may install into: linked to the project, and the default cluster."""
-    if project is None:
-        return Cluster.objects.none()
-    return (
-        Cluster.objects.filter(Q(projects=project) | Q(is_default=True))
-        .distinct()
-        .order_by("-is_default", "name")
-    )
-
-
 def _replay_place(*, buyer, key, plan=None, kind):
     """The order a key already placed; the same key for a different request is refused."""
     stored = IdempotencyKey.objects.select_related("order").filter(tenant=buyer, key=key).first()
@@ -477,7 +465,7 @@ def place_order(
             _("The plan “%(plan)s” is no longer sold; choose another.") % {"plan": plan.name}
         ]
     if cluster is None:
-        cluster = cluster_choices(project=project).first()
+        cluster = clusters_open_to(project=project).first()
         if cluster is None:
             errors["cluster"] = [
                 _(
@@ -485,7 +473,7 @@ def place_order(
                 )
                 % {"project": project.name}
             ]
-    elif not cluster_choices(project=project).filter(pk=cluster.pk).exists():
+    elif not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
         errors["cluster"] = [
             _("Choose a cluster linked to the project %(project)s, or the default cluster.")
             % {"project": project.name}

@@ -5,7 +5,6 @@ Web requests only record intent and enqueue work on commit; the worker talks to 
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -13,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Membership
 from accounts.services import record_audit
 from assets.models import AssetVersion
-from clusters.models import Cluster
+from clusters.selectors import clusters_open_to
 from orders.selectors import active_entitlement
 
 from .models import Installation, InstallationEvent
@@ -70,11 +69,6 @@ def _set_status(installation, status, *, actor=None, reason=""):
     return True
 
 
-def clusters_for_project(project):
-    """Where a project may install: clusters linked to it, and the default cluster."""
-    return Cluster.objects.filter(Q(projects=project) | Q(is_default=True)).distinct()
-
-
 def request_installation(
     *,
     actor,
@@ -96,7 +90,7 @@ def request_installation(
     errors = {}
     if project is None or project.tenant_id != tenant.pk:
         errors["project"] = [_("Choose a project of %(tenant)s.") % {"tenant": tenant}]
-    elif cluster is None or not clusters_for_project(project).filter(pk=cluster.pk).exists():
+    elif cluster is None or not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
         errors["cluster"] = [_("This project may not deploy to that cluster.")]
     channel = channel or version.default_channel
     if channel not in version.channels:

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -150,7 +149,7 @@ def installation_create(request, asset_code):
     """安装: into one of the tenant's projects, for a tenant holding the asset."""
     from accounts.selectors import projects_for
     from assets.models import Asset
-    from clusters.models import Cluster
+    from clusters.selectors import clusters_open_to
     from orders.selectors import active_entitlement
 
     tenant = request.workspace.tenant
@@ -167,7 +166,7 @@ def installation_create(request, asset_code):
             status=403 if entitlement is None else 409,
         )
     projects = projects_for(user=request.user, tenant=tenant)
-    clusters = Cluster.objects.filter(Q(is_default=True) | Q(projects__tenant=tenant)).distinct()
+    clusters = clusters_open_to(tenant=tenant)
     form = InstallForm(
         request.POST or None,
         projects=projects,
