@@ -33,6 +33,7 @@ test-system-deps:
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
@@ -53,5 +54,5 @@ clean:
 # {msgid: translation} with scripts/fill_translations.py, then compile.
 messages: $(VENV)/.dev
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemessages -l zh_Hans \
-	  --ignore=.venv --ignore=tests --ignore=static --ignore=sandbox --ignore=var
+	  --ignore=.venv --ignore=tests --ignore=static --ignore=sandbox --ignore=var --ignore=bench
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

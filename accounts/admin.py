@@ -6,7 +6,10 @@ from .models import AuditEntry, Membership, Notification, Project, Tenant, User
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = BaseUserAdmin.fieldsets + (("Marketplace", {"fields": ("display_name",)}),)
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("Marketplace", {"fields": ("display_name",)}),
+    )
 
 
 class MembershipInline(admin.TabularInline):

@@ -1,15 +1,22 @@
 """REST twins of the accounts screens: thin serializers and viewsets over services."""
 
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
 from .models import Notification, Project, Tenant
 from .permissions import is_platform_admin
+from .workspace import signed_in_user
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -19,7 +26,7 @@ class TenantSerializer(serializers.ModelSerializer):
         model = Tenant
         fields = ["id", "name", "slug", "is_provider", "is_certified", "role"]
 
-    def get_role(self, tenant) -> str | None:
+    def get_role(self, tenant: Tenant) -> str | None:
         return self.context.get("roles", {}).get(tenant.pk)
 
 
@@ -40,27 +47,29 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["id", "tenant", "name", "namespace", "description", "created_at"]
         read_only_fields = ["id", "created_at"]
         # The service reports clashes with the same messages as the web form.
-        validators = []
-        extra_kwargs = {"namespace": {"validators": []}}
+        validators: list[Any] = []
+        extra_kwargs: dict[str, dict[str, Any]] = {"namespace": {"validators": []}}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["tenant"].queryset = selectors.tenants_for(user=request.user)
+            tenant = cast("serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"])
+            tenant.queryset = selectors.tenants_for(user=request.user)
 
 
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
-    def get(self, request):
-        roles = selectors.roles_of(user=request.user)
-        tenants = selectors.tenants_for(user=request.user)
+    def get(self, request: Request) -> Response:
+        user = signed_in_user(request)
+        roles = selectors.roles_of(user=user)
+        tenants = selectors.tenants_for(user=user)
         data = {
-            "id": request.user.pk,
-            "username": request.user.username,
-            "display_name": request.user.display_name,
-            "email": request.user.email,
-            "is_platform_admin": is_platform_admin(request.user),
+            "id": user.pk,
+            "username": user.username,
+            "display_name": user.display_name,
+            "email": user.email,
+            "is_platform_admin": is_platform_admin(user),
             "tenants": TenantSerializer(tenants, many=True, context={"roles": roles}).data,
         }
         return Response(data)
@@ -70,12 +79,12 @@ class TenantViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = TenantSerializer
     queryset = Tenant.objects.none()  # for the schema; requests use get_queryset
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Tenant]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return selectors.tenants_for(user=self.request.user)
 
-    def get_serializer_context(self):
+    def get_serializer_context(self) -> dict[str, Any]:
         return {
             **super().get_serializer_context(),
             "roles": selectors.roles_of(user=self.request.user),
@@ -87,15 +96,15 @@ class ProjectViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["tenant"]
     queryset = Project.objects.none()  # for the schema; requests use get_queryset
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Project]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return selectors.projects_for(user=self.request.user)
 
-    def perform_create(self, serializer):
+    def perform_create(self, serializer: serializers.BaseSerializer[Project]) -> None:
         data = serializer.validated_data
         serializer.instance = services.create_project(
-            actor=self.request.user,
+            actor=signed_in_user(self.request),
             tenant=data["tenant"],
             name=data["name"],
             namespace=data["namespace"],
@@ -126,17 +135,17 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Notification.objects.none()
     filterset_class = NotificationFilter
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Notification]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return selectors.notifications_for(user=self.request.user)
 
     @extend_schema(request=None, responses=NotificationSerializer, summary="Mark one as read")
     @action(detail=True, methods=["post"])
-    def read(self, request, pk=None):
+    def read(self, request: Request, pk: str | None = None) -> Response:
         note = self.get_object()
-        services.mark_notifications_read(user=request.user, ids=[note.pk])
-        note.refresh_from_db()
+        services.mark_notifications_read(user=signed_in_user(request), ids=[note.pk])
+        note = selectors.get_notification_for(user=request.user, notification_id=note.pk)
         return Response(self.get_serializer(note).data)
 
     @extend_schema(
@@ -145,5 +154,6 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Mark all as read",
     )
     @action(detail=False, methods=["post"], url_path="read-all")
-    def read_all(self, request):
-        return Response({"marked": services.mark_notifications_read(user=request.user)})
+    def read_all(self, request: Request) -> Response:
+        marked = services.mark_notifications_read(user=signed_in_user(request))
+        return Response({"marked": marked})

@@ -1,24 +1,33 @@
+"""What every page's header needs: the workspace, the admin flag, the unread badge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+
+from .models import User
 from .permissions import is_platform_admin
+from .selectors import unread_notification_count
 
 
-def _unread_count(user):
+def _unread_count(user: User | AnonymousUser | None) -> Callable[[], int]:
     """The header's badge: one COUNT query, run only if a template asks, at most once."""
-    from functools import cache
-
-    from .models import Notification
 
     @cache
-    def count():
-        if user is None or not user.is_authenticated:
-            return 0
-        return Notification.objects.filter(user=user, read_at__isnull=True).count()
+    def count() -> int:
+        return unread_notification_count(user=user)
 
     return count
 
 
-def workspace(request):
+def workspace(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
     return {
         "workspace": getattr(request, "workspace", None),
-        "is_platform_admin": is_platform_admin(getattr(request, "user", None)),
-        "unread_notifications": _unread_count(getattr(request, "user", None)),
+        "is_platform_admin": is_platform_admin(user),
+        "unread_notifications": _unread_count(user),
     }

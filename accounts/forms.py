@@ -19,6 +19,7 @@ class ProjectForm(forms.Form):
 
 
 class WorkspaceSwitchForm(forms.Form):
+    """The header's switcher; where to go next is read by `core.http.safe_next_url`."""
+
     tenant = forms.IntegerField()
     project = forms.IntegerField(required=False)
-    next = forms.CharField(required=False)

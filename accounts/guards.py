@@ -6,6 +6,7 @@ acting for nobody (`user=None`), through where a job carries out a member's requ
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext as _
 
 from core.errors import NotPermitted
@@ -15,7 +16,8 @@ from .models import Membership, Tenant, User
 from .permissions import is_platform_admin
 
 
-def is_member(*, user: User | None, tenant: Tenant | int) -> bool:
+def is_member(*, user: User | AnonymousUser | None, tenant: Tenant | int) -> bool:
+    """Whether the user belongs to the tenant (any role); anonymous users belong nowhere."""
     if user is None or not user.is_authenticated:
         return False
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
@@ -24,11 +26,12 @@ def is_member(*, user: User | None, tenant: Tenant | int) -> bool:
 
 def require_member(
     *,
-    user: User | None,
+    user: User | AnonymousUser | None,
     tenant: Tenant,
     message: str | None = None,
     allow_system: bool = False,
 ) -> None:
+    """A member of the tenant, or the worker acting for nobody when `allow_system`."""
     if user is None and allow_system:
         return
     if not is_member(user=user, tenant=tenant):
@@ -38,7 +41,10 @@ def require_member(
         )
 
 
-def require_owner(*, user: User | None, tenant: Tenant, message: str | None = None) -> None:
+def require_owner(
+    *, user: User | AnonymousUser | None, tenant: Tenant, message: str | None = None
+) -> None:
+    """An owner of the tenant: owners manage its projects and members."""
     owner = (
         user is not None
         and user.is_authenticated
@@ -51,7 +57,10 @@ def require_owner(*, user: User | None, tenant: Tenant, message: str | None = No
         )
 
 
-def require_platform_admin(*, user: User | None, message: str | None = None) -> None:
+def require_platform_admin(
+    *, user: User | AnonymousUser | None, message: str | None = None
+) -> None:
+    """A platform admin (the permission, see accounts.permissions)."""
     if not is_platform_admin(user):
         raise NotPermitted(
             message or _("Only platform administrators may do this."),

@@ -1,17 +1,42 @@
 """Every write of the accounts app: keyword-only, one transaction each."""
 
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, Group
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core.errors import FieldErrors, messages_by_field
+
+from .errors import AccountsErrorCode
+from .guards import require_owner
 from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Notification, Project, Tenant, User
+from .permissions import PLATFORM_ADMIN_GROUP, ensure_platform_admin_group
+
+logger = logging.getLogger(__name__)
 
 
 def record_audit(
-    *, actor, action, obj, tenant=None, from_state="", to_state="", reason="", changes=None
-):
+    *,
+    actor: User | AnonymousUser | None,
+    action: str,
+    obj: models.Model,
+    tenant: Tenant | None = None,
+    from_state: str = "",
+    to_state: str = "",
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Written inside the caller's transaction, so the trail never disagrees with the data."""
     return AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -27,65 +52,92 @@ def record_audit(
     )
 
 
-def _require_owner(*, user, tenant):
-    if not Membership.objects.filter(user=user, tenant=tenant, role=Membership.Role.OWNER).exists():
-        raise PermissionDenied(_("Only an owner of %(tenant)s can do this.") % {"tenant": tenant})
-
-
-def _project_errors(*, tenant, name, namespace, exclude_pk=None):
-    errors = {}
-    others = Project.objects.exclude(pk=exclude_pk)
+def _project_clashes(
+    *, tenant: Tenant, name: str, namespace: str
+) -> list[tuple[str, str, AccountsErrorCode]]:
+    """(field, message, code) of every clash with another project; empty when there is none."""
+    clashes = []
+    others = Project.objects.all()
     if namespace in RESERVED_NAMESPACES:
-        errors["namespace"] = [
-            _("The namespace “%(namespace)s” is reserved by the platform.")
-            % {"namespace": namespace}
-        ]
+        clashes.append(
+            (
+                "namespace",
+                _("The namespace “%(namespace)s” is reserved by the platform.")
+                % {"namespace": namespace},
+                AccountsErrorCode.NAMESPACE_RESERVED,
+            )
+        )
     elif others.filter(namespace=namespace).exists():
-        errors["namespace"] = [
-            _("The namespace “%(namespace)s” is already used by another project.")
-            % {"namespace": namespace}
-        ]
+        clashes.append(
+            (
+                "namespace",
+                _("The namespace “%(namespace)s” is already used by another project.")
+                % {"namespace": namespace},
+                AccountsErrorCode.NAMESPACE_TAKEN,
+            )
+        )
     if others.filter(tenant=tenant, name__iexact=name).exists():
-        errors["name"] = [
-            _("%(tenant)s already has a project called “%(name)s”.")
-            % {"tenant": tenant, "name": name}
-        ]
-    return errors
+        clashes.append(
+            (
+                "name",
+                _("%(tenant)s already has a project called “%(name)s”.")
+                % {"tenant": tenant, "name": name},
+                AccountsErrorCode.PROJECT_NAME_TAKEN,
+            )
+        )
+    return clashes
 
 
-def create_project(*, actor, tenant, name, namespace, description=""):
+def create_project(
+    *, actor: User, tenant: Tenant, name: str, namespace: str, description: str = ""
+) -> Project:
     """A project maps to one namespace; names clash per tenant, namespaces platform-wide."""
-    _require_owner(user=actor, tenant=tenant)
+    require_owner(user=actor, tenant=tenant)
     name = (name or "").strip()
     namespace = (namespace or "").strip()
     project = Project(
         tenant=tenant, name=name, namespace=namespace, description=description, created_by=actor
     )
+    errors = FieldErrors()
     try:
         project.full_clean(validate_constraints=False)
     except ValidationError as exc:
-        errors = exc.message_dict
-    else:
-        errors = {}
-    for field, messages in _project_errors(tenant=tenant, name=name, namespace=namespace).items():
-        errors.setdefault(field, messages)
-    if errors:
-        raise ValidationError(errors)
+        for field, messages in messages_by_field(exc).items():
+            errors.extend(field, messages, code=AccountsErrorCode.PROJECT_INVALID)
+    # A field the model already refused keeps that one message.
+    for field, message, code in _project_clashes(tenant=tenant, name=name, namespace=namespace):
+        if field not in errors:
+            errors.add(field, message, code=code)
+    errors.raise_if_any()
     try:
         with transaction.atomic():
             project.save()
             record_audit(actor=actor, action="project.created", obj=project, tenant=tenant)
     except IntegrityError:
         # Lost a race with another request for the same name or namespace.
-        raise ValidationError(
-            _project_errors(tenant=tenant, name=name, namespace=namespace)
-            or {"namespace": [_("This project could not be saved; please try again.")]}
-        ) from None
+        raced = FieldErrors()
+        for field, message, code in _project_clashes(tenant=tenant, name=name, namespace=namespace):
+            raced.add(field, message, code=code)
+        if not raced:
+            raced.add(
+                "namespace",
+                _("This project could not be saved; please try again."),
+                code=AccountsErrorCode.PROJECT_NOT_SAVED,
+            )
+        raise raced.error() from None
     return project
 
 
 @transaction.atomic
-def create_tenant(*, name, owner, is_provider=False, is_certified=False, slug=None):
+def create_tenant(
+    *,
+    name: str,
+    owner: User,
+    is_provider: bool = False,
+    is_certified: bool = False,
+    slug: str | None = None,
+) -> Tenant:
+    """A tenant and its first owner, together: no tenant is ever left without one."""
     tenant = Tenant.objects.create(
         name=name,
         slug=slug or slugify(name) or f"tenant-{Tenant.objects.count() + 1}",
@@ -98,8 +150,11 @@ def create_tenant(*, name, owner, is_provider=False, is_certified=False, slug=No
 
 
 @transaction.atomic
-def add_member(*, actor, tenant, user, role=Membership.Role.MEMBER):
-    _require_owner(user=actor, tenant=tenant)
+def add_member(
+    *, actor: User, tenant: Tenant, user: User, role: str = Membership.Role.MEMBER
+) -> Membership:
+    """Owners add people (or change their role); the change is audited."""
+    require_owner(user=actor, tenant=tenant)
     membership, _created = Membership.objects.update_or_create(
         user=user, tenant=tenant, defaults={"role": role}
     )
@@ -109,12 +164,8 @@ def add_member(*, actor, tenant, user, role=Membership.Role.MEMBER):
     return membership
 
 
-def grant_platform_admin(*, user: User):
+def grant_platform_admin(*, user: User) -> None:
     """Platform admins are a group, so the grant is visible and revocable in one place."""
-    from django.contrib.auth.models import Group
-
-    from .permissions import PLATFORM_ADMIN_GROUP, ensure_platform_admin_group
-
     ensure_platform_admin_group()
     user.groups.add(Group.objects.get(name=PLATFORM_ADMIN_GROUP))
 
@@ -122,23 +173,17 @@ def grant_platform_admin(*, user: User):
 # --- notifications ------------------------------------------------------------------------
 
 
-def _absolute(url):
+def _absolute(url: str) -> str:
     """E-mails need a full link; the site's address is SITE_URL, else the first trusted origin."""
     if not url or "://" in url:
         return url
-    from django.conf import settings
-
     base = getattr(settings, "SITE_URL", "") or next(iter(settings.CSRF_TRUSTED_ORIGINS), "")
     return base.rstrip("/") + url if base else url
 
 
-def _send_notification_mail(notes):
+def _send_notification_mail(notes: list[Notification]) -> None:
     """One message per person (nobody sees the other recipients); a mail outage is logged,
     never raised: the change it reports has already committed."""
-    import logging
-
-    from django.core import mail
-
     messages = [
         mail.EmailMessage(
             subject=note.title,
@@ -153,11 +198,13 @@ def _send_notification_mail(notes):
     try:
         mail.get_connection().send_messages(messages)
     except Exception:
-        logging.getLogger(__name__).exception("could not e-mail %s notifications", len(messages))
+        logger.exception("could not e-mail %s notifications", len(messages))
 
 
 @transaction.atomic
-def notify(*, users, title, body="", url=""):
+def notify(
+    *, users: Iterable[User | None], title: str, body: str = "", url: str = ""
+) -> list[Notification]:
     """Tell people something happened: an in-app notification each, written with the change,
     and an e-mail once the transaction commits, so a rolled-back change tells nobody."""
     unique = {user.pk: user for user in users if user is not None}
@@ -172,10 +219,8 @@ def notify(*, users, title, body="", url=""):
     return notes
 
 
-def mark_notifications_read(*, user, ids=None):
+def mark_notifications_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     """Marks the user's unread notifications (all, or those ids) read; returns how many."""
-    from django.utils import timezone
-
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))

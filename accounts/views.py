@@ -5,24 +5,26 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import apply_to_form
+from core.errors import NotPermitted, apply_to_form
 from core.http import is_safe_url, safe_next_url
 from core.pagination import paginate
 
 from . import selectors, services
+from .errors import AccountsErrorCode
 from .forms import ProjectForm, WorkspaceSwitchForm
-from .workspace import activate
+from .workspace import WorkspaceRequest, activate
 
 
 @login_required
 @require_POST
-def switch_workspace(request: HttpRequest) -> HttpResponse:
+def switch_workspace(request: WorkspaceRequest) -> HttpResponse:
+    """The header's switcher: act for another of one's tenants (and projects)."""
     form = WorkspaceSwitchForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest(_("Choose a tenant."))
@@ -33,22 +35,25 @@ def switch_workspace(request: HttpRequest) -> HttpResponse:
         if project.tenant_id != tenant.pk:
             return HttpResponseBadRequest(_("That project belongs to another tenant."))
     activate(request, tenant_id=tenant.pk, project_id=project_id)
-    target = form.cleaned_data.get("next") or ""
-    return redirect(target if is_safe_url(request, target) else "home")
+    return redirect(safe_next_url(request, reverse("home")))
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: WorkspaceRequest) -> HttpResponse:
+    """The active tenant's projects."""
     tenant = request.workspace.tenant
     projects = selectors.projects_for(user=request.user, tenant=tenant) if tenant else []
     return render(request, "accounts/project_list.html", {"projects": projects})
 
 
 @login_required
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: WorkspaceRequest) -> HttpResponse:
+    """Owners create a project in the active tenant; it becomes the active project."""
     tenant = request.workspace.tenant
     if tenant is None:
-        raise PermissionDenied(_("You are not a member of any tenant yet."))
+        raise NotPermitted(
+            _("You are not a member of any tenant yet."), code=AccountsErrorCode.NO_TENANT
+        )
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -72,14 +77,15 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: WorkspaceRequest) -> HttpResponse:
+    """The user's notifications, newest first, a page at a time."""
     notifications = selectors.notifications_for(user=request.user)
     return render(request, "accounts/notification_list.html", paginate(request, notifications))
 
 
 @login_required
 @require_POST
-def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+def notification_read(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """Mark one read; with `open`, go where it points (a link inside this site only)."""
     note = selectors.get_notification_for(user=request.user, notification_id=pk)
     services.mark_notifications_read(user=request.user, ids=[note.pk])
@@ -90,7 +96,8 @@ def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def notification_read_all(request: HttpRequest) -> HttpResponse:
+def notification_read_all(request: WorkspaceRequest) -> HttpResponse:
+    """Mark every unread notification read."""
     count = services.mark_notifications_read(user=request.user)
     if count:
         messages.success(request, _("All notifications are marked as read."))

@@ -1,8 +1,19 @@
 """The tenant and project a signed-in user is acting for, kept in the session."""
 
-from dataclasses import dataclass, field
+from __future__ import annotations
 
-from .models import Membership
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from .models import Membership, Project, Tenant, User
+from .selectors import memberships_for, projects_for
+
+if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
+    from rest_framework.request import Request
 
 SESSION_TENANT_KEY = "active_tenant_id"
 SESSION_PROJECT_KEY = "active_project_id"
@@ -10,32 +21,48 @@ SESSION_PROJECT_KEY = "active_project_id"
 
 @dataclass
 class Workspace:
-    memberships: list = field(default_factory=list)
+    memberships: list[Membership] = field(default_factory=list)
     membership: Membership | None = None
-    projects: list = field(default_factory=list)
-    project: object = None
+    projects: list[Project] = field(default_factory=list)
+    project: Project | None = None
 
     @property
-    def tenant(self):
+    def tenant(self) -> Tenant | None:
         return self.membership.tenant if self.membership else None
 
     @property
-    def role(self):
+    def role(self) -> str | None:
         return self.membership.role if self.membership else None
 
     @property
-    def is_owner(self):
+    def is_owner(self) -> bool:
         return self.role == Membership.Role.OWNER
 
     @property
-    def is_provider(self):
+    def is_provider(self) -> bool:
         return bool(self.tenant and self.tenant.is_provider)
 
 
-def resolve_workspace(request):
-    """Two queries: the user's memberships, then the active tenant's projects."""
-    from .selectors import memberships_for, projects_for
+class WorkspaceRequest(HttpRequest):
+    """For type checkers: a page request behind `login_required`, `ActiveTenantMiddleware`
+    and django-htmx's middleware."""
 
+    user: User
+    workspace: Workspace
+    htmx: HtmxDetails
+
+
+def signed_in_user(request: HttpRequest | Request) -> User:
+    """The user of a request that `login_required` / `IsAuthenticated` let through, typed
+    as such for the services (an anonymous one never gets this far)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
+def resolve_workspace(request: HttpRequest) -> Workspace:
+    """Two queries: the user's memberships, then the active tenant's projects."""
     user = request.user
     if not user.is_authenticated:
         return Workspace()
@@ -54,7 +81,8 @@ def resolve_workspace(request):
     )
 
 
-def activate(request, *, tenant_id, project_id=None):
+def activate(request: HttpRequest, *, tenant_id: int, project_id: int | None = None) -> None:
+    """Make this tenant (and project, else none) the one the user acts for."""
     request.session[SESSION_TENANT_KEY] = tenant_id
     if project_id is None:
         request.session.pop(SESSION_PROJECT_KEY, None)

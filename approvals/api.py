@@ -1,16 +1,23 @@
-"""REST twins of the review queue and notifications: thin serializers over the same services.
+"""REST twins of the review queue: thin serializers over the same services.
 
 Admins list every request, providers their own tenants'; anything else is a 404.
 Services raise Django errors that core.api turns into the one error shape.
 """
 
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Tenant, User
+from accounts.workspace import signed_in_user
 from assets import selectors as asset_selectors
 from assets.models import Asset, AssetVersion
 
@@ -40,7 +47,7 @@ class ApprovalAssetSerializer(serializers.ModelSerializer):
 class ApprovalRequestSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(read_only=True, help_text="状态, as the queue shows it.")
     asset = ApprovalAssetSerializer(read_only=True)
-    version = serializers.PrimaryKeyRelatedField(
+    version: serializers.PrimaryKeyRelatedField[AssetVersion] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="Null once a draft/delisted version is deleted."
     )
     tenant = ApprovalTenantSerializer(read_only=True)
@@ -72,7 +79,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_user_count(self, approval) -> int:
+    def get_user_count(self, approval: ApprovalRequest) -> int:
         return getattr(approval, "user_count", 0)
 
 
@@ -88,11 +95,14 @@ class ApprovalSubmitSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=REASON_MAX_LENGTH, help_text="申请原因"
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["version"].queryset = asset_selectors.versions_for(user=request.user)
+            version = cast(
+                "serializers.PrimaryKeyRelatedField[AssetVersion]", self.fields["version"]
+            )
+            version.queryset = asset_selectors.versions_for(user=request.user)
 
 
 class ApproveSerializer(serializers.Serializer):
@@ -110,7 +120,9 @@ class RejectSerializer(serializers.Serializer):
 class TimelineEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     action = serializers.CharField(help_text="The audit action, e.g. version.listed.")
-    label = serializers.CharField()
+    # A field called "label": the serializer's metaclass takes it out of the class, so it
+    # never shadows Field.label, but the stubs see an attribute of another type.
+    label = serializers.CharField()  # type: ignore[assignment]
     actor = serializers.CharField(allow_blank=True)
     from_state = serializers.CharField(allow_blank=True)
     to_state = serializers.CharField(allow_blank=True)
@@ -141,22 +153,23 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
     queryset = ApprovalRequest.objects.none()
     filterset_class = ApprovalRequestFilter
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[ApprovalRequest]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return selectors.requests_for(user=self.request.user)
 
-    def paginate_queryset(self, queryset):
+    def paginate_queryset(self, queryset):  # the page, with its user counts
         page = super().paginate_queryset(queryset)
         return selectors.attach_user_counts(page) if page is not None else None
 
-    def get_object(self):
+    def get_object(self) -> ApprovalRequest:
         approval = super().get_object()
         selectors.attach_user_counts([approval])
         return approval
 
-    def _answer(self, approval, status_code=status.HTTP_200_OK):
-        approval = self.get_queryset().get(pk=approval.pk)
+    def _answer(self, approval: ApprovalRequest, status_code: int = status.HTTP_200_OK) -> Response:
+        """The request as it is now, read again through the selector."""
+        approval = selectors.get_request_for(user=self.request.user, request_id=approval.pk)
         selectors.attach_user_counts([approval])
         return Response(self.get_serializer(approval).data, status=status_code)
 
@@ -165,12 +178,12 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         responses={201: ApprovalRequestSerializer},
         summary="Ask for listing or delisting of a version (申请上架 / 申请下架)",
     )
-    def create(self, request, *args, **kwargs):
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         submit = ApprovalSubmitSerializer(data=request.data, context={"request": request})
         submit.is_valid(raise_exception=True)
         data = submit.validated_data
         approval = services.submit_request(
-            actor=request.user,
+            actor=signed_in_user(request),
             version=data["version"],
             kind=data["kind"],
             reason=data.get("reason", ""),
@@ -183,8 +196,10 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         summary="Withdraw a pending request (撤回)",
     )
     @action(detail=True, methods=["post"])
-    def withdraw(self, request, pk=None):
-        approval = services.withdraw_request(actor=request.user, approval=self.get_object())
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        approval = services.withdraw_request(
+            actor=signed_in_user(request), approval=self.get_object()
+        )
         return self._answer(approval)
 
     @extend_schema(
@@ -193,12 +208,14 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         summary="Approve a pending request (通过; platform admins)",
     )
     @action(detail=True, methods=["post"])
-    def approve(self, request, pk=None):
+    def approve(self, request: Request, pk: str | None = None) -> Response:
         approval = self.get_object()
         decision = ApproveSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         approval = services.approve_request(
-            actor=request.user, approval=approval, reason=decision.validated_data.get("reason", "")
+            actor=signed_in_user(request),
+            approval=approval,
+            reason=decision.validated_data.get("reason", ""),
         )
         return self._answer(approval)
 
@@ -208,11 +225,13 @@ class ApprovalRequestViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelView
         summary="Reject a pending request with a reason (拒绝; platform admins)",
     )
     @action(detail=True, methods=["post"])
-    def reject(self, request, pk=None):
+    def reject(self, request: Request, pk: str | None = None) -> Response:
         approval = self.get_object()
         decision = RejectSerializer(data=request.data)
         decision.is_valid(raise_exception=True)
         approval = services.reject_request(
-            actor=request.user, approval=approval, reason=decision.validated_data["reason"]
+            actor=signed_in_user(request),
+            approval=approval,
+            reason=decision.validated_data["reason"],
         )
         return self._answer(approval)

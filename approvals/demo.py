@@ -1,5 +1,7 @@
 """Demo data for `manage.py seed_demo`: mem1's draft version waits in the queue. Idempotent."""
 
+from __future__ import annotations
+
 from accounts.models import Membership, User
 from assets.models import AssetVersion
 from assets.selectors import listing_checklist
@@ -10,7 +12,7 @@ from .services import submit_request
 DEMO_REASON = "首次上架 memcached operator"
 
 
-def seed_demo_approvals(*, version=None):
+def seed_demo_approvals(*, version: AssetVersion | None = None) -> ApprovalRequest | None:
     """Submit a draft version (by default zs-olm's newest mem1 draft) for listing, once,
     so the admin's queue (审批) has the seed's 上架待审核 row to show.
 

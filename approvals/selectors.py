@@ -4,13 +4,21 @@ Platform admins see every request; a provider sees its own tenants' requests; an
 other request is a 404, never a 403.
 """
 
-from django.contrib.auth import get_user_model
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TypedDict
+
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, Membership
-from accounts.permissions import PLATFORM_ADMIN_PERMISSION, is_platform_admin
+from accounts import selectors as account_selectors
+from accounts.models import AuditEntry, Tenant, User
+from accounts.permissions import is_platform_admin
 from assets.models import AssetVersion, Plan, Screenshot
 from assets.signals import buyer_tenant_counts
 from core.errors import NotFound
@@ -24,7 +32,7 @@ PENDING_FIRST = Case(
 )
 
 
-def requests_for(*, user):
+def requests_for(*, user: User | AnonymousUser) -> QuerySet[ApprovalRequest]:
     """Every column of the queue in one query (the user count comes from `attach_user_counts`)."""
     if not user.is_authenticated:
         return ApprovalRequest.objects.none()
@@ -41,52 +49,52 @@ def requests_for(*, user):
     return requests.order_by(PENDING_FIRST, "-created_at", "-id")
 
 
-def filter_requests(requests, *, status="", kind="", version=None):
+def filter_requests(
+    requests: QuerySet[ApprovalRequest], *, status: str = "", kind: str = ""
+) -> QuerySet[ApprovalRequest]:
+    """The queue's filters; a value that is not a choice is ignored, not an error."""
     if status in ApprovalRequest.Status.values:
         requests = requests.filter(status=status)
     if kind in ApprovalRequest.Kind.values:
         requests = requests.filter(kind=kind)
-    if version is not None:
-        requests = requests.filter(version=version)
     return requests
 
 
-def get_request_for(*, user, request_id):
+def pending_count(*, user: User | AnonymousUser) -> int:
+    """The queue's "N pending" badge."""
+    return requests_for(user=user).filter(status=ApprovalRequest.Status.PENDING).count()
+
+
+def get_request_for(*, user: User | AnonymousUser, request_id: int | str) -> ApprovalRequest:
+    """One request the user may see; any other is "not found" (never "forbidden")."""
     try:
         return requests_for(user=user).get(pk=request_id)
     except (ApprovalRequest.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such approval request.") from None
 
 
-def attach_user_counts(requests):
+def attach_user_counts(requests: Iterable[ApprovalRequest]) -> list[ApprovalRequest]:
     """资产用户量 for a whole page in one question to the apps above assets (orders)."""
     requests = list(requests)
     counts = buyer_tenant_counts({r.asset_id for r in requests})
     for request in requests:
-        request.user_count = counts.get(request.asset_id, 0)
+        request.user_count = counts.get(request.asset_id, 0)  # type: ignore[attr-defined]
     return requests
 
 
-def own_tenant_ids(*, user):
+def own_tenant_ids(*, user: User | AnonymousUser) -> set[int]:
     """The tenants whose requests this admin may not decide (their own)."""
-    if not user.is_authenticated:
-        return set()
-    return set(Membership.objects.filter(user=user).values_list("tenant_id", flat=True))
+    return set(account_selectors.roles_of(user=user))
 
 
-def platform_admins():
-    """Everyone who may decide: the permission (through the group, directly, or superuser)."""
-    return get_user_model().objects.with_perm(PLATFORM_ADMIN_PERMISSION, is_active=True)
+def deciders(*, tenant: Tenant) -> QuerySet[User]:
+    """Who is told of a new request: every platform admin but the asking tenant's members."""
+    return account_selectors.platform_admins(excluding_tenant=tenant)
 
 
-def tenant_contacts(*, tenant, also=None):
-    """Who hears about a decision: the applicant and the tenant's owners."""
-    users = {
-        m.user.pk: m.user
-        for m in Membership.objects.filter(
-            tenant=tenant, role=Membership.Role.OWNER, user__is_active=True
-        ).select_related("user")
-    }
+def tenant_contacts(*, tenant: Tenant, also: User | None = None) -> list[User]:
+    """Who hears about a decision: the tenant's owners and the applicant."""
+    users = {user.pk: user for user in account_selectors.tenant_owners(tenant=tenant)}
     if also is not None:
         users.setdefault(also.pk, also)
     return list(users.values())
@@ -95,17 +103,27 @@ def tenant_contacts(*, tenant, also=None):
 # --- what the reviewer looks at --------------------------------------------------------------
 
 
-def review_material(*, approval):
+class ReviewMaterial(TypedDict):
+    plans: list[Plan]
+    screenshots: list[Screenshot]
+    version: AssetVersion | None
+    history: list[ApprovalRequest]
+
+
+def review_material(*, approval: ApprovalRequest) -> ReviewMaterial:
     """The detail page: the asset's plans on sale, its screenshots, the version as it is now."""
     asset = approval.asset
-    return {
-        "plans": list(Plan.objects.filter(asset=asset, is_archived=False).order_by("position")),
-        "screenshots": list(Screenshot.objects.filter(asset=asset).order_by("position")),
-        "version": (
+    version = None
+    if approval.version_id is not None:  # None once a draft or delisted version is deleted
+        version = (
             AssetVersion.objects.select_related("catalog_source", "cluster", "project")
             .filter(pk=approval.version_id)
             .first()
-        ),
+        )
+    return {
+        "plans": list(Plan.objects.filter(asset=asset, is_archived=False).order_by("position")),
+        "screenshots": list(Screenshot.objects.filter(asset=asset).order_by("position")),
+        "version": version,
         "history": list(
             ApprovalRequest.objects.filter(asset=asset)
             .exclude(pk=approval.pk)
@@ -132,23 +150,40 @@ TIMELINE_LABELS = {
 }
 
 
-def _status_label(value):
+class TimelineEntry(TypedDict):
+    at: datetime
+    action: str
+    label: str | Promise
+    actor: str
+    from_state: str
+    from_label: str | Promise
+    to_state: str
+    to_label: str | Promise
+    reason: str
+
+
+class VersionReview(TypedDict):
+    pending: ApprovalRequest | None
+    last_decision: ApprovalRequest | None
+
+
+def _status_label(value: str) -> str | Promise:
     try:
         return AssetVersion.Status(value).label
     except ValueError:
         return value
 
 
-def version_timelines(*, version_ids):
+def version_timelines(*, version_ids: Iterable[int]) -> dict[int, list[TimelineEntry]]:
     """{version id: [entry, …]} oldest first, from the audit trail: who, when, from → to, why."""
-    version_ids = [str(pk) for pk in version_ids]
-    timelines = {int(pk): [] for pk in version_ids}
-    if not version_ids:
+    object_ids = [str(pk) for pk in version_ids]
+    timelines: dict[int, list[TimelineEntry]] = {int(pk): [] for pk in object_ids}
+    if not object_ids:
         return timelines
     entries = (
         AuditEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(AssetVersion),
-            object_id__in=version_ids,
+            object_id__in=object_ids,
         )
         .select_related("actor")
         .order_by("created_at", "id")
@@ -170,9 +205,11 @@ def version_timelines(*, version_ids):
     return timelines
 
 
-def version_reviews(*, version_ids):
+def version_reviews(*, version_ids: Iterable[int]) -> dict[int, VersionReview]:
     """{version id: {"pending": request | None, "last_decision": request | None}}."""
-    reviews = {pk: {"pending": None, "last_decision": None} for pk in version_ids}
+    reviews: dict[int, VersionReview] = {
+        pk: {"pending": None, "last_decision": None} for pk in version_ids
+    }
     if not reviews:
         return reviews
     requests = (
@@ -182,6 +219,8 @@ def version_reviews(*, version_ids):
     )
     decided = {ApprovalRequest.Status.APPROVED, ApprovalRequest.Status.REJECTED}
     for request in requests:
+        if request.version_id is None:
+            continue
         review = reviews[request.version_id]
         if request.is_pending and review["pending"] is None:
             review["pending"] = request

@@ -5,21 +5,28 @@ moves only through `assets.lifecycle.transition_version`. Rows are locked in one
 everywhere: approval requests (by id), then the asset, then its versions.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership
-from accounts.permissions import is_platform_admin
+from accounts.guards import is_member, require_member, require_platform_admin
+from accounts.models import User
 from accounts.services import notify, record_audit
 from assets.lifecycle import WITHDRAW, transition_version
 from assets.models import Asset, AssetVersion
 from assets.selectors import listing_checklist
+from core.errors import NotPermitted, invalid
 
 from . import selectors
+from .errors import ApprovalsErrorCode
 from .models import ApprovalRequest
 
 Kind = ApprovalRequest.Kind
@@ -27,7 +34,7 @@ Status = ApprovalRequest.Status
 VersionStatus = AssetVersion.Status
 
 # What each kind asks for: the version's status before, while in review, and after a decision.
-FLOW = {
+FLOW: dict[str, dict[str, str]] = {
     Kind.LISTING: {
         "from": VersionStatus.DRAFT,
         "review": VersionStatus.LISTING_REVIEW,
@@ -43,47 +50,48 @@ FLOW = {
 }
 
 
-def _when(moment):
+def _when(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _require_member(*, user, tenant):
-    if not (user.is_authenticated and Membership.objects.filter(user=user, tenant=tenant).exists()):
-        raise PermissionDenied(
-            _("Only members of %(tenant)s can do this for its assets.") % {"tenant": tenant}
-        )
-
-
-def _require_decider(*, user, approval):
+def _require_decider(*, user: User, approval: ApprovalRequest) -> None:
     """Only platform admins decide, and never for a tenant they belong to."""
-    if not is_platform_admin(user):
-        raise PermissionDenied(_("Only platform administrators may approve or reject requests."))
-    if Membership.objects.filter(user=user, tenant_id=approval.tenant_id).exists():
-        raise PermissionDenied(
+    require_platform_admin(
+        user=user, message=_("Only platform administrators may approve or reject requests.")
+    )
+    if is_member(user=user, tenant=approval.tenant_id):
+        raise NotPermitted(
             _(
                 "You are a member of %(tenant)s, which asked for this: another platform "
                 "administrator must decide it."
             )
-            % {"tenant": approval.tenant}
+            % {"tenant": approval.tenant},
+            code=ApprovalsErrorCode.SELF_APPROVAL,
         )
 
 
-def _closed_error(approval):
+def _closed_error(approval: ApprovalRequest) -> ValidationError:
     """Why a request can no longer change: who decided it and when, in plain words."""
     if approval.status == Status.WITHDRAWN:
         message = _("This request was already withdrawn by the provider at %(time)s.") % {
             "time": _when(approval.withdrawn_at)
         }
-    else:
-        message = _("This request was already decided by %(admin)s at %(time)s (%(decision)s).") % {
-            "admin": approval.decided_by or _("a former administrator"),
-            "time": _when(approval.decided_at),
-            "decision": approval.get_status_display().lower(),
-        }
-    return ValidationError({"non_field_errors": [message]}, code="already_decided")
+        return invalid(message, code=ApprovalsErrorCode.ALREADY_WITHDRAWN)
+    message = _("This request was already decided by %(admin)s at %(time)s (%(decision)s).") % {
+        "admin": approval.decided_by or _("a former administrator"),
+        "time": _when(approval.decided_at),
+        "decision": approval.get_status_display().lower(),
+    }
+    return invalid(message, code=ApprovalsErrorCode.ALREADY_DECIDED)
 
 
-def _lock_pending(*, approval):
+def _in_review(approval: ApprovalRequest) -> AssetVersion:
+    """A pending request's version: a version in review cannot be deleted, so it is there."""
+    assert approval.version is not None, "a version in review is never deleted"
+    return approval.version
+
+
+def _lock_pending(*, approval: ApprovalRequest) -> tuple[ApprovalRequest, list[ApprovalRequest]]:
     """Lock the request, and every other pending request of its asset, in id order.
 
     Approving a listing may supersede the version on sale; a pending delisting request of
@@ -101,31 +109,38 @@ def _lock_pending(*, approval):
 # --- the provider's side ----------------------------------------------------------------------
 
 
-def submit_request(*, actor, version, kind, reason=""):
+def submit_request(
+    *, actor: User, version: AssetVersion, kind: str, reason: str = ""
+) -> ApprovalRequest:
     """申请上架 / 申请下架: open a pending request and move the version into review.
 
     Listing needs a ready asset (the portal's checklist); the admins are told at once.
     """
     if kind not in Kind.values:
-        raise ValidationError({"kind": [_("Ask for listing or for delisting.")]}, code="invalid")
+        raise invalid(
+            _("Ask for listing or for delisting."),
+            code=ApprovalsErrorCode.UNKNOWN_KIND,
+            field="kind",
+        )
     kind = Kind(kind)
     flow = FLOW[kind]
     reason = (reason or "").strip()
     asset = version.asset
-    _require_member(user=actor, tenant=asset.tenant)
+    require_member(
+        user=actor,
+        tenant=asset.tenant,
+        message=_("Only members of %(tenant)s can do this for its assets.")
+        % {"tenant": asset.tenant},
+    )
     if kind == Kind.LISTING:
         missing = [
             str(item["label"]) for item in listing_checklist(asset=asset) if not item["done"]
         ]
         if missing:
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        _("%(asset)s is not ready for listing yet: %(missing)s.")
-                        % {"asset": asset.name, "missing": "; ".join(missing)}
-                    ]
-                },
-                code="not_ready",
+            raise invalid(
+                _("%(asset)s is not ready for listing yet: %(missing)s.")
+                % {"asset": asset.name, "missing": "; ".join(missing)},
+                code=ApprovalsErrorCode.NOT_READY,
             )
     with transaction.atomic():
         Asset.objects.select_for_update().filter(pk=asset.pk).first()
@@ -141,13 +156,9 @@ def submit_request(*, actor, version, kind, reason=""):
                     "Only a version on sale can be submitted for delisting; "
                     "version %(version)s is “%(status)s”."
                 )
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        message % {"version": locked.version, "status": locked.get_status_display()}
-                    ]
-                },
-                code="invalid_state",
+            raise invalid(
+                message % {"version": locked.version, "status": locked.get_status_display()},
+                code=ApprovalsErrorCode.INVALID_STATE,
             )
         transition_version(version=locked, to=flow["review"], actor=actor, reason=reason)
         try:
@@ -162,9 +173,9 @@ def submit_request(*, actor, version, kind, reason=""):
                     reason=reason,
                 )
         except IntegrityError:
-            raise ValidationError(
-                {"non_field_errors": [_("This version already has a pending request.")]},
-                code="duplicate",
+            raise invalid(
+                _("This version already has a pending request."),
+                code=ApprovalsErrorCode.DUPLICATE,
             ) from None
         record_audit(
             actor=actor,
@@ -179,9 +190,8 @@ def submit_request(*, actor, version, kind, reason=""):
             if kind == Kind.LISTING
             else _("%(tenant)s asks to delist %(asset)s %(version)s")
         ) % {"tenant": asset.tenant, "asset": asset.name, "version": locked.version}
-        admins = selectors.platform_admins().exclude(memberships__tenant=asset.tenant)
         notify(
-            users=admins,
+            users=selectors.deciders(tenant=asset.tenant),
             title=title,
             body=_("Reason: %(reason)s") % {"reason": reason} if reason else "",
             url=reverse("approvals:approval-detail", args=[approval.pk]),
@@ -189,15 +199,20 @@ def submit_request(*, actor, version, kind, reason=""):
     return approval
 
 
-def withdraw_request(*, actor, approval):
+def withdraw_request(*, actor: User, approval: ApprovalRequest) -> ApprovalRequest:
     """撤回: the provider takes a pending request back; the version returns where it was."""
-    _require_member(user=actor, tenant=approval.tenant)
+    require_member(
+        user=actor,
+        tenant=approval.tenant,
+        message=_("Only members of %(tenant)s can do this for its assets.")
+        % {"tenant": approval.tenant},
+    )
     with transaction.atomic():
         locked = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if not locked.is_pending:
             raise _closed_error(locked)
         transition_version(
-            version=locked.version, to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
+            version=_in_review(locked), to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
         )
         locked.status = Status.WITHDRAWN
         locked.withdrawn_at = timezone.now()
@@ -216,7 +231,10 @@ def withdraw_request(*, actor, approval):
 # --- the admins' side -------------------------------------------------------------------------
 
 
-def _decide(*, actor, approval, approve, reason):
+def _decide(
+    *, actor: User, approval: ApprovalRequest, approve: bool, reason: str
+) -> ApprovalRequest:
+    """Both decisions: checked, locked, moved, audited and told to the provider, at once."""
     _require_decider(user=actor, approval=approval)
     with transaction.atomic():
         locked, others = _lock_pending(approval=approval)
@@ -225,7 +243,7 @@ def _decide(*, actor, approval, approve, reason):
         flow = FLOW[locked.kind]
         now = timezone.now()
         version = transition_version(
-            version=locked.version,
+            version=_in_review(locked),
             to=flow["approved" if approve else "rejected"],
             actor=actor,
             reason=reason,
@@ -246,19 +264,23 @@ def _decide(*, actor, approval, approve, reason):
         )
         if approve and locked.kind == Kind.LISTING:
             _close_superseded(actor=actor, others=others, listed=version, now=now)
-        _tell_provider(approval=locked, version=version)
+        _tell_provider(approval=locked)
     return locked
 
 
-def _close_superseded(*, actor, others, listed, now):
+def _close_superseded(
+    *, actor: User, others: Sequence[ApprovalRequest], listed: AssetVersion, now: datetime
+) -> None:
     """A pending delisting of the version this listing superseded has happened: it is approved."""
-    superseded = AssetVersion.objects.filter(
-        pk__in=[r.version_id for r in others if r.kind == Kind.DELISTING],
-        status=VersionStatus.DELISTED,
-    ).values_list("pk", flat=True)
+    superseded = set(
+        AssetVersion.objects.filter(
+            pk__in=[r.version_id for r in others if r.kind == Kind.DELISTING],
+            status=VersionStatus.DELISTED,
+        ).values_list("pk", flat=True)
+    )
     reason = _("Superseded when version %(version)s was listed.") % {"version": listed.version}
     for other in others:
-        if other.version_id in set(superseded):
+        if other.version_id in superseded:
             other.status = Status.APPROVED
             other.decided_by, other.decided_at, other.decision_reason = actor, now, reason
             other.save(
@@ -279,11 +301,12 @@ def _close_superseded(*, actor, others, listed, now):
                 to_state=Status.APPROVED,
                 reason=reason,
             )
-            _tell_provider(approval=other, version=None)
+            _tell_provider(approval=other)
 
 
-def _tell_provider(*, approval, version):
-    titles = {
+def _tell_provider(*, approval: ApprovalRequest) -> None:
+    """The applicant and the tenant's owners hear of a decision, with the admin's reason."""
+    titles: dict[tuple[str, str], str] = {
         (Kind.LISTING, Status.APPROVED): _("%(asset)s %(version)s is approved and on sale"),
         (Kind.LISTING, Status.REJECTED): _("Listing of %(asset)s %(version)s was rejected"),
         (Kind.DELISTING, Status.APPROVED): _("%(asset)s %(version)s is delisted"),
@@ -309,17 +332,20 @@ def _tell_provider(*, approval, version):
     )
 
 
-def approve_request(*, actor, approval, reason=""):
+def approve_request(*, actor: User, approval: ApprovalRequest, reason: str = "") -> ApprovalRequest:
     """通过: listing puts the version on sale (superseding the one before); delisting delists it."""
     return _decide(actor=actor, approval=approval, approve=True, reason=(reason or "").strip())
 
 
-def reject_request(*, actor, approval, reason):
+def reject_request(
+    *, actor: User, approval: ApprovalRequest, reason: str | None
+) -> ApprovalRequest:
     """拒绝: the version goes back (draft / on sale); the reason is what the provider reads."""
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(
-            {"reason": [_("Give a reason: the provider reads it to fix the version.")]},
-            code="required",
+        raise invalid(
+            _("Give a reason: the provider reads it to fix the version."),
+            code=ApprovalsErrorCode.REASON_REQUIRED,
+            field="reason",
         )
     return _decide(actor=actor, approval=approval, approve=False, reason=reason)

@@ -1,93 +1,81 @@
-"""HTML views of the review queue (审批), the provider's requests and notifications: thin.
+"""HTML views of the review queue (审批) and the providers' requests: thin.
 
 The queue decides in place over htmx (the row re-renders); every action also works as a
 plain form post without JavaScript.
 """
 
-from functools import wraps
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.forms import Form
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import is_platform_admin
+from accounts.decorators import platform_admin_required
+from accounts.workspace import WorkspaceRequest
 from assets import selectors as asset_selectors
+from assets.models import AssetVersion
+from core.errors import apply_to_form, error_text, messages_by_field
+from core.http import safe_next_url
+from core.pagination import paginate
 
 from . import selectors, services
 from .forms import ApproveForm, QueueFilterForm, RejectForm, SubmitForm
 from .models import ApprovalRequest
 
-PAGE_SIZE = 20
-
-
-def platform_admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not is_platform_admin(request.user):
-            raise PermissionDenied(_("Only platform administrators review listing requests."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _errors(exc):
-    if isinstance(exc, ValidationError):
-        return exc.messages
-    return [str(exc) or _("You may not do this.")]
-
-
-def _safe_next(request, default):
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
-def _without_page(querydict):
-    params = querydict.copy()
-    params.pop("page", None)
-    return params.urlencode()
+admins_only = platform_admin_required(
+    gettext_lazy("Only platform administrators review listing requests.")
+)
 
 
 # --- the queue (审批) ---------------------------------------------------------------------------
 
 
-@platform_admin_required
-def approval_list(request):
+@admins_only
+def approval_list(request: WorkspaceRequest) -> HttpResponse:
     """状态, 申请人, 资产名称 … 操作: pending first, then newest; filters; pagination."""
     filters = QueueFilterForm(request.GET or None)
     status = kind = ""
     if filters.is_valid():
         status, kind = filters.cleaned_data["status"], filters.cleaned_data["kind"]
-    everything = selectors.requests_for(user=request.user)
-    requests = selectors.filter_requests(everything, status=status, kind=kind)
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    requests = selectors.filter_requests(
+        selectors.requests_for(user=request.user), status=status, kind=kind
+    )
+    context = paginate(request, requests)
+    page = context["page"]
     page.object_list = selectors.attach_user_counts(page.object_list)
-    filtered = bool(status or kind)
     return render(
         request,
         "approvals/approval_list.html",
         {
-            "page": page,
+            **context,
             "filters": filters,
-            "filtered": filtered,
-            "pending_count": everything.filter(status=ApprovalRequest.Status.PENDING).count(),
+            "filtered": bool(status or kind),
+            "pending_count": selectors.pending_count(user=request.user),
             "own_tenants": selectors.own_tenant_ids(user=request.user),
-            "query_string": _without_page(request.GET),
         },
     )
 
 
-def _row(request, approval_id, *, mode="", form=None, note="", errors=(), status=200):
+def _row(
+    request: WorkspaceRequest,
+    approval_id: int,
+    *,
+    mode: str = "",
+    form: Form | None = None,
+    note: str = "",
+    errors: Sequence[str] = (),
+    status: int = 200,
+) -> HttpResponse:
     """One queue row, as htmx swaps it in after an action."""
     approval = selectors.get_request_for(user=request.user, request_id=approval_id)
     selectors.attach_user_counts([approval])
@@ -106,13 +94,15 @@ def _row(request, approval_id, *, mode="", form=None, note="", errors=(), status
     )
 
 
-@platform_admin_required
-def approval_row(request, pk):
+@admins_only
+def approval_row(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """htmx: the row as it is now (the reject form's Cancel)."""
     return _row(request, pk)
 
 
-def _detail_context(request, approval, **extra):
+def _detail_context(
+    request: WorkspaceRequest, approval: ApprovalRequest, **extra: Any
+) -> dict[str, Any]:
     selectors.attach_user_counts([approval])
     material = selectors.review_material(approval=approval)
     version = material["version"]
@@ -130,31 +120,31 @@ def _detail_context(request, approval, **extra):
     }
 
 
-@platform_admin_required
-def approval_detail(request, pk):
+@admins_only
+def approval_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """What is being approved: the asset as buyers will see it, its plans and the version."""
     approval = selectors.get_request_for(user=request.user, request_id=pk)
     return render(request, "approvals/approval_detail.html", _detail_context(request, approval))
 
 
-def _decided(request, approval, note):
+def _decided(request: WorkspaceRequest, approval: ApprovalRequest, note: str) -> HttpResponse:
     if request.htmx:
         return _row(request, approval.pk, note=note)
     messages.success(request, note)
-    return redirect(_safe_next(request, reverse("approvals:approvals")))
+    return redirect(safe_next_url(request, reverse("approvals:approvals")))
 
 
-def _refused(request, approval, exc):
+def _refused(request: WorkspaceRequest, approval: ApprovalRequest, exc: Exception) -> HttpResponse:
     if request.htmx:
-        return _row(request, approval.pk, errors=_errors(exc))
-    for error in _errors(exc):
-        messages.error(request, error)
-    return redirect(_safe_next(request, reverse("approvals:approval-detail", args=[approval.pk])))
+        return _row(request, approval.pk, errors=[error_text(exc)])
+    messages.error(request, error_text(exc))
+    default = reverse("approvals:approval-detail", args=[approval.pk])
+    return redirect(safe_next_url(request, default))
 
 
-@platform_admin_required
+@admins_only
 @require_POST
-def approval_approve(request, pk):
+def approval_approve(request: WorkspaceRequest, pk: int) -> HttpResponse:
     approval = selectors.get_request_for(user=request.user, request_id=pk)
     form = ApproveForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -171,8 +161,8 @@ def approval_approve(request, pk):
     )
 
 
-@platform_admin_required
-def approval_reject(request, pk):
+@admins_only
+def approval_reject(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """GET (htmx): the row with its required reason field; POST: reject."""
     approval = selectors.get_request_for(user=request.user, request_id=pk)
     if request.method != "POST":
@@ -186,9 +176,9 @@ def approval_reject(request, pk):
                 actor=request.user, approval=approval, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            if not (hasattr(exc, "error_dict") and "reason" in exc.error_dict):
+            if "reason" not in messages_by_field(exc):
                 return _refused(request, approval, exc)
-            form.add_error("reason", exc.error_dict["reason"])
+            apply_to_form(form, exc)
         except PermissionDenied as exc:
             return _refused(request, approval, exc)
         else:
@@ -206,20 +196,20 @@ def approval_reject(request, pk):
 # --- the provider's side (the version card on the asset page) -----------------------------------
 
 
-def _version_anchor(version):
+def _version_anchor(version: AssetVersion) -> str:
     return reverse("assets:asset-detail", args=[version.asset.code]) + f"#version-{version.pk}"
 
 
 @login_required
 @require_POST
-def version_submit(request, version_id):
+def version_submit(request: WorkspaceRequest, version_id: int) -> HttpResponse:
     """申请上架 / 申请下架 from the version card."""
     version = asset_selectors.get_version_for(user=request.user, version_id=version_id)
     form = SubmitForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+            for error in errors:  # an ErrorList yields its messages
+                messages.error(request, str(error))
         return redirect(_version_anchor(version))
     try:
         approval = services.submit_request(
@@ -229,8 +219,7 @@ def version_submit(request, version_id):
             reason=form.cleaned_data["reason"],
         )
     except (ValidationError, PermissionDenied) as exc:
-        for error in _errors(exc):
-            messages.error(request, error)
+        messages.error(request, error_text(exc))
     else:
         if approval.is_listing:
             note = _(
@@ -248,14 +237,13 @@ def version_submit(request, version_id):
 
 @login_required
 @require_POST
-def approval_withdraw(request, pk):
+def approval_withdraw(request: WorkspaceRequest, pk: int) -> HttpResponse:
     """撤回申请: back to draft (listing) or on sale (delisting)."""
     approval = selectors.get_request_for(user=request.user, request_id=pk)
     try:
         services.withdraw_request(actor=request.user, approval=approval)
     except (ValidationError, PermissionDenied) as exc:
-        for error in _errors(exc):
-            messages.error(request, error)
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,

@@ -16,8 +16,7 @@ class CategoryAdmin(admin.ModelAdmin):
 class PlanInline(admin.TabularInline):
     model = Plan
     extra = 0
-    fields = ["name", "price", "duration_value", "duration_unit", "is_archived"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "price", "duration_value", "duration_unit", "is_archived")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -27,8 +26,7 @@ class PlanInline(admin.TabularInline):
 class ScreenshotInline(admin.TabularInline):
     model = Screenshot
     extra = 0
-    fields = ["image", "width", "height", "position"]
-    readonly_fields = fields
+    fields = readonly_fields = ("image", "width", "height", "position")
 
     def has_add_permission(self, request, obj=None):
         return False

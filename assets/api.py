@@ -4,7 +4,8 @@ Serializers only check shapes (types, choices); the services check the rules and
 raise Django ValidationErrors that core.api turns into the one error shape.
 """
 
-from django.db.models import Prefetch
+from typing import Any
+
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
@@ -53,8 +54,8 @@ class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["id", "slug", "name", "name_en", "name_zh", "position"]
-        validators = []
-        extra_kwargs = {"slug": {"validators": []}}
+        validators: list[Any] = []
+        extra_kwargs: dict[str, Any] = {"slug": {"validators": []}}
 
 
 @extend_schema_view(
@@ -119,7 +120,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["is_archived", "archived_at", "created_at", "updated_at"]
-        validators = []
+        validators: list[Any] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,7 +181,7 @@ class ScreenshotSerializer(serializers.ModelSerializer):
         model = Screenshot
         fields = ["id", "asset", "image", "width", "height", "position", "created_at"]
         read_only_fields = ["width", "height", "position", "created_at"]
-        validators = []
+        validators: list[Any] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -221,7 +222,7 @@ class ScreenshotViewSet(
 
 class LifecycleStepSerializer(serializers.Serializer):
     number = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     state = serializers.ChoiceField(choices=["done", "current", "todo"])
     at = serializers.DateTimeField(allow_null=True)
 
@@ -271,25 +272,26 @@ class VersionSerializer(serializers.ModelSerializer):
             "delisted_at",
             "updated_at",
         ]
-        validators = []
+        validators: list[Any] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         user = _user(self)
         if user is not None:
-            tenants = selectors.provider_tenants_for(user=user).values("pk")
             self.fields["asset"].queryset = selectors.assets_for(user=user)
-            self.fields["project"].queryset = Project.objects.filter(tenant__in=tenants)
-            self.fields["cluster"].queryset = clusters_open_to(tenants=tenants)
-            self.fields["catalog_source"].queryset = CatalogSource.objects.filter(
-                tenant__in=tenants
+            self.fields["project"].queryset = selectors.version_projects_for(user=user)
+            self.fields["cluster"].queryset = clusters_open_to(
+                tenants=selectors.provider_tenants_for(user=user)
+            )
+            self.fields["catalog_source"].queryset = selectors.version_catalog_sources_for(
+                user=user
             )
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             self.fields["asset"].read_only = True
 
     @extend_schema_field(LifecycleStepSerializer(many=True))
-    def get_lifecycle(self, version) -> list[dict]:
-        return LifecycleStepSerializer(lifecycle_steps(version), many=True).data
+    def get_lifecycle(self, version: AssetVersion) -> list[dict[str, Any]]:
+        return list(LifecycleStepSerializer(lifecycle_steps(version), many=True).data)
 
 
 class OptionProjectSerializer(serializers.Serializer):
@@ -466,7 +468,7 @@ class AssetSerializer(serializers.ModelSerializer):
         required=False,
         help_text="A provider tenant of yours; may be left out when you have only one.",
     )
-    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all())
+    category = serializers.PrimaryKeyRelatedField(queryset=selectors.categories())
     icon = serializers.FileField(
         required=False, help_text="Exactly 96×96 px, JPG or PNG. Required on creation."
     )
@@ -493,7 +495,7 @@ class AssetSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["code", "created_at", "updated_at"]
-        validators = []
+        validators: list[Any] = []
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -549,9 +551,7 @@ class AssetViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.assets_for(user=self.request.user).prefetch_related(
-            Prefetch("screenshots", queryset=Screenshot.objects.order_by("position"))
-        )
+        return selectors.with_screenshots(selectors.assets_for(user=self.request.user))
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -562,11 +562,10 @@ class AssetViewSet(viewsets.ModelViewSet):
         selectors.attach_current_versions([asset])
         return asset
 
-    def _reload(self, asset):
+    def _reload(self, asset: Asset) -> Asset:
         """As the list shows it: with its current version and screenshots."""
-        asset = self.get_queryset().get(pk=asset.pk)
-        selectors.attach_current_versions([asset])
-        return asset
+        reloaded = selectors.get_asset_for(user=self.request.user, asset_id=asset.pk)
+        return selectors.attach_current_versions([reloaded])[0]
 
     def _fields(self, data):
         return {k: v for k, v in data.items() if k in services.ASSET_FIELDS}

@@ -1,9 +1,13 @@
 """Forms of the provider portal: shape only; the services check the rules, so form and API agree."""
 
+from __future__ import annotations
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from markdownx.widgets import MarkdownxWidget
 
+from accounts.models import Project
+from clusters.models import CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
 
 from . import selectors
@@ -151,9 +155,6 @@ class AssetForm(forms.Form):
             )
             del self.fields["screenshots"]
 
-    def basic_fields(self):
-        return [self[name] for name in ("name", "summary", "description", "icon")]
-
     def other_info_groups(self):
         return [
             {
@@ -252,9 +253,13 @@ class VersionForm(forms.Form):
     dependent selects over htmx, and bound to save; the service checks it all again.
     """
 
-    project = forms.ModelChoiceField(label=_("Project"), queryset=None, empty_label=_("Choose…"))
-    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=None, empty_label=_("Choose…"))
-    catalog_source = forms.ModelChoiceField(
+    project: forms.ModelChoiceField[Project] = forms.ModelChoiceField(
+        label=_("Project"), queryset=None, empty_label=_("Choose…")
+    )
+    cluster: forms.ModelChoiceField[Cluster] = forms.ModelChoiceField(
+        label=_("Cluster"), queryset=None, empty_label=_("Choose…")
+    )
+    catalog_source: forms.ModelChoiceField[CatalogSource] = forms.ModelChoiceField(
         label=_("Choose CatalogSource"), queryset=None, empty_label=_("Choose…")
     )
     package_name = forms.ChoiceField(label=_("Package"))

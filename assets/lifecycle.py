@@ -11,15 +11,18 @@ moves them with `transition_version`, which refuses every other move.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import User
 from accounts.services import record_audit
+from core.errors import invalid
 
+from .errors import AssetsErrorCode
 from .models import Asset, AssetVersion
 
 Status = AssetVersion.Status
@@ -29,14 +32,14 @@ Status = AssetVersion.Status
 class Transition:
     action: str  # the audit action
     stamp: str | None = None  # the timestamp field set on arrival
-    clears: tuple = ()  # timestamps reset (a rejection undoes a step)
+    clears: tuple[str, ...] = ()  # timestamps reset (a rejection undoes a step)
     keeps_reason: bool = False  # a rejection stores the reviewer's reason
 
 
 # A move reached another way than the default one is keyed (from, to, via).
 WITHDRAW = "withdraw"
 
-ALLOWED = {
+ALLOWED: dict[tuple[str, ...], Transition] = {
     (Status.DRAFT, Status.LISTING_REVIEW): Transition("version.listing_requested", "submitted_at"),
     (Status.LISTING_REVIEW, Status.ON_SALE): Transition("version.listed", "listed_at"),
     (Status.LISTING_REVIEW, Status.DRAFT): Transition(
@@ -75,14 +78,17 @@ STEPS = [
     ),
     (Status.DELISTED, gettext_lazy("Delisted"), "delisted_at", ""),
 ]
-STEP_OF_STATUS = {status: index for index, (status, *_rest) in enumerate(STEPS, start=1)}
+STEP_OF_STATUS: dict[str, int] = {
+    status: index for index, (status, *_rest) in enumerate(STEPS, start=1)
+}
 
 
-def allowed_targets(status):
+def allowed_targets(status: str) -> list[str]:
+    """Where a version in `status` may go next (by any way), in the table's order."""
     return list(dict.fromkeys(key[1] for key in ALLOWED if key[0] == status))
 
 
-def lifecycle_steps(version):
+def lifecycle_steps(version: AssetVersion) -> list[dict[str, Any]]:
     """The bar: each step done, current or to do, with when it happened."""
     current = STEP_OF_STATUS[version.status]
     steps = []
@@ -93,7 +99,9 @@ def lifecycle_steps(version):
     return steps
 
 
-def transition_version(*, version, to, actor, reason="", via=""):
+def transition_version(
+    *, version: AssetVersion, to: str, actor: User | None, reason: str = "", via: str = ""
+) -> AssetVersion:
     """Move a version one allowed step, stamp when, and write the audit row.
 
     Callers (the approvals issue) decide who may do it; this guards the order of steps.
@@ -109,14 +117,11 @@ def transition_version(*, version, to, actor, reason="", via=""):
         locked = AssetVersion.objects.select_for_update().select_related("asset").get(pk=version.pk)
         step = ALLOWED.get((locked.status, to, via) if via else (locked.status, to))
         if step is None:
-            raise ValidationError(
-                {
-                    "status": [
-                        _("A version cannot go from “%(from)s” to “%(to)s”.")
-                        % {"from": Status(locked.status).label, "to": to.label}
-                    ]
-                },
-                code="invalid_transition",
+            raise invalid(
+                _("A version cannot go from “%(from)s” to “%(to)s”.")
+                % {"from": Status(locked.status).label, "to": to.label},
+                code=AssetsErrorCode.INVALID_TRANSITION,
+                field="status",
             )
         now = timezone.now()
         if to == Status.ON_SALE and locked.status == Status.LISTING_REVIEW:

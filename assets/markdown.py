@@ -7,13 +7,13 @@ allow-list of tags, attributes and URL schemes. External links get
 (MARKDOWNX_MARKDOWNIFY_FUNCTION), so the preview shows exactly what buyers will see.
 """
 
+from typing import Any
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import Element
 
 import markdown
 import nh3
-from django.utils.safestring import mark_safe
-from markdown.extensions import Extension
-from markdown.treeprocessors import Treeprocessor
+from django.utils.safestring import SafeString, mark_safe
 
 EXTERNAL_LINK_REL = "noopener nofollow"
 
@@ -47,35 +47,37 @@ _cleaner = nh3.Cleaner(
 )
 
 
-def is_external(href):
+def is_external(href: str | None) -> bool:
     parts = urlsplit(href or "")
     return bool(parts.scheme or parts.netloc)
 
 
-class _ExternalLinks(Treeprocessor):
-    def run(self, root):
+# The base classes are reached through the package (which imports its submodules): mypy
+# knows `markdown` as untyped, with no stubs for `markdown.extensions` & co. to import.
+class _ExternalLinks(markdown.treeprocessors.Treeprocessor):
+    def run(self, root: Element) -> None:
         for link in root.iter("a"):
             if is_external(link.get("href")):
                 link.set("rel", EXTERNAL_LINK_REL)
 
 
-class _SafeMarkdown(Extension):
+class _SafeMarkdown(markdown.extensions.Extension):
     """Raw HTML is shown as text; external links are marked."""
 
-    def extendMarkdown(self, md):  # Python-Markdown's name
+    def extendMarkdown(self, md: Any) -> None:  # Python-Markdown's name
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
         md.treeprocessors.register(_ExternalLinks(md), "external_links", 1)
 
 
-def _markdown():
+def _markdown() -> Any:
     return markdown.Markdown(
         extensions=["tables", "fenced_code", "sane_lists", _SafeMarkdown()],
         output_format="html",
     )
 
 
-def render_markdown(text):
+def render_markdown(text: object) -> SafeString:
     """Markdown → sanitised HTML, safe to put in a template as it is."""
     html = _markdown().convert(str(text or ""))
     return mark_safe(_cleaner.clean(html))  # sanitised by nh3 just above

@@ -4,29 +4,55 @@ A provider's assets are visible to the members of that provider tenant only; any
 other user gets a 404 for them, never a 403.
 """
 
-from django.db.models import Case, IntegerField, OuterRef, Q, Subquery, Value, When
+from __future__ import annotations
 
-from accounts.models import Project, Tenant
-from clusters.models import CatalogPackage, CatalogSource
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import (
+    Case,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils.translation import gettext as _
+
+from accounts.models import Project, Tenant, User
+from clusters.models import CatalogPackage, CatalogSource, Cluster
 from core.errors import NotFound
 
 from .models import Asset, AssetVersion, Category, Plan, Screenshot
 
 NO_VERSION = "none"  # the status filter's value for assets without any version
 
+# Who is asking: a signed-in user, or the anonymous one (who sees no provider's assets).
+Viewer = User | AnonymousUser
 
-def provider_tenants_for(*, user):
+
+def provider_tenants_for(*, user: Viewer) -> QuerySet[Tenant]:
     """The provider tenants whose assets the user may see and change."""
-    if not user.is_authenticated:
+    if not isinstance(user, User) or not user.is_authenticated:
         return Tenant.objects.none()
     return Tenant.objects.filter(memberships__user=user, is_provider=True).order_by("name")
 
 
-def categories():
+def categories() -> QuerySet[Category]:
+    """Every shelf, in the platform admins' order: anyone may read them."""
     return Category.objects.order_by("position", "name_en")
 
 
-def _current_versions():
+def category_by_slug(slug: str) -> Category | None:
+    """A category named in a URL (the storefront's filter); None when there is none."""
+    return categories().filter(slug=slug).first()
+
+
+def _current_versions() -> QuerySet[AssetVersion]:
     """The version an asset is known by: the one on sale, else the newest."""
     return AssetVersion.objects.filter(asset=OuterRef("pk")).order_by(
         Case(
@@ -39,7 +65,7 @@ def _current_versions():
     )
 
 
-def assets_for(*, user, tenant=None):
+def assets_for(*, user: Viewer, tenant: Tenant | None = None) -> QuerySet[Asset]:
     """Assets of the user's provider tenants, with their current version's id and status."""
     assets = Asset.objects.filter(
         tenant__in=provider_tenants_for(user=user).values("pk")
@@ -53,37 +79,55 @@ def assets_for(*, user, tenant=None):
     ).order_by("-created_at", "-id")
 
 
-def search_assets(assets, *, query="", status=""):
+def with_screenshots(assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    """The API shows each asset's screenshots: one more query for a whole page, in order."""
+    return assets.prefetch_related(
+        Prefetch("screenshots", queryset=Screenshot.objects.order_by("position"))
+    )
+
+
+def search_assets(
+    assets: QuerySet[Asset], *, query: str | None = "", status: str | None = ""
+) -> QuerySet[Asset]:
     """资产管理's search box (name or code) and status filter."""
     query = (query or "").strip()
     if query:
         assets = assets.filter(Q(name__icontains=query) | Q(code__icontains=query))
     if status == NO_VERSION:
-        assets = assets.filter(current_status__isnull=True)
+        assets = assets.filter(Q(current_status__isnull=True))  # an annotation
     elif status in AssetVersion.Status.values:
-        assets = assets.filter(current_status=status)
+        assets = assets.filter(Q(current_status=status))
     return assets
 
 
-def attach_current_versions(assets):
-    """One query for a whole page: sets `asset.current_version` (or None)."""
-    assets = list(assets)
-    ids = [a.current_version_id for a in assets if a.current_version_id]
+def attach_current_versions(assets: Iterable[Asset]) -> list[Asset]:
+    """One query for a whole page: sets `asset.current_version` (or None).
+
+    The assets come from `assets_for`, which annotates `current_version_id`.
+    """
+    rows: list[Any] = list(assets)
+    ids = [a.current_version_id for a in rows if a.current_version_id]
     versions = AssetVersion.objects.in_bulk(ids) if ids else {}
-    for asset in assets:
+    for asset in rows:
         asset.current_version = versions.get(asset.current_version_id)
-    return assets
+    return rows
 
 
-def get_asset_for(*, user, code=None, asset_id=None):
+def get_asset_for(
+    *, user: Viewer, code: str | None = None, asset_id: int | str | None = None
+) -> Asset:
+    """One asset of the user's provider tenants, by code or id; another tenant's is "not found"."""
     try:
-        lookup = {"code": code} if code is not None else {"pk": asset_id}
+        lookup: dict[str, Any] = {"code": code} if code is not None else {"pk": asset_id}
         return assets_for(user=user).get(**lookup)
     except (Asset.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such asset.") from None
 
 
-def plans_for(*, user, asset=None, include_archived=True):
+def plans_for(
+    *, user: Viewer, asset: Asset | None = None, include_archived: bool = True
+) -> QuerySet[Plan]:
+    """Plans of the user's provider tenants: per asset, active before archived, in page order."""
     plans = Plan.objects.filter(
         asset__tenant__in=provider_tenants_for(user=user).values("pk")
     ).select_related("asset")
@@ -94,14 +138,16 @@ def plans_for(*, user, asset=None, include_archived=True):
     return plans.order_by("asset_id", "is_archived", "position", "id")
 
 
-def get_plan_for(*, user, plan_id):
+def get_plan_for(*, user: Viewer, plan_id: int | str, asset: Asset | None = None) -> Plan:
+    """A plan of the user's provider tenants (of `asset`, when given); else "not found"."""
     try:
-        return plans_for(user=user).get(pk=plan_id)
+        return plans_for(user=user, asset=asset).get(pk=plan_id)
     except (Plan.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such plan.") from None
 
 
-def screenshots_for(*, user, asset=None):
+def screenshots_for(*, user: Viewer, asset: Asset | None = None) -> QuerySet[Screenshot]:
+    """Screenshots of the user's provider tenants' assets, in their order on the page."""
     screenshots = Screenshot.objects.filter(
         asset__tenant__in=provider_tenants_for(user=user).values("pk")
     ).select_related("asset")
@@ -110,14 +156,16 @@ def screenshots_for(*, user, asset=None):
     return screenshots.order_by("asset_id", "position")
 
 
-def get_screenshot_for(*, user, screenshot_id):
+def get_screenshot_for(*, user: Viewer, screenshot_id: int | str) -> Screenshot:
+    """One screenshot the user may manage; another tenant's is "not found"."""
     try:
         return screenshots_for(user=user).get(pk=screenshot_id)
     except (Screenshot.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such screenshot.") from None
 
 
-def versions_for(*, user, asset=None):
+def versions_for(*, user: Viewer, asset: Asset | None = None) -> QuerySet[AssetVersion]:
+    """Versions of the user's provider tenants' assets, newest first, with what they point at."""
     versions = AssetVersion.objects.filter(
         asset__tenant__in=provider_tenants_for(user=user).values("pk")
     ).select_related("asset", "asset__tenant", "project", "cluster", "catalog_source", "created_by")
@@ -126,7 +174,10 @@ def versions_for(*, user, asset=None):
     return versions.order_by("-created_at", "-id")
 
 
-def get_version_for(*, user, version_id, asset=None):
+def get_version_for(
+    *, user: Viewer, version_id: int | str, asset: Asset | None = None
+) -> AssetVersion:
+    """One version the user may manage (of `asset`, when given); else "not found"."""
     try:
         return versions_for(user=user, asset=asset).get(pk=version_id)
     except (AssetVersion.DoesNotExist, ValueError, TypeError):
@@ -136,11 +187,26 @@ def get_version_for(*, user, version_id, asset=None):
 # --- What a version may point at (the cascading choices of the version form) ----------
 
 
-def version_projects(*, tenant):
+def version_projects(*, tenant: Tenant) -> QuerySet[Project]:
+    """The projects a version of this tenant's asset may name (the version form's first select)."""
     return Project.objects.filter(tenant=tenant).order_by("name")
 
 
-def version_catalog_sources(*, tenant, cluster):
+def version_projects_for(*, user: Viewer) -> QuerySet[Project]:
+    """Projects a version of any of the user's assets may name (the service checks the tenant)."""
+    return Project.objects.filter(tenant__in=provider_tenants_for(user=user).values("pk")).order_by(
+        "name"
+    )
+
+
+def version_catalog_sources_for(*, user: Viewer) -> QuerySet[CatalogSource]:
+    """CatalogSources of the user's provider tenants, in any state (the service asks READY)."""
+    return CatalogSource.objects.filter(
+        tenant__in=provider_tenants_for(user=user).values("pk")
+    ).order_by("name")
+
+
+def version_catalog_sources(*, tenant: Tenant, cluster: Cluster | None) -> QuerySet[CatalogSource]:
     """READY CatalogSources the provider tenant submitted to that cluster."""
     if cluster is None:
         return CatalogSource.objects.none()
@@ -149,16 +215,15 @@ def version_catalog_sources(*, tenant, cluster):
     ).order_by("display_name", "name")
 
 
-def version_packages(*, catalog_source):
+def version_packages(*, catalog_source: CatalogSource | None) -> QuerySet[CatalogPackage]:
+    """The packages a CatalogSource serves, as the clusters app cached them."""
     if catalog_source is None:
         return CatalogPackage.objects.none()
     return CatalogPackage.objects.filter(catalog_source=catalog_source).order_by("name")
 
 
-def listing_checklist(*, asset):
+def listing_checklist(*, asset: Asset) -> list[dict[str, Any]]:
     """What the asset still needs before a version can ask for listing (the approvals issue)."""
-    from django.utils.translation import gettext as _
-
     items = [
         (_("At least one plan on sale"), asset.plans.filter(is_archived=False).exists()),
         (_("At least one screenshot"), asset.screenshots.exists()),
@@ -166,3 +231,12 @@ def listing_checklist(*, asset):
     if asset.is_operator:
         items.append((_("A version (Operator definition)"), asset.versions.exists()))
     return [{"label": label, "done": done} for label, done in items]
+
+
+def versions_on_catalog_source(*, catalog_source: CatalogSource) -> QuerySet[AssetVersion]:
+    """The versions that point at a CatalogSource (which therefore cannot be deleted)."""
+    return (
+        AssetVersion.objects.filter(catalog_source=catalog_source)
+        .select_related("asset")
+        .order_by("asset__name", "-created_at")
+    )

@@ -1,24 +1,34 @@
 """Every write of the assets app: keyword-only, one transaction each, audited.
 
 Web forms and the REST API both call these, so they validate the same way and
-report errors as Django `ValidationError`s keyed by the field names both use.
+report errors as Django `ValidationError`s keyed by the field names both use, each
+message with its `AssetsErrorCode` (the API's `code`).
 """
 
-from decimal import Decimal, InvalidOperation
+from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import File
+from django.db import IntegrityError, models, transaction
 from django.db.models import Max, ProtectedError
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership
-from accounts.permissions import is_platform_admin
+from accounts.guards import require_member, require_platform_admin
+from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
-from clusters.models import CatalogSource
+from clusters.models import CatalogPackage, CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
+from core.errors import NON_FIELD, FieldErrors, NotPermitted, invalid
 
 from . import images, selectors
+from .errors import AssetsErrorCode
+from .images import CleanImage
 from .models import (
     OTHER_INFO_FIELDS,
     Asset,
@@ -44,26 +54,26 @@ _STRIPPED = {"name", "summary", "website"} | {f"{p}_url" for p, _label in OTHER_
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _require_provider_member(*, user, tenant):
+def _require_provider_member(*, user: User | None, tenant: Tenant) -> None:
     """Provider portal writes: a member (any role) of a provider tenant."""
     if not tenant.is_provider:
-        raise PermissionDenied(_("Only provider tenants can register and sell assets."))
-    if not Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise PermissionDenied(_("You are not a member of %(tenant)s.") % {"tenant": tenant})
+        raise NotPermitted(
+            _("Only provider tenants can register and sell assets."),
+            code=AssetsErrorCode.NOT_A_PROVIDER,
+        )
+    require_member(
+        user=user,
+        tenant=tenant,
+        message=_("You are not a member of %(tenant)s.") % {"tenant": tenant},
+    )
 
 
-def _require_platform_admin(user):
-    if not is_platform_admin(user):
-        raise PermissionDenied(_("Only platform administrators may do this."))
+def _require_platform_admin(user: User | None) -> None:
+    require_platform_admin(user=user, message=_("Only platform administrators may do this."))
 
 
-def _merge(errors, more):
-    for field, messages in more.items():
-        errors.setdefault(field, []).extend(messages)
-    return errors
-
-
-def _model_errors(instance, *, exclude=()):
+def _model_messages(instance: models.Model, *, exclude: Iterable[str] = ()) -> dict[str, list[str]]:
+    """The model's own field checks (blank, choices, lengths, URLs), by field."""
     try:
         instance.full_clean(
             exclude=list(exclude), validate_unique=False, validate_constraints=False
@@ -73,12 +83,37 @@ def _model_errors(instance, *, exclude=()):
     return {}
 
 
-def _short(value):
+def _model_errors(
+    instance: models.Model, *, code: AssetsErrorCode, exclude: Iterable[str] = ()
+) -> FieldErrors:
+    errors = FieldErrors()
+    for field, messages in _model_messages(instance, exclude=exclude).items():
+        errors.extend(field, messages, code=code)
+    return errors
+
+
+def _each(errors: FieldErrors) -> Iterator[tuple[str, str, AssetsErrorCode]]:
+    """(field, message, code) of every error collected, in order."""
+    for field, items in errors.error().error_dict.items():
+        for item in items:
+            for message in item.messages:
+                yield field, message, AssetsErrorCode(str(item.code))
+
+
+def _on_field(exc: ValidationError, field: str) -> ValidationError:
+    """An image check's refusal (no field of its own) on the field the upload came in,
+    each message keeping its code."""
+    return ValidationError({field: exc.error_list})
+
+
+def _short(value: object) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= 120 else text[:117] + "…"
 
 
-def _changes(instance, fields, before):
+def _changes(
+    instance: models.Model, fields: Iterable[str], before: Mapping[str, Any]
+) -> dict[str, list[str]]:
     return {
         field: [_short(before[field]), _short(getattr(instance, field))]
         for field in fields
@@ -86,11 +121,11 @@ def _changes(instance, fields, before):
     }
 
 
-def _delete_files_on_commit(*names):
+def _delete_files_on_commit(*names: str) -> None:
     """Storage is not transactional: files go only once the rows that named them are gone."""
     from django.core.files.storage import default_storage
 
-    def delete():
+    def delete() -> None:
         for name in names:
             if name:
                 default_storage.delete(name)
@@ -101,14 +136,14 @@ def _delete_files_on_commit(*names):
 class _SavedFiles:
     """Remembers files written during a transaction; removes them if it rolls back."""
 
-    def __init__(self):
-        self.names = []
+    def __init__(self) -> None:
+        self.names: list[str] = []
 
-    def add(self, fieldfile):
+    def add(self, fieldfile: FieldFile) -> None:
         if fieldfile and fieldfile.name:
             self.names.append(fieldfile.name)
 
-    def discard(self):
+    def discard(self) -> None:
         from django.core.files.storage import default_storage
 
         for name in self.names:
@@ -118,7 +153,7 @@ class _SavedFiles:
 # --- assets -------------------------------------------------------------------------------
 
 
-def _apply_asset_fields(asset, fields):
+def _apply_asset_fields(asset: Asset, fields: Mapping[str, Any]) -> None:
     unknown = set(fields) - set(ASSET_FIELDS)
     if unknown:
         raise TypeError(f"Unknown asset fields: {', '.join(sorted(unknown))}")
@@ -128,70 +163,110 @@ def _apply_asset_fields(asset, fields):
         setattr(asset, field, value)
 
 
-def _asset_errors(asset, *, exclude_pk=None):
-    errors = _model_errors(asset, exclude=["icon", "tenant", "created_by"])
-    if "category" in errors or asset.category_id is None:
-        errors["category"] = [_("Choose a category.")]
+def _asset_errors(asset: Asset, *, exclude_pk: int | None = None) -> FieldErrors:
+    errors = FieldErrors()
+    for field, messages in _model_messages(asset, exclude=["icon", "tenant", "created_by"]).items():
+        if field == "category":
+            errors.add("category", _("Choose a category."), code=AssetsErrorCode.CATEGORY_REQUIRED)
+        else:
+            errors.extend(field, messages, code=AssetsErrorCode.ASSET_INVALID)
+    if asset.category_id is None and "category" not in errors:
+        errors.add("category", _("Choose a category."), code=AssetsErrorCode.CATEGORY_REQUIRED)
     for prefix, label in OTHER_INFO_FIELDS:
         mode = getattr(asset, f"{prefix}_mode")
         if mode == ContentMode.LINK and not getattr(asset, f"{prefix}_url"):
-            errors.setdefault(f"{prefix}_url", []).append(
-                _("%(field)s is set to an external link: enter its address.") % {"field": label}
+            errors.add(
+                f"{prefix}_url",
+                _("%(field)s is set to an external link: enter its address.") % {"field": label},
+                code=AssetsErrorCode.LINK_URL_REQUIRED,
             )
-    if asset.name and (
-        Asset.objects.filter(tenant=asset.tenant, name__iexact=asset.name)
-        .exclude(pk=exclude_pk)
-        .exists()
-    ):
-        errors.setdefault("name", []).append(
+    same_name = Asset.objects.filter(tenant=asset.tenant, name__iexact=asset.name)
+    if exclude_pk is not None:
+        same_name = same_name.exclude(pk=exclude_pk)
+    if asset.name and same_name.exists():
+        errors.add(
+            "name",
             _("%(tenant)s already has an asset called “%(name)s”.")
-            % {"tenant": asset.tenant, "name": asset.name}
+            % {"tenant": asset.tenant, "name": asset.name},
+            code=AssetsErrorCode.ASSET_NAME_TAKEN,
         )
     return errors
 
 
-def _clean_upload(cleaner, upload, field, errors):
+def _not_saved(errors: FieldErrors, *, message: str, code: AssetsErrorCode) -> ValidationError:
+    """After an IntegrityError (a race the checks lost): say why if we can, else "try again"."""
+    if not errors:
+        errors.add("name", message, code=code)
+    return errors.error()
+
+
+def _clean_upload(
+    cleaner: Callable[[File], CleanImage], upload: File, field: str, errors: FieldErrors
+) -> CleanImage | None:
     try:
         return cleaner(upload)
     except ValidationError as exc:
-        errors.setdefault(field, []).extend(exc.messages)
+        errors.merge(_on_field(exc, field))
         return None
 
 
-def _plan_instance(*, asset, name, price, duration_value, duration_unit, position=0):
-    return Plan(
-        asset=asset,
+def _plan_instance(
+    *,
+    asset: Asset | None,
+    name: str | None,
+    price: Any,
+    duration_value: Any,
+    duration_unit: Any,
+    position: int = 0,
+) -> Plan:
+    plan = Plan(
         name=(name or "").strip(),
         price=price,
         duration_value=duration_value,
         duration_unit=duration_unit,
         position=position,
     )
+    if asset is not None:
+        plan.asset = asset
+    return plan
 
 
-def _plan_errors(plan, *, exclude_pk=None):
-    errors = _model_errors(plan, exclude=["asset"])
+def _plan_errors(plan: Plan, *, exclude_pk: int | None = None) -> FieldErrors:
+    errors = _model_errors(plan, code=AssetsErrorCode.PLAN_INVALID, exclude=["asset"])
+    price: Decimal | None
     try:
         price = Decimal(str(plan.price))
     except (InvalidOperation, ValueError, TypeError):
         price = None
     if price is not None and "price" not in errors and price < 0:
-        errors["price"] = [_("The price cannot be negative; 0 means free.")]
-    if (
-        plan.asset_id
-        and plan.name
-        and not plan.is_archived
-        and Plan.objects.filter(asset_id=plan.asset_id, name__iexact=plan.name, is_archived=False)
-        .exclude(pk=exclude_pk)
-        .exists()
-    ):
-        errors.setdefault("name", []).append(
-            _("This asset already has a plan called “%(name)s”.") % {"name": plan.name}
+        errors.add(
+            "price",
+            _("The price cannot be negative; 0 means free."),
+            code=AssetsErrorCode.PRICE_NEGATIVE,
+        )
+    same_name = Plan.objects.filter(
+        asset_id=plan.asset_id, name__iexact=plan.name, is_archived=False
+    )
+    if exclude_pk is not None:
+        same_name = same_name.exclude(pk=exclude_pk)
+    if plan.asset_id and plan.name and not plan.is_archived and same_name.exists():
+        errors.add(
+            "name",
+            _("This asset already has a plan called “%(name)s”.") % {"name": plan.name},
+            code=AssetsErrorCode.PLAN_NAME_TAKEN,
         )
     return errors
 
 
-def register_asset(*, actor, tenant, icon, plans=(), screenshots=(), **fields):
+def register_asset(
+    *,
+    actor: User,
+    tenant: Tenant,
+    icon: File | None,
+    plans: Sequence[Mapping[str, Any]] = (),
+    screenshots: Sequence[File | None] = (),
+    **fields: Any,
+) -> Asset:
     """添加资产: the asset, its plans and screenshots in one go, or nothing at all.
 
     `plans` is a list of dicts with PLAN_FIELDS; `screenshots` a list of uploads (≤ 2).
@@ -202,43 +277,53 @@ def register_asset(*, actor, tenant, icon, plans=(), screenshots=(), **fields):
     errors = _asset_errors(asset)
     clean_icon = None
     if icon is None:
-        errors.setdefault("icon", []).append(_("Upload an icon: a 96×96 px JPG or PNG image."))
-    else:
-        clean_icon = _clean_upload(images.clean_icon, icon, "icon", errors)
-    screenshots = [s for s in screenshots if s]
-    clean_shots = []
-    if len(screenshots) > Screenshot.MAX_PER_ASSET:
-        errors.setdefault("screenshots", []).append(
-            _("At most %(max)s screenshots; got %(count)s.")
-            % {"max": Screenshot.MAX_PER_ASSET, "count": len(screenshots)}
+        errors.add(
+            "icon",
+            _("Upload an icon: a 96×96 px JPG or PNG image."),
+            code=AssetsErrorCode.ICON_REQUIRED,
         )
     else:
-        for upload in screenshots:
+        clean_icon = _clean_upload(images.clean_icon, icon, "icon", errors)
+    uploads = [s for s in screenshots if s]
+    clean_shots: list[CleanImage] = []
+    if len(uploads) > Screenshot.MAX_PER_ASSET:
+        errors.add(
+            "screenshots",
+            _("At most %(max)s screenshots; got %(count)s.")
+            % {"max": Screenshot.MAX_PER_ASSET, "count": len(uploads)},
+            code=AssetsErrorCode.TOO_MANY_SCREENSHOTS,
+        )
+    else:
+        for upload in uploads:
             clean = _clean_upload(images.clean_screenshot, upload, "screenshots", errors)
-            clean_shots.append(clean)
+            if clean is not None:
+                clean_shots.append(clean)
     plan_rows = []
     seen_names = set()
     for index, row in enumerate(plans):
         plan = _plan_instance(asset=None, position=index, **{k: row.get(k) for k in PLAN_FIELDS})
-        for field, messages in _plan_errors(plan).items():
-            errors.setdefault("plans", []).extend(
+        for field, message, code in _each(_plan_errors(plan)):
+            errors.add(
+                "plans",
                 _("Plan %(number)s, %(field)s: %(message)s")
                 % {
                     "number": index + 1,
-                    "field": Plan._meta.get_field(field).verbose_name,
+                    "field": getattr(Plan._meta.get_field(field), "verbose_name", field),
                     "message": message,
-                }
-                for message in messages
+                },
+                code=code,
             )
         if plan.name.lower() in seen_names:
-            errors.setdefault("plans", []).append(
+            errors.add(
+                "plans",
                 _("Two plans are called “%(name)s”; give each plan its own name.")
-                % {"name": plan.name}
+                % {"name": plan.name},
+                code=AssetsErrorCode.PLAN_NAME_DUPLICATE,
             )
         seen_names.add(plan.name.lower())
         plan_rows.append(plan)
-    if errors:
-        raise ValidationError(errors)
+    errors.raise_if_any()
+    assert clean_icon is not None  # a missing or refused icon was an error above
 
     while Asset.objects.filter(code=asset.code).exists():  # ~2^-65 odds, but never a 500
         asset.code = generate_asset_code()
@@ -273,9 +358,10 @@ def register_asset(*, actor, tenant, icon, plans=(), screenshots=(), **fields):
             )
     except IntegrityError:
         saved.discard()
-        raise ValidationError(
-            _asset_errors(asset)
-            or {"name": [_("This asset could not be saved; please try again.")]}
+        raise _not_saved(
+            _asset_errors(asset),
+            message=_("This asset could not be saved; please try again."),
+            code=AssetsErrorCode.ASSET_NOT_SAVED,
         ) from None
     except BaseException:
         saved.discard()
@@ -283,7 +369,7 @@ def register_asset(*, actor, tenant, icon, plans=(), screenshots=(), **fields):
     return asset
 
 
-def update_asset(*, actor, asset, icon=None, **fields):
+def update_asset(*, actor: User, asset: Asset, icon: File | None = None, **fields: Any) -> Asset:
     """资产信息 edits; a new icon replaces the old one. The code never changes."""
     _require_provider_member(user=actor, tenant=asset.tenant)
     with transaction.atomic():
@@ -292,8 +378,7 @@ def update_asset(*, actor, asset, icon=None, **fields):
         _apply_asset_fields(asset, fields)
         errors = _asset_errors(asset, exclude_pk=asset.pk)
         clean_icon = _clean_upload(images.clean_icon, icon, "icon", errors) if icon else None
-        if errors:
-            raise ValidationError(errors)
+        errors.raise_if_any()
         changes = _changes(asset, ASSET_FIELDS, before)
         old_icon = asset.icon.name
         saved = _SavedFiles()
@@ -314,9 +399,10 @@ def update_asset(*, actor, asset, icon=None, **fields):
                     )
         except IntegrityError:
             saved.discard()
-            raise ValidationError(
-                _asset_errors(asset, exclude_pk=asset.pk)
-                or {"name": [_("This asset could not be saved; please try again.")]}
+            raise _not_saved(
+                _asset_errors(asset, exclude_pk=asset.pk),
+                message=_("This asset could not be saved; please try again."),
+                code=AssetsErrorCode.ASSET_NOT_SAVED,
             ) from None
         except BaseException:
             saved.discard()
@@ -326,16 +412,17 @@ def update_asset(*, actor, asset, icon=None, **fields):
     return asset
 
 
-def add_screenshot(*, actor, asset, image):
+def add_screenshot(*, actor: User, asset: Asset, image: File | None) -> Screenshot:
     """One more screenshot, refused past two (the database refuses too)."""
     _require_provider_member(user=actor, tenant=asset.tenant)
-    errors = {}
     if not image:
-        errors["image"] = [_("Choose a JPG or PNG image.")]
-        raise ValidationError(errors)
-    clean = _clean_upload(images.clean_screenshot, image, "image", errors)
-    if errors:
-        raise ValidationError(errors)
+        raise invalid(
+            _("Choose a JPG or PNG image."), code=AssetsErrorCode.IMAGE_REQUIRED, field="image"
+        )
+    try:
+        clean = images.clean_screenshot(image)
+    except ValidationError as exc:
+        raise _on_field(exc, "image") from None
     saved = _SavedFiles()
     try:
         with transaction.atomic():
@@ -343,13 +430,11 @@ def add_screenshot(*, actor, asset, image):
             taken = set(Screenshot.objects.filter(asset=asset).values_list("position", flat=True))
             free = [p for p in range(Screenshot.MAX_PER_ASSET) if p not in taken]
             if not free:
-                raise ValidationError(
-                    {
-                        "image": [
-                            _("An asset has at most %(max)s screenshots; remove one first.")
-                            % {"max": Screenshot.MAX_PER_ASSET}
-                        ]
-                    }
+                raise invalid(
+                    _("An asset has at most %(max)s screenshots; remove one first.")
+                    % {"max": Screenshot.MAX_PER_ASSET},
+                    code=AssetsErrorCode.TOO_MANY_SCREENSHOTS,
+                    field="image",
                 )
             screenshot = Screenshot(
                 asset=asset, position=free[0], width=clean.width, height=clean.height
@@ -370,7 +455,8 @@ def add_screenshot(*, actor, asset, image):
     return screenshot
 
 
-def remove_screenshot(*, actor, screenshot):
+def remove_screenshot(*, actor: User, screenshot: Screenshot) -> None:
+    """A screenshot goes at once; its file once the transaction commits."""
     asset = screenshot.asset
     _require_provider_member(user=actor, tenant=asset.tenant)
     with transaction.atomic():
@@ -389,16 +475,24 @@ def remove_screenshot(*, actor, screenshot):
 # --- plans --------------------------------------------------------------------------------
 
 
-def plan_is_ordered(plan):
+def plan_is_ordered(plan: Plan) -> bool:
     """Whether any order refers to this plan, so it may only be archived, never deleted.
 
     The orders app answers through `signals.plan_usage`; with no receiver it is False.
     """
-    return plan_is_referenced(plan)
+    return bool(plan_is_referenced(plan))
 
 
-def create_plan(*, actor, asset, name, price, duration_value, duration_unit):
-    """+ 添加规格."""
+def create_plan(
+    *,
+    actor: User,
+    asset: Asset,
+    name: str,
+    price: Decimal,
+    duration_value: int,
+    duration_unit: str,
+) -> Plan:
+    """+ 添加规格: a new plan goes last on the asset's page."""
     _require_provider_member(user=actor, tenant=asset.tenant)
     plan = _plan_instance(
         asset=asset,
@@ -407,9 +501,7 @@ def create_plan(*, actor, asset, name, price, duration_value, duration_unit):
         duration_value=duration_value,
         duration_unit=duration_unit,
     )
-    errors = _plan_errors(plan)
-    if errors:
-        raise ValidationError(errors)
+    _plan_errors(plan).raise_if_any()
     try:
         with transaction.atomic():
             plan.position = (
@@ -428,13 +520,15 @@ def create_plan(*, actor, asset, name, price, duration_value, duration_unit):
                 },
             )
     except IntegrityError:
-        raise ValidationError(
-            _plan_errors(plan) or {"name": [_("This plan could not be saved; please try again.")]}
+        raise _not_saved(
+            _plan_errors(plan),
+            message=_("This plan could not be saved; please try again."),
+            code=AssetsErrorCode.PLAN_NOT_SAVED,
         ) from None
     return plan
 
 
-def update_plan(*, actor, plan, **fields):
+def update_plan(*, actor: User, plan: Plan, **fields: Any) -> Plan:
     """A new price applies to new orders only: orders keep the price they were placed at."""
     unknown = set(fields) - set(PLAN_FIELDS)
     if unknown:
@@ -445,16 +539,18 @@ def update_plan(*, actor, plan, **fields):
         before = {field: getattr(plan, field) for field in PLAN_FIELDS}
         for field, value in fields.items():
             setattr(plan, field, value.strip() if field == "name" and value else value)
-        errors = _plan_errors(plan, exclude_pk=plan.pk)
-        if errors:
-            raise ValidationError(errors)
+        _plan_errors(plan, exclude_pk=plan.pk).raise_if_any()
         plan.price = Decimal(str(plan.price)).quantize(Decimal("0.01"))
         changes = _changes(plan, PLAN_FIELDS, before)
         try:
             with transaction.atomic():
                 plan.save()
         except IntegrityError:
-            raise ValidationError(_plan_errors(plan, exclude_pk=plan.pk)) from None
+            raise _not_saved(
+                _plan_errors(plan, exclude_pk=plan.pk),
+                message=_("This plan could not be saved; please try again."),
+                code=AssetsErrorCode.PLAN_NOT_SAVED,
+            ) from None
         if changes:
             record_audit(
                 actor=actor,
@@ -466,7 +562,7 @@ def update_plan(*, actor, plan, **fields):
     return plan
 
 
-def archive_plan(*, actor, plan):
+def archive_plan(*, actor: User, plan: Plan) -> Plan:
     """Archived plans are no longer sold; existing orders keep pointing at them."""
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
     with transaction.atomic():
@@ -487,7 +583,7 @@ def archive_plan(*, actor, plan):
     return plan
 
 
-def restore_plan(*, actor, plan):
+def restore_plan(*, actor: User, plan: Plan) -> Plan:
     """Sell an archived plan again, unless an active plan took its name meanwhile."""
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
     with transaction.atomic():
@@ -495,9 +591,7 @@ def restore_plan(*, actor, plan):
         if not plan.is_archived:
             return plan
         plan.is_archived = False
-        errors = _plan_errors(plan, exclude_pk=plan.pk)
-        if errors:
-            raise ValidationError(errors)
+        _plan_errors(plan, exclude_pk=plan.pk).raise_if_any()
         plan.archived_at = None
         plan.save(update_fields=["is_archived", "archived_at", "updated_at"])
         record_audit(
@@ -511,12 +605,13 @@ def restore_plan(*, actor, plan):
     return plan
 
 
-def delete_plan(*, actor, plan):
+def delete_plan(*, actor: User, plan: Plan) -> None:
     """Only a plan nobody ordered can go; an ordered one is archived instead."""
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
-    refusal = ValidationError(
-        {"plan": [_("This plan has been ordered, so it cannot be deleted; archive it instead.")]},
-        code="plan_ordered",
+    refusal = invalid(
+        _("This plan has been ordered, so it cannot be deleted; archive it instead."),
+        code=AssetsErrorCode.PLAN_ORDERED,
+        field="plan",
     )
     if plan_is_ordered(plan):
         raise refusal
@@ -538,48 +633,69 @@ def delete_plan(*, actor, plan):
 
 
 def _version_errors(
-    *, asset, project, cluster, catalog_source, package_name, channels, default_channel
-):
+    *,
+    asset: Asset,
+    project: Project | None,
+    cluster: Cluster | None,
+    catalog_source: CatalogSource | None,
+    package_name: str | None,
+    channels: Iterable[str] | None,
+    default_channel: str | None,
+) -> tuple[FieldErrors, CatalogPackage | None]:
     """Each choice must fit the ones before it; returns (errors, package)."""
-    errors = {}
+    errors = FieldErrors()
     required = _("This field is required.")
     if not asset.is_operator:
-        errors["non_field_errors"] = [
-            _("Only Operator assets have versions backed by a CatalogSource.")
-        ]
+        errors.add(
+            NON_FIELD,
+            _("Only Operator assets have versions backed by a CatalogSource."),
+            code=AssetsErrorCode.NOT_AN_OPERATOR,
+        )
         return errors, None
     if project is None:
-        errors["project"] = [required]
+        errors.add("project", required, code=AssetsErrorCode.VERSION_FIELD_REQUIRED)
     elif project.tenant_id != asset.tenant_id:
-        errors["project"] = [_("Choose a project of %(tenant)s.") % {"tenant": asset.tenant}]
+        errors.add(
+            "project",
+            _("Choose a project of %(tenant)s.") % {"tenant": asset.tenant},
+            code=AssetsErrorCode.PROJECT_NOT_OF_TENANT,
+        )
     if cluster is None:
-        errors["cluster"] = [required]
+        errors.add("cluster", required, code=AssetsErrorCode.VERSION_FIELD_REQUIRED)
     elif (
         "project" not in errors
         and not clusters_open_to(project=project).filter(pk=cluster.pk).exists()
     ):
-        errors["cluster"] = [
+        errors.add(
+            "cluster",
             _("The project %(project)s may not use the cluster %(cluster)s.")
-            % {"project": project.name, "cluster": cluster.name}
-        ]
+            % {"project": project.name if project else "", "cluster": cluster.name},
+            code=AssetsErrorCode.CLUSTER_NOT_OPEN,
+        )
     if catalog_source is None:
-        errors["catalog_source"] = [required]
+        errors.add("catalog_source", required, code=AssetsErrorCode.VERSION_FIELD_REQUIRED)
     elif catalog_source.tenant_id != asset.tenant_id:
-        errors["catalog_source"] = [
-            _("Choose a CatalogSource of %(tenant)s.") % {"tenant": asset.tenant}
-        ]
+        errors.add(
+            "catalog_source",
+            _("Choose a CatalogSource of %(tenant)s.") % {"tenant": asset.tenant},
+            code=AssetsErrorCode.CATALOG_NOT_OF_TENANT,
+        )
     elif cluster is not None and catalog_source.cluster_id != cluster.pk:
-        errors["catalog_source"] = [
-            _("This CatalogSource is not on the cluster %(cluster)s.") % {"cluster": cluster.name}
-        ]
+        errors.add(
+            "catalog_source",
+            _("This CatalogSource is not on the cluster %(cluster)s.") % {"cluster": cluster.name},
+            code=AssetsErrorCode.CATALOG_NOT_ON_CLUSTER,
+        )
     elif catalog_source.state != CatalogSource.State.READY:
-        errors["catalog_source"] = [
+        errors.add(
+            "catalog_source",
             _("This CatalogSource is not READY (it is %(state)s); wait until it is.")
-            % {"state": catalog_source.get_state_display()}
-        ]
+            % {"state": catalog_source.get_state_display()},
+            code=AssetsErrorCode.CATALOG_NOT_READY,
+        )
     package = None
     if not package_name:
-        errors["package_name"] = [required]
+        errors.add("package_name", required, code=AssetsErrorCode.VERSION_FIELD_REQUIRED)
     elif "catalog_source" not in errors and catalog_source is not None:
         package = (
             selectors.version_packages(catalog_source=catalog_source)
@@ -587,33 +703,72 @@ def _version_errors(
             .first()
         )
         if package is None:
-            errors["package_name"] = [
+            errors.add(
+                "package_name",
                 _("The CatalogSource %(catalog)s does not serve a package “%(package)s”.")
-                % {"catalog": catalog_source.name, "package": package_name}
-            ]
-    channels = list(channels or [])
-    if not channels:
-        errors["channels"] = [_("Choose at least one channel.")]
+                % {"catalog": catalog_source.name, "package": package_name},
+                code=AssetsErrorCode.PACKAGE_NOT_FOUND,
+            )
+    chosen = list(channels or [])
+    if not chosen:
+        errors.add(
+            "channels", _("Choose at least one channel."), code=AssetsErrorCode.CHANNEL_REQUIRED
+        )
     elif package is not None:
         known = {c["name"] for c in package.channels}
-        unknown = [c for c in channels if c not in known]
+        unknown = [c for c in chosen if c not in known]
         if unknown:
-            errors["channels"] = [
+            errors.add(
+                "channels",
                 _("The package %(package)s has no channel %(channels)s.")
-                % {"package": package.name, "channels": ", ".join(unknown)}
-            ]
+                % {"package": package.name, "channels": ", ".join(unknown)},
+                code=AssetsErrorCode.CHANNEL_UNKNOWN,
+            )
     if not default_channel:
-        errors["default_channel"] = [required]
-    elif channels and default_channel not in channels:
-        errors["default_channel"] = [_("The default channel must be one of the chosen channels.")]
+        errors.add("default_channel", required, code=AssetsErrorCode.VERSION_FIELD_REQUIRED)
+    elif chosen and default_channel not in chosen:
+        errors.add(
+            "default_channel",
+            _("The default channel must be one of the chosen channels."),
+            code=AssetsErrorCode.DEFAULT_CHANNEL_NOT_CHOSEN,
+        )
     elif package is not None and not (package.channel(default_channel) or {}).get("current_csv"):
-        errors["default_channel"] = [
-            _("The channel %(channel)s has no current CSV.") % {"channel": default_channel}
-        ]
+        errors.add(
+            "default_channel",
+            _("The channel %(channel)s has no current CSV.") % {"channel": default_channel},
+            code=AssetsErrorCode.CHANNEL_WITHOUT_CSV,
+        )
     return errors, package
 
 
-def _version_from_csv(channel):
+def _checked_choices(
+    *,
+    asset: Asset,
+    project: Project | None,
+    cluster: Cluster | None,
+    catalog_source: CatalogSource | None,
+    package_name: str,
+    channels: Iterable[str],
+    default_channel: str,
+) -> tuple[Project, Cluster, CatalogSource, CatalogPackage]:
+    """The version's choices once they all fit together; else their errors, field by field."""
+    errors, package = _version_errors(
+        asset=asset,
+        project=project,
+        cluster=cluster,
+        catalog_source=catalog_source,
+        package_name=package_name,
+        channels=channels,
+        default_channel=default_channel,
+    )
+    errors.raise_if_any()
+    # No error means every choice was given: each missing one is an error above.
+    assert project is not None and cluster is not None and catalog_source is not None
+    assert package is not None
+    return project, cluster, catalog_source, package
+
+
+def _version_from_csv(channel: Mapping[str, Any]) -> tuple[str, str]:
     """The version number is the channel head's: its `version`, else the CSV name's `.vX`."""
     csv_name = channel.get("current_csv", "")
     version = channel.get("version") or ""
@@ -622,10 +777,17 @@ def _version_from_csv(channel):
     return version or csv_name, csv_name
 
 
-def _fill_version(version, *, package, channels, default_channel):
-    channel = package.channel(default_channel)
+def _fill_version(
+    version: AssetVersion,
+    *,
+    package: CatalogPackage,
+    channels: Iterable[str],
+    default_channel: str,
+) -> None:
+    channel = package.channel(default_channel) or {}
+    wanted = set(channels)
     version.package_name = package.name
-    version.channels = [c["name"] for c in package.channels if c["name"] in set(channels)]
+    version.channels = [c["name"] for c in package.channels if c["name"] in wanted]
     version.default_channel = default_channel
     version.version, version.csv_name = _version_from_csv(channel)
     version.provided_apis = list(channel.get("provided_apis") or [])
@@ -644,11 +806,19 @@ VERSION_FIELDS = [
 
 
 def create_version(
-    *, actor, asset, project, cluster, catalog_source, package_name, channels, default_channel
-):
+    *,
+    actor: User,
+    asset: Asset,
+    project: Project | None,
+    cluster: Cluster | None,
+    catalog_source: CatalogSource | None,
+    package_name: str,
+    channels: Sequence[str],
+    default_channel: str,
+) -> AssetVersion:
     """创建版本: a draft pointing at a READY catalog's package; listing is the approvals issue's."""
     _require_provider_member(user=actor, tenant=asset.tenant)
-    errors, package = _version_errors(
+    project, cluster, catalog_source, package = _checked_choices(
         asset=asset,
         project=project,
         cluster=cluster,
@@ -657,8 +827,6 @@ def create_version(
         channels=channels,
         default_channel=default_channel,
     )
-    if errors:
-        raise ValidationError(errors)
     version = AssetVersion(
         asset=asset,
         project=project,
@@ -681,8 +849,16 @@ def create_version(
 
 
 def update_version(
-    *, actor, version, project, cluster, catalog_source, package_name, channels, default_channel
-):
+    *,
+    actor: User,
+    version: AssetVersion,
+    project: Project | None,
+    cluster: Cluster | None,
+    catalog_source: CatalogSource | None,
+    package_name: str,
+    channels: Sequence[str],
+    default_channel: str,
+) -> AssetVersion:
     """编辑: only a draft changes; what was submitted or sold stays as reviewed."""
     _require_provider_member(user=actor, tenant=version.asset.tenant)
     with transaction.atomic():
@@ -692,15 +868,12 @@ def update_version(
             .get(pk=version.pk)
         )
         if not version.is_editable:
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        _("Only a draft version can be edited; this one is “%(status)s”.")
-                        % {"status": version.get_status_display()}
-                    ]
-                }
+            raise invalid(
+                _("Only a draft version can be edited; this one is “%(status)s”.")
+                % {"status": version.get_status_display()},
+                code=AssetsErrorCode.VERSION_NOT_EDITABLE,
             )
-        errors, package = _version_errors(
+        project, cluster, catalog_source, package = _checked_choices(
             asset=version.asset,
             project=project,
             cluster=cluster,
@@ -709,8 +882,6 @@ def update_version(
             channels=channels,
             default_channel=default_channel,
         )
-        if errors:
-            raise ValidationError(errors)
         before = {field: getattr(version, field) for field in VERSION_FIELDS}
         version.project, version.cluster, version.catalog_source = project, cluster, catalog_source
         _fill_version(version, package=package, channels=channels, default_channel=default_channel)
@@ -727,7 +898,7 @@ def update_version(
     return version
 
 
-def delete_version(*, actor, version):
+def delete_version(*, actor: User, version: AssetVersion) -> None:
     """删除版本: drafts and delisted versions only; anything in review or on sale stays."""
     _require_provider_member(user=actor, tenant=version.asset.tenant)
     with transaction.atomic():
@@ -737,15 +908,10 @@ def delete_version(*, actor, version):
             .get(pk=version.pk)
         )
         if not version.is_deletable:
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        _(
-                            "Only draft or delisted versions can be deleted; this one is “%(status)s”."
-                        )
-                        % {"status": version.get_status_display()}
-                    ]
-                }
+            raise invalid(
+                _("Only draft or delisted versions can be deleted; this one is “%(status)s”.")
+                % {"status": version.get_status_display()},
+                code=AssetsErrorCode.VERSION_NOT_DELETABLE,
             )
         record_audit(
             actor=actor,
@@ -759,12 +925,9 @@ def delete_version(*, actor, version):
             with transaction.atomic():
                 version.delete()
         except ProtectedError:
-            raise ValidationError(
-                {
-                    "non_field_errors": [
-                        _("This version is still referenced (orders or installations); it stays.")
-                    ]
-                }
+            raise invalid(
+                _("This version is still referenced (orders or installations); it stays."),
+                code=AssetsErrorCode.VERSION_IN_USE,
             ) from None
 
 
@@ -773,30 +936,34 @@ def delete_version(*, actor, version):
 CATEGORY_FIELDS = ["slug", "name_en", "name_zh", "position"]
 
 
-def _category_errors(category):
-    errors = _model_errors(category)
+def _category_errors(category: Category) -> FieldErrors:
+    errors = _model_errors(category, code=AssetsErrorCode.CATEGORY_INVALID)
     if category.slug and (
         Category.objects.filter(slug=category.slug).exclude(pk=category.pk).exists()
     ):
-        errors.setdefault("slug", []).append(
-            _("A category with the slug “%(slug)s” exists.") % {"slug": category.slug}
+        errors.add(
+            "slug",
+            _("A category with the slug “%(slug)s” exists.") % {"slug": category.slug},
+            code=AssetsErrorCode.CATEGORY_SLUG_TAKEN,
         )
     return errors
 
 
-def create_category(*, actor, slug, name_en, name_zh, position=0):
+def create_category(
+    *, actor: User, slug: str, name_en: str, name_zh: str, position: int = 0
+) -> Category:
+    """A new storefront shelf (资产分类); platform admins only."""
     _require_platform_admin(actor)
     category = Category(slug=slug, name_en=name_en, name_zh=name_zh, position=position)
-    errors = _category_errors(category)
-    if errors:
-        raise ValidationError(errors)
+    _category_errors(category).raise_if_any()
     with transaction.atomic():
         category.save()
         record_audit(actor=actor, action="category.created", obj=category)
     return category
 
 
-def update_category(*, actor, category, **fields):
+def update_category(*, actor: User, category: Category, **fields: Any) -> Category:
+    """Renames or reorders a shelf; platform admins only."""
     _require_platform_admin(actor)
     with transaction.atomic():
         category = Category.objects.select_for_update().get(pk=category.pk)
@@ -805,9 +972,7 @@ def update_category(*, actor, category, **fields):
             if field not in CATEGORY_FIELDS:
                 raise TypeError(f"Unknown category field: {field}")
             setattr(category, field, value)
-        errors = _category_errors(category)
-        if errors:
-            raise ValidationError(errors)
+        _category_errors(category).raise_if_any()
         category.save()
         record_audit(
             actor=actor,
@@ -818,7 +983,7 @@ def update_category(*, actor, category, **fields):
     return category
 
 
-def delete_category(*, actor, category):
+def delete_category(*, actor: User, category: Category) -> None:
     """A category that assets use stays: they would lose their shelf."""
     _require_platform_admin(actor)
     try:
@@ -826,11 +991,8 @@ def delete_category(*, actor, category):
             record_audit(actor=actor, action="category.deleted", obj=category)
             category.delete()
     except ProtectedError:
-        raise ValidationError(
-            {
-                "non_field_errors": [
-                    _("Assets use the category “%(name)s”; move them to another category first.")
-                    % {"name": category.name}
-                ]
-            }
+        raise invalid(
+            _("Assets use the category “%(name)s”; move them to another category first.")
+            % {"name": category.name},
+            code=AssetsErrorCode.CATEGORY_IN_USE,
         ) from None

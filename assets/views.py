@@ -5,11 +5,13 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from core.errors import apply_to_form, error_text
+from core.pagination import paginate
 
 from . import selectors, services
 from .forms import (
@@ -24,19 +26,6 @@ from .forms import (
 from .lifecycle import lifecycle_steps
 from .markdown import render_markdown
 from .services import ASSET_FIELDS
-
-PAGE_SIZE = 20
-
-
-def _add_errors(form, exc):
-    """Service errors land on the field they name, or on top of the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for error in exc.messages:
-            form.add_error(None, error)
 
 
 def provider_required(view):
@@ -75,26 +64,20 @@ def asset_list(request):
         query, status = filters.cleaned_data["q"], filters.cleaned_data["status"]
     all_assets = selectors.assets_for(user=request.user, tenant=tenant)
     assets = selectors.search_assets(all_assets, query=query, status=status)
-    page = Paginator(assets, PAGE_SIZE).get_page(request.GET.get("page"))
+    pagination = paginate(request, assets)
+    page = pagination["page"]
     page.object_list = selectors.attach_current_versions(page.object_list)
     filtered = bool(query or status)
     return render(
         request,
         "assets/asset_list.html",
         {
-            "page": page,
+            **pagination,
             "filters": filters,
             "filtered": filtered,
             "has_any": filtered or page.paginator.count > 0 or all_assets.exists(),
-            "query_string": _without_page(request.GET),
         },
     )
-
-
-def _without_page(querydict):
-    params = querydict.copy()
-    params.pop("page", None)
-    return params.urlencode()
 
 
 @provider_required
@@ -112,10 +95,8 @@ def asset_create(request):
                 plans=plans.plans(),
                 **form.service_fields(),
             )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -170,10 +151,8 @@ def asset_edit(request, code):
                 icon=form.cleaned_data.get("icon"),
                 **form.service_fields(),
             )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Asset information saved."))
             return redirect("assets:asset-info", code=asset.code)
@@ -191,10 +170,8 @@ def screenshot_add(request, code):
             services.add_screenshot(
                 actor=request.user, asset=asset, image=form.cleaned_data["image"]
             )
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Screenshot added."))
             return redirect("assets:asset-info", code=asset.code)
@@ -245,10 +222,8 @@ def plan_create(request, code):
     if request.method == "POST" and form.is_valid():
         try:
             plan = services.create_plan(actor=request.user, asset=asset, **form.cleaned_data)
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Plan “%(name)s” added.") % {"name": plan.name})
             return redirect("assets:asset-plans", code=asset.code)
@@ -257,10 +232,7 @@ def plan_create(request, code):
 
 
 def _plan_of(request, asset, plan_id):
-    plan = selectors.get_plan_for(user=request.user, plan_id=plan_id)
-    if plan.asset_id != asset.pk:
-        raise Http404("No such plan.")
-    return plan
+    return selectors.get_plan_for(user=request.user, plan_id=plan_id, asset=asset)
 
 
 @login_required
@@ -272,10 +244,8 @@ def plan_edit(request, code, plan_id):
     if request.method == "POST" and form.is_valid():
         try:
             services.update_plan(actor=request.user, plan=plan, **form.cleaned_data)
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Plan “%(name)s” saved.") % {"name": plan.name})
             return redirect("assets:asset-plans", code=asset.code)
@@ -311,8 +281,7 @@ def plan_restore(request, code, plan_id):
     try:
         services.restore_plan(actor=request.user, plan=plan)
     except ValidationError as exc:
-        for error in exc.messages:
-            messages.error(request, error)
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, _("Plan “%(name)s” is on sale again.") % {"name": plan.name})
     return redirect("assets:asset-plans", code=asset.code)
@@ -326,8 +295,7 @@ def plan_delete(request, code, plan_id):
         try:
             services.delete_plan(actor=request.user, plan=plan)
         except ValidationError as exc:
-            for error in exc.messages:
-                messages.error(request, error)
+            messages.error(request, error_text(exc))
         else:
             messages.success(request, _("Plan “%(name)s” deleted.") % {"name": plan.name})
         return redirect("assets:asset-plans", code=asset.code)
@@ -347,8 +315,7 @@ def asset_users(request, code):
     from orders.selectors import asset_users as buyers_of
 
     asset, context = _asset_context(request, code, "users")
-    page = Paginator(buyers_of(asset=asset), PAGE_SIZE).get_page(request.GET.get("page"))
-    context.update(page=page, query_string=_without_page(request.GET))
+    context.update(paginate(request, buyers_of(asset=asset)))
     return render(request, "assets/asset_users.html", context)
 
 
@@ -379,10 +346,8 @@ def _version_form_page(request, asset, context, *, version=None):
                         actor=request.user, version=version, **form.service_kwargs()
                     )
                     message = _("Version %(version)s saved.")
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error(None, str(exc))
+            except (ValidationError, PermissionDenied) as exc:
+                apply_to_form(form, exc)
             else:
                 messages.success(request, message % {"version": version.version})
                 return redirect("assets:asset-detail", code=asset.code)
@@ -443,8 +408,7 @@ def version_delete(request, code, version_id):
         try:
             services.delete_version(actor=request.user, version=version)
         except ValidationError as exc:
-            for error in exc.messages:
-                messages.error(request, error)
+            messages.error(request, error_text(exc))
         else:
             messages.success(
                 request, _("Version %(version)s deleted.") % {"version": version.version}

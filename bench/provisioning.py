@@ -135,7 +135,7 @@ def _setup_catalog_and_version(sandbox_url, purchases):
     while not (catalog.state == CatalogSource.State.READY and catalog.packages.exists()):
         if time.monotonic() > deadline:
             raise SystemExit(f"catalog never became READY: {catalog.state} {catalog.message}")
-        cluster_tasks.sync_catalog_sources()
+        cluster_tasks.sync_cluster_catalogs(cluster.pk)  # inline: no worker yet
         time.sleep(0.2)
         catalog.refresh_from_db()
     category, _ = Category.objects.get_or_create(

@@ -1,5 +1,8 @@
 """REST twins of the cluster and CatalogSource screens. Credentials are write-only."""
 
+from typing import Any
+
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -13,9 +16,18 @@ from . import selectors, services
 from .models import CatalogPackage, CatalogSource, Cluster
 
 
+def _choices_from(field: serializers.Field, queryset: QuerySet[Model]) -> None:
+    """What a related field accepts: only what the caller may pick (a selector's answer)."""
+    relation = field.child_relation if isinstance(field, serializers.ManyRelatedField) else field
+    if not isinstance(relation, serializers.RelatedField):
+        raise TypeError(f"{field!r} is not a related field")
+    relation.queryset = queryset
+
+
 class ClusterSerializer(serializers.ModelSerializer):
+    # The querysets are the caller's (see __init__); `none()` only for the schema.
     projects = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Project.objects.all(), required=False
+        many=True, queryset=Project.objects.none(), required=False
     )
     api_url = serializers.CharField(required=False, allow_blank=True, max_length=300)
     kubeconfig = serializers.CharField(
@@ -57,7 +69,13 @@ class ClusterSerializer(serializers.ModelSerializer):
             "last_checked_at",
             "created_at",
         ]
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            _choices_from(self.fields["projects"], selectors.linkable_projects(user=request.user))
 
 
 class ClusterViewSet(viewsets.ModelViewSet):
@@ -76,7 +94,7 @@ class ClusterViewSet(viewsets.ModelViewSet):
             return super().get_permissions()
         return [*super().get_permissions(), IsPlatformAdmin()]
 
-    def _kwargs(self, data, instance=None):
+    def _kwargs(self, data: dict[str, Any], instance: Cluster | None = None) -> dict[str, Any]:
         return {
             "name": data.get("name", instance.name if instance else ""),
             "api_url": data.get("api_url") or (instance.api_url if instance else ""),
@@ -95,7 +113,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
                 instance.external_access if instance else Cluster.ExternalAccess.NODE_PORT,
             ),
             "external_host": data.get("external_host", instance.external_host if instance else ""),
-            "projects": data.get("projects", list(instance.projects.all()) if instance else []),
+            "projects": data.get(
+                "projects", list(selectors.projects_of(cluster=instance)) if instance else []
+            ),
         }
 
     def perform_create(self, serializer):
@@ -133,8 +153,9 @@ class CatalogPackageSerializer(serializers.ModelSerializer):
 
 
 class CatalogSourceSerializer(serializers.ModelSerializer):
+    # The querysets are the caller's (see __init__); `none()` only for the schema.
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
-    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
 
     class Meta:
         model = CatalogSource
@@ -161,14 +182,17 @@ class CatalogSourceSerializer(serializers.ModelSerializer):
             "packages_synced_at",
             "created_at",
         ]
-        extra_kwargs = {"name": {"validators": []}}
-        validators = []
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
+        validators: list[Any] = []
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["tenant"].queryset = account_selectors.tenants_for(user=request.user)
+            tenants = account_selectors.tenants_for(user=request.user)
+            _choices_from(self.fields["tenant"], tenants)
+            # Where any of the user's tenants may deploy; the service checks the tenant chosen.
+            _choices_from(self.fields["cluster"], selectors.clusters_open_to(tenants=tenants))
 
 
 class CatalogSourceViewSet(

@@ -1,8 +1,18 @@
+"""Forms of the cluster and CatalogSource pages: shape only, the services validate."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project
 
+from . import selectors
+from .errors import ClustersErrorCode
 from .models import Cluster
 
 
@@ -73,29 +83,44 @@ class ClusterForm(forms.Form):
     external_host = forms.CharField(label=_("External host"), required=False, max_length=253)
     projects = forms.ModelMultipleChoiceField(
         label=_("Projects that may deploy here"),
-        queryset=Project.objects.select_related("tenant").order_by("tenant__name", "name"),
+        queryset=Project.objects.none(),  # the caller's (see __init__)
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
 
-    def __init__(self, *args, editing=False, **kwargs):
+    def __init__(
+        self, *args: Any, projects: QuerySet[Project], editing: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.editing = editing
+        cast(forms.ModelMultipleChoiceField, self.fields["projects"]).queryset = projects
         if editing:
             for name in ("kubeconfig", "token"):
                 self.fields[name].help_text = _("Leave empty to keep the stored credentials.")
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
         upload = cleaned.get("kubeconfig_file")
         if upload:
             if upload.size > 256 * 1024:
-                self.add_error("kubeconfig_file", _("A kubeconfig is at most 256 KB."))
+                self.add_error(
+                    "kubeconfig_file",
+                    ValidationError(
+                        _("A kubeconfig is at most 256 KB."),
+                        code=ClustersErrorCode.KUBECONFIG_TOO_LARGE,
+                    ),
+                )
             else:
                 try:
                     cleaned["kubeconfig"] = upload.read().decode("utf-8")
                 except UnicodeDecodeError:
-                    self.add_error("kubeconfig_file", _("The file is not a text kubeconfig."))
+                    self.add_error(
+                        "kubeconfig_file",
+                        ValidationError(
+                            _("The file is not a text kubeconfig."),
+                            code=ClustersErrorCode.KUBECONFIG_NOT_TEXT,
+                        ),
+                    )
         return cleaned
 
 
@@ -120,9 +145,9 @@ class CatalogSourceForm(forms.Form):
     )
     publisher = forms.CharField(label=_("Publisher"), max_length=100, required=False)
 
-    def __init__(self, *args, clusters, **kwargs):
+    def __init__(self, *args: Any, clusters: QuerySet[Cluster], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["cluster"].queryset = clusters
-        default = clusters.filter(is_default=True).first()
+        cast(forms.ModelChoiceField, self.fields["cluster"]).queryset = clusters
+        default = selectors.default_cluster_in(clusters)
         if default is not None:
             self.fields["cluster"].initial = default.pk

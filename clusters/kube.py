@@ -1,31 +1,40 @@
-"""The Kubernetes gateway: the only module that imports `kubernetes`.
+"""The Kubernetes gateway: the only module that imports `kubernetes`, and only when used.
 
 One `ApiClient` + `DynamicClient` per cluster per process, reused; writes are
 server-side apply under one field manager, so every task can be re-run safely.
 Every API error leaves this module as one of our own exception types.
+
+The official client is imported inside the gateway (and `translate`), never at import
+time: web processes import this module through the apps' tasks (to enqueue jobs) and must
+not pay for, or depend on, the client. Only the worker builds gateways.
 """
 
-import base64
-import hashlib
+from __future__ import annotations
+
 import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import urllib3
-import yaml
 from django.conf import settings
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic import DynamicClient
-from kubernetes.dynamic import exceptions as dynamic_exceptions
+
+from core import retry
+
+from .kubeconfig import Credentials
+
+if TYPE_CHECKING:
+    from .models import Cluster
 
 FIELD_MANAGER = "operator-marketplace"
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 OLM_GROUPS = ("operators.coreos.com", "packages.operators.coreos.com")
+
+Manifest = dict[str, Any]
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -36,7 +45,14 @@ class KubeError(Exception):
 
     transient = False
 
-    def __init__(self, message, *, status=None, reason="", causes=None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str = "",
+        causes: list[dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -44,8 +60,8 @@ class KubeError(Exception):
         self.causes = causes or []
 
 
-class TransientError(KubeError):
-    """5xx, 429, timeouts, connection errors: retry with backoff."""
+class TransientError(KubeError, retry.TransientError):
+    """5xx, 429, timeouts, connection errors: retried with backoff (core.retry's policy)."""
 
     transient = True
 
@@ -78,7 +94,7 @@ class InvalidError(KubeError):
     """422: the server's `causes` (field, reason, message) are kept for the user."""
 
 
-def _status_body(body):
+def _status_body(body: Any) -> dict[str, Any]:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
@@ -88,12 +104,12 @@ def _status_body(body):
     return data if isinstance(data, dict) else {}
 
 
-def _from_api_status(status, body, fallback_reason=""):
+def _from_api_status(status: int | None, body: Any, fallback_reason: str = "") -> KubeError:
     data = _status_body(body)
     message = data.get("message") or fallback_reason or f"HTTP {status}"
     reason = data.get("reason", "")
     causes = (data.get("details") or {}).get("causes") or []
-    kwargs = {"status": status, "reason": reason, "causes": causes}
+    kwargs: dict[str, Any] = {"status": status, "reason": reason, "causes": causes}
     if status == 401:
         return UnauthorizedError("401 Unauthorized: token rejected", **kwargs)
     if status == 403:
@@ -109,8 +125,10 @@ def _from_api_status(status, body, fallback_reason=""):
     return KubeError(message, **kwargs)
 
 
-def _describe_network_error(exc):
+def _describe_network_error(exc: BaseException) -> KubeError:
     """Plain words for what went wrong on the way to the API server."""
+    import urllib3
+
     text = f"{exc} {getattr(exc, 'reason', '') or ''}"
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
         return TLSError("certificate not trusted: the server's TLS certificate was not verified")
@@ -118,17 +136,21 @@ def _describe_network_error(exc):
         return TLSError("TLS handshake with the API server failed")
     if "Connection refused" in text or "ConnectionRefused" in text:
         return ConnectionFailed("connection refused")
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in text:
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError) or "timed out" in text:
         return TransientError("timed out waiting for the API server")
     if "Name or service not known" in text or "nodename nor servname" in text:
         return ConnectionFailed("host name not found")
     return ConnectionFailed("cannot reach the API server")
 
 
-def translate(exc):
+def translate(exc: BaseException) -> KubeError:
     """Maps anything the client raises to our exception types."""
     if isinstance(exc, KubeError):
         return exc
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic import exceptions as dynamic_exceptions
+
     if isinstance(exc, dynamic_exceptions.ResourceNotFoundError):
         return NotFoundError(str(exc), reason="NotServed")
     if isinstance(exc, dynamic_exceptions.DynamicApiError):
@@ -137,97 +159,22 @@ def translate(exc):
         if exc.status in (0, None):
             return _describe_network_error(exc)
         return _from_api_status(exc.status, exc.body, exc.reason)
-    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
         return _describe_network_error(exc)
     return KubeError(f"{type(exc).__name__}: {exc}")
-
-
-# --- credentials ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Credentials:
-    api_url: str
-    token: str = ""
-    ca_data: str = ""  # PEM
-    client_cert_data: str = ""  # PEM
-    client_key_data: str = ""  # PEM
-    skip_tls_verify: bool = False
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def fingerprint(self):
-        raw = json.dumps(
-            [self.api_url, self.token, self.ca_data, self.client_cert_data, self.skip_tls_verify],
-            sort_keys=True,
-        )
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-class KubeconfigError(ValueError):
-    """The kubeconfig cannot be used; the message says why."""
-
-
-def _b64_pem(value):
-    try:
-        return base64.b64decode(value).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise KubeconfigError("a certificate in the kubeconfig is not valid base64") from None
-
-
-def parse_kubeconfig(text):
-    """Reads the current context of a kubeconfig into credentials (inline data only)."""
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise KubeconfigError(f"not valid YAML: {exc}") from None
-    if not isinstance(config, dict) or config.get("kind", "Config") != "Config":
-        raise KubeconfigError("not a kubeconfig (kind: Config)")
-    context_name = config.get("current-context")
-    contexts = {c.get("name"): c.get("context", {}) for c in config.get("contexts") or []}
-    if not context_name or context_name not in contexts:
-        raise KubeconfigError("the kubeconfig has no current-context")
-    context = contexts[context_name] or {}
-    clusters = {c.get("name"): c.get("cluster", {}) for c in config.get("clusters") or []}
-    users = {u.get("name"): u.get("user", {}) for u in config.get("users") or []}
-    cluster = clusters.get(context.get("cluster"))
-    if not cluster or not cluster.get("server"):
-        raise KubeconfigError(f"context “{context_name}” names no cluster with a server URL")
-    user = users.get(context.get("user")) or {}
-    if "exec" in user or "auth-provider" in user:
-        raise KubeconfigError(
-            "exec and auth-provider plugins cannot run on the platform; use a token "
-            "or an inline client certificate"
-        )
-    if (
-        user.get("tokenFile")
-        or cluster.get("certificate-authority")
-        or user.get("client-certificate")
-    ):
-        raise KubeconfigError("file references cannot be read here; inline the data (*-data)")
-    credentials = Credentials(
-        api_url=cluster["server"],
-        token=user.get("token", ""),
-        ca_data=_b64_pem(cluster["certificate-authority-data"])
-        if cluster.get("certificate-authority-data")
-        else "",
-        client_cert_data=_b64_pem(user["client-certificate-data"])
-        if user.get("client-certificate-data")
-        else "",
-        client_key_data=_b64_pem(user["client-key-data"]) if user.get("client-key-data") else "",
-        skip_tls_verify=bool(cluster.get("insecure-skip-tls-verify")),
-        extra={"context": context_name},
-    )
-    if not (credentials.token or credentials.client_cert_data):
-        raise KubeconfigError(
-            f"user of context “{context_name}” has no token or client certificate"
-        )
-    return credentials
 
 
 # --- the gateway ---------------------------------------------------------------------------
 
 
-def _write_secret_file(directory, name, content):
+def _k8s() -> Any:
+    """The official client's `kubernetes.client`, imported on first use (worker only)."""
+    from kubernetes import client
+
+    return client
+
+
+def _write_secret_file(directory: str, name: str, content: str) -> str:
     path = Path(directory) / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -238,7 +185,10 @@ def _write_secret_file(directory, name, content):
 class Gateway:
     """One cluster's API: server-side apply, get, list, merge patch, delete, logs."""
 
-    def __init__(self, credentials: Credentials, *, cache_key: str):
+    def __init__(self, credentials: Credentials, *, cache_key: str) -> None:
+        import urllib3
+
+        k8s = _k8s()
         self.credentials = credentials
         self.cache_key = cache_key
         configuration = k8s.Configuration()
@@ -260,24 +210,27 @@ class Gateway:
             configuration.key_file = _write_secret_file(
                 self._secret_dir, "client.key", credentials.client_key_data
             )
-        self.api_client = k8s.ApiClient(configuration)
+        self.api_client: Any = k8s.ApiClient(configuration)
         self.api_client.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
             connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
         )
-        self._dynamic = None
+        self._dynamic: Any = None
         self._lock = threading.Lock()
 
     # The discovery cache lives in a file the project owns, one per cluster.
     @property
-    def discovery_cache_file(self):
+    def discovery_cache_file(self) -> str:
         directory = Path(settings.DATA_DIR) / "kube-discovery"
         directory.mkdir(parents=True, exist_ok=True)
         return str(directory / f"{self.cache_key}.json")
 
     @property
-    def dynamic(self):
+    def dynamic(self) -> Any:
+        """The `DynamicClient`, built on first use (its discovery reads the server)."""
         with self._lock:
             if self._dynamic is None:
+                from kubernetes.dynamic import DynamicClient
+
                 try:
                     self._dynamic = DynamicClient(
                         self.api_client, cache_file=self.discovery_cache_file
@@ -286,13 +239,13 @@ class Gateway:
                     raise translate(exc) from exc
             return self._dynamic
 
-    def _resource(self, api_version, kind):
+    def _resource(self, api_version: str, kind: str) -> Any:
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
         except Exception as exc:
             raise translate(exc) from exc
 
-    def _call(self, func, *args, **kwargs):
+    def _call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("_request_timeout", (CONNECT_TIMEOUT, READ_TIMEOUT))
         try:
             result = func(*args, **kwargs)
@@ -300,7 +253,9 @@ class Gateway:
             raise translate(exc) from exc
         return result.to_dict() if hasattr(result, "to_dict") else result
 
-    def apply(self, manifest, *, force=False, field_manager=FIELD_MANAGER):
+    def apply(
+        self, manifest: Manifest, *, force: bool = False, field_manager: str = FIELD_MANAGER
+    ) -> Manifest:
         """Server-side apply: creates or updates; `force` takes fields other managers own."""
         resource = self._resource(manifest["apiVersion"], manifest["kind"])
         return self._call(
@@ -312,17 +267,26 @@ class Gateway:
             force_conflicts=force,
         )
 
-    def get(self, api_version, kind, name, namespace=None):
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Manifest:
         resource = self._resource(api_version, kind)
         return self._call(self.dynamic.get, resource, name=name, namespace=namespace)
 
-    def get_or_none(self, api_version, kind, name, namespace=None):
+    def get_or_none(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Manifest | None:
         try:
             return self.get(api_version, kind, name, namespace)
         except NotFoundError:
             return None
 
-    def list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Manifest]:
         resource = self._resource(api_version, kind)
         result = self._call(
             self.dynamic.get,
@@ -333,7 +297,14 @@ class Gateway:
         )
         return result.get("items") or []
 
-    def patch(self, api_version, kind, name, patch, namespace=None):
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: dict[str, Any],
+        namespace: str | None = None,
+    ) -> Manifest:
         """JSON merge patch (RFC 7386)."""
         resource = self._resource(api_version, kind)
         return self._call(
@@ -345,7 +316,14 @@ class Gateway:
             content_type="application/merge-patch+json",
         )
 
-    def patch_status(self, api_version, kind, name, patch, namespace=None):
+    def patch_status(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: dict[str, Any],
+        namespace: str | None = None,
+    ) -> Manifest:
         resource = self._resource(api_version, kind).subresources["status"]
         return self._call(
             self.dynamic.patch,
@@ -356,7 +334,15 @@ class Gateway:
             content_type="application/merge-patch+json",
         )
 
-    def delete(self, api_version, kind, name, namespace=None, *, missing_ok=True):
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        missing_ok: bool = True,
+    ) -> Manifest | None:
         resource = self._resource(api_version, kind)
         try:
             return self._call(self.dynamic.delete, resource, name=name, namespace=namespace)
@@ -365,8 +351,15 @@ class Gateway:
                 return None
             raise
 
-    def read_pod_log(self, name, namespace, *, container=None, tail_lines=None):
-        core = k8s.CoreV1Api(self.api_client)
+    def read_pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        container: str | None = None,
+        tail_lines: int | None = None,
+    ) -> str:
+        core = _k8s().CoreV1Api(self.api_client)
         kwargs = {"container": container, "tail_lines": tail_lines}
         return self._call(
             core.read_namespaced_pod_log,
@@ -375,25 +368,29 @@ class Gateway:
             **{k: v for k, v in kwargs.items() if v is not None},
         )
 
-    def version(self):
+    def version(self) -> dict[str, Any]:
         try:
-            info = k8s.VersionApi(self.api_client).get_code(
-                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            info = (
+                _k8s()
+                .VersionApi(self.api_client)
+                .get_code(_request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
             )
         except Exception as exc:
             raise translate(exc) from exc
         return info.to_dict()
 
-    def api_groups(self):
+    def api_groups(self) -> set[str]:
         try:
-            groups = k8s.ApisApi(self.api_client).get_api_versions(
-                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+            groups = (
+                _k8s()
+                .ApisApi(self.api_client)
+                .get_api_versions(_request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
             )
         except Exception as exc:
             raise translate(exc) from exc
         return {group.name for group in groups.groups or []}
 
-    def invalidate_discovery(self):
+    def invalidate_discovery(self) -> None:
         """After a CRD appears, so the new kind is found without waiting for the cache."""
         with self._lock:
             if self._dynamic is not None:
@@ -402,7 +399,7 @@ class Gateway:
                 except Exception as exc:
                     raise translate(exc) from exc
 
-    def close(self):
+    def close(self) -> None:
         try:
             self.api_client.close()
         finally:
@@ -411,7 +408,7 @@ class Gateway:
             Path(self._secret_dir).rmdir()
 
 
-_gateways: dict = {}
+_gateways: dict[str, Gateway] = {}
 _gateways_lock = threading.Lock()
 
 
@@ -426,12 +423,6 @@ def gateway_for_credentials(credentials: Credentials, *, name: str) -> Gateway:
                 _gateways.pop(old).close()
             gateway = _gateways[key] = Gateway(credentials, cache_key=key)
         return gateway
-
-
-def reset_gateways():
-    with _gateways_lock:
-        while _gateways:
-            _gateways.popitem()[1].close()
 
 
 @dataclass
@@ -456,7 +447,7 @@ def probe(gateway: Gateway) -> ConnectionReport:
     )
 
 
-def gateway_for(cluster) -> Gateway:
+def gateway_for(cluster: Cluster) -> Gateway:
     """The gateway of a registered `clusters.Cluster` (credentials decrypted in memory only)."""
     stored = cluster.credentials or {}
     credentials = Credentials(

@@ -1,11 +1,19 @@
 """Pure functions: what the platform applies to a cluster, and how it reads OLM back."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "operator-marketplace"
 CATALOG_ID_LABEL = "marketplace.operators.io/catalog-source-id"
 
 
-def catalog_source_manifest(*, name, namespace, image, display_name, publisher, catalog_id):
+def catalog_source_manifest(
+    *, name: str, namespace: str, image: str, display_name: str, publisher: str, catalog_id: int
+) -> dict[str, Any]:
+    """The CatalogSource we server-side apply, labelled so one list call finds all of ours."""
     return {
         "apiVersion": "operators.coreos.com/v1alpha1",
         "kind": "CatalogSource",
@@ -24,7 +32,7 @@ def catalog_source_manifest(*, name, namespace, image, display_name, publisher, 
     }
 
 
-def observed_state(catalog_source_object):
+def observed_state(catalog_source_object: dict[str, Any]) -> tuple[str, str]:
     """(lastObservedState, message) of a CatalogSource as OLM reports it."""
     status = catalog_source_object.get("status") or {}
     connection = status.get("connectionState") or {}
@@ -33,7 +41,7 @@ def observed_state(catalog_source_object):
     return state, message
 
 
-def packages_from_manifests(manifests):
+def packages_from_manifests(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """PackageManifest objects → the rows the portal caches (see CatalogPackage)."""
     packages = []
     for manifest in manifests:

@@ -1,5 +1,7 @@
 """Kubernetes clusters the platform deploys to, and the OLM catalogs served on them."""
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -145,10 +147,6 @@ class CatalogSource(models.Model):
     def __str__(self):
         return f"{self.display_name} ({self.name})"
 
-    @property
-    def is_ready(self):
-        return self.state == self.State.READY
-
 
 class CatalogPackage(models.Model):
     """A package a READY catalog serves, cached from its PackageManifest.
@@ -202,6 +200,9 @@ class TimelineEvent(models.Model):
     # A cluster Event's uid, so re-reading events never duplicates them.
     cluster_uid = models.CharField(max_length=64, blank=True)
     occurred_at = models.DateTimeField()
+
+    # The foreign key to what the timeline is about (set by each concrete model).
+    OWNER_FIELD: ClassVar[str]
 
     class Meta:
         abstract = True

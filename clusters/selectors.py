@@ -1,15 +1,20 @@
-"""Reads of the clusters app, scoped to the acting user."""
+"""Reads of the clusters app, scoped to the acting user.
+
+A cluster or CatalogSource the user may not see is "not found" (a 404), never "forbidden".
+"""
+
+from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from accounts.models import Project, Tenant
+from accounts.models import Project, Tenant, User
 from accounts.permissions import is_platform_admin
 from core.errors import NotFound
 
 from .models import CatalogPackage, CatalogSource, Cluster
 
 
-def clusters_for(*, user):
+def clusters_for(*, user: User) -> QuerySet[Cluster]:
     """Admins see every cluster; others see those their projects may deploy to, and the default."""
     clusters = Cluster.objects.annotate(catalog_count=Count("catalog_sources", distinct=True))
     if is_platform_admin(user):
@@ -44,14 +49,38 @@ def clusters_open_to(
     )
 
 
-def get_cluster_for(*, user, cluster_id):
+def default_cluster_in(clusters: QuerySet[Cluster]) -> Cluster | None:
+    """The default cluster, if it is among `clusters` (what a form preselects)."""
+    return clusters.filter(is_default=True).first()
+
+
+def get_cluster_for(*, user: User, cluster_id: int | str) -> Cluster:
     try:
         return clusters_for(user=user).get(pk=cluster_id)
     except (Cluster.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such cluster.") from None
 
 
-def catalog_sources_for(*, user, tenant=None):
+def linkable_projects(*, user: User) -> QuerySet[Project]:
+    """The projects a platform admin may link to a cluster: all of them (nobody else links)."""
+    if not is_platform_admin(user):
+        return Project.objects.none()
+    return Project.objects.select_related("tenant").order_by("tenant__name", "name")
+
+
+def projects_of(*, cluster: Cluster) -> QuerySet[Project]:
+    """The projects that may deploy to a cluster, as its page lists them."""
+    return cluster.projects.select_related("tenant").order_by("tenant__name", "name")
+
+
+def catalog_sources_for(
+    *,
+    user: User,
+    tenant: Tenant | None = None,
+    cluster: Cluster | None = None,
+    state: str | None = None,
+) -> QuerySet[CatalogSource]:
+    """Admins see every catalog; providers those of their tenants (narrowed by the filters)."""
     catalogs = CatalogSource.objects.select_related("cluster", "tenant").annotate(
         package_count=Count("packages")
     )
@@ -59,23 +88,19 @@ def catalog_sources_for(*, user, tenant=None):
         catalogs = catalogs.filter(tenant__memberships__user=user)
     if tenant is not None:
         catalogs = catalogs.filter(tenant=tenant)
+    if cluster is not None:
+        catalogs = catalogs.filter(cluster=cluster)
+    if state:
+        catalogs = catalogs.filter(state=state)
     return catalogs.order_by("cluster__name", "name")
 
 
-def get_catalog_source_for(*, user, catalog_source_id):
+def get_catalog_source_for(*, user: User, catalog_source_id: int | str) -> CatalogSource:
     try:
         return catalog_sources_for(user=user).get(pk=catalog_source_id)
     except (CatalogSource.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such CatalogSource.") from None
 
 
-def ready_catalog_sources(*, tenant, cluster=None):
-    """What a provider may pick for a version: READY catalogs of its own tenant."""
-    catalogs = CatalogSource.objects.filter(tenant=tenant, state=CatalogSource.State.READY)
-    if cluster is not None:
-        catalogs = catalogs.filter(cluster=cluster)
-    return catalogs.select_related("cluster").order_by("name")
-
-
-def packages_of(*, catalog_source):
+def packages_of(*, catalog_source: CatalogSource) -> QuerySet[CatalogPackage]:
     return CatalogPackage.objects.filter(catalog_source=catalog_source).order_by("name")

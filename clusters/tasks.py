@@ -1,11 +1,21 @@
-"""Worker jobs that talk to clusters. Each is idempotent and safe to run twice."""
+"""Worker jobs that talk to clusters. Each is idempotent and safe to run twice.
+
+Jobs that change a cluster follow `core.retry.CLUSTER_JOB_RETRY`; the periodic catalog
+sync fans out into one job per cluster, so a cluster that is down or slow delays no other.
+"""
+
+from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
-from . import kube, services
+from core.retry import CLUSTER_JOB_RETRY
+
+from . import kube, records
 from .manifests import (
     CATALOG_ID_LABEL,
     MANAGED_BY,
@@ -18,37 +28,32 @@ from .models import CatalogSource, Cluster
 
 logger = logging.getLogger(__name__)
 
-RETRY = {
-    "autoretry_for": (kube.TransientError,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 120,
-    "retry_jitter": True,
-    "max_retries": 8,
-    "acks_late": True,
-}
+# Catalogs being removed are the removal job's business, not the sync's.
+NOT_FOLLOWED = [CatalogSource.State.DELETING]
 
 
 @shared_task(acks_late=True)
-def test_cluster_connection(cluster_id):
+def test_cluster_connection(cluster_id: int) -> bool | None:
+    """Runs "Test connection": what the probe found (or why it failed) lands on the cluster."""
     cluster = Cluster.objects.filter(pk=cluster_id).first()
     if cluster is None:
         return None
     report = kube.probe(kube.gateway_for(cluster))
-    services.record_connection_result(cluster_id=cluster_id, report=report)
+    records.record_connection_result(cluster_id=cluster_id, report=report)
     return report.ok
 
 
 class _CatalogDeployTask(Task):
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Retries exhausted or a permanent error: the catalog is failed, with the reason."""
         message = exc.message if isinstance(exc, kube.KubeError) else str(exc)
-        services.record_catalog_state(
+        records.record_catalog_state(
             catalog_source_id=args[0], state=CatalogSource.State.FAILED, message=message[:1000]
         )
 
 
-@shared_task(base=_CatalogDeployTask, bind=True, **RETRY)
-def deploy_catalog_source(self, catalog_source_id):
+@shared_task(base=_CatalogDeployTask, **CLUSTER_JOB_RETRY)
+def deploy_catalog_source(catalog_source_id: int) -> str | None:
     """Applies the CatalogSource; the periodic sync follows it to READY."""
     catalog = CatalogSource.objects.select_related("cluster").filter(pk=catalog_source_id).first()
     if catalog is None or catalog.state == CatalogSource.State.DELETING:
@@ -67,29 +72,72 @@ def deploy_catalog_source(self, catalog_source_id):
     )
     observed, message = observed_state(applied)
     if observed:
-        services.record_observed_catalog(
+        records.record_observed_catalog(
             catalog_source_id=catalog.pk, observed=observed, message=message
         )
     else:
-        services.record_catalog_state(
+        records.record_catalog_state(
             catalog_source_id=catalog.pk, state=CatalogSource.State.CONNECTING
         )
     return applied["metadata"].get("uid")
 
 
-@shared_task(bind=True, **RETRY)
-def remove_catalog_source(self, catalog_source_id):
+@shared_task(**CLUSTER_JOB_RETRY)
+def remove_catalog_source(catalog_source_id: int) -> None:
+    """Deletes the CatalogSource from its cluster, then forgets it here."""
     catalog = CatalogSource.objects.select_related("cluster").filter(pk=catalog_source_id).first()
     if catalog is None:
         return
     kube.gateway_for(catalog.cluster).delete(
         "operators.coreos.com/v1alpha1", "CatalogSource", catalog.name, catalog.namespace
     )
-    services.forget_catalog_source(catalog_source_id=catalog.pk)
+    records.forget_catalog_source(catalog_source_id=catalog.pk)
 
 
-def sync_cluster_catalogs(cluster, catalogs):
-    """Two list calls per cluster, whatever the number of catalogs on it."""
+@shared_task(acks_late=True)
+def sync_catalog_sources() -> int:
+    """Periodic (beat): one `sync_cluster_catalogs` job per cluster with catalogs to follow.
+
+    It talks to no cluster itself. Each job expires after one sync interval: jobs piled up
+    behind a slow worker are dropped, the next tick enqueues fresh ones."""
+    cluster_ids = list(
+        CatalogSource.objects.exclude(state__in=NOT_FOLLOWED)
+        .order_by("cluster_id")
+        .values_list("cluster_id", flat=True)
+        .distinct()
+    )
+    for cluster_id in cluster_ids:
+        sync_cluster_catalogs.apply_async(
+            args=(cluster_id,), expires=settings.CATALOG_SYNC_INTERVAL
+        )
+    return len(cluster_ids)
+
+
+@shared_task(acks_late=True)
+def sync_cluster_catalogs(cluster_id: int) -> int:
+    """Follows one cluster's catalogs to their state and refreshes their packages: two
+    list calls, whatever the number of catalogs on it. Returns how many it followed.
+
+    A cluster that cannot be reached is logged and left for the next periodic run (no
+    retries: the beat is the retry)."""
+    catalogs = list(
+        CatalogSource.objects.select_related("cluster")
+        .filter(cluster_id=cluster_id)
+        .exclude(state__in=NOT_FOLLOWED)
+        .order_by("pk")
+    )
+    if not catalogs:
+        return 0
+    cluster = catalogs[0].cluster
+    try:
+        _follow_catalogs(cluster, catalogs)
+    except kube.KubeError as exc:
+        logger.warning("catalog sync of cluster %s failed: %s", cluster.name, exc.message)
+        return 0
+    return len(catalogs)
+
+
+def _follow_catalogs(cluster: Cluster, catalogs: list[CatalogSource]) -> None:
     gateway = kube.gateway_for(cluster)
     namespace = cluster.catalog_namespace
     objects = gateway.list(
@@ -109,7 +157,7 @@ def sync_cluster_catalogs(cluster, catalogs):
         observed, message = observed_state(obj)
         if not observed:
             continue
-        updated = services.record_observed_catalog(
+        updated = records.record_observed_catalog(
             catalog_source_id=catalog.pk, observed=observed, message=message
         )
         if updated.state == CatalogSource.State.READY:
@@ -118,29 +166,13 @@ def sync_cluster_catalogs(cluster, catalogs):
         manifests = gateway.list(
             "packages.operators.coreos.com/v1", "PackageManifest", namespace=namespace
         )
-        by_catalog = defaultdict(list)
+        by_catalog: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for manifest in manifests:
             status = manifest.get("status") or {}
             if status.get("catalogSourceNamespace", namespace) == namespace:
-                by_catalog[status.get("catalogSource")].append(manifest)
+                by_catalog[status.get("catalogSource", "")].append(manifest)
         for catalog in ready:
-            services.store_catalog_packages(
+            records.store_catalog_packages(
                 catalog_source_id=catalog.pk,
                 packages=packages_from_manifests(by_catalog.get(catalog.name, [])),
             )
-
-
-@shared_task(acks_late=True)
-def sync_catalog_sources():
-    """Periodic: follows every deployed catalog's state and refreshes its packages."""
-    catalogs = CatalogSource.objects.select_related("cluster").exclude(
-        state__in=[CatalogSource.State.DELETING]
-    )
-    by_cluster = defaultdict(list)
-    for catalog in catalogs:
-        by_cluster[catalog.cluster].append(catalog)
-    for cluster, cluster_catalogs in by_cluster.items():
-        try:
-            sync_cluster_catalogs(cluster, cluster_catalogs)
-        except kube.KubeError as exc:
-            logger.warning("catalog sync of cluster %s failed: %s", cluster.name, exc.message)

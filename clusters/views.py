@@ -1,54 +1,37 @@
 """HTML views of clusters and CatalogSources: thin, over services and selectors."""
 
-from functools import wraps
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import platform_admin_required
 from accounts.permissions import is_platform_admin
+from core.errors import NotPermitted, apply_to_form, error_text
+from core.pagination import paginate
 
 from . import selectors, services
+from .errors import ClustersErrorCode
 from .forms import CatalogSourceForm, ClusterForm
 from .models import CatalogSource
 
-
-def platform_admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not is_platform_admin(request.user):
-            raise PermissionDenied(_("Only platform administrators may manage clusters."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
+admins_only = platform_admin_required(
+    gettext_lazy("Only platform administrators may manage clusters.")
+)
 
 
-def _apply_errors(form, exc):
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for error in exc.messages:
-            form.add_error(None, error)
-
-
-def _page(request, queryset, per_page=20):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
-
-
-@platform_admin_required
+@admins_only
 def cluster_list(request):
     clusters = selectors.clusters_for(user=request.user)
-    return render(request, "clusters/cluster_list.html", {"page": _page(request, clusters)})
+    return render(request, "clusters/cluster_list.html", paginate(request, clusters))
 
 
-def _cluster_service_kwargs(data):
+def _cluster_service_kwargs(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": data["name"],
         "api_url": data.get("api_url", ""),
@@ -64,9 +47,13 @@ def _cluster_service_kwargs(data):
     }
 
 
-@platform_admin_required
+@admins_only
 def cluster_create(request):
-    form = ClusterForm(request.POST or None, request.FILES or None)
+    form = ClusterForm(
+        request.POST or None,
+        request.FILES or None,
+        projects=selectors.linkable_projects(user=request.user),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             cluster = services.register_cluster(
@@ -75,7 +62,7 @@ def cluster_create(request):
                 **_cluster_service_kwargs(form.cleaned_data),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -85,7 +72,7 @@ def cluster_create(request):
     return render(request, "clusters/cluster_form.html", {"form": form, "cluster": None})
 
 
-@platform_admin_required
+@admins_only
 def cluster_edit(request, cluster_id):
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
     initial = {
@@ -97,9 +84,15 @@ def cluster_edit(request, cluster_id):
         "catalog_namespace": cluster.catalog_namespace,
         "external_access": cluster.external_access,
         "external_host": cluster.external_host,
-        "projects": list(cluster.projects.all()),
+        "projects": list(selectors.projects_of(cluster=cluster)),
     }
-    form = ClusterForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    form = ClusterForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        editing=True,
+        projects=selectors.linkable_projects(user=request.user),
+    )
     if request.method == "POST" and form.is_valid():
         kwargs = _cluster_service_kwargs(form.cleaned_data)
         if not kwargs["api_url"]:
@@ -112,18 +105,18 @@ def cluster_edit(request, cluster_id):
                 **kwargs,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Cluster “%(name)s” saved.") % {"name": kwargs["name"]})
             return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
     return render(request, "clusters/cluster_form.html", {"form": form, "cluster": cluster})
 
 
-@platform_admin_required
+@admins_only
 def cluster_detail(request, cluster_id):
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
-    catalogs = selectors.catalog_sources_for(user=request.user).filter(cluster=cluster)
-    projects = cluster.projects.select_related("tenant").order_by("tenant__name", "name")
+    catalogs = selectors.catalog_sources_for(user=request.user, cluster=cluster)
+    projects = selectors.projects_of(cluster=cluster)
     return render(
         request,
         "clusters/cluster_detail.html",
@@ -131,14 +124,14 @@ def cluster_detail(request, cluster_id):
     )
 
 
-@platform_admin_required
+@admins_only
 def cluster_connection(request, cluster_id):
     """The connection panel, polled by htmx while a test is running."""
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
     return render(request, "clusters/_connection.html", {"cluster": cluster})
 
 
-@platform_admin_required
+@admins_only
 @require_POST
 def cluster_test(request, cluster_id):
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
@@ -148,14 +141,14 @@ def cluster_test(request, cluster_id):
     return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
 
 
-@platform_admin_required
+@admins_only
 def cluster_delete(request, cluster_id):
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
     if request.method == "POST":
         try:
             services.delete_cluster(actor=request.user, cluster=cluster)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, error_text(exc))
             return redirect("clusters:cluster-detail", cluster_id=cluster.pk)
         messages.success(request, _("Cluster “%(name)s” deleted.") % {"name": cluster.name})
         return redirect("clusters:clusters")
@@ -166,26 +159,29 @@ def cluster_delete(request, cluster_id):
 
 
 def _catalog_tenant(request):
+    """The provider tenant the user works in; None for a platform admin outside one."""
     tenant = request.workspace.tenant
     if tenant is None or not tenant.is_provider:
         if is_platform_admin(request.user):
             return None
-        raise PermissionDenied(_("CatalogSources belong to provider tenants."))
+        raise NotPermitted(
+            _("CatalogSources belong to provider tenants."), code=ClustersErrorCode.NOT_A_PROVIDER
+        )
     return tenant
 
 
 @login_required
 def catalog_list(request):
     tenant = _catalog_tenant(request)
-    catalogs = selectors.catalog_sources_for(user=request.user, tenant=tenant)
     state = request.GET.get("state", "")
-    if state in CatalogSource.State.values:
-        catalogs = catalogs.filter(state=state)
+    if state not in CatalogSource.State.values:
+        state = ""
+    catalogs = selectors.catalog_sources_for(user=request.user, tenant=tenant, state=state)
     return render(
         request,
         "clusters/catalog_list.html",
         {
-            "page": _page(request, catalogs),
+            **paginate(request, catalogs),
             "state": state,
             "states": CatalogSource.State.choices,
             "can_submit": tenant is not None,
@@ -197,7 +193,10 @@ def catalog_list(request):
 def catalog_create(request):
     tenant = _catalog_tenant(request)
     if tenant is None:
-        raise PermissionDenied(_("Switch to a provider tenant to submit a CatalogSource."))
+        raise NotPermitted(
+            _("Switch to a provider tenant to submit a CatalogSource."),
+            code=ClustersErrorCode.NOT_A_PROVIDER,
+        )
     clusters = selectors.clusters_open_to(tenant=tenant)
     form = CatalogSourceForm(request.POST or None, clusters=clusters)
     if request.method == "POST" and form.is_valid():
@@ -206,7 +205,7 @@ def catalog_create(request):
                 actor=request.user, tenant=tenant, **form.cleaned_data
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -234,7 +233,7 @@ def catalog_delete(request, catalog_id):
         try:
             services.delete_catalog_source(actor=request.user, catalog_source=catalog)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, error_text(exc))
             return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
         messages.success(
             request, _("CatalogSource “%(name)s” is being removed.") % {"name": catalog.name}

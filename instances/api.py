@@ -5,7 +5,7 @@ A MemcachedCluster is given either as fields (`name`, `replicas`, `version`, `se
 both go through the same validation, and errors name the field that was sent.
 """
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,12 +14,17 @@ from rest_framework.response import Response
 
 from accounts.models import Project
 from accounts.selectors import projects_for
+from assets.storefront.selectors import get_asset_by_code
 from clusters.models import Cluster
+from clusters.selectors import clusters_for
+from core.errors import NON_FIELD, NotFound, invalid
 from provisioning.models import Installation
 from provisioning.selectors import installations_for
 
 from . import memcached, selectors, services
+from .errors import InstancesErrorCode as Code
 from .forms import API_FIELD_FOR_PATH
+from .manifests import manifest_of
 from .models import InstanceEvent, InstanceLog, OperandInstance
 
 
@@ -161,7 +166,7 @@ class InstanceCreateSerializer(SpecFieldsSerializer):
 class CatalogCreateSerializer(SpecFieldsSerializer):
     asset = serializers.CharField(help_text="The asset's code (its entitlement must be active).")
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
-    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     expose = serializers.BooleanField(default=False)
 
     def __init__(self, *args, **kwargs):
@@ -169,6 +174,7 @@ class CatalogCreateSerializer(SpecFieldsSerializer):
         request = self.context.get("request")
         if request is not None:
             self.fields["project"].queryset = projects_for(user=request.user)
+            self.fields["cluster"].queryset = clusters_for(user=request.user)
 
 
 class ScaleSerializer(serializers.Serializer):
@@ -235,7 +241,7 @@ class MetricsSerializer(serializers.Serializer):
 
 class CatalogStepSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     detail = serializers.CharField()
     state = serializers.ChoiceField(choices=["done", "current", "todo", "failed"])
 
@@ -272,13 +278,17 @@ def _manifest_from(data, *, namespace, base=None):
     return memcached.manifest(name=name, namespace=namespace, spec=spec), True
 
 
-def _by_fields(exc, as_fields):
-    """Custom-resource paths → the API's field names, when fields were sent."""
+def _by_fields(exc: ValidationError, as_fields: bool) -> ValidationError:
+    """Custom-resource paths → the API's field names, when fields were sent (codes kept)."""
     if not hasattr(exc, "error_dict"):
         return exc
-    if not as_fields:
-        return ValidationError({f"manifest.{k}": v for k, v in exc.message_dict.items()})
-    return ValidationError({API_FIELD_FOR_PATH.get(k, k): v for k, v in exc.message_dict.items()})
+
+    def name(path: str) -> str:
+        if path in (NON_FIELD, NON_FIELD_ERRORS):
+            return NON_FIELD
+        return API_FIELD_FOR_PATH.get(path, path) if as_fields else f"manifest.{path}"
+
+    return ValidationError({name(path): errors for path, errors in exc.error_dict.items()})
 
 
 class OperandInstanceViewSet(
@@ -343,7 +353,7 @@ class OperandInstanceViewSet(
         manifest, as_fields = _manifest_from(
             incoming.validated_data,
             namespace=instance.namespace,
-            base=services.manifest_of(instance),
+            base=manifest_of(instance),
         )
         try:
             services.update_instance(actor=request.user, instance=instance, manifest=manifest)
@@ -413,7 +423,7 @@ class OperandInstanceViewSet(
         """监控: hits/misses per interval, hit ratio, items, bytes vs limit, connections."""
         range_name = request.query_params.get("range", "1h")
         if range_name not in selectors.RANGES:
-            raise ValidationError({"range": ["Choose 1h, 24h or 7d."]})
+            raise invalid("Choose 1h, 24h or 7d.", code=Code.UNKNOWN_RANGE, field="range")
         return Response(selectors.metrics_of(instance=self.get_object(), range_name=range_name))
 
     @extend_schema(
@@ -453,7 +463,9 @@ class OperandInstanceViewSet(
             (entry for (p, _c), entry in logs.items() if p == pod and not container), None
         )
         if log is None:
-            raise ValidationError({"pod": ["No logs fetched for this pod yet; POST first."]})
+            raise invalid(
+                "No logs fetched for this pod yet; POST first.", code=Code.NO_LOGS_YET, field="pod"
+            )
         return Response(InstanceLogSerializer(log).data)
 
     @extend_schema(responses=InstanceEventSerializer(many=True))
@@ -485,14 +497,13 @@ class ServiceCatalogViewSet(viewsets.GenericViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request):
-        from assets.models import Asset
-
         incoming = CatalogCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        asset = Asset.objects.filter(code=data["asset"]).first()
-        if asset is None:
-            raise ValidationError({"asset": ["No such asset."]})
+        try:
+            asset = get_asset_by_code(code=data["asset"])
+        except NotFound:
+            raise invalid("No such asset.", code=Code.UNKNOWN_ASSET, field="asset") from None
         project = data["project"]
         manifest, as_fields = _manifest_from(data, namespace=project.namespace)
         try:

@@ -1,16 +1,22 @@
 """The create form of a MemcachedCluster (Form and YAML tabs), and the small instance forms.
 
-Both tabs end in the same `instance_services.validate_manifest`, so a value is refused
+Both tabs end in the same `manifests.validate_manifest`, so a value is refused
 the same way whichever tab it was typed in; the errors come back named by their path in
 the custom resource and land on the form field that edits that path.
 """
+
+from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Project
+from clusters.models import Cluster
+
 from . import memcached
-from .services import MAX_LOG_LINES, validate_manifest
+from .manifests import validate_manifest
+from .services import MAX_LOG_LINES
 
 # Where an error of a custom-resource path is shown on the Form tab.
 FIELD_FOR_PATH = {
@@ -126,10 +132,6 @@ def initial_from_manifest(obj):
         "limits_cpu": limits.get("cpu", ""),
         "limits_memory": limits.get("memory", ""),
     }
-
-
-def initial_from_spec(name, spec):
-    return initial_from_manifest({"metadata": {"name": name}, "spec": spec})
 
 
 class EditorMixin:
@@ -376,8 +378,12 @@ class LogsForm(forms.Form):
 class CatalogPlacementForm(forms.Form):
     """平台服务目录: where the operator and the instance go."""
 
-    project = forms.ModelChoiceField(label=_("Project"), queryset=None)
-    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=None)
+    project: forms.ModelChoiceField[Project] = forms.ModelChoiceField(
+        label=_("Project"), queryset=Project.objects.none()
+    )
+    cluster: forms.ModelChoiceField[Cluster] = forms.ModelChoiceField(
+        label=_("Cluster"), queryset=Cluster.objects.none()
+    )
 
     def __init__(self, *args, projects, clusters, **kwargs):
         super().__init__(*args, **kwargs)

@@ -149,10 +149,6 @@ class OperandInstance(models.Model):
         return self.kind == "MemcachedCluster"
 
     @property
-    def is_live(self):
-        return self.status != self.Status.DELETED
-
-    @property
     def is_unfinished(self):
         return self.status in self.UNFINISHED or not self.settled or self.verify_running
 
@@ -175,6 +171,8 @@ class OperandInstance(models.Model):
 
 
 class InstanceEvent(TimelineEvent):
+    OWNER_FIELD = "instance"
+
     instance = models.ForeignKey(OperandInstance, on_delete=models.CASCADE, related_name="events")
 
     class Meta(TimelineEvent.Meta):

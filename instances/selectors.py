@@ -1,13 +1,22 @@
 """Reads of operand instances, scoped to the acting user's tenants (another tenant's is a 404)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Tenant, User
+from assets.models import Asset, AssetVersion
 from core.errors import NotFound
+from orders.models import Entitlement
+from orders.selectors import active_entitlement
 from provisioning.models import Installation
 
 from . import memcached
@@ -17,7 +26,9 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(
 MAX_POINTS = 240
 
 
-def instances_for(*, user, tenant=None, include_deleted=False):
+def instances_for(
+    *, user: User, tenant: Tenant | None = None, include_deleted: bool = False
+) -> QuerySet[OperandInstance]:
     instances = OperandInstance.objects.filter(tenant__memberships__user=user).select_related(
         "installation", "installation__asset", "installation__project", "cluster"
     )
@@ -28,14 +39,22 @@ def instances_for(*, user, tenant=None, include_deleted=False):
     return instances.order_by("-created_at", "-id")
 
 
-def get_instance_for(*, user, instance_id):
+def filter_instances(
+    instances: QuerySet[OperandInstance], *, status: str = ""
+) -> QuerySet[OperandInstance]:
+    if status in OperandInstance.Status.values:
+        instances = instances.filter(status=status)
+    return instances
+
+
+def get_instance_for(*, user: User, instance_id: int | str) -> OperandInstance:
     try:
         return instances_for(user=user, include_deleted=True).get(pk=instance_id)
     except (OperandInstance.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such instance.") from None
 
 
-def instances_of(*, installation):
+def instances_of(*, installation: Installation) -> QuerySet[OperandInstance]:
     return (
         OperandInstance.objects.filter(installation=installation)
         .exclude(status=OperandInstance.Status.DELETED)
@@ -44,7 +63,7 @@ def instances_of(*, installation):
     )
 
 
-def live_instance_count(*, installation):
+def live_instance_count(*, installation: Installation) -> int:
     return (
         OperandInstance.objects.filter(installation=installation)
         .exclude(status=OperandInstance.Status.DELETED)
@@ -52,26 +71,95 @@ def live_instance_count(*, installation):
     )
 
 
-def events_of(*, instance, limit=200):
+# --- for the worker ---------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> Q:
+    settled_every = timedelta(seconds=settings.INSTANCE_SETTLED_SYNC_INTERVAL)
+    return (
+        Q(settled=False)
+        | Q(synced_at__isnull=True)
+        | Q(synced_at__lte=now - settled_every)
+        | Q(status=OperandInstance.Status.PENDING)
+    )
+
+
+def _live(cluster_id: int) -> QuerySet[OperandInstance]:
+    return OperandInstance.objects.filter(cluster_id=cluster_id).exclude(
+        status=OperandInstance.Status.DELETED
+    )
+
+
+def waiting_instances(*, cluster_id: int) -> list[OperandInstance]:
+    """Instances not applied yet (their operator may still be installing)."""
+    return list(
+        _live(cluster_id)
+        .filter(status=OperandInstance.Status.PENDING)
+        .select_related("installation")
+    )
+
+
+def created_instances(*, cluster_id: int) -> QuerySet[OperandInstance]:
+    return (
+        _live(cluster_id)
+        .exclude(status=OperandInstance.Status.PENDING)
+        .select_related("installation", "cluster")
+    )
+
+
+def instances_due(*, cluster_id: int, now: datetime) -> QuerySet[OperandInstance]:
+    """Applied instances that want a look: unsettled, or settled but not read for a while."""
+    return created_instances(cluster_id=cluster_id).filter(_due(now))
+
+
+def clusters_to_follow(*, now: datetime) -> Iterable[int]:
+    return (
+        OperandInstance.objects.exclude(status=OperandInstance.Status.DELETED)
+        .filter(_due(now))
+        .values_list("cluster_id", flat=True)
+        .distinct()
+        .order_by("cluster_id")
+    )
+
+
+def known_event_uids(*, instances: Iterable[OperandInstance]) -> set[str]:
+    return set(
+        InstanceEvent.objects.filter(instance__in=list(instances))
+        .exclude(cluster_uid="")
+        .values_list("cluster_uid", flat=True)
+    )
+
+
+def instances_to_poll() -> QuerySet[OperandInstance]:
+    """监控: the MemcachedClusters whose `stats` are read (running or degraded)."""
+    return OperandInstance.objects.filter(
+        kind=memcached.KIND,
+        status__in=[OperandInstance.Status.RUNNING, OperandInstance.Status.DEGRADED],
+    ).select_related("cluster")
+
+
+# --- for the pages ----------------------------------------------------------------------------
+
+
+def events_of(*, instance: OperandInstance, limit: int = 200) -> QuerySet[InstanceEvent]:
     return InstanceEvent.objects.filter(instance=instance).order_by("-occurred_at", "-id")[:limit]
 
 
-def logs_of(*, instance):
+def logs_of(*, instance: OperandInstance) -> dict[tuple[str, str], InstanceLog]:
     return {(log.pod, log.container): log for log in InstanceLog.objects.filter(instance=instance)}
 
 
-def entitlement_state(*, tenant, asset):
+def entitlement_state(
+    *, tenant: Tenant, asset: Asset
+) -> tuple[Entitlement | None, Entitlement | None]:
     """(active entitlement or None, the ended one or None): a renew link needs the latter's id."""
-    from orders.models import Entitlement
-    from orders.selectors import active_entitlement
-
     active = active_entitlement(tenant, asset)
     if active is not None:
         return active, None
     return None, Entitlement.objects.filter(buyer=tenant, asset=asset).first()
 
 
-def best_csv_info(*, tenant, asset):
+def best_csv_info(*, tenant: Tenant, asset: Asset) -> dict[str, Any]:
     """What the form knows of an operator before it is installed: the tenant's last install."""
     installation = (
         Installation.objects.filter(tenant=tenant, asset=asset)
@@ -82,15 +170,12 @@ def best_csv_info(*, tenant, asset):
     return installation.csv_info if installation else {}
 
 
-def memcached_offerings(*, tenant):
+def memcached_offerings(*, tenant: Tenant | None) -> QuerySet[Asset]:
     """平台服务目录: the assets the tenant may use now whose operator provides MemcachedCluster.
 
     A tenant holds few entitlements, so their versions' provided APIs are read here rather
     than queried inside JSON (which SQLite cannot do).
     """
-    from assets.models import Asset, AssetVersion
-    from orders.models import Entitlement
-
     if tenant is None:
         return Asset.objects.none()
     entitled = Entitlement.objects.filter(buyer=tenant, ends_at__gt=timezone.now()).values(
@@ -120,7 +205,7 @@ class Target:
     problem: str = ""
 
 
-def access_target(instance):
+def access_target(instance: OperandInstance) -> Target:
     """The override (tests and demos of simulated clusters) first, then the real address."""
     override = (settings.MEMCACHED_ACCESS_OVERRIDES or {}).get(
         f"{instance.namespace}/{instance.name}"
@@ -141,7 +226,7 @@ def access_target(instance):
     return Target(address=instance.router_address, source="in-cluster")
 
 
-def pod_addresses(instance):
+def pod_addresses(instance: OperandInstance) -> list[str]:
     """Each memcached pod's stable in-cluster address (StatefulSet + headless Service)."""
     return [
         f"{pod['name']}.{instance.name}-memcached.{instance.namespace}.svc:{memcached.PORT}"
@@ -150,19 +235,24 @@ def pod_addresses(instance):
     ]
 
 
-def _delta(current, previous):
+def _delta(current: int, previous: int | None) -> int | None:
     if previous is None:
         return None
     return current - previous if current >= previous else current  # restarted: counts anew
 
 
-def metrics_of(*, instance, range_name="1h", now=None):
+def metrics_of(
+    *, instance: OperandInstance, range_name: str = "1h", now: datetime | None = None
+) -> dict[str, Any]:
     """监控: the chart series of a range, per-interval rates for counters, at most 240 points."""
     span = RANGES.get(range_name) or RANGES["1h"]
     now = now or timezone.now()
     start = now - span
-    points = list(
-        InstanceMetric.objects.filter(instance=instance, time__gte=start, time__lte=now)
+    points: list[dict[str, Any]] = [
+        dict(point)
+        for point in InstanceMetric.objects.filter(
+            instance=instance, time__gte=start, time__lte=now
+        )
         .order_by("time", "id")
         .values(
             "time",
@@ -175,10 +265,10 @@ def metrics_of(*, instance, range_name="1h", now=None):
             "evictions",
             "uptime",
         )
-    )
+    ]
     width = span / MAX_POINTS
-    buckets = {}
-    previous = None
+    buckets: dict[int, dict[str, Any]] = {}
+    previous: dict[str, Any] | None = None
     for point in points:
         index = int((point["time"] - start) / width)
         bucket = buckets.setdefault(
@@ -203,7 +293,7 @@ def metrics_of(*, instance, range_name="1h", now=None):
     zone = timezone.get_current_timezone()
     label_format = "%m-%d %H:%M" if span > timedelta(days=1) else "%H:%M"
 
-    def ratio(b):
+    def ratio(b: dict[str, Any]) -> float | None:
         lookups = (b["hits"] or 0) + (b["misses"] or 0)
         return round(100 * b["hits"] / lookups, 1) if lookups and b["hits"] is not None else None
 
@@ -232,12 +322,12 @@ def metrics_of(*, instance, range_name="1h", now=None):
     }
 
 
-def catalog_steps(instance):
+def catalog_steps(instance: OperandInstance) -> list[dict[str, str]]:
     """平台服务目录 progress: operator installed → cluster created → pods ready → access."""
     installation = instance.installation
     failed = instance.status == OperandInstance.Status.FAILED
 
-    def state(done, current, broken=False):
+    def state(done: bool, current: bool, broken: bool = False) -> str:
         return "done" if done else ("failed" if broken else ("current" if current else "todo"))
 
     installed = installation.status == Installation.Status.INSTALLED
@@ -288,5 +378,5 @@ def catalog_steps(instance):
     return steps
 
 
-def catalog_done(steps):
+def catalog_done(steps: list[dict[str, str]]) -> bool:
     return all(step["state"] == "done" for step in steps)

@@ -1,27 +1,37 @@
-"""Every write about operand instances: keyword-only, one transaction each.
+"""What people ask of their operand instances: keyword-only, one transaction each.
 
-Web requests validate, record intent and enqueue on commit; the worker applies the
-custom resource, exposes it, verifies it and reads it back (instance_tasks).
+These validate, record the intent and enqueue the worker's job on commit; the worker
+applies the custom resource, exposes it, verifies it and reads it back (tasks), and writes
+down what it found (records).
 """
 
-import json
+from __future__ import annotations
 
-from django.conf import settings
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.guards import require_member
+from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
+from assets.models import Asset
+from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
+from core.errors import invalid
+from core.jobs import enqueue_on_commit
 from provisioning import services as provisioning_services
 from provisioning.models import Installation
-from provisioning.selectors import installable_version
-from provisioning.services import _require_member
+from provisioning.selectors import installable_version, live_installation
 
-from . import memcached
-from .models import InstanceEvent, InstanceLog, InstanceMetric, OperandInstance
+from . import memcached, tasks
+from .errors import InstancesErrorCode as Code
+from .manifests import clean_manifest, manifest_of
+from .models import InstanceLog, OperandInstance
+from .records import add_event, locked, set_status
 from .selectors import best_csv_info, entitlement_state
 
 Status = OperandInstance.Status
@@ -29,135 +39,52 @@ Access = OperandInstance.Access
 MAX_LOG_LINES = 2000
 
 
-def _enqueue(task_name, *args):
-    from . import tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
-
-
-def add_event(*, instance, reason, message="", type="Normal", source="platform", **extra):
-    return InstanceEvent.objects.create(
-        instance=instance,
-        reason=reason,
-        message=message,
-        type=type,
-        source=source,
-        occurred_at=extra.pop("occurred_at", None) or timezone.now(),
-        **extra,
-    )
-
-
-def _set_status(instance, status, *, actor=None, reason=""):
-    previous = instance.status
-    if previous == status:
-        return False
-    instance.status = status
-    instance.status_changed_at = timezone.now()
-    if status == Status.RUNNING and instance.running_at is None:
-        instance.running_at = instance.status_changed_at
-    if status == Status.DELETED:
-        instance.deleted_at = instance.status_changed_at
-    record_audit(
-        actor=actor,
-        action="instance.status",
-        obj=instance,
-        tenant=instance.tenant,
-        from_state=previous,
-        to_state=status,
-        reason=reason[:2000],
-    )
-    return True
-
-
-def _locked(instance_id):
-    return OperandInstance.objects.select_for_update().get(pk=instance_id)
-
-
 # --- checks shared by the screens, the API and the service catalog ----------------------------
 
 
-def entitlement_error(*, tenant, asset):
+def entitlement_error(*, tenant: Tenant, asset: Asset) -> ValidationError | None:
     """An expired entitlement blocks new instances; the message says how to renew."""
     active, ended = entitlement_state(tenant=tenant, asset=asset)
     if active is not None:
         return None
     if ended is not None:
-        return ValidationError(
-            {
-                "entitlement": [
-                    _(
-                        "Your entitlement to %(asset)s ended on %(date)s: renew it to create new "
-                        "instances (%(url)s). Running instances stay manageable."
-                    )
-                    % {
-                        "asset": asset.name,
-                        "date": timezone.localtime(ended.ends_at).strftime("%Y-%m-%d"),
-                        "url": reverse("orders:renew", args=[ended.pk]),
-                    }
-                ]
+        return invalid(
+            _(
+                "Your entitlement to %(asset)s ended on %(date)s: renew it to create new "
+                "instances (%(url)s). Running instances stay manageable."
+            )
+            % {
+                "asset": asset.name,
+                "date": timezone.localtime(ended.ends_at).strftime("%Y-%m-%d"),
+                "url": reverse("orders:renew", args=[ended.pk]),
             },
-            code="entitlement_expired",
+            code=Code.ENTITLEMENT_EXPIRED,
+            field="entitlement",
         )
-    return ValidationError(
-        {
-            "entitlement": [
-                _("Your tenant holds no entitlement to %(asset)s; buy it first.")
-                % {"asset": asset.name}
-            ]
-        },
-        code="entitlement_expired",
+    return invalid(
+        _("Your tenant holds no entitlement to %(asset)s; buy it first.") % {"asset": asset.name},
+        code=Code.NO_ENTITLEMENT,
+        field="entitlement",
     )
 
 
-def validate_manifest(*, csv_info, namespace, obj, kind=None):
-    """(manifest, errors by path): MemcachedCluster by its rules, other owned APIs generically.
-
-    `kind` is the API an editor is for; without it the object's own kind decides.
-    """
-    kind = kind or (obj.get("kind") if isinstance(obj, dict) else None)
-    if kind == memcached.KIND or not csv_info:
-        return memcached.validate_memcached(
-            obj,
-            namespace=namespace,
-            versions=memcached.offered_versions(csv_info),
-            max_replicas=settings.MEMCACHED_MAX_REPLICAS,
-        )
-    api = memcached.find_api(csv_info, kind)
-    if api is None:
-        kinds = ", ".join(a["kind"] for a in memcached.owned_apis(csv_info))
-        return None, {"kind": [_("This operator provides %(kinds)s.") % {"kinds": kinds or "-"}]}
-    return memcached.validate_generic(obj, api=api, namespace=namespace)
-
-
-def _clean(*, installation, obj, csv_info=None):
-    manifest, errors = validate_manifest(
-        csv_info=installation.csv_info if csv_info is None else csv_info,
-        namespace=installation.namespace,
-        obj=obj,
-    )
-    if errors:
-        raise ValidationError(errors)
-    return manifest
-
-
-def _name_taken(*, cluster, namespace, kind, name, exclude=None):
-    taken = (
-        OperandInstance.objects.filter(cluster=cluster, namespace=namespace, kind=kind, name=name)
-        .exclude(status=Status.DELETED)
-        .exclude(pk=exclude)
-    )
+def _name_taken(
+    *, cluster: Cluster, namespace: str, kind: str, name: str, exclude: int | None = None
+) -> bool:
+    taken = OperandInstance.objects.filter(
+        cluster=cluster, namespace=namespace, kind=kind, name=name
+    ).exclude(status=Status.DELETED)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
     return taken.exists()
 
 
-def _name_error(kind, name, namespace):
-    return ValidationError(
-        {
-            "metadata.name": [
-                _("A %(kind)s named “%(name)s” already exists in %(namespace)s.")
-                % {"kind": kind, "name": name, "namespace": namespace}
-            ]
-        }
+def _name_error(kind: str, name: str, namespace: str) -> ValidationError:
+    return invalid(
+        _("A %(kind)s named “%(name)s” already exists in %(namespace)s.")
+        % {"kind": kind, "name": name, "namespace": namespace},
+        code=Code.NAME_TAKEN,
+        field="metadata.name",
     )
 
 
@@ -166,21 +93,21 @@ def _name_error(kind, name, namespace):
 
 def request_instance(
     *,
-    actor,
-    installation,
-    manifest,
-    request_key="",
-    origin=OperandInstance.Origin.OPERATOR,
-    expose=False,
-    allow_waiting=False,
-    csv_info=None,
-):
+    actor: User | None,
+    installation: Installation,
+    manifest: dict[str, Any],
+    request_key: str = "",
+    origin: str = OperandInstance.Origin.OPERATOR,
+    expose: bool = False,
+    allow_waiting: bool = False,
+    csv_info: dict[str, Any] | None = None,
+) -> OperandInstance:
     """创建: validates the custom resource and enqueues its apply; a repeated key returns the first.
 
     `allow_waiting` (the service catalog) accepts an operator still being installed: the
     instance waits and the sync creates it once the operator is there.
     """
-    _require_member(user=actor, tenant=installation.tenant)
+    require_member(user=actor, tenant=installation.tenant)
     if request_key:
         existing = OperandInstance.objects.filter(
             tenant=installation.tenant, request_key=request_key
@@ -191,18 +118,20 @@ def request_instance(
         Installation.Status.UNINSTALLING,
         Installation.Status.UNINSTALLED,
     ) or (installation.status != Installation.Status.INSTALLED and not allow_waiting):
-        raise ValidationError(
-            {
-                "installation": [
-                    _("The operator is %(status)s; instances are created once it is installed.")
-                    % {"status": installation.get_status_display().lower()}
-                ]
-            }
+        raise invalid(
+            _("The operator is %(status)s; instances are created once it is installed.")
+            % {"status": installation.get_status_display().lower()},
+            code=Code.OPERATOR_NOT_INSTALLED,
+            field="installation",
         )
     problem = entitlement_error(tenant=installation.tenant, asset=installation.asset)
     if problem is not None:
         raise problem
-    cleaned = _clean(installation=installation, obj=manifest, csv_info=csv_info)
+    cleaned = clean_manifest(
+        csv_info=installation.csv_info if csv_info is None else csv_info,
+        namespace=installation.namespace,
+        obj=manifest,
+    )
     api_group, _slash, api_version = cleaned["apiVersion"].rpartition("/")
     name, kind = cleaned["metadata"]["name"], cleaned["kind"]
     if _name_taken(
@@ -249,7 +178,7 @@ def request_instance(
                 % {"kind": kind, "name": name},
             )
             if ready:
-                _enqueue("apply_instance", instance.pk)
+                enqueue_on_commit(tasks.apply_instance, instance.pk)
     except IntegrityError:
         if request_key:
             found = OperandInstance.objects.filter(
@@ -261,39 +190,34 @@ def request_instance(
     return instance
 
 
-def manifest_of(instance):
-    """The custom resource as we apply it (the detail page's YAML and the edit form's start)."""
-    return memcached.manifest(
-        name=instance.name,
-        namespace=instance.namespace,
-        spec=json.loads(json.dumps(instance.spec or {})),
-        kind=instance.kind,
-        api_version=instance.api_version_full,
-        labels=dict(instance.labels or {}),
-    )
-
-
-def _check_manageable(instance, *, allow_failed=True):
+def _check_manageable(instance: OperandInstance, *, allow_failed: bool = True) -> None:
     blocked = {Status.DELETING, Status.DELETED}
     if not allow_failed:
         blocked.add(Status.FAILED)
     if instance.status in blocked:
-        raise ValidationError(
-            _("This instance is %(status)s.") % {"status": instance.get_status_display().lower()}
+        raise invalid(
+            _("This instance is %(status)s.") % {"status": instance.get_status_display().lower()},
+            code=Code.NOT_MANAGEABLE,
         )
 
 
-def update_instance(*, actor, instance, manifest):
+def update_instance(
+    *, actor: User, instance: OperandInstance, manifest: dict[str, Any]
+) -> OperandInstance:
     """编辑: applies a new spec; a failed instance is created anew with it (the fix)."""
-    _require_member(user=actor, tenant=instance.tenant)
+    require_member(user=actor, tenant=instance.tenant)
     _check_manageable(instance)
-    cleaned = _clean(installation=instance.installation, obj=manifest)
+    cleaned = clean_manifest(
+        csv_info=instance.installation.csv_info, namespace=instance.namespace, obj=manifest
+    )
     if cleaned["metadata"]["name"] != instance.name or cleaned["kind"] != instance.kind:
-        raise ValidationError(
-            {"metadata.name": [_("The name cannot change; create a new instance instead.")]}
+        raise invalid(
+            _("The name cannot change; create a new instance instead."),
+            code=Code.NAME_FIXED,
+            field="metadata.name",
         )
     with transaction.atomic():
-        instance = _locked(instance.pk)
+        instance = locked(instance.pk)
         _check_manageable(instance)
         before = instance.spec
         instance.spec = cleaned.get("spec") or {}
@@ -303,7 +227,7 @@ def update_instance(*, actor, instance, manifest):
             return instance
         waiting = instance.status == Status.PENDING and instance.enqueued_at is None
         if instance.status == Status.FAILED:
-            _set_status(instance, Status.PENDING, actor=actor, reason="edited")
+            set_status(instance, Status.PENDING, actor=actor, reason="edited")
             instance.failure_reason = ""
         instance.settled = False
         if not waiting:
@@ -318,35 +242,39 @@ def update_instance(*, actor, instance, manifest):
         )
         add_event(instance=instance, reason="UpdateRequested", message=_("Spec changed."))
         if not waiting:
-            _enqueue("apply_instance", instance.pk)
+            enqueue_on_commit(tasks.apply_instance, instance.pk)
     return instance
 
 
-def scale_instance(*, actor, instance, replicas):
+def scale_instance(*, actor: User, instance: OperandInstance, replicas: int) -> OperandInstance:
     """扩缩容: a new replica count, validated by the same rules as the create form."""
     if instance.kind != memcached.KIND:
-        raise ValidationError({"replicas": [_("Only a MemcachedCluster scales here.")]})
+        raise invalid(
+            _("Only a MemcachedCluster scales here."), code=Code.NOT_SCALABLE, field="replicas"
+        )
     manifest = manifest_of(instance)
     manifest["spec"]["replicas"] = replicas
     try:
         return update_instance(actor=actor, instance=instance, manifest=manifest)
     except ValidationError as exc:
-        if hasattr(exc, "error_dict") and "spec.replicas" in exc.message_dict:
-            raise ValidationError({"replicas": exc.message_dict["spec.replicas"]}) from None
+        if hasattr(exc, "error_dict") and "spec.replicas" in exc.error_dict:
+            raise ValidationError({"replicas": exc.error_dict["spec.replicas"]}) from None
         raise
 
 
-def request_delete(*, actor, instance, enqueue=True):
+def request_delete(
+    *, actor: User | None, instance: OperandInstance, enqueue: bool = True
+) -> OperandInstance:
     """删除: the worker deletes the custom resource; its children go with it (ownerReferences).
 
-    The uninstall job, already on the worker, deletes at once (`enqueue=False`).
+    The uninstall job, already on the worker, deletes at once (`enqueue=False`, no actor).
     """
-    _require_member(user=actor, tenant=instance.tenant)
+    require_member(user=actor, tenant=instance.tenant, allow_system=not enqueue)
     with transaction.atomic():
-        instance = _locked(instance.pk)
+        instance = locked(instance.pk)
         if instance.status in (Status.DELETING, Status.DELETED):
             return instance
-        _set_status(instance, Status.DELETING, actor=actor)
+        set_status(instance, Status.DELETING, actor=actor)
         instance.settled = False
         instance.save()
         add_event(
@@ -357,17 +285,23 @@ def request_delete(*, actor, instance, enqueue=True):
             else _("Deleted with its operator."),
         )
         if enqueue:
-            _enqueue("delete_instance", instance.pk)
+            enqueue_on_commit(tasks.delete_instance, instance.pk)
     return instance
 
 
-def set_external_access(*, actor, instance, enabled):
+def set_external_access(
+    *, actor: User, instance: OperandInstance, enabled: bool
+) -> OperandInstance:
     """可集群外访问 on or off: a NodePort / LoadBalancer Service, as the cluster decides."""
-    _require_member(user=actor, tenant=instance.tenant)
+    require_member(user=actor, tenant=instance.tenant)
     if instance.kind != memcached.KIND:
-        raise ValidationError({"enabled": [_("Only a MemcachedCluster has external access.")]})
+        raise invalid(
+            _("Only a MemcachedCluster has external access."),
+            code=Code.NO_EXTERNAL_ACCESS,
+            field="enabled",
+        )
     with transaction.atomic():
-        instance = _locked(instance.pk)
+        instance = locked(instance.pk)
         _check_manageable(instance, allow_failed=False)
         if instance.expose_requested == enabled and instance.access_state != Access.FAILED:
             return instance
@@ -393,43 +327,52 @@ def set_external_access(*, actor, instance, enabled):
             else _("External access removal requested."),
         )
         if instance.status != Status.PENDING:
-            _enqueue("apply_external_access", instance.pk)
+            enqueue_on_commit(tasks.apply_external_access, instance.pk)
     return instance
 
 
-def request_verify(*, actor, instance):
+def request_verify(*, actor: User, instance: OperandInstance) -> OperandInstance:
     """验证访问: the worker sets then gets a random key through the access address."""
-    _require_member(user=actor, tenant=instance.tenant)
+    require_member(user=actor, tenant=instance.tenant)
     if instance.kind != memcached.KIND:
-        raise ValidationError(_("Only a MemcachedCluster can be verified."))
+        raise invalid(_("Only a MemcachedCluster can be verified."), code=Code.NOT_VERIFIABLE)
     with transaction.atomic():
-        instance = _locked(instance.pk)
+        instance = locked(instance.pk)
         _check_manageable(instance)
         instance.verify_running = True
         instance.save(update_fields=["verify_running", "updated_at"])
-        _enqueue("verify_access", instance.pk)
+        enqueue_on_commit(tasks.verify_access, instance.pk)
     return instance
 
 
-def request_logs(*, actor, instance, pod, container="", tail_lines=100):
+def request_logs(
+    *,
+    actor: User,
+    instance: OperandInstance,
+    pod: str,
+    container: str = "",
+    tail_lines: int = 100,
+) -> InstanceLog:
     """日志: the worker fetches the pod's last lines; the page shows them when they arrive."""
-    _require_member(user=actor, tenant=instance.tenant)
+    require_member(user=actor, tenant=instance.tenant)
     pods = {p["name"]: p for p in instance.pods or []}
     if pod not in pods:
-        raise ValidationError({"pod": [_("No pod %(pod)s in this instance.") % {"pod": pod}]})
+        raise invalid(
+            _("No pod %(pod)s in this instance.") % {"pod": pod}, code=Code.UNKNOWN_POD, field="pod"
+        )
     containers = pods[pod].get("containers") or []
     container = container or (containers[0] if containers else "")
     if containers and container not in containers:
-        raise ValidationError(
-            {
-                "container": [
-                    _("Choose one of %(containers)s.") % {"containers": ", ".join(containers)}
-                ]
-            }
+        raise invalid(
+            _("Choose one of %(containers)s.") % {"containers": ", ".join(containers)},
+            code=Code.UNKNOWN_CONTAINER,
+            field="container",
         )
     if not isinstance(tail_lines, int) or not 1 <= tail_lines <= MAX_LOG_LINES:
-        raise ValidationError(
-            {"tail": [_("Between 1 and %(max)s lines.") % {"max": MAX_LOG_LINES}]}
+        raise invalid(
+            _("Between 1 and %(max)s lines.") % {"max": MAX_LOG_LINES},
+            code=Code.TAIL_OUT_OF_RANGE,
+            field="tail",
         )
     with transaction.atomic():
         log, _created = InstanceLog.objects.update_or_create(
@@ -438,7 +381,7 @@ def request_logs(*, actor, instance, pod, container="", tail_lines=100):
             container=container,
             defaults={"tail_lines": tail_lines, "requested_at": timezone.now()},
         )
-        _enqueue("fetch_logs", log.pk)
+        enqueue_on_commit(tasks.fetch_logs, log.pk)
     return log
 
 
@@ -446,14 +389,22 @@ def request_logs(*, actor, instance, pod, container="", tail_lines=100):
 
 
 def request_catalog_instance(
-    *, actor, tenant, asset, project, cluster, manifest, expose=False, request_key=""
-):
+    *,
+    actor: User,
+    tenant: Tenant,
+    asset: Asset,
+    project: Project | None,
+    cluster: Cluster | None,
+    manifest: dict[str, Any],
+    expose: bool = False,
+    request_key: str = "",
+) -> OperandInstance:
     """One form: installs the operator where it is missing, then creates the instance.
 
     The spec is checked now against what the platform knows of the operator, and again
     against the installed CSV when the worker creates it.
     """
-    _require_member(user=actor, tenant=tenant)
+    require_member(user=actor, tenant=tenant)
     if request_key:
         existing = OperandInstance.objects.filter(tenant=tenant, request_key=request_key).first()
         if existing is not None:
@@ -463,21 +414,25 @@ def request_catalog_instance(
         raise problem
     version = installable_version(asset=asset)
     if version is None:
-        raise ValidationError({"asset": [_("No version of %(asset)s can be installed.") % {
-            "asset": asset.name
-        }]})  # fmt: skip
+        raise invalid(
+            _("No version of %(asset)s can be installed.") % {"asset": asset.name},
+            code=Code.NO_INSTALLABLE_VERSION,
+            field="asset",
+        )
     if project is None or project.tenant_id != tenant.pk:
-        raise ValidationError(
-            {"project": [_("Choose a project of %(tenant)s.") % {"tenant": tenant}]}
+        raise invalid(
+            _("Choose a project of %(tenant)s.") % {"tenant": tenant},
+            code=Code.PROJECT_NOT_OURS,
+            field="project",
         )
     if cluster is None or not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
-        raise ValidationError({"cluster": [_("This project may not deploy to that cluster.")]})
+        raise invalid(
+            _("This project may not deploy to that cluster."),
+            code=Code.CLUSTER_NOT_OPEN,
+            field="cluster",
+        )
     csv_info = best_csv_info(tenant=tenant, asset=asset)
-    cleaned, errors = validate_manifest(
-        csv_info=csv_info, namespace=project.namespace, obj=manifest
-    )
-    if errors:
-        raise ValidationError(errors)
+    cleaned = clean_manifest(csv_info=csv_info, namespace=project.namespace, obj=manifest)
     if _name_taken(
         cluster=cluster,
         namespace=project.namespace,
@@ -486,12 +441,8 @@ def request_catalog_instance(
     ):
         raise _name_error(cleaned["kind"], cleaned["metadata"]["name"], project.namespace)
     with transaction.atomic():
-        installation = (
-            Installation.objects.filter(
-                cluster=cluster, namespace=project.namespace, package=version.package_name
-            )
-            .exclude(status=Installation.Status.UNINSTALLED)
-            .first()
+        installation = live_installation(
+            cluster_id=cluster.pk, namespace=project.namespace, package=version.package_name
         )
         if installation is None:
             installation = provisioning_services.request_installation(
@@ -503,8 +454,10 @@ def request_catalog_instance(
                 request_key=f"catalog:{request_key}" if request_key else "",
             )
         elif installation.tenant_id != tenant.pk:
-            raise ValidationError(
-                {"project": [_("Another tenant's operator runs in that namespace.")]}
+            raise invalid(
+                _("Another tenant's operator runs in that namespace."),
+                code=Code.FOREIGN_OPERATOR,
+                field="project",
             )
         return request_instance(
             actor=actor,
@@ -516,210 +469,3 @@ def request_catalog_instance(
             allow_waiting=True,
             csv_info=csv_info or None,
         )
-
-
-# --- what the worker records ------------------------------------------------------------------
-
-
-def record_enqueued(*, instance_id, now=None):
-    OperandInstance.objects.filter(pk=instance_id).update(enqueued_at=now or timezone.now())
-
-
-def record_applied(*, instance_id):
-    """The custom resource was accepted by the API server."""
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        if instance.status in (Status.DELETING, Status.DELETED):
-            return instance
-        if instance.status in (Status.PENDING, Status.FAILED):
-            _set_status(instance, Status.CREATING)
-            add_event(
-                instance=instance,
-                reason="Applied",
-                message=_("%(kind)s %(name)s applied; waiting for its pods.")
-                % {"kind": instance.kind, "name": instance.name},
-            )
-        instance.failure_reason = ""
-        instance.settled = False
-        instance.save()
-    return instance
-
-
-def mark_failed(*, instance_id, reason):
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        if instance.status in (Status.DELETED, Status.DELETING):
-            return instance
-        _set_status(instance, Status.FAILED, reason=reason)
-        instance.failure_reason = reason
-        instance.settled = True
-        instance.save()
-        add_event(instance=instance, reason="Failed", message=reason, type="Warning")
-    return instance
-
-
-def record_deleted(*, instance_id):
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        if instance.status == Status.DELETED:
-            return instance
-        _set_status(instance, Status.DELETED)
-        instance.settled = True
-        instance.access_state = Access.NONE
-        instance.access_address = ""
-        instance.pods = []
-        instance.services = []
-        instance.save()
-        add_event(
-            instance=instance,
-            reason="Deleted",
-            message=_("%(kind)s %(name)s deleted with its pods and services.")
-            % {"kind": instance.kind, "name": instance.name},
-        )
-    return instance
-
-
-_STATUS_REASONS = {
-    Status.RUNNING: "Running",
-    Status.DEGRADED: "Degraded",
-    Status.CREATING: "Creating",
-    Status.FAILED: "Failed",
-}
-
-
-def record_observation(*, instance_id, observed):
-    """Applies one sync's reading (status, replicas, pods, services, access); True if changed."""
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        if instance.status in (Status.DELETED, Status.PENDING):
-            return False
-        status = observed["status"]
-        if status == Status.DELETED:
-            record_deleted(instance_id=instance.pk)
-            return True
-        fields = (
-            "phase",
-            "status_message",
-            "ready_replicas",
-            "desired_replicas",
-            "pods",
-            "services",
-            "access_state",
-            "access_address",
-            "access_error",
-            "settled",
-        )
-        before = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
-        for field in fields:
-            if field in observed:
-                setattr(instance, field, observed[field])
-        if status != instance.status:
-            if status == Status.FAILED:
-                instance.failure_reason = observed.get("failure_reason", "")
-            elif instance.status == Status.FAILED:
-                instance.failure_reason = ""
-            message = (
-                instance.failure_reason
-                if status == Status.FAILED
-                else instance.status_message
-                or _("%(ready)s/%(desired)s replicas ready.")
-                % {
-                    "ready": instance.ready_replicas or 0,
-                    "desired": instance.desired_replicas or instance.replicas or 0,
-                }
-            )
-            _set_status(instance, status, reason=message)
-            add_event(
-                instance=instance,
-                reason=_STATUS_REASONS.get(status, "StatusChanged"),
-                message=message,
-                type="Warning" if status in (Status.FAILED, Status.DEGRADED) else "Normal",
-            )
-        if before["access_address"] != instance.access_address and instance.access_address:
-            add_event(
-                instance=instance,
-                reason="Exposed",
-                message=_("Reachable from outside the cluster at %(address)s.")
-                % {"address": instance.access_address},
-            )
-        after = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
-        changed = before != after
-        if changed:
-            instance.save()
-    return changed
-
-
-def record_synced(*, instance_ids, now):
-    """When each instance was last read (settled ones are read again after a while)."""
-    OperandInstance.objects.filter(pk__in=instance_ids).update(synced_at=now)
-
-
-def record_access(*, instance_id, state, address="", host="", service="", type="", error=""):
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        previous = instance.access_address
-        instance.access_state = state
-        instance.access_address = address
-        instance.access_host = host or instance.access_host
-        instance.access_service = service
-        instance.access_type = type
-        instance.access_error = error
-        instance.settled = state not in (Access.EXPOSING, Access.REMOVING) and instance.settled
-        instance.save()
-        if state == Access.EXPOSED and address and address != previous:
-            add_event(
-                instance=instance,
-                reason="Exposed",
-                message=_("Reachable from outside the cluster at %(address)s.")
-                % {"address": address},
-            )
-        elif state == Access.NONE and previous:
-            add_event(
-                instance=instance,
-                reason="Unexposed",
-                message=_("External access removed; only reachable inside the cluster."),
-            )
-        elif state == Access.FAILED:
-            add_event(instance=instance, reason="ExposeFailed", message=error, type="Warning")
-    return instance
-
-
-def record_verification(*, instance_id, ok, message, address, ms):
-    with transaction.atomic():
-        instance = _locked(instance_id)
-        instance.verify_running = False
-        instance.verify_ok = ok
-        instance.verify_message = message
-        instance.verify_address = address
-        instance.verify_ms = ms
-        instance.verified_at = timezone.now()
-        instance.save()
-        add_event(
-            instance=instance,
-            reason="AccessVerified" if ok else "AccessVerifyFailed",
-            message=message,
-            type="Normal" if ok else "Warning",
-        )
-    return instance
-
-
-def record_metric(*, instance_id, values, now):
-    InstanceMetric.objects.create(instance_id=instance_id, time=now, **values)
-    OperandInstance.objects.filter(pk=instance_id).update(stats_at=now, stats_error="")
-
-
-def record_stats_error(*, instance_id, error, now):
-    """Written only when the reason changes, so an unreachable instance costs no writes."""
-    OperandInstance.objects.filter(pk=instance_id).exclude(stats_error=error).update(
-        stats_error=error, stats_at=now
-    )
-
-
-def prune_metrics(*, before):
-    """Points older than the retention go (a 7 d chart needs 7 d, plus a day of slack)."""
-    deleted, _counts = InstanceMetric.objects.filter(time__lt=before).delete()
-    return deleted
-
-
-def record_logs(*, log_id, text="", error=""):
-    InstanceLog.objects.filter(pk=log_id).update(text=text, error=error, fetched_at=timezone.now())

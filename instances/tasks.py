@@ -1,10 +1,12 @@
 """The worker's operand-instance jobs: apply, delete, expose, verify, logs, sync, stats.
 
-Same rules as the install jobs (tasks.py): ack late, retry transient cluster errors with
-exponential back-off and jitter, give up after a bound with the instance failed and the
-reason kept; every job can run twice. The periodic sync reads each cluster with one list
-call per kind, whatever the number of instances.
+Same rules as the install jobs (provisioning.tasks): ack late, retry transient cluster
+errors with the one policy (core.retry), give up after a bound with the instance failed
+and the reason kept; every job can run twice. The periodic sync fans out one job per
+cluster, which reads it with one list call per kind, whatever the number of instances.
 """
+
+from __future__ import annotations
 
 import contextlib
 import logging
@@ -12,40 +14,37 @@ import secrets
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.db.models import Q
+from django.core.cache import cache
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from clusters import kube
-from clusters.models import EventSource
+from clusters.events import timeline_rows
+from core.retry import CLUSTER_JOB_RETRY
 from provisioning.models import Installation
 
-from . import memcached, services
-from .models import InstanceEvent, InstanceLog, OperandInstance
+from . import memcached, records, selectors
+from .manifests import manifest_of, validate_manifest
+from .models import InstanceLog, OperandInstance
 from .selectors import access_target
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
-RETRY = {
-    "autoretry_for": (kube.TransientError,),
-    "retry_backoff": 1,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 10,
-    "acks_late": True,
-}
 Status = OperandInstance.Status
 Access = OperandInstance.Access
 TRANSITIONAL_PHASES = {"", "Creating", "Scaling", "Updating", "Pending"}
 
 
-def _message(exc):
+def _message(exc: BaseException) -> str:
     if isinstance(exc, kube.InvalidError) and exc.causes:
         causes = "; ".join(
             f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in exc.causes
@@ -60,17 +59,17 @@ class InstanceTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """Retries exhausted or a permanent error: the instance is failed, the reason kept."""
         if args:
-            services.mark_failed(instance_id=args[0], reason=_message(exc))
+            records.mark_failed(instance_id=args[0], reason=_message(exc))
 
 
 class AccessTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """External access failed; the instance itself is not."""
         if args:
-            services.record_access(instance_id=args[0], state=Access.FAILED, error=_message(exc))
+            records.record_access(instance_id=args[0], state=Access.FAILED, error=_message(exc))
 
 
-def _load(instance_id):
+def _load(instance_id: int) -> OperandInstance | None:
     return (
         OperandInstance.objects.select_related("cluster", "installation")
         .filter(pk=instance_id)
@@ -78,7 +77,7 @@ def _load(instance_id):
     )
 
 
-def _served(gateway, call):
+def _served(gateway: kube.Gateway, call: Callable[[], T]) -> T:
     """A CRD that appeared after the discovery cache was filled is found after one refresh."""
     try:
         return call()
@@ -89,20 +88,20 @@ def _served(gateway, call):
         return call()
 
 
-@shared_task(base=InstanceTask, bind=True, **RETRY)
-def apply_instance(self, instance_id):
+@shared_task(base=InstanceTask, bind=True, **CLUSTER_JOB_RETRY)
+def apply_instance(self: Task, instance_id: int) -> str | None:
     """Server-side apply of the custom resource: creates it, or applies an edit or a scale."""
     instance = _load(instance_id)
     if instance is None or instance.status in (Status.DELETING, Status.DELETED):
         return None
     if instance.installation.status != Installation.Status.INSTALLED:
         return None  # waits; sync_instances enqueues it once the operator is installed
-    manifest = services.manifest_of(instance)
-    _cleaned, errors = services.validate_manifest(
+    manifest = manifest_of(instance)
+    _cleaned, errors = validate_manifest(
         csv_info=instance.installation.csv_info, namespace=instance.namespace, obj=manifest
     )
     if errors:
-        services.mark_failed(
+        records.mark_failed(
             instance_id=instance.pk,
             reason=_("The installed operator refuses this spec: %(errors)s")
             % {"errors": "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())},
@@ -112,7 +111,7 @@ def apply_instance(self, instance_id):
     try:
         _served(gateway, lambda: gateway.apply(manifest, force=True))
     except kube.InvalidError as exc:
-        services.mark_failed(instance_id=instance.pk, reason=_message(exc))
+        records.mark_failed(instance_id=instance.pk, reason=_message(exc))
         return None
     except kube.NotFoundError as exc:
         if exc.reason == "NotServed":
@@ -121,9 +120,9 @@ def apply_instance(self, instance_id):
                 _("%(kind)s is not served by the cluster yet.") % {"kind": instance.kind}
             ) from exc
         raise
-    services.record_applied(instance_id=instance.pk)
+    records.record_applied(instance_id=instance.pk)
     if instance.expose_requested and instance.access_state in (Access.NONE, Access.FAILED):
-        services.record_access(
+        records.record_access(
             instance_id=instance.pk, state=Access.EXPOSING, host=instance.access_host
         )
         apply_external_access.delay(instance.pk)
@@ -131,14 +130,14 @@ def apply_instance(self, instance_id):
     return manifest["metadata"]["name"]
 
 
-def _remove_external_service(gateway, instance):
+def _remove_external_service(gateway: kube.Gateway, instance: OperandInstance) -> None:
     gateway.delete(
         "v1", "Service", memcached.external_service_name(instance.name), instance.namespace
     )
 
 
-@shared_task(base=InstanceTask, bind=True, **RETRY)
-def delete_instance(self, instance_id):
+@shared_task(base=InstanceTask, bind=True, **CLUSTER_JOB_RETRY)
+def delete_instance(self: Task, instance_id: int) -> bool | None:
     """Deletes the custom resource (the operator's children follow) and our access Service."""
     instance = _load(instance_id)
     if instance is None or instance.status != Status.DELETING:
@@ -162,14 +161,14 @@ def delete_instance(self, instance_id):
     except kube.NotFoundError:
         still_there = None  # the kind is no longer served: nothing of it is left
     if still_there is None:
-        services.record_deleted(instance_id=instance.pk)
+        records.record_deleted(instance_id=instance.pk)
     else:
         sync_instances.apply_async((instance.cluster_id,), countdown=1)
     return still_there is None
 
 
-@shared_task(base=AccessTask, bind=True, **RETRY)
-def apply_external_access(self, instance_id):
+@shared_task(base=AccessTask, bind=True, **CLUSTER_JOB_RETRY)
+def apply_external_access(self: Task, instance_id: int) -> str | None:
     """可集群外访问: applies or deletes the NodePort / LoadBalancer Service before mcrouter."""
     instance = _load(instance_id)
     if instance is None or instance.status in (Status.DELETING, Status.DELETED, Status.PENDING):
@@ -177,7 +176,7 @@ def apply_external_access(self, instance_id):
     gateway = kube.gateway_for(instance.cluster)
     if not instance.expose_requested:
         _remove_external_service(gateway, instance)
-        services.record_access(instance_id=instance.pk, state=Access.NONE)
+        records.record_access(instance_id=instance.pk, state=Access.NONE)
         return None
     cluster = instance.cluster
     router = gateway.get_or_none(
@@ -198,7 +197,7 @@ def apply_external_access(self, instance_id):
     if not host and cluster.external_access == cluster.ExternalAccess.NODE_PORT:
         host = memcached.node_address(gateway.list("v1", "Node"))
     address = memcached.access_address(service, host=host)
-    services.record_access(
+    records.record_access(
         instance_id=instance.pk,
         state=Access.EXPOSED if address else Access.EXPOSING,
         address=address,
@@ -211,7 +210,7 @@ def apply_external_access(self, instance_id):
     return address
 
 
-def _network_error(exc, timeout):
+def _network_error(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return _("connection refused")
     if isinstance(exc, socket.timeout | TimeoutError):
@@ -221,14 +220,14 @@ def _network_error(exc, timeout):
     return f"{type(exc).__name__}: {exc}"
 
 
-def _client(address, timeout):
+def _client(address: str, timeout: float) -> Any:
     from pymemcache.client.base import Client
 
     host, port = memcached.split_address(address)
     return Client((host, port), connect_timeout=timeout, timeout=timeout, no_delay=True)
 
 
-def check_access(address, *, timeout):
+def check_access(address: str, *, timeout: float) -> tuple[bool, str, float | None]:
     """set, then get, a random key through `address`: (ok, message, round-trip ms)."""
     from pymemcache.exceptions import MemcacheError
 
@@ -269,14 +268,14 @@ def check_access(address, *, timeout):
 
 
 @shared_task(acks_late=True)
-def verify_access(instance_id):
+def verify_access(instance_id: int) -> bool | None:
     """验证访问: never raises; the result (and round-trip time) is stored on the instance."""
     instance = _load(instance_id)
     if instance is None:
         return None
     target = access_target(instance)
     if not target.address:
-        services.record_verification(
+        records.record_verification(
             instance_id=instance.pk, ok=False, message=target.problem, address="", ms=None
         )
         return False
@@ -285,14 +284,14 @@ def verify_access(instance_id):
     except Exception as exc:  # a verification reports; it never fails the job
         logger.exception("verify of instance %s failed", instance_id)
         ok, message, ms = False, f"{type(exc).__name__}: {exc}", None
-    services.record_verification(
+    records.record_verification(
         instance_id=instance.pk, ok=ok, message=message, address=target.address, ms=ms
     )
     return ok
 
 
-@shared_task(bind=True, **RETRY)
-def fetch_logs(self, log_id):
+@shared_task(bind=True, **CLUSTER_JOB_RETRY)
+def fetch_logs(self: Task, log_id: int) -> bool | None:
     """日志: the pod's last lines through the Kubernetes API."""
     log = InstanceLog.objects.select_related("instance__cluster").filter(pk=log_id).first()
     if log is None:
@@ -308,16 +307,16 @@ def fetch_logs(self, log_id):
     except kube.TransientError:
         raise
     except kube.KubeError as exc:
-        services.record_logs(log_id=log.pk, error=exc.message)
+        records.record_logs(log_id=log.pk, error=exc.message)
         return False
-    services.record_logs(log_id=log.pk, text=text if isinstance(text, str) else str(text))
+    records.record_logs(log_id=log.pk, text=text if isinstance(text, str) else str(text))
     return True
 
 
 # --- reading the clusters back --------------------------------------------------------------
 
 
-def _owned_names(instance, pods):
+def _owned_names(instance: OperandInstance, pods: list[dict[str, Any]]) -> set[str]:
     name = instance.name
     return {
         name,
@@ -329,48 +328,28 @@ def _owned_names(instance, pods):
     }
 
 
-def _import_events(instance, events, pods, known_uids):
+def _about(
+    instance: OperandInstance, pods: list[dict[str, Any]]
+) -> Callable[[dict[str, Any]], bool]:
+    """Which Events belong to an instance: those about the objects its operator runs."""
     names = _owned_names(instance, pods)
-    new = []
-    for event in events:
-        involved = event.get("involvedObject") or {}
-        uid = event["metadata"].get("uid", "")
+
+    def about(involved: dict[str, Any]) -> bool:
         name = involved.get("name", "")
-        if (
-            involved.get("namespace") != instance.namespace
-            or uid in known_uids
-            or not (
-                name in names
-                or (
-                    involved.get("kind") == "ReplicaSet"
-                    and name.startswith(f"{instance.name}-mcrouter-")
-                )
-            )
-        ):
-            continue
-        when = (
-            event.get("lastTimestamp")
-            or event.get("eventTime")
-            or event["metadata"].get("creationTimestamp")
+        return name in names or (
+            involved.get("kind") == "ReplicaSet" and name.startswith(f"{instance.name}-mcrouter-")
         )
-        new.append(
-            InstanceEvent(
-                instance=instance,
-                source=EventSource.CLUSTER,
-                type=event.get("type", "Normal"),
-                reason=event.get("reason", "")[:100],
-                message=event.get("message", ""),
-                involved_object=f"{involved.get('kind')}/{name}"[:300],
-                cluster_uid=uid,
-                occurred_at=(parse_datetime(when) if when else None) or timezone.now(),
-            )
-        )
-        known_uids.add(uid)
-    if new:
-        InstanceEvent.objects.bulk_create(new, ignore_conflicts=True)
+
+    return about
 
 
-def observe(instance, cr, *, pods, services_):
+def observe(
+    instance: OperandInstance,
+    cr: dict[str, Any] | None,
+    *,
+    pods: list[dict[str, Any]],
+    services_: list[dict[str, Any]],
+) -> dict[str, Any]:
     """What one instance is, according to the cluster's objects of this sync."""
     status = memcached.assess(cr, current=instance.status)
     read = memcached.read_status(cr)
@@ -423,7 +402,7 @@ def observe(instance, cr, *, pods, services_):
     return observed
 
 
-def _group(objects):
+def _group(objects: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     grouped = defaultdict(list)
     for obj in objects:
         labels = obj["metadata"].get("labels") or {}
@@ -432,61 +411,65 @@ def _group(objects):
     return grouped
 
 
-def _start_waiting(instances, now):
+def _start_waiting(instances: list[OperandInstance], now: datetime) -> None:
     """Pending instances: created once their operator is installed, failed if it failed."""
     stale_after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
     for instance in instances:
         installation = instance.installation
         if installation.status == Installation.Status.INSTALLED:
             if instance.enqueued_at is None or now - instance.enqueued_at > stale_after:
-                services.record_enqueued(instance_id=instance.pk, now=now)
+                records.record_enqueued(instance_id=instance.pk, now=now)
                 apply_instance.delay(instance.pk)
         elif installation.status in (
             Installation.Status.FAILED,
             Installation.Status.UNINSTALLING,
             Installation.Status.UNINSTALLED,
         ):
-            services.mark_failed(
+            records.mark_failed(
                 instance_id=instance.pk,
                 reason=_("The operator could not be installed: %(reason)s")
                 % {"reason": installation.failure_reason or installation.get_status_display()},
             )
 
 
-def _due(now):
-    settled_every = timedelta(seconds=settings.INSTANCE_SETTLED_SYNC_INTERVAL)
-    return (
-        Q(settled=False)
-        | Q(synced_at__isnull=True)
-        | Q(synced_at__lte=now - settled_every)
-        | Q(status=Status.PENDING)
-    )
+def _cluster_lock(cluster_id: int) -> str:
+    return f"instances:sync-cluster:{cluster_id}"
 
 
 @shared_task(acks_late=True)
-def sync_instances(cluster_id, force=False):
-    """Follows a cluster's instances: one list call per kind (CRs, Pods, Services, Events)."""
+def sync_instances(cluster_id: int, force: bool = False) -> int:
+    """Follows one cluster's instances: one list call per kind (CRs, Pods, Services, Events).
+
+    One run per cluster at a time: a run that finds another still going skips.
+    """
+    if not cache.add(_cluster_lock(cluster_id), True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
+        return 0
+    try:
+        return _sync_instances(cluster_id, force=force)
+    finally:
+        cache.delete(_cluster_lock(cluster_id))
+
+
+def _sync_instances(cluster_id: int, *, force: bool) -> int:
     now = timezone.now()
-    live = OperandInstance.objects.filter(cluster_id=cluster_id).exclude(status=Status.DELETED)
-    waiting = list(live.filter(status=Status.PENDING).select_related("installation"))
-    _start_waiting(waiting, now)
-    created = live.exclude(status=Status.PENDING)
-    if not force and not created.filter(_due(now)).exists():
+    _start_waiting(selectors.waiting_instances(cluster_id=cluster_id), now)
+    if not force and not selectors.instances_due(cluster_id=cluster_id, now=now).exists():
         return 0  # e.g. only instances waiting for their operator: no call to the cluster
-    to_read = list(created.select_related("installation", "cluster"))
+    to_read = list(selectors.created_instances(cluster_id=cluster_id))
     if not to_read:
         return 0
     gateway = kube.gateway_for(to_read[0].cluster)
     kinds = sorted({(i.api_version_full, i.kind) for i in to_read})
-    custom = {}
+    custom: dict[str, dict[tuple[str, str], dict]] = {}
     try:
         for api_version, kind in kinds:
             try:
-                objects = _served(gateway, lambda a=api_version, k=kind: gateway.list(a, k))
+                objects = _served(gateway, partial(gateway.list, api_version, kind))
             except kube.NotFoundError:
                 continue  # not served any more: leave those instances as they are
             custom[kind] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
-        pods = services_ = []
+        pods: list[dict] = []
+        services_: list[dict] = []
         if any(i.is_memcached for i in to_read):
             pods = gateway.list("v1", "Pod", label_selector=memcached.CR_LABEL)
             services_ = gateway.list("v1", "Service", label_selector=memcached.CR_LABEL)
@@ -495,11 +478,7 @@ def sync_instances(cluster_id, force=False):
         logger.warning("instance sync of cluster %s failed: %s", cluster_id, exc.message)
         return 0
     pods_by_cr, services_by_cr = _group(pods), _group(services_)
-    known_uids = set(
-        InstanceEvent.objects.filter(instance__in=to_read)
-        .exclude(cluster_uid="")
-        .values_list("cluster_uid", flat=True)
-    )
+    known_uids = selectors.known_event_uids(instances=to_read)
     for instance in to_read:
         if instance.kind not in custom:
             continue
@@ -510,26 +489,31 @@ def sync_instances(cluster_id, force=False):
         observed = observe(
             instance, cr, pods=pods_by_cr.get(key, []), services_=services_by_cr.get(key, [])
         )
-        services.record_observation(instance_id=instance.pk, observed=observed)
-        _import_events(instance, events, observed.get("pods") or [], known_uids)
-    services.record_synced(instance_ids=[i.pk for i in to_read], now=now)
+        records.record_observation(instance_id=instance.pk, observed=observed)
+        records.record_cluster_events(
+            instance_id=instance.pk,
+            rows=timeline_rows(
+                events,
+                namespace=instance.namespace,
+                about=_about(instance, observed.get("pods") or []),
+                known_uids=known_uids,
+            ),
+        )
+    records.record_synced(instance_ids=[i.pk for i in to_read], now=now)
     return len(to_read)
 
 
 @shared_task(acks_late=True)
-def sync_all_instances():
-    """Periodic: each cluster with instances to follow, one `sync_instances` each."""
-    now = timezone.now()
-    cluster_ids = (
-        OperandInstance.objects.exclude(status=Status.DELETED)
-        .filter(_due(now))
-        .values_list("cluster_id", flat=True)
-        .distinct()
-    )
-    return sum(sync_instances(cluster_id) for cluster_id in cluster_ids)
+def sync_all_instances() -> int:
+    """Periodic: one `sync_instances` job per cluster with instances due a look (each
+    expires within a sync interval, so a backlog never grows)."""
+    cluster_ids = list(selectors.clusters_to_follow(now=timezone.now()))
+    for cluster_id in cluster_ids:
+        sync_instances.apply_async((cluster_id,), expires=max(settings.INSTANCE_SYNC_INTERVAL, 1))
+    return len(cluster_ids)
 
 
-def _read_stats(address, timeout):
+def _read_stats(address: str, timeout: float) -> tuple[dict[str, int] | None, str]:
     try:
         client = _client(address, timeout)
     except ValueError:
@@ -545,27 +529,24 @@ def _read_stats(address, timeout):
 
 
 @shared_task(acks_late=True)
-def poll_stats():
+def poll_stats() -> int:
     """监控: every reachable MemcachedCluster's `stats` into the time series; old points pruned."""
     now = timezone.now()
-    instances = OperandInstance.objects.filter(
-        kind=memcached.KIND, status__in=[Status.RUNNING, Status.DEGRADED]
-    ).select_related("cluster")
     targets = []
-    for instance in instances:
+    for instance in selectors.instances_to_poll():
         target = access_target(instance)
         if target.address:
             targets.append((instance, target.address))
         else:
-            services.record_stats_error(instance_id=instance.pk, error=target.problem, now=now)
+            records.record_stats_error(instance_id=instance.pk, error=target.problem, now=now)
     timeout = settings.MEMCACHED_VERIFY_TIMEOUT
     if targets:
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
             results = list(pool.map(lambda t: _read_stats(t[1], timeout), targets))
         for (instance, _address), (values, error) in zip(targets, results, strict=True):
             if values is not None:
-                services.record_metric(instance_id=instance.pk, values=values, now=now)
+                records.record_metric(instance_id=instance.pk, values=values, now=now)
             else:
-                services.record_stats_error(instance_id=instance.pk, error=error, now=now)
-    services.prune_metrics(before=now - timedelta(days=settings.MEMCACHED_STATS_RETENTION_DAYS))
+                records.record_stats_error(instance_id=instance.pk, error=error, now=now)
+    records.prune_metrics(before=now - timedelta(days=settings.MEMCACHED_STATS_RETENTION_DAYS))
     return len(targets)

@@ -1,27 +1,39 @@
 """Operator instances (实例) and the service catalog (平台服务目录): thin views over services.
 
 Pages read what the worker last recorded and poll with htmx while anything is unfinished;
-every change goes through `instance_services` and is carried out by the worker.
+every change goes through `services` and is carried out by the worker.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.models import Tenant
+from accounts.selectors import projects_for
+from accounts.workspace import WorkspaceRequest
+from assets.models import Asset
+from assets.storefront.selectors import get_asset_by_code
+from clusters.selectors import clusters_open_to
+from core.errors import NON_FIELD, error_text, messages_by_field
+from core.pagination import paginate
 from provisioning.models import Installation
 from provisioning.selectors import get_installation_for
 
 from . import memcached, selectors, services
 from .forms import (
+    FIELD_FOR_PATH,
     CatalogPlacementForm,
     LogsForm,
     ManifestForm,
@@ -29,6 +41,7 @@ from .forms import (
     ScaleForm,
     initial_from_manifest,
 )
+from .manifests import manifest_of
 from .models import OperandInstance
 
 TABS = ("overview", "access", "monitoring", "logs", "events", "yaml")
@@ -40,17 +53,11 @@ FRAGMENTS = {
 }
 
 
-def _errors(exc):
-    if hasattr(exc, "error_dict"):
-        return " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
-    return " ".join(exc.messages)
-
-
-def _run(request, action, **kwargs):
+def _run(request: WorkspaceRequest, action: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return action(actor=request.user, **kwargs)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+        messages.error(request, error_text(exc))
         return None
 
 
@@ -76,13 +83,13 @@ def _blocked(request, *, asset, tenant, status=403):
 def instance_list(request):
     """容器应用 → Operator 实例: every instance of the active tenant, live while unfinished."""
     tenant = request.workspace.tenant
-    instances = selectors.instances_for(user=request.user, tenant=tenant)
     status = request.GET.get("status", "")
-    if status in OperandInstance.Status.values:
-        instances = instances.filter(status=status)
-    page = Paginator(instances, 20).get_page(request.GET.get("page"))
-    context = {
-        "page": page,
+    instances = selectors.filter_instances(
+        selectors.instances_for(user=request.user, tenant=tenant), status=status
+    )
+    context = paginate(request, instances)
+    page = context["page"]
+    context |= {
         "instances": page.object_list,
         "status": status,
         "statuses": [
@@ -229,14 +236,12 @@ def instance_create(request, installation_id):
     )
 
 
-def _attach(form, exc):
+def _attach(form: Any, exc: ValidationError) -> None:
     """A service's errors (by custom-resource path) onto the tab that was submitted."""
-    from .forms import FIELD_FOR_PATH
-
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for path, messages_ in exc.message_dict.items():
+    for path, messages_ in messages_by_field(exc).items():
+        if path == NON_FIELD:
+            form.add_error(None, messages_)
+            continue
         if form.tab == "yaml":
             field = "yaml"
             messages_ = [f"{path}: {m}" for m in messages_] if "." in path else messages_
@@ -256,7 +261,7 @@ def instance_edit(request, instance_id):
         csv_info=instance.installation.csv_info,
         namespace=instance.namespace,
         kind=instance.kind,
-        initial=services.manifest_of(instance),
+        initial=manifest_of(instance),
         fixed_name=instance.name,
         with_expose=False,
     )
@@ -306,7 +311,7 @@ def instance_detail(request, instance_id, tab="overview"):
     if tab == "events":
         context["events"] = selectors.events_of(instance=instance)
     elif tab == "yaml":
-        context["yaml"] = memcached.to_yaml(services.manifest_of(instance))
+        context["yaml"] = memcached.to_yaml(manifest_of(instance))
     elif tab == "access":
         context["target"] = selectors.access_target(instance)
     elif tab == "monitoring":
@@ -365,7 +370,7 @@ def instance_scale(request, instance_id):
     instance = _instance_or_404(request, instance_id)
     form = ScaleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _errors(ValidationError(form.errors)))
+        messages.error(request, error_text(ValidationError(form.errors)))
     elif (
         _run(
             request,
@@ -440,7 +445,7 @@ def instance_logs(request, instance_id):
     instance = _instance_or_404(request, instance_id)
     form = LogsForm(request.POST, instance=instance)
     if not form.is_valid():
-        messages.error(request, _errors(ValidationError(form.errors)))
+        messages.error(request, error_text(ValidationError(form.errors)))
         return redirect("instances:instance-tab", instance_id=instance.pk, tab="logs")
     log = _run(
         request,
@@ -469,12 +474,10 @@ def catalog_index(request):
     )
 
 
-def _catalog_asset(request, asset_code):
-    from assets.models import Asset
-
+def _catalog_asset(request: WorkspaceRequest, asset_code: str) -> tuple[Tenant, Asset]:
     tenant = request.workspace.tenant
-    asset = Asset.objects.filter(code=asset_code).first()
-    if tenant is None or asset is None:
+    asset = get_asset_by_code(code=asset_code)
+    if tenant is None:
         raise Http404("No such asset.")
     return tenant, asset
 
@@ -482,9 +485,6 @@ def _catalog_asset(request, asset_code):
 @login_required
 def catalog_create(request, asset_code):
     """One form: project and cluster, then the MemcachedCluster; the platform does the rest."""
-    from accounts.selectors import projects_for
-    from clusters.selectors import clusters_open_to
-
     tenant, asset = _catalog_asset(request, asset_code)
     if services.entitlement_error(tenant=tenant, asset=asset):
         return _blocked(request, asset=asset, tenant=tenant)
@@ -500,7 +500,9 @@ def catalog_create(request, asset_code):
     if request.method == "POST" and placement.is_valid():
         project = placement.cleaned_data["project"]
     elif request.method == "POST":
-        project = projects.filter(pk=request.POST.get("project") or 0).first()
+        project = next(
+            (p for p in projects if str(p.pk) == (request.POST.get("project") or "")), None
+        )
     else:
         project = request.workspace.project or projects.first()
     namespace = project.namespace if project else ""
@@ -532,14 +534,12 @@ def catalog_create(request, asset_code):
                 request_key=form.cleaned_data.get("request_key", ""),
             )
         except ValidationError as exc:
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            errors = messages_by_field(exc)
             for field in ("project", "cluster"):
                 if field in errors:
                     placement.add_error(field, errors.pop(field))
             if errors:
-                _attach(
-                    form, ValidationError({k or "non_field_errors": v for k, v in errors.items()})
-                )
+                _attach(form, ValidationError(errors))
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:

@@ -69,7 +69,7 @@ def prime_sandbox_catalog(catalog: CatalogSource) -> CatalogSource:
     sandbox would serve for it, read the product's own way, so the demo can define versions
     before the worker's first sync (which then confirms the same data). Never used for a
     real cluster."""
-    from clusters import services
+    from clusters import records
     from clusters.manifests import packages_from_manifests
     from sandbox.catalog import Catalog
     from sandbox.olm import package_manifest
@@ -89,8 +89,8 @@ def prime_sandbox_catalog(catalog: CatalogSource) -> CatalogSource:
         for package in Catalog.load().packages(catalog.image)
     ]
     if manifests:
-        services.record_observed_catalog(catalog_source_id=catalog.pk, observed="READY")
-        services.store_catalog_packages(
+        records.record_observed_catalog(catalog_source_id=catalog.pk, observed="READY")
+        records.store_catalog_packages(
             catalog_source_id=catalog.pk, packages=packages_from_manifests(manifests)
         )
     return catalog

@@ -212,6 +212,11 @@ CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
 INSTALL_SYNC_INTERVAL = env_int("INSTALL_SYNC_INTERVAL", 3)
 INSTALL_RESUBMIT_AFTER = env_int("INSTALL_RESUBMIT_AFTER", 60)
 INSTALL_SYNC_LOCK_SECONDS = env_int("INSTALL_SYNC_LOCK_SECONDS", 120)
+# A paid order with no installation after PAID_ORDER_RECONCILE_AFTER seconds lost its job
+# (a process died between commit and enqueue): beat enqueues it again every
+# PAID_ORDER_RECONCILE_INTERVAL seconds.
+PAID_ORDER_RECONCILE_AFTER = env_int("PAID_ORDER_RECONCILE_AFTER", 60)
+PAID_ORDER_RECONCILE_INTERVAL = env_int("PAID_ORDER_RECONCILE_INTERVAL", 30)
 # Orders: unpaid ones expire ORDER_PAYMENT_DEADLINE_HOURS after they were placed (beat
 # checks every ORDER_EXPIRY_INTERVAL seconds); the platform keeps PLATFORM_COMMISSION_RATE
 # of each payment (a decimal string, e.g. "0.05"; never a float).
@@ -246,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": INSTALL_SYNC_INTERVAL,
         # A sync not started within its interval is dropped: the next one does its work.
         "options": {"expires": INSTALL_SYNC_INTERVAL},
+    },
+    "reconcile-paid-orders": {
+        "task": "provisioning.paid_orders.reconcile_paid_orders",
+        "schedule": PAID_ORDER_RECONCILE_INTERVAL,
+        "options": {"expires": PAID_ORDER_RECONCILE_INTERVAL},
     },
     "expire-overdue-orders": {
         "task": "orders.tasks.expire_overdue_orders",
@@ -283,6 +293,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # The four "other info" fields share one Markdown-or-link choice: one enum.
+        "ContentModeEnum": "assets.models.ContentMode",
+        # Versions and approval requests both have a `status`: each keeps its own name.
+        "StatusEnum": "assets.models.AssetVersion.Status",
+        "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
+        "ApprovalKindEnum": "approvals.models.ApprovalRequest.Kind",
+    },
 }
 
 # Provider uploads (asset icons and screenshots): capped in bytes and in decoded pixels
@@ -297,19 +315,6 @@ MARKDOWNX_MARKDOWNIFY_FUNCTION = "assets.markdown.render_markdown"
 MARKDOWNX_URLS_PATH = "/provider/assets/markdown/preview/"
 MARKDOWNX_UPLOAD_URLS_PATH = "/provider/assets/markdown/upload/"
 MARKDOWNX_EDITOR_RESIZABLE = False
-# The four "other info" fields share one Markdown-or-link choice: one enum in the schema.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["ContentModeEnum"] = (
-    "assets.models.ContentMode"
-)
-# Versions and approval requests both have a `status`: each choice set keeps its own name.
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["StatusEnum"] = "assets.models.AssetVersion.Status"
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ApprovalStatusEnum"] = (
-    "approvals.models.ApprovalRequest.Status"
-)
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ApprovalKindEnum"] = (
-    "approvals.models.ApprovalRequest.Kind"
-)
-
 # Field-level encryption keys (MultiFernet: the first encrypts, all decrypt).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or env_list("FIELD_ENCRYPTION_KEY")
 

@@ -5,62 +5,61 @@ string in T ("100.00"). Requests that move money take an `Idempotency-Key` heade
 repeat returns the first result with `Idempotent-Replayed: true`.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
-from django.http import Http404
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Project, Tenant
+from accounts.models import Project, Tenant, User
 from accounts.permissions import IsPlatformAdmin
-from accounts.selectors import get_tenant_for, tenants_for
+from accounts.selectors import get_tenant_for, projects_for, tenants_for
 from assets.models import Plan
-from clusters.models import Cluster
+from core.errors import invalid
 
 from . import selectors, services
-from .models import Entitlement, LedgerEntry, Order, Wallet
+from .errors import OrdersErrorCode
+from .models import MONEY, Entitlement, LedgerEntry, Order, Wallet
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
-
-def _idempotency_key(request, *, required):
+def _idempotency_key(request: Request, *, required: bool) -> str:
     key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
     if required and not key:
-        raise ValidationError(
-            {
-                IDEMPOTENCY_HEADER: [
-                    _(
-                        "This header is required: send a unique key (e.g. a UUID) per payment, "
-                        "and the same key when you retry it."
-                    )
-                ]
-            }
+        raise invalid(
+            _(
+                "This header is required: send a unique key (e.g. a UUID) per payment, "
+                "and the same key when you retry it."
+            ),
+            code=OrdersErrorCode.IDEMPOTENCY_KEY_REQUIRED,
+            field=IDEMPOTENCY_HEADER,
         )
     if len(key) > services.IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ValidationError(
-            {
-                IDEMPOTENCY_HEADER: [
-                    _("An idempotency key has at most %(max)s characters.")
-                    % {"max": services.IDEMPOTENCY_KEY_MAX_LENGTH}
-                ]
-            }
+        raise invalid(
+            _("An idempotency key has at most %(max)s characters.")
+            % {"max": services.IDEMPOTENCY_KEY_MAX_LENGTH},
+            code=OrdersErrorCode.IDEMPOTENCY_KEY_TOO_LONG,
+            field=IDEMPOTENCY_HEADER,
         )
     return key
 
 
-def _header_key_errors(exc):
-    """The service names the key `idempotency_key`; over the API it is the header."""
+def _header_key_errors(exc: ValidationError) -> ValidationError:
+    """The service names the key `idempotency_key`; over the API it is the header. The
+    errors keep their codes (the API body's `code`)."""
     if hasattr(exc, "error_dict") and "idempotency_key" in exc.error_dict:
-        raise ValidationError({IDEMPOTENCY_HEADER: exc.message_dict["idempotency_key"]}) from None
-    raise exc
+        return ValidationError({IDEMPOTENCY_HEADER: exc.error_dict["idempotency_key"]})
+    return exc
 
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
@@ -142,14 +141,14 @@ class OrderSerializer(serializers.ModelSerializer):
 
 class OrderCreateSerializer(serializers.Serializer):
     plan = serializers.PrimaryKeyRelatedField(
-        queryset=Plan.objects.all(), help_text="A plan on sale of an asset on sale."
+        queryset=selectors.orderable_plans(), help_text="A plan on sale of an asset on sale."
     )
     project = serializers.PrimaryKeyRelatedField(
         queryset=Project.objects.none(),
         help_text="A project of your tenant; the buyer is the project's tenant.",
     )
     cluster = serializers.PrimaryKeyRelatedField(
-        queryset=Cluster.objects.all(),
+        queryset=selectors.orderable_clusters(),
         required=False,
         allow_null=True,
         help_text="Linked to the project, or the default cluster (the default when left out).",
@@ -165,13 +164,12 @@ class OrderCreateSerializer(serializers.Serializer):
         help_text="直接支付: pay in the same request (nothing is ordered if the wallet is short).",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["project"].queryset = Project.objects.filter(
-                tenant__in=tenants_for(user=request.user).values("pk")
-            )
+            project = cast(serializers.PrimaryKeyRelatedField, self.fields["project"])
+            project.queryset = projects_for(user=request.user)
 
 
 class CancelSerializer(serializers.Serializer):
@@ -244,24 +242,19 @@ class OrderFilter(filters.FilterSet):
     def filter_to(self, queryset, name, value):
         return selectors.filter_orders(queryset, created_to=value)
 
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
         role = self.form.cleaned_data.get("role") or None
         tenant_id = self.form.cleaned_data.get("tenant")
-        if role is None and tenant_id is None:
-            return queryset  # already scoped to the user's tenants, either side
-        if tenant_id is not None:
-            ids = [get_tenant_for(user=self.request.user, tenant_id=tenant_id).pk]
-        else:
-            ids = list(tenants_for(user=self.request.user).values_list("pk", flat=True))
-        if role == selectors.ROLE_BUYER:
-            return queryset.filter(buyer_id__in=ids)
-        if role == selectors.ROLE_SELLER:
-            return queryset.filter(seller_id__in=ids)
-        return queryset.filter(Q(buyer_id__in=ids) | Q(seller_id__in=ids))
+        if role is not None or tenant_id is not None:
+            # The queryset is already the user's orders, either side: narrow it to one
+            # side and/or one of the user's tenants (another tenant is a 404).
+            user = self.request.user
+            tenant = None if tenant_id is None else get_tenant_for(user=user, tenant_id=tenant_id)
+            queryset = selectors.orders_for(user=user, tenant=tenant, role=role)
+        return super().filter_queryset(queryset)
 
 
-def _with_replay(response, replayed):
+def _with_replay(response: Response, replayed: bool) -> Response:
     if replayed:
         response[REPLAYED_HEADER] = "true"
     return response
@@ -312,10 +305,10 @@ class OrderViewSet(
             order = services.place_order(
                 actor=request.user, idempotency_key=key, **serializer.validated_data
             )
-        except DjangoValidationError as exc:
-            _header_key_errors(exc)
-        replayed = getattr(order, "replayed", False)
-        order = selectors.orders_for(user=request.user).get(pk=order.pk)
+        except ValidationError as exc:
+            raise _header_key_errors(exc) from exc
+        replayed = order.replayed
+        order = selectors.get_order_for(user=request.user, order_id=order.pk)
         body = OrderSerializer(order, context={"request": request}).data
         code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
         return _with_replay(Response(body, status=code), replayed)
@@ -342,13 +335,11 @@ class OrderViewSet(
     @action(detail=True, methods=["post"])
     def pay(self, request, pk=None):
         key = _idempotency_key(request, required=True)
-        order = self.get_object()
-        if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
-            raise Http404("Only the buyer pays or cancels an order.")
+        order = self._buyer_order()
         try:
             payment = services.pay_order(actor=request.user, order=order, idempotency_key=key)
-        except DjangoValidationError as exc:
-            _header_key_errors(exc)
+        except ValidationError as exc:
+            raise _header_key_errors(exc) from exc
         return _with_replay(
             Response(PaymentResultSerializer(payment.result).data), payment.replayed
         )
@@ -356,15 +347,22 @@ class OrderViewSet(
     @extend_schema(summary="Cancel an unpaid order (取消)", request=CancelSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        order = self.get_object()
-        if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
-            raise Http404("Only the buyer pays or cancels an order.")
+        order = self._buyer_order()
         data = CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.cancel_order(
             actor=request.user, order=order, reason=data.validated_data.get("reason", "")
         )
-        return Response(self.get_serializer(self.get_queryset().get(pk=order.pk)).data)
+        order = selectors.get_order_for(user=request.user, order_id=order.pk)
+        return Response(self.get_serializer(order).data)
+
+    def _buyer_order(self) -> Order:
+        """Only the buyer pays or cancels an order: to its seller (and anyone else) the
+        order is not found here."""
+        user = cast(User, self.request.user)  # IsAuthenticated let the request in
+        return selectors.get_order_for(
+            user=user, order_id=self.kwargs["pk"], role=selectors.ROLE_BUYER
+        )
 
     @extend_schema(
         summary="Revenue per asset and per month (出售管理)",
@@ -386,7 +384,7 @@ class OrderViewSet(
         return Response(RevenueSerializer(data).data)
 
 
-def _tenant_param(request):
+def _tenant_param(request: Request) -> Tenant:
     """`?tenant=` (one of yours), else your only tenant, else the active one."""
     tenant_id = request.query_params.get("tenant")
     if tenant_id:
@@ -397,7 +395,9 @@ def _tenant_param(request):
     workspace = getattr(request._request, "workspace", None)
     if workspace is not None and workspace.tenant is not None:
         return workspace.tenant
-    raise ValidationError({"tenant": [_("Choose one of your tenants.")]})
+    raise invalid(
+        _("Choose one of your tenants."), code=OrdersErrorCode.TENANT_REQUIRED, field="tenant"
+    )
 
 
 # --- entitlements ---------------------------------------------------------------------------
@@ -437,7 +437,7 @@ class EntitlementSerializer(serializers.ModelSerializer):
 
 class RenewSerializer(serializers.Serializer):
     plan = serializers.PrimaryKeyRelatedField(
-        queryset=Plan.objects.all(),
+        queryset=selectors.orderable_plans(),
         required=False,
         help_text="A plan of the asset; left out: the current plan.",
     )
@@ -453,7 +453,9 @@ class EntitlementFilter(filters.FilterSet):
         model = Entitlement
         fields = ["status", "tenant", "asset"]
 
-    def filter_status(self, queryset, name, value):
+    def filter_status(
+        self, queryset: QuerySet[Entitlement], name: str, value: str
+    ) -> QuerySet[Entitlement]:
         return selectors.filter_entitlements(queryset, status=value)
 
 
@@ -489,10 +491,10 @@ class EntitlementViewSet(viewsets.ReadOnlyModelViewSet):
                 pay_now=data.validated_data["pay_now"],
                 idempotency_key=key,
             )
-        except DjangoValidationError as exc:
-            _header_key_errors(exc)
-        replayed = getattr(order, "replayed", False)
-        order = selectors.orders_for(user=request.user).get(pk=order.pk)
+        except ValidationError as exc:
+            raise _header_key_errors(exc) from exc
+        replayed = order.replayed
+        order = selectors.get_order_for(user=request.user, order_id=order.pk)
         body = OrderSerializer(order, context={"request": request}).data
         code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
         return _with_replay(Response(body, status=code), replayed)
@@ -514,7 +516,9 @@ class WalletSerializer(serializers.ModelSerializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     amount = serializers.DecimalField(read_only=True, **MONEY)
     balance_after = serializers.DecimalField(read_only=True, **MONEY)
-    order = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    order: serializers.SlugRelatedField[Order] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     kind_display = serializers.CharField(source="get_kind_display", read_only=True)
 
     class Meta:
@@ -535,7 +539,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 class TopUpSerializer(serializers.Serializer):
-    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.all())
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
     amount = serializers.DecimalField(
         min_value=services.CENT,
         max_value=services.MAX_TOP_UP,
@@ -543,6 +547,13 @@ class TopUpSerializer(serializers.Serializer):
         **MONEY,
     )
     reason = serializers.CharField(max_length=300, help_text="Required; kept in the ledger.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            tenant = cast(serializers.PrimaryKeyRelatedField, self.fields["tenant"])
+            tenant.queryset = selectors.tenants_to_top_up(user=request.user)
 
 
 class WalletViewSet(viewsets.ReadOnlyModelViewSet):
@@ -579,7 +590,7 @@ class WalletViewSet(viewsets.ReadOnlyModelViewSet):
         serializer_class=TopUpSerializer,
     )
     def top_up(self, request):
-        data = TopUpSerializer(data=request.data)
+        data = TopUpSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         entry = services.top_up_wallet(actor=request.user, **data.validated_data)
         return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

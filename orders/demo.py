@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from accounts.models import Tenant, User
 
-from .models import LedgerEntry, Wallet
+from .models import LedgerEntry
 from .services import ensure_wallet, top_up_wallet
 
 DEMO_CREDITS = [
@@ -13,7 +13,7 @@ DEMO_CREDITS = [
 ]
 
 
-def seed_demo_orders():
+def seed_demo_orders() -> None:
     """Wallets for the demo tenants; the buyer zs2-corp gets 1000 T, once.
 
     The top-up goes through the service (a ledger entry with the reason), made by the
@@ -25,11 +25,11 @@ def seed_demo_orders():
     if admin is None:
         return
     for slug, amount, reason in DEMO_CREDITS:
-        tenant = Tenant.objects.filter(slug=slug).first()
-        if tenant is None:
+        credited = Tenant.objects.filter(slug=slug).first()
+        if credited is None:
             continue
-        wallet = Wallet.objects.get(tenant=tenant)
+        wallet = ensure_wallet(tenant=credited)
         if not LedgerEntry.objects.filter(
             wallet=wallet, kind=LedgerEntry.Kind.TOP_UP, reason=reason
         ).exists():
-            top_up_wallet(actor=admin, tenant=tenant, amount=amount, reason=reason)
+            top_up_wallet(actor=admin, tenant=credited, amount=amount, reason=reason)

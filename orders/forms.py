@@ -1,34 +1,40 @@
 """Forms of the buyer and seller screens: shape only; orders.services checks the rules."""
 
+from __future__ import annotations
+
 import uuid
-from decimal import Decimal
+from typing import Any, TypeVar, cast
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Project, Tenant
-from assets.models import Plan
+from accounts.models import Project, Tenant, User
+from accounts.selectors import projects_for
+from assets.models import Asset, AssetVersion, Plan
 from assets.storefront import selectors as market
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 
-from .models import Entitlement, Order
-from .services import MAX_TOP_UP, format_t
+from . import selectors
+from .models import MONEY, Entitlement, Order
+from .services import CENT, MAX_TOP_UP, format_t
+
+M = TypeVar("M", bound=Model)
 
 
-def new_token():
+def new_token() -> str:
     """The idempotency token a form carries: a double click submits it twice, charges once."""
     return uuid.uuid4().hex
 
 
 class PlanChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, plan):
+    def label_from_instance(self, plan: Plan) -> str:
         return f"{plan.name} · {format_t(plan.price)} / {plan.duration_display}"
 
 
 class ClusterChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, cluster):
+    def label_from_instance(self, cluster: Cluster) -> str:
         label = cluster.name
         if cluster.is_default:
             label += " · " + str(_("default cluster"))
@@ -37,14 +43,14 @@ class ClusterChoiceField(forms.ModelChoiceField):
         return label
 
 
-class TokenMixin:
-    def _add_token(self):
+class TokenMixin(forms.Form):
+    def _add_token(self) -> None:
         self.fields["idempotency_key"] = forms.CharField(
             widget=forms.HiddenInput, max_length=255, initial=new_token
         )
 
 
-class BuyForm(TokenMixin, forms.Form):
+class BuyForm(TokenMixin):
     """购买: plan, project, cluster, channel and approval, then 直接支付 or 稍后支付."""
 
     plan = PlanChoiceField(
@@ -77,21 +83,30 @@ class BuyForm(TokenMixin, forms.Form):
         ),
     )
 
-    def __init__(self, *args, asset, version, tenant, **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        user: User,
+        asset: Asset,
+        version: AssetVersion | None,
+        tenant: Tenant,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._add_token()
         plans = market.plans_on_sale(asset)
-        self.fields["plan"].queryset = plans
-        projects = Project.objects.filter(tenant=tenant).order_by("name")
-        self.fields["project"].queryset = projects
-        self.plan = self._chosen("plan", plans)
-        self.project = self._chosen("project", projects)
-        clusters = clusters_open_to(project=self.project)
-        self.fields["cluster"].queryset = clusters
-        self.cluster = self._chosen("cluster", clusters)
+        _model_choices(self, "plan").queryset = plans
+        self.projects = projects = projects_for(user=user, tenant=tenant)
+        _model_choices(self, "project").queryset = projects
+        # What the summary shows (the Python side; templates read the bound fields).
+        self.selected_plan: Plan | None = self._chosen("plan", plans)
+        self.selected_project: Project | None = self._chosen("project", projects)
+        self.clusters = clusters = clusters_open_to(project=self.selected_project)
+        _model_choices(self, "cluster").queryset = clusters
+        self.selected_cluster: Cluster | None = self._chosen("cluster", clusters)
         channels = list(version.channels) if version else []
         default = version.default_channel if version else ""
-        self.fields["channel"].choices = [
+        cast(forms.ChoiceField, self.fields["channel"]).choices = [
             (name, f"{name} ({_('default')})" if name == default else name) for name in channels
         ]
         if not self.is_bound:
@@ -100,22 +115,21 @@ class BuyForm(TokenMixin, forms.Form):
             channel = self.initial.get("channel")
             approval = self.initial.get("approval")
             self.initial.update(
-                plan=self.plan.pk if self.plan else None,
-                project=self.project.pk if self.project else None,
-                cluster=self.cluster.pk if self.cluster else None,
+                plan=self.selected_plan.pk if self.selected_plan else None,
+                project=self.selected_project.pk if self.selected_project else None,
+                cluster=self.selected_cluster.pk if self.selected_cluster else None,
                 channel=channel if channel in channels else default,
                 approval=approval
                 if approval in Order.Approval.values
                 else Order.Approval.AUTOMATIC,
             )
 
-    def _chosen(self, name, queryset):
+    def _chosen(self, name: str, queryset: QuerySet[M]) -> M | None:
         """The value picked (bound data, else initial, else the first choice) as an object."""
         value = self.data.get(name) if self.is_bound else None
         if value in (None, ""):
             value = self.initial.get(name)
-        if hasattr(value, "pk"):
-            value = value.pk
+        value = getattr(value, "pk", value)  # an initial object, or its pk
         choices = list(queryset)
         chosen = next((item for item in choices if str(item.pk) == str(value)), None)
         if chosen is None and self.is_bound:
@@ -123,29 +137,31 @@ class BuyForm(TokenMixin, forms.Form):
         return chosen or (choices[0] if choices else None)
 
 
-class RenewForm(TokenMixin, forms.Form):
+class RenewForm(TokenMixin):
     """续费: a plan of the asset (the current one even if archived since)."""
 
     plan = PlanChoiceField(
         queryset=Plan.objects.none(), widget=forms.RadioSelect, empty_label=None, label=_("Plan")
     )
 
-    def __init__(self, *args, entitlement: Entitlement, **kwargs):
+    def __init__(self, *args: Any, entitlement: Entitlement, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._add_token()
-        plans = Plan.objects.filter(asset_id=entitlement.asset_id).filter(
-            Q(is_archived=False) | Q(pk=entitlement.plan_id)
-        )
-        self.fields["plan"].queryset = plans.order_by("price", "position", "id")
-        self.fields["plan"].initial = entitlement.plan_id
+        plans = selectors.renewal_plans(entitlement=entitlement)
+        field = _model_choices(self, "plan")
+        field.queryset = plans
+        field.initial = entitlement.plan_id
         value = self.data.get("plan") if self.is_bound else entitlement.plan_id
-        self.plan = next((p for p in plans if str(p.pk) == str(value)), entitlement.plan)
+        # The plan the summary prices (the Python side; templates read the bound field).
+        self.selected_plan: Plan = next(
+            (p for p in plans if str(p.pk) == str(value)), entitlement.plan
+        )
 
 
-class PayForm(TokenMixin, forms.Form):
+class PayForm(TokenMixin):
     """支付 / 继续支付: only the token; the amount is the order's."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._add_token()
 
@@ -169,14 +185,15 @@ class OrderFilterForm(forms.Form):
         label=_("Ordered until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", _("The end date is before the start date."))
         return data
 
-    def values(self):
+    def values(self) -> dict[str, Any]:
+        """The filters for selectors.filter_orders: none unless the form is valid."""
         if not self.is_bound or not self.is_valid():
             return {"status": "", "created_from": None, "created_to": None}
         return {
@@ -198,14 +215,13 @@ class TopUpForm(forms.Form):
     """充值 (platform admins)."""
 
     tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.order_by("name"), label=_("Tenant"), empty_label=None
+        queryset=Tenant.objects.none(), label=_("Tenant"), empty_label=None
     )
     amount = forms.DecimalField(
         label=_("Amount (T)"),
-        max_digits=12,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
+        min_value=CENT,
         max_value=MAX_TOP_UP,
+        **MONEY,
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
     )
     reason = forms.CharField(
@@ -213,3 +229,12 @@ class TopUpForm(forms.Form):
         max_length=300,
         help_text=_("Kept in the tenant's ledger, e.g. “contract 2026-07, 1000 T”."),
     )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _model_choices(self, "tenant").queryset = selectors.tenants_to_top_up(user=user)
+
+
+def _model_choices(form: forms.BaseForm, name: str) -> forms.ModelChoiceField:
+    """A form's model choice field, typed as such (`form.fields` holds plain Fields)."""
+    return cast(forms.ModelChoiceField, form.fields[name])

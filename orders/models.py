@@ -7,7 +7,9 @@ one idempotency key per tenant.
 """
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -18,19 +20,27 @@ from accounts.models import Project, Tenant
 from assets.models import BASE62, Asset, AssetVersion, Plan
 from clusters.models import Cluster
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+
+class MoneyDigits(TypedDict):
+    """How every amount in T is stored: a TypedDict, so `DecimalField(**MONEY)` type-checks."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: MoneyDigits = {"max_digits": 12, "decimal_places": 2}
 ORDER_CODE_PREFIX = "AOID-"
 ORDER_CODE_RE = r"^AOID-[0-9A-Za-z]{11}$"
 # An entitlement is "expiring soon" (即将到期) this long before its end.
 EXPIRING_WITHIN = timedelta(days=7)
 
 
-def generate_order_code():
+def generate_order_code() -> str:
     """`AOID-` + 11 base62 characters from a CSPRNG, like asset codes: unguessable."""
     return ORDER_CODE_PREFIX + "".join(secrets.choice(BASE62) for _ in range(11))
 
 
-def add_duration(start, value, unit):
+def add_duration(start: datetime, value: int, unit: str) -> datetime:
     """The end of a plan bought at `start`: n days, or n years (29 February → 28)."""
     if unit == Plan.DurationUnit.DAY:
         return start + timedelta(days=value)
@@ -80,7 +90,7 @@ class Wallet(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         owner = _("Platform") if self.is_platform else self.tenant
         return f"{owner}: {self.balance} T"
 
@@ -137,7 +147,7 @@ class LedgerEntry(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} T"
 
 
@@ -282,37 +292,41 @@ class Order(models.Model):
             ),
         ]
 
-    def __str__(self):
+    # Not a column: set by orders.services on the order a place/renew call returns, True
+    # when an idempotency key answered with the order it had placed before.
+    replayed: bool = False
+
+    def __str__(self) -> str:
         return self.code
 
     @property
-    def is_pending(self):
+    def is_pending(self) -> bool:
         return self.status == self.Status.PENDING_PAYMENT
 
     @property
-    def is_free(self):
+    def is_free(self) -> bool:
         return self.amount_due == 0
 
     @property
-    def is_overdue(self):
+    def is_overdue(self) -> bool:
         return self.is_pending and timezone.now() >= self.payment_deadline
 
     @property
-    def can_pay(self):
+    def can_pay(self) -> bool:
         return self.is_pending and not self.is_overdue
 
     @property
-    def plan_duration_display(self):
+    def plan_duration_display(self) -> str:
         plan = Plan(duration_value=self.plan_duration_value, duration_unit=self.plan_duration_unit)
         return plan.duration_display
 
     @property
-    def amounts_display(self):
+    def amounts_display(self) -> str:
         """应付/实付 as the seed writes it: `1T/1T`."""
         return f"{_t(self.amount_due)}/{_t(self.amount_paid)}"
 
 
-def _t(amount):
+def _t(amount: Decimal) -> str:
     """`1T`, `0.5T`, `100T`: the seed's compact amounts, exact (no float)."""
     text = f"{amount:.2f}".rstrip("0").rstrip(".")
     return f"{text}T"
@@ -358,10 +372,10 @@ class Entitlement(models.Model):
             ),
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.buyer} · {self.asset.name}"
 
-    def status_at(self, now=None):
+    def status_at(self, now: datetime | None = None) -> "Entitlement.Status":
         now = now or timezone.now()
         if now >= self.ends_at:
             return self.Status.EXPIRED
@@ -370,16 +384,16 @@ class Entitlement(models.Model):
         return self.Status.ACTIVE
 
     @property
-    def status(self):
+    def status(self) -> "Entitlement.Status":
         return self.status_at()
 
     @property
-    def is_active(self):
+    def is_active(self) -> bool:
         """Usable now (有效 or 即将到期): new installations are allowed."""
         return self.status != self.Status.EXPIRED
 
-    def get_status_display(self):
-        return self.Status(self.status).label
+    def get_status_display(self) -> str:
+        return str(self.Status(self.status).label)
 
 
 class IdempotencyKey(models.Model):
@@ -412,5 +426,5 @@ class IdempotencyKey(models.Model):
             )
         ]
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.action} {self.key}"

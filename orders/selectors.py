@@ -4,15 +4,23 @@ A buyer sees its tenant's orders, a seller the orders of its assets; any other o
 wallet or entitlement is a 404, never a 403.
 """
 
-from datetime import datetime, time
-from decimal import Decimal
+from __future__ import annotations
 
-from django.db.models import BooleanField, Count, Exists, OuterRef, Q, Sum, Value
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from accounts.models import Tenant
+from accounts.guards import is_member
+from accounts.models import AuditEntry, Tenant, User
 from accounts.permissions import is_platform_admin
+from accounts.selectors import tenants_for
+from assets.models import Asset, Plan
+from clusters.models import Cluster
 from core.errors import NotFound
 
 from .models import EXPIRING_WITHIN, Entitlement, LedgerEntry, Order, Wallet
@@ -21,28 +29,20 @@ ROLE_BUYER = "buyer"
 ROLE_SELLER = "seller"
 
 
-def _member_tenants(user):
-    if not user.is_authenticated:
-        return Tenant.objects.none()
-    return Tenant.objects.filter(memberships__user=user)
-
-
-def _is_member(user, tenant):
-    return tenant is not None and _member_tenants(user).filter(pk=tenant.pk).exists()
-
-
-def _orders():
+def _orders() -> QuerySet[Order]:
     return Order.objects.select_related(
         "buyer", "seller", "asset", "project", "cluster", "entitlement"
     )
 
 
-def orders_for(*, user, tenant=None, role=None):
+def orders_for(
+    *, user: User, tenant: Tenant | None = None, role: str | None = None
+) -> QuerySet[Order]:
     """Orders the user's tenants bought (role buyer), sold (seller), or either."""
-    tenants = _member_tenants(user)
+    tenants = tenants_for(user=user)
     if tenant is not None:
         tenants = tenants.filter(pk=tenant.pk)
-    ids = tenants.values("pk")
+    ids = tenants.order_by().values("pk")
     if role == ROLE_BUYER:
         scope = Q(buyer__in=ids)
     elif role == ROLE_SELLER:
@@ -52,7 +52,13 @@ def orders_for(*, user, tenant=None, role=None):
     return _orders().filter(scope).order_by("-created_at", "-id")
 
 
-def filter_orders(orders, *, status="", created_from=None, created_to=None):
+def filter_orders(
+    orders: QuerySet[Order],
+    *,
+    status: str = "",
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> QuerySet[Order]:
     """订单状态 and 下单时间 filters; dates are whole local days, both ends included."""
     if status in Order.Status.values:
         orders = orders.filter(status=status)
@@ -64,20 +70,26 @@ def filter_orders(orders, *, status="", created_from=None, created_to=None):
     return orders
 
 
-def get_order_for(*, user, code=None, order_id=None):
+def get_order_for(
+    *,
+    user: User,
+    code: str | None = None,
+    order_id: int | str | None = None,
+    role: str | None = None,
+) -> Order:
+    """One order the user's tenants bought or sold (`role`: only as its buyer or seller).
+
+    Only the buyer pays or cancels an order: to its seller, that order is not found there.
+    """
     try:
-        lookup = {"code": code} if code is not None else {"pk": order_id}
-        return orders_for(user=user).get(**lookup)
+        lookup: dict[str, object] = {"code": code} if code is not None else {"pk": order_id}
+        return orders_for(user=user, role=role).get(**lookup)
     except (Order.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such order.") from None
 
 
-def order_timeline(*, order):
+def order_timeline(*, order: Order) -> QuerySet[AuditEntry]:
     """The order's audit rows, oldest first: placed, paid / cancelled / expired."""
-    from django.contrib.contenttypes.models import ContentType
-
-    from accounts.models import AuditEntry
-
     return (
         AuditEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Order), object_id=str(order.pk)
@@ -87,7 +99,7 @@ def order_timeline(*, order):
     )
 
 
-def order_ledger(*, order, tenant):
+def order_ledger(*, order: Order, tenant: Tenant) -> QuerySet[LedgerEntry]:
     """The order's ledger entries in one tenant's wallet: the buyer never sees the seller's."""
     return (
         LedgerEntry.objects.filter(order=order, wallet__tenant=tenant)
@@ -96,16 +108,47 @@ def order_ledger(*, order, tenant):
     )
 
 
-def order_role(*, user, order):
+def order_role(*, user: User, order: Order) -> str:
     """Whether the user sees the order as its buyer or its seller (buyer wins)."""
-    tenants = set(_member_tenants(user).values_list("pk", flat=True))
-    return ROLE_BUYER if order.buyer_id in tenants else ROLE_SELLER
+    return ROLE_BUYER if is_member(user=user, tenant=order.buyer_id) else ROLE_SELLER
+
+
+# --- what the order forms and serializers offer -------------------------------------------
+
+
+def orderable_plans() -> QuerySet[Plan]:
+    """Any plan may be named: the service says why one is not sold (archived, not on sale)."""
+    return Plan.objects.all()
+
+
+def orderable_clusters() -> QuerySet[Cluster]:
+    """Any cluster may be named: the service says whether it is open to the project."""
+    return Cluster.objects.all()
+
+
+def renewal_plans(*, entitlement: Entitlement) -> QuerySet[Plan]:
+    """The plans a renewal may choose: those still sold, and the tenant's own even if
+    archived since (the rule orders.services.renew enforces), cheapest first."""
+    return (
+        Plan.objects.filter(asset_id=entitlement.asset_id)
+        .filter(Q(is_archived=False) | Q(pk=entitlement.plan_id))
+        .order_by("price", "position", "id")
+    )
+
+
+def tenants_to_top_up(*, user: User) -> QuerySet[Tenant]:
+    """Every tenant, for a platform admin (充值); nothing for anyone else."""
+    if not is_platform_admin(user):
+        return Tenant.objects.none()
+    return Tenant.objects.order_by("name")
 
 
 # --- entitlements -------------------------------------------------------------------------
 
 
-def active_entitlement(tenant, asset, *, now=None):
+def active_entitlement(
+    tenant: Tenant | None, asset: Asset | None, *, now: datetime | None = None
+) -> Entitlement | None:
     """The tenant's entitlement to the asset if it has not ended, else None.
 
     The provisioning issue asks this before every new installation or instance.
@@ -120,14 +163,18 @@ def active_entitlement(tenant, asset, *, now=None):
     )
 
 
-def entitlement_for_asset(*, user, tenant, asset):
+def entitlement_for_asset(
+    *, user: User, tenant: Tenant | None, asset: Asset | None
+) -> Entitlement | None:
     """The tenant's entitlement to the asset, ended or not (None if the user is not a member)."""
-    if tenant is None or asset is None or not _is_member(user, tenant):
+    if tenant is None or asset is None or not is_member(user=user, tenant=tenant):
         return None
     return Entitlement.objects.filter(buyer=tenant, asset=asset).select_related("plan").first()
 
 
-def with_entitlement_flag(assets, *, tenant, now=None):
+def with_entitlement_flag(
+    assets: QuerySet[Asset], *, tenant: Tenant | None, now: datetime | None = None
+) -> QuerySet[Asset]:
     """Annotates an Asset queryset with `entitled` (the tenant holds it now): no extra query.
 
     The storefront's cards show 安装 instead of 购买 from it.
@@ -139,17 +186,22 @@ def with_entitlement_flag(assets, *, tenant, now=None):
     return assets.annotate(entitled=Exists(held))
 
 
-def entitlements_for(*, user, tenant=None, status=""):
-    tenants = _member_tenants(user)
+def entitlements_for(
+    *, user: User, tenant: Tenant | None = None, status: str = ""
+) -> QuerySet[Entitlement]:
+    """已购资产 of the user's tenants (or one of them), soonest end first."""
+    tenants = tenants_for(user=user)
     if tenant is not None:
         tenants = tenants.filter(pk=tenant.pk)
-    entitlements = Entitlement.objects.filter(buyer__in=tenants.values("pk")).select_related(
-        "buyer", "asset", "asset__tenant", "asset__category", "plan"
-    )
+    entitlements = Entitlement.objects.filter(
+        buyer__in=tenants.order_by().values("pk")
+    ).select_related("buyer", "asset", "asset__tenant", "asset__category", "plan")
     return filter_entitlements(entitlements, status=status).order_by("ends_at", "id")
 
 
-def filter_entitlements(entitlements, *, status=""):
+def filter_entitlements(
+    entitlements: QuerySet[Entitlement], *, status: str = ""
+) -> QuerySet[Entitlement]:
     """有效 / 即将到期 / 已过期 in SQL, by the same rule as Entitlement.status_at."""
     now = timezone.now()
     if status == Entitlement.Status.ACTIVE:
@@ -161,14 +213,14 @@ def filter_entitlements(entitlements, *, status=""):
     return entitlements
 
 
-def get_entitlement_for(*, user, entitlement_id):
+def get_entitlement_for(*, user: User, entitlement_id: int | str) -> Entitlement:
     try:
         return entitlements_for(user=user).get(pk=entitlement_id)
     except (Entitlement.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such purchased asset.") from None
 
 
-def asset_users(*, asset):
+def asset_users(*, asset: Asset) -> QuerySet[Entitlement]:
     """用户 tab of the provider portal: each buying tenant, its plan, start and end.
 
     The caller (the portal) already checked that the user may see the asset.
@@ -183,37 +235,41 @@ def asset_users(*, asset):
 # --- wallets ------------------------------------------------------------------------------
 
 
-def wallets_for(*, user):
+def wallets_for(*, user: User) -> QuerySet[Wallet]:
     """The wallets of the user's tenants; platform admins see every wallet."""
     wallets = Wallet.objects.select_related("tenant")
     if is_platform_admin(user):
         return wallets.order_by("is_platform", "tenant__name")
-    return wallets.filter(tenant__in=_member_tenants(user).values("pk")).order_by("tenant__name")
+    return wallets.filter(tenant__in=tenants_for(user=user).order_by().values("pk")).order_by(
+        "tenant__name"
+    )
 
 
-def get_wallet_for(*, user, wallet_id):
+def get_wallet_tenant_for(*, user: User, tenant_id: int | str) -> Tenant:
+    """The tenant whose wallet a platform admin looks at (?tenant=): any tenant for them,
+    only the user's own tenants for anyone else."""
+    tenants = Tenant.objects.all() if is_platform_admin(user) else tenants_for(user=user)
     try:
-        return wallets_for(user=user).get(pk=wallet_id)
-    except (Wallet.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such wallet.") from None
+        return tenants.get(pk=tenant_id)
+    except (Tenant.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such tenant.") from None
 
 
-def wallet_of(*, user, tenant):
+def wallet_of(*, user: User, tenant: Tenant) -> Wallet | None:
     """The tenant's wallet (None before its first top-up), if the user may see it."""
-    if not (_is_member(user, tenant) or is_platform_admin(user)):
+    if not (is_member(user=user, tenant=tenant) or is_platform_admin(user)):
         raise NotFound("No such wallet.")
     return Wallet.objects.filter(tenant=tenant).first()
 
 
-def balance_of(*, tenant):
+def balance_of(*, tenant: Tenant) -> Decimal:
     """The tenant's balance; 0.00 before its wallet exists (the first top-up creates it)."""
-    if tenant is None:
-        return None
     balance = Wallet.objects.filter(tenant=tenant).values_list("balance", flat=True).first()
     return balance if balance is not None else Decimal("0.00")
 
 
-def ledger_for(*, wallet):
+def ledger_for(*, wallet: Wallet) -> QuerySet[LedgerEntry]:
+    """A wallet's entries, newest first (the caller got the wallet through a selector)."""
     return (
         LedgerEntry.objects.filter(wallet=wallet)
         .select_related("order", "actor")
@@ -224,7 +280,7 @@ def ledger_for(*, wallet):
 # --- sales (出售管理) -----------------------------------------------------------------------
 
 
-def revenue_by_asset(*, user, tenant):
+def revenue_by_asset(*, user: User, tenant: Tenant) -> QuerySet[Order, dict[str, Any]]:
     """Paid orders per asset of the seller tenant: how many, and what buyers paid (gross)."""
     return (
         orders_for(user=user, tenant=tenant, role=ROLE_SELLER)
@@ -236,7 +292,7 @@ def revenue_by_asset(*, user, tenant):
     )
 
 
-def revenue_by_month(*, user, tenant):
+def revenue_by_month(*, user: User, tenant: Tenant) -> QuerySet[Order, dict[str, Any]]:
     """Paid orders per month (local time) of the seller tenant, oldest first."""
     return (
         orders_for(user=user, tenant=tenant, role=ROLE_SELLER)
@@ -249,10 +305,10 @@ def revenue_by_month(*, user, tenant):
     )
 
 
-def sales_income(*, user, tenant):
+def sales_income(*, user: User, tenant: Tenant) -> Decimal | None:
     """What the seller actually received (after commission), from the ledger."""
     wallet = Wallet.objects.filter(tenant=tenant).first()
-    if wallet is None or not _is_member(user, tenant):
+    if wallet is None or not is_member(user=user, tenant=tenant):
         return None
     total = wallet.entries.filter(kind=LedgerEntry.Kind.SALE).aggregate(total=Sum("amount"))
     return total["total"]

@@ -7,26 +7,32 @@ Requests that move money carry an idempotency key: the first result is stored un
 it in the same transaction, and a repeat returns that result instead of charging again.
 """
 
+from __future__ import annotations
+
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
+from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership, Tenant
-from accounts.permissions import is_platform_admin
+from accounts.guards import is_member, require_member, require_platform_admin
+from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
+from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
+from core.errors import FieldErrors, invalid
 
+from .errors import OrdersErrorCode
 from .models import (
     MONEY,
     Entitlement,
@@ -56,38 +62,49 @@ class Payment:
     """What pay_order returns: the order, the first result, and whether this was a repeat."""
 
     order: Order
-    result: dict
+    result: dict[str, Any]
     replayed: bool
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def to_money(value, *, field="amount"):
+def to_money(value: Decimal | str | int, *, field: str = "amount") -> Decimal:
     """T amounts are Decimals with two places; a float is a bug, never rounded silently."""
     if isinstance(value, float):
         raise TypeError("Money is a Decimal (or its string), never a float.")
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError, TypeError):
-        raise ValidationError({field: [_("Enter an amount in T, e.g. 100.00.")]}) from None
+        raise invalid(
+            _("Enter an amount in T, e.g. 100.00."),
+            code=OrdersErrorCode.AMOUNT_INVALID,
+            field=field,
+        ) from None
     if not amount.is_finite():
-        raise ValidationError({field: [_("Enter an amount in T, e.g. 100.00.")]})
+        raise invalid(
+            _("Enter an amount in T, e.g. 100.00."),
+            code=OrdersErrorCode.AMOUNT_INVALID,
+            field=field,
+        )
     if amount != amount.quantize(CENT):
-        raise ValidationError({field: [_("Use at most two decimal places.")]})
+        raise invalid(
+            _("Use at most two decimal places."), code=OrdersErrorCode.AMOUNT_PRECISION, field=field
+        )
     return amount.quantize(CENT)
 
 
-def format_t(amount):
+def format_t(amount: Decimal) -> str:
+    """`100.00 T`: how messages write an amount."""
     return f"{amount:.2f} T"
 
 
-def format_when(moment):
+def format_when(moment: datetime) -> str:
     """Local time, to the minute, as messages show it."""
     return date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
-def commission_rate():
+def commission_rate() -> Decimal:
     """PLATFORM_COMMISSION_RATE (a decimal string, 0 ≤ rate < 1): the platform's share."""
     raw = getattr(settings, "PLATFORM_COMMISSION_RATE", "0")
     if isinstance(raw, float):
@@ -101,66 +118,55 @@ def commission_rate():
     return rate
 
 
-def payment_deadline(now):
+def payment_deadline(now: datetime) -> datetime:
+    """An order not paid by then expires (ORDER_PAYMENT_DEADLINE_HOURS, 24 by default)."""
     return now + timedelta(hours=getattr(settings, "ORDER_PAYMENT_DEADLINE_HOURS", 24))
 
 
-def _require_member(*, user, tenant):
-    if not Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise PermissionDenied(_("You are not a member of %(tenant)s.") % {"tenant": tenant})
-
-
-def _clean_key(key, *, required):
+def _clean_key(key: str | None, *, required: bool) -> str:
+    """The stripped key; a payment must have one, and none may exceed the column."""
     key = (key or "").strip()
     if not key:
         if required:
-            raise ValidationError(
-                {
-                    "idempotency_key": [
-                        _("A payment needs an idempotency key, so a retry never charges twice.")
-                    ]
-                }
+            raise invalid(
+                _("A payment needs an idempotency key, so a retry never charges twice."),
+                code=OrdersErrorCode.IDEMPOTENCY_KEY_REQUIRED,
+                field="idempotency_key",
             )
         return ""
     if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ValidationError(
-            {
-                "idempotency_key": [
-                    _("An idempotency key has at most %(max)s characters.")
-                    % {"max": IDEMPOTENCY_KEY_MAX_LENGTH}
-                ]
-            }
+        raise invalid(
+            _("An idempotency key has at most %(max)s characters.")
+            % {"max": IDEMPOTENCY_KEY_MAX_LENGTH},
+            code=OrdersErrorCode.IDEMPOTENCY_KEY_TOO_LONG,
+            field="idempotency_key",
         )
     return key
 
 
-def _key_reused():
-    return ValidationError(
-        {
-            "idempotency_key": [
-                _("This idempotency key was already used for another request; use a new one.")
-            ]
-        },
-        code="idempotency_key_reused",
+def _key_reused() -> ValidationError:
+    return invalid(
+        _("This idempotency key was already used for another request; use a new one."),
+        code=OrdersErrorCode.IDEMPOTENCY_KEY_REUSED,
+        field="idempotency_key",
     )
 
 
-def _ensure_wallet(tenant):
-    wallet, _created = Wallet.objects.get_or_create(tenant=tenant, defaults={"is_platform": False})
-    return wallet
-
-
-def _platform_wallet():
+def _platform_wallet() -> Wallet:
     wallet, _created = Wallet.objects.get_or_create(is_platform=True, tenant=None)
     return wallet
 
 
-def ensure_wallet(*, tenant):
+def ensure_wallet(*, tenant: Tenant) -> Wallet:
     """A tenant's wallet, created empty if it has none yet (payments and top-ups do this too)."""
-    return _ensure_wallet(tenant)
+    wallet, _created = Wallet.objects.get_or_create(tenant=tenant, defaults={"is_platform": False})
+    return wallet
 
 
-def shortfall_message(*, balance, amount, deadline=None):
+def shortfall_message(
+    *, balance: Decimal, amount: Decimal, deadline: datetime | None = None
+) -> str:
+    """How short the wallet is, and what to do about it (before the deadline, if any)."""
     message = _("Your wallet holds %(balance)s but this costs %(amount)s: %(shortfall)s short.") % {
         "balance": format_t(balance),
         "amount": format_t(amount),
@@ -182,7 +188,8 @@ def shortfall_message(*, balance, amount, deadline=None):
     )
 
 
-def _payment_result(order, balance_after):
+def _payment_result(order: Order, balance_after: Decimal | None) -> dict[str, Any]:
+    """What a payment answered, stored under its idempotency key and replayed as is."""
     entitlement = order.entitlement
     return {
         "order_id": order.pk,
@@ -200,7 +207,7 @@ def _payment_result(order, balance_after):
 # --- paying -------------------------------------------------------------------------------
 
 
-def _announce_paid(order):
+def _announce_paid(order: Order) -> None:
     """On commit: the payment is done whatever a receiver does, so a failing receiver
     (say, provisioning) is logged, never turned into an error for the buyer who paid."""
     for receiver, result in order_paid.send_robust(sender=Order, order=order):
@@ -213,7 +220,7 @@ def _announce_paid(order):
             )
 
 
-def _grant(*, order, now):
+def _grant(*, order: Order, now: datetime) -> Entitlement:
     """Create the entitlement, or extend it: from its end if it still runs, else from now."""
     entitlement = (
         Entitlement.objects.select_for_update()
@@ -238,7 +245,9 @@ def _grant(*, order, now):
     return entitlement
 
 
-def _settle(*, actor, order, now, deadline_hint=True):
+def _settle(
+    *, actor: User | None, order: Order, now: datetime, deadline_hint: bool = True
+) -> Decimal:
     """Inside the caller's transaction, with the order row locked (or just created).
 
     Locks the wallets by id, debits the buyer, credits the seller minus the commission
@@ -248,8 +257,8 @@ def _settle(*, actor, order, now, deadline_hint=True):
     amount = order.amount_due
     rate = commission_rate()
     commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
-    buyer_wallet = _ensure_wallet(order.buyer)
-    seller_wallet = _ensure_wallet(order.seller)
+    buyer_wallet = ensure_wallet(tenant=order.buyer)
+    seller_wallet = ensure_wallet(tenant=order.seller)
     wanted = {buyer_wallet.pk, seller_wallet.pk}
     platform_wallet = None
     if commission > 0:
@@ -261,17 +270,14 @@ def _settle(*, actor, order, now, deadline_hint=True):
     }
     buyer = locked[buyer_wallet.pk]
     if buyer.balance < amount:
-        raise ValidationError(
-            {
-                "wallet": [
-                    shortfall_message(
-                        balance=buyer.balance,
-                        amount=amount,
-                        deadline=order.payment_deadline if deadline_hint else None,
-                    )
-                ]
-            },
-            code="insufficient_balance",
+        raise invalid(
+            shortfall_message(
+                balance=buyer.balance,
+                amount=amount,
+                deadline=order.payment_deadline if deadline_hint else None,
+            ),
+            code=OrdersErrorCode.INSUFFICIENT_BALANCE,
+            field="wallet",
         )
     if amount > 0:
         transfer = uuid.uuid4()
@@ -279,18 +285,15 @@ def _settle(*, actor, order, now, deadline_hint=True):
         moves = [(buyer, LedgerEntry.Kind.PAYMENT, -amount)]
         if amount - commission > 0:
             moves.append((seller, LedgerEntry.Kind.SALE, amount - commission))
-        if commission > 0:
+        if platform_wallet is not None:  # commission > 0
             moves.append((locked[platform_wallet.pk], LedgerEntry.Kind.COMMISSION, commission))
         entries = []
         for wallet, kind, delta in moves:
             if wallet.balance + delta > MAX_BALANCE:
-                raise ValidationError(
-                    {
-                        "wallet": [
-                            _("A wallet cannot hold more than %(max)s.")
-                            % {"max": format_t(MAX_BALANCE)}
-                        ]
-                    }
+                raise invalid(
+                    _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
+                    code=OrdersErrorCode.BALANCE_LIMIT,
+                    field="wallet",
                 )
             wallet.balance += delta
             wallet.save(update_fields=["balance", "updated_at"])
@@ -310,7 +313,7 @@ def _settle(*, actor, order, now, deadline_hint=True):
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
-    order.entitlement = _grant(order=order, now=now)
+    entitlement = order.entitlement = _grant(order=order, now=now)
     order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
     record_audit(
         actor=actor,
@@ -323,7 +326,7 @@ def _settle(*, actor, order, now, deadline_hint=True):
             "amount": str(amount),
             "commission": str(commission),
             "balance_after": str(buyer.balance),
-            "entitlement_ends_at": order.entitlement.ends_at.isoformat(),
+            "entitlement_ends_at": entitlement.ends_at.isoformat(),
         },
     )
     transaction.on_commit(partial(_announce_paid, order))
@@ -333,13 +336,13 @@ def _settle(*, actor, order, now, deadline_hint=True):
 # --- placing orders -----------------------------------------------------------------------
 
 
-def _on_sale_version(asset_id):
+def _on_sale_version(asset_id: int) -> AssetVersion | None:
     return AssetVersion.objects.filter(
         asset_id=asset_id, status=AssetVersion.Status.ON_SALE
     ).first()
 
 
-def _replay_place(*, buyer, key, plan=None, kind):
+def _replay_place(*, buyer: Tenant, key: str, plan: Plan | None = None, kind: str) -> Order | None:
     """The order a key already placed; the same key for a different request is refused."""
     stored = IdempotencyKey.objects.select_related("order").filter(tenant=buyer, key=key).first()
     if stored is None:
@@ -355,7 +358,17 @@ def _replay_place(*, buyer, key, plan=None, kind):
     return order
 
 
-def _new_order(*, actor, kind, buyer, plan, version, now, **target):
+def _new_order(
+    *,
+    actor: User,
+    kind: str,
+    buyer: Tenant,
+    plan: Plan,
+    version: AssetVersion | None,
+    now: datetime,
+    **target: Any,
+) -> Order:
+    """The unsaved order, with the plan as it is now (later price changes never alter it)."""
     return Order(
         kind=kind,
         buyer=buyer,
@@ -375,7 +388,7 @@ def _new_order(*, actor, kind, buyer, plan, version, now, **target):
     )
 
 
-def _save_order(*, actor, order, key, pay_now, now):
+def _save_order(*, actor: User, order: Order, key: str, pay_now: bool, now: datetime) -> Order:
     """One transaction: the order, its audit row, the key and — when due now — the payment."""
     while Order.objects.filter(code=order.code).exists():  # ~2^-65 odds, but never a 500
         order.code = generate_order_code()
@@ -421,73 +434,93 @@ def _save_order(*, actor, order, key, pay_now, now):
 
 def place_order(
     *,
-    actor,
-    plan,
-    project,
-    cluster=None,
-    channel="",
-    approval=Order.Approval.AUTOMATIC,
-    pay_now=False,
-    idempotency_key="",
-):
+    actor: User,
+    plan: Plan,
+    project: Project | None,
+    cluster: Cluster | None = None,
+    channel: str = "",
+    approval: str = Order.Approval.AUTOMATIC,
+    pay_now: bool = False,
+    idempotency_key: str = "",
+) -> Order:
     """新购: the buyer is the project's tenant; the order snapshots the plan as it is now.
 
     A free plan is paid at once; `pay_now` (直接支付) pays in the same transaction, so a
     short wallet leaves no order behind. The same idempotency key returns the same order.
     """
     if project is None:
-        raise ValidationError({"project": [_("Choose the project to install into.")]})
+        raise invalid(
+            _("Choose the project to install into."),
+            code=OrdersErrorCode.PROJECT_REQUIRED,
+            field="project",
+        )
     buyer = project.tenant
-    if not Membership.objects.filter(user=actor, tenant=buyer).exists():
-        raise ValidationError({"project": [_("Choose one of your tenant's projects.")]})
+    if not is_member(user=actor, tenant=buyer):
+        raise invalid(
+            _("Choose one of your tenant's projects."),
+            code=OrdersErrorCode.PROJECT_NOT_YOURS,
+            field="project",
+        )
     key = _clean_key(idempotency_key, required=False)
     if key:
         replay = _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW)
         if replay is not None:
             return replay
 
-    errors = {}
+    errors = FieldErrors()
     plan = Plan.objects.select_related("asset__tenant").get(pk=plan.pk)  # as it is now
     asset = plan.asset
     version = _on_sale_version(asset.pk)
-    if version is None:
-        errors["asset"] = [
+    if asset.tenant_id == buyer.pk:  # said instead of "not on sale", when both are true
+        errors.add("asset", _("A tenant cannot buy its own asset."), code=OrdersErrorCode.OWN_ASSET)
+    elif version is None:
+        errors.add(
+            "asset",
             _(
                 "%(asset)s is not on sale, so it cannot be bought. "
                 "Tenants that hold it can still renew it in Purchased Assets."
             )
-            % {"asset": asset.name}
-        ]
-    if asset.tenant_id == buyer.pk:
-        errors["asset"] = [_("A tenant cannot buy its own asset.")]
+            % {"asset": asset.name},
+            code=OrdersErrorCode.NOT_ON_SALE,
+        )
     if plan.is_archived:
-        errors["plan"] = [
-            _("The plan “%(plan)s” is no longer sold; choose another.") % {"plan": plan.name}
-        ]
+        errors.add(
+            "plan",
+            _("The plan “%(plan)s” is no longer sold; choose another.") % {"plan": plan.name},
+            code=OrdersErrorCode.PLAN_ARCHIVED,
+        )
     if cluster is None:
         cluster = clusters_open_to(project=project).first()
         if cluster is None:
-            errors["cluster"] = [
+            errors.add(
+                "cluster",
                 _(
                     "No cluster is open to the project %(project)s; ask a platform admin to link one."
                 )
-                % {"project": project.name}
-            ]
+                % {"project": project.name},
+                code=OrdersErrorCode.NO_CLUSTER,
+            )
     elif not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
-        errors["cluster"] = [
+        errors.add(
+            "cluster",
             _("Choose a cluster linked to the project %(project)s, or the default cluster.")
-            % {"project": project.name}
-        ]
+            % {"project": project.name},
+            code=OrdersErrorCode.CLUSTER_NOT_OPEN,
+        )
     channel = (channel or "").strip()
     if version is not None:
         channel = channel or version.default_channel
         if channel not in version.channels:
-            errors["channel"] = [
+            errors.add(
+                "channel",
                 _("Choose one of the version's channels: %(channels)s.")
-                % {"channels": ", ".join(version.channels)}
-            ]
+                % {"channels": ", ".join(version.channels)},
+                code=OrdersErrorCode.CHANNEL_INVALID,
+            )
     if approval not in Order.Approval.values:
-        errors["approval"] = [_("Choose Automatic or Manual.")]
+        errors.add(
+            "approval", _("Choose Automatic or Manual."), code=OrdersErrorCode.APPROVAL_INVALID
+        )
     if "asset" not in errors:
         held = (
             Entitlement.objects.filter(buyer=buyer, asset=asset, ends_at__gt=timezone.now())
@@ -495,20 +528,24 @@ def place_order(
             .first()
         )
         if held is not None:
-            errors["asset"] = [
+            errors.add(
+                "asset",
                 _(
                     "%(tenant)s already holds %(asset)s until %(end)s: install it from "
                     "Purchased Assets, or renew it there."
                 )
-                % {"tenant": buyer.name, "asset": asset.name, "end": format_when(held.ends_at)}
-            ]
+                % {"tenant": buyer.name, "asset": asset.name, "end": format_when(held.ends_at)},
+                code=OrdersErrorCode.ALREADY_HELD,
+            )
     if errors:
         # A twin request with the same key may have won meanwhile (its entitlement is
         # what "already holds" saw): then its order is the answer, not an error.
-        replay = key and _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW)
-        if replay:
+        replay = (
+            _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW) if key else None
+        )
+        if replay is not None:
             return replay
-        raise ValidationError(errors)
+        raise errors.error()
     now = timezone.now()
     order = _new_order(
         actor=actor,
@@ -525,14 +562,21 @@ def place_order(
     return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
 
 
-def renew(*, actor, entitlement, plan=None, pay_now=False, idempotency_key=""):
+def renew(
+    *,
+    actor: User,
+    entitlement: Entitlement,
+    plan: Plan | None = None,
+    pay_now: bool = False,
+    idempotency_key: str = "",
+) -> Order:
     """续费: a renewal order that, once paid, extends the entitlement's end.
 
     Allowed even after the asset was delisted: holders keep what they bought. Any plan
     on sale may be chosen, and the tenant's own plan even if it was archived since.
     """
     buyer = entitlement.buyer
-    _require_member(user=actor, tenant=buyer)
+    require_member(user=actor, tenant=buyer)
     key = _clean_key(idempotency_key, required=False)
     plan = Plan.objects.select_related("asset__tenant").get(pk=(plan or entitlement.plan).pk)
     if key:
@@ -540,17 +584,16 @@ def renew(*, actor, entitlement, plan=None, pay_now=False, idempotency_key=""):
         if replay is not None:
             return replay
     if plan.asset_id != entitlement.asset_id:
-        raise ValidationError(
-            {"plan": [_("Choose a plan of %(asset)s.") % {"asset": entitlement.asset.name}]}
+        raise invalid(
+            _("Choose a plan of %(asset)s.") % {"asset": entitlement.asset.name},
+            code=OrdersErrorCode.PLAN_OF_ANOTHER_ASSET,
+            field="plan",
         )
     if plan.is_archived and plan.pk != entitlement.plan_id:
-        raise ValidationError(
-            {
-                "plan": [
-                    _("The plan “%(plan)s” is no longer sold; choose another.")
-                    % {"plan": plan.name}
-                ]
-            }
+        raise invalid(
+            _("The plan “%(plan)s” is no longer sold; choose another.") % {"plan": plan.name},
+            code=OrdersErrorCode.PLAN_ARCHIVED,
+            field="plan",
         )
     now = timezone.now()
     version = _on_sale_version(entitlement.asset_id) or (
@@ -569,14 +612,14 @@ def renew(*, actor, entitlement, plan=None, pay_now=False, idempotency_key=""):
     return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
 
 
-def pay_order(*, actor, order, idempotency_key):
+def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     """支付 / 继续支付: charge once, whatever the number of clicks or retries.
 
     One transaction: lock the order, replay a known key, check the state and the
     deadline, settle, and store the result under the key.
     """
     key = _clean_key(idempotency_key, required=True)
-    _require_member(user=actor, tenant=order.buyer)
+    require_member(user=actor, tenant=order.buyer)
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -607,71 +650,55 @@ def pay_order(*, actor, order, idempotency_key):
     return Payment(order=locked, result=result, replayed=False)
 
 
-def _reload(order):
+def _reload(order: Order) -> Order:
     return Order.objects.select_related("entitlement").get(pk=order.pk)
 
 
-def _check_payable(order, *, now):
+def _check_payable(order: Order, *, now: datetime) -> None:
+    """Only an order pending payment, before its deadline, of an asset still on sale."""
     if order.status == Order.Status.PAID:
-        raise ValidationError(
-            {
-                "status": [
-                    _("Order %(code)s was already paid at %(when)s; it was not charged again.")
-                    % {"code": order.code, "when": format_when(order.paid_at)}
-                ]
-            },
-            code="already_paid",
+        raise invalid(
+            _("Order %(code)s was already paid at %(when)s; it was not charged again.")
+            % {"code": order.code, "when": format_when(order.paid_at or now)},
+            code=OrdersErrorCode.ALREADY_PAID,
+            field="status",
         )
     if order.status != Order.Status.PENDING_PAYMENT:
-        raise ValidationError(
-            {
-                "status": [
-                    _("Order %(code)s is %(status)s; only an order pending payment can be paid.")
-                    % {"code": order.code, "status": order.get_status_display()}
-                ]
-            },
-            code="not_payable",
+        raise invalid(
+            _("Order %(code)s is %(status)s; only an order pending payment can be paid.")
+            % {"code": order.code, "status": order.get_status_display()},
+            code=OrdersErrorCode.NOT_PAYABLE,
+            field="status",
         )
     if now >= order.payment_deadline:
-        raise ValidationError(
-            {
-                "status": [
-                    _("The payment deadline of %(code)s passed at %(when)s; place a new order.")
-                    % {"code": order.code, "when": format_when(order.payment_deadline)}
-                ]
-            },
-            code="deadline_passed",
+        raise invalid(
+            _("The payment deadline of %(code)s passed at %(when)s; place a new order.")
+            % {"code": order.code, "when": format_when(order.payment_deadline)},
+            code=OrdersErrorCode.DEADLINE_PASSED,
+            field="status",
         )
     if order.kind == Order.Kind.NEW and _on_sale_version(order.asset_id) is None:
-        raise ValidationError(
-            {
-                "asset": [
-                    _("%(asset)s is no longer on sale, so this order cannot be paid; cancel it.")
-                    % {"asset": order.asset.name}
-                ]
-            },
-            code="not_on_sale",
+        raise invalid(
+            _("%(asset)s is no longer on sale, so this order cannot be paid; cancel it.")
+            % {"asset": order.asset.name},
+            code=OrdersErrorCode.NOT_ON_SALE,
+            field="asset",
         )
 
 
-def cancel_order(*, actor, order, reason=""):
+def cancel_order(*, actor: User, order: Order, reason: str = "") -> Order:
     """取消: only an unpaid order; a second click finds it cancelled and changes nothing."""
-    _require_member(user=actor, tenant=order.buyer)
+    require_member(user=actor, tenant=order.buyer)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status == Order.Status.CANCELLED:
             return locked
         if locked.status != Order.Status.PENDING_PAYMENT:
-            raise ValidationError(
-                {
-                    "status": [
-                        _(
-                            "Order %(code)s is %(status)s; only an order pending payment can be cancelled."
-                        )
-                        % {"code": locked.code, "status": locked.get_status_display()}
-                    ]
-                },
-                code="not_cancellable",
+            raise invalid(
+                _("Order %(code)s is %(status)s; only an order pending payment can be cancelled.")
+                % {"code": locked.code, "status": locked.get_status_display()},
+                code=OrdersErrorCode.NOT_CANCELLABLE,
+                field="status",
             )
         locked.status = Order.Status.CANCELLED
         locked.cancelled_at = timezone.now()
@@ -688,7 +715,7 @@ def cancel_order(*, actor, order, reason=""):
     return locked
 
 
-def expire_overdue_orders(*, now=None, batch_size=EXPIRY_BATCH):
+def expire_overdue_orders(*, now: datetime | None = None, batch_size: int = EXPIRY_BATCH) -> int:
     """Unpaid past the deadline → expired. Run by beat; orders being paid are skipped."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -721,45 +748,61 @@ def expire_overdue_orders(*, now=None, batch_size=EXPIRY_BATCH):
 # --- wallets ------------------------------------------------------------------------------
 
 
-def top_up_wallet(*, actor, tenant, amount, reason):
+def top_up_wallet(
+    *, actor: User, tenant: Tenant, amount: Decimal | str | int, reason: str
+) -> LedgerEntry:
     """充值 (platform admins): credits a tenant's wallet; the reason stays in the ledger."""
-    if not is_platform_admin(actor):
-        raise PermissionDenied(_("Only platform administrators may top up wallets."))
-    errors = {}
+    require_platform_admin(
+        user=actor, message=_("Only platform administrators may top up wallets.")
+    )
+    errors = FieldErrors()
+    credit = ZERO
     try:
-        amount = to_money(amount)
+        credit = to_money(amount)
     except ValidationError as exc:
-        errors.update(exc.message_dict)
+        errors.merge(exc)
     else:
-        if amount <= 0:
-            errors["amount"] = [_("Top up a positive amount.")]
-        elif amount > MAX_TOP_UP:
-            errors["amount"] = [_("At most %(max)s per top-up.") % {"max": format_t(MAX_TOP_UP)}]
+        if credit <= 0:
+            errors.add(
+                "amount",
+                _("Top up a positive amount."),
+                code=OrdersErrorCode.AMOUNT_NOT_POSITIVE,
+            )
+        elif credit > MAX_TOP_UP:
+            errors.add(
+                "amount",
+                _("At most %(max)s per top-up.") % {"max": format_t(MAX_TOP_UP)},
+                code=OrdersErrorCode.TOP_UP_LIMIT,
+            )
     reason = (reason or "").strip()
     if not reason:
-        errors["reason"] = [_("Give a reason: it is kept in the ledger.")]
+        errors.add(
+            "reason",
+            _("Give a reason: it is kept in the ledger."),
+            code=OrdersErrorCode.REASON_REQUIRED,
+        )
     elif len(reason) > 300:
-        errors["reason"] = [_("Keep the reason under 300 characters.")]
-    if errors:
-        raise ValidationError(errors)
+        errors.add(
+            "reason",
+            _("Keep the reason under 300 characters."),
+            code=OrdersErrorCode.REASON_TOO_LONG,
+        )
+    errors.raise_if_any()
     with transaction.atomic():
-        wallet = _ensure_wallet(tenant)
+        wallet = ensure_wallet(tenant=tenant)
         wallet = Wallet.objects.select_for_update().get(pk=wallet.pk)
-        if wallet.balance + amount > MAX_BALANCE:
-            raise ValidationError(
-                {
-                    "amount": [
-                        _("A wallet cannot hold more than %(max)s.")
-                        % {"max": format_t(MAX_BALANCE)}
-                    ]
-                }
+        if wallet.balance + credit > MAX_BALANCE:
+            raise invalid(
+                _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
+                code=OrdersErrorCode.BALANCE_LIMIT,
+                field="amount",
             )
-        wallet.balance += amount
+        wallet.balance += credit
         wallet.save(update_fields=["balance", "updated_at"])
         entry = LedgerEntry.objects.create(
             wallet=wallet,
             kind=LedgerEntry.Kind.TOP_UP,
-            amount=amount,
+            amount=credit,
             balance_after=wallet.balance,
             transfer=uuid.uuid4(),
             reason=reason,
@@ -771,6 +814,6 @@ def top_up_wallet(*, actor, tenant, amount, reason):
             obj=wallet,
             tenant=tenant,
             reason=reason,
-            changes={"amount": str(amount), "balance_after": str(wallet.balance)},
+            changes={"amount": str(credit), "balance_after": str(wallet.balance)},
         )
     return entry

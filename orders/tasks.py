@@ -10,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name="orders.tasks.expire_overdue_orders", acks_late=True)
-def expire_overdue_orders():
+def expire_overdue_orders() -> int:
     """Unpaid orders past their deadline become expired; safe to run any number of times."""
     total = 0
     while True:

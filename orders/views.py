@@ -4,24 +4,32 @@
 已购资产 (purchased assets), the wallet and the admins' 充值.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from functools import wraps
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.http import Http404
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.decorators import platform_admin_required
 from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
+from assets.models import Asset, AssetVersion
 from assets.storefront import selectors as market
-from core.errors import NotFound
-from provisioning.selectors import installation_for_order
+from core.errors import NotFound, apply_to_form, error_text
+from core.pagination import paginate
+from provisioning.selectors import install_refusal_for_order, installation_for_order
 
 from . import selectors, services
 from .forms import (
@@ -36,44 +44,32 @@ from .forms import (
 from .models import Order
 from .services import format_t
 
-PAGE_SIZE = 20
+if TYPE_CHECKING:
+    from accounts.workspace import WorkspaceRequest as Request
+
+    class TenantRequest(Request):
+        """Behind `tenant_required`: the workspace has an active tenant."""
+
+        tenant: Tenant
 
 
-def _add_errors(form, exc):
-    """Service errors land on the field they name, or on top of the form."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
-        for error in exc.messages:
-            form.add_error(None, error)
-
-
-def _without_page(querydict):
-    params = querydict.copy()
-    params.pop("page", None)
-    return params.urlencode()
-
-
-def tenant_required(view):
-    """Buying needs a tenant to act for; a user without one learns why."""
+def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Buying needs a tenant to act for; a user without one learns why. The view finds
+    the active tenant on `request.tenant`."""
 
     @login_required
     @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if request.workspace.tenant is None:
+    def wrapped(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        tenant = request.workspace.tenant
+        if tenant is None:
             return render(request, "orders/no_tenant.html", status=403)
+        request.tenant = tenant
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
-def _wallet_summary(tenant):
-    return selectors.balance_of(tenant=tenant)
-
-
-def _redirect(request, to, **kwargs):
+def _redirect(request: Request, to: str, **kwargs: Any) -> HttpResponse:
     """From the htmx dialog, navigate the whole page rather than fill the dialog with it."""
     if request.htmx:
         return HttpResponseClientRedirect(reverse(to, kwargs=kwargs))
@@ -83,10 +79,11 @@ def _redirect(request, to, **kwargs):
 # --- 购买 -------------------------------------------------------------------------------
 
 
-def _buy_context(request, asset, version, form):
-    tenant = request.workspace.tenant
-    balance = _wallet_summary(tenant)
-    plan = form.plan
+def _buy_context(
+    request: TenantRequest, asset: Asset, version: AssetVersion | None, form: BuyForm
+) -> dict[str, Any]:
+    balance = selectors.balance_of(tenant=request.tenant)
+    plan = form.selected_plan
     amount = plan.price if plan is not None else None
     shortfall = amount - balance if amount is not None and balance < amount else None
     return {
@@ -97,16 +94,16 @@ def _buy_context(request, asset, version, form):
         "amount": amount,
         "balance": balance,
         "shortfall": shortfall,
-        "has_projects": form.fields["project"].queryset.exists(),
-        "has_clusters": form.project is not None and form.fields["cluster"].queryset.exists(),
+        "has_projects": form.projects.exists(),
+        "has_clusters": form.selected_project is not None and form.clusters.exists(),
         "deadline_hours": settings.ORDER_PAYMENT_DEADLINE_HOURS,
     }
 
 
 @tenant_required
-def buy(request, code):
+def buy(request: TenantRequest, code: str) -> HttpResponse:
     """The buy dialog (an htmx modal on the storefront, or a page of its own)."""
-    tenant = request.workspace.tenant
+    tenant = request.tenant
     try:
         asset = market.get_listed_asset(code=code)
     except NotFound:
@@ -132,11 +129,16 @@ def buy(request, code):
         )
         return _redirect(request, "storefront:storefront-asset", code=asset.code)
     version = market.on_sale_version(asset)
+
+    def buy_form(*args: Any, **kwargs: Any) -> BuyForm:
+        return BuyForm(
+            *args, user=request.user, asset=asset, version=version, tenant=tenant, **kwargs
+        )
+
     if request.method == "POST":
-        form = BuyForm(request.POST, asset=asset, version=version, tenant=tenant)
+        form = buy_form(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            pay_now = request.POST.get("pay") == "now"
             try:
                 order = services.place_order(
                     actor=request.user,
@@ -145,13 +147,11 @@ def buy(request, code):
                     cluster=data["cluster"],
                     channel=data["channel"],
                     approval=data["approval"],
-                    pay_now=pay_now,
+                    pay_now=request.POST.get("pay") == "now",
                     idempotency_key=data["idempotency_key"],
                 )
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error(None, str(exc))
+            except (ValidationError, PermissionDenied) as exc:
+                apply_to_form(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
@@ -159,24 +159,23 @@ def buy(request, code):
         return render(request, "orders/buy.html", context, status=400)
     initial = {"project": request.workspace.project, "plan": request.GET.get("plan")}
     if request.GET.get("fields"):  # htmx: the dependent fields after a change
-        form = BuyForm(
-            initial={**initial, **request.GET.dict()}, asset=asset, version=version, tenant=tenant
-        )
+        form = buy_form(initial={**initial, **request.GET.dict()})
         return render(
             request, "orders/_buy_fields.html", _buy_context(request, asset, version, form)
         )
-    form = BuyForm(initial=initial, asset=asset, version=version, tenant=tenant)
+    form = buy_form(initial=initial)
     template = "orders/buy_modal.html" if request.htmx else "orders/buy.html"
     return render(request, template, _buy_context(request, asset, version, form))
 
 
-def _announce(request, order):
-    if getattr(order, "replayed", False):
+def _announce(request: Request, order: Order) -> None:
+    """The flash message after placing: already placed (a replay), paid, or to be paid."""
+    if order.replayed:
         messages.info(
             request, _("Order %(code)s was already placed; here it is.") % {"code": order.code}
         )
         return
-    if order.status == Order.Status.PAID:
+    if order.status == Order.Status.PAID and order.entitlement is not None:
         if order.is_free:
             text = _("%(asset)s (%(plan)s) is free: it is yours until %(end)s.")
         else:
@@ -209,25 +208,24 @@ def _announce(request, order):
 # --- 订单管理 / 出售管理 -----------------------------------------------------------------------
 
 
-def _order_page(request, orders):
+def _order_page(request: Request, orders: QuerySet[Order]) -> dict[str, Any]:
+    """The filter form and one page of the orders it keeps."""
     filters = OrderFilterForm(request.GET or None)
     values = filters.values()
     filtered = any(values.values())
-    orders = selectors.filter_orders(orders, **values)
-    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
     return {
         "filters": filters,
         "filtered": filtered,
-        "page": page,
-        "query_string": _without_page(request.GET),
+        **paginate(request, selectors.filter_orders(orders, **values)),
     }
 
 
 @tenant_required
-def order_list(request):
+def order_list(request: TenantRequest) -> HttpResponse:
     """订单管理: the active tenant's orders, with 详情, 支付 and 取消."""
-    tenant = request.workspace.tenant
-    orders = selectors.orders_for(user=request.user, tenant=tenant, role=selectors.ROLE_BUYER)
+    orders = selectors.orders_for(
+        user=request.user, tenant=request.tenant, role=selectors.ROLE_BUYER
+    )
     context = _order_page(request, orders)
     context.update(
         role=selectors.ROLE_BUYER,
@@ -237,9 +235,9 @@ def order_list(request):
 
 
 @tenant_required
-def sales(request):
+def sales(request: TenantRequest) -> HttpResponse:
     """出售管理: orders of the tenant's assets, revenue per asset and per month."""
-    tenant = request.workspace.tenant
+    tenant = request.tenant
     if not tenant.is_provider:
         return render(request, "orders/not_provider.html", status=403)
     orders = selectors.orders_for(user=request.user, tenant=tenant, role=selectors.ROLE_SELLER)
@@ -267,10 +265,17 @@ def sales(request):
 
 
 @login_required
-def order_detail(request, code):
+def order_detail(request: Request, code: str) -> HttpResponse:
     """详情: the plan snapshot, the target, the money and the timeline."""
     order = selectors.get_order_for(user=request.user, code=code)
     role = selectors.order_role(user=request.user, order=order)
+    # Views sit on top (DESIGN.md): the order page shows the installation it started, or
+    # why the platform could not start one where the buyer asked.
+    installation = refusal = None
+    if role == selectors.ROLE_BUYER:
+        installation = installation_for_order(order=order)
+        if installation is None and order.status == Order.Status.PAID:
+            refusal = install_refusal_for_order(order=order)
     return render(
         request,
         "orders/order_detail.html",
@@ -278,10 +283,8 @@ def order_detail(request, code):
             "order": order,
             "role": role,
             "timeline": selectors.order_timeline(order=order),
-            # Views sit on top (DESIGN.md): the order page shows the installation it started.
-            "installation": installation_for_order(order=order)
-            if role == selectors.ROLE_BUYER
-            else None,
+            "installation": installation,
+            "install_refusal": refusal,
             "ledger": selectors.order_ledger(
                 order=order, tenant=order.buyer if role == selectors.ROLE_BUYER else order.seller
             ),
@@ -289,15 +292,13 @@ def order_detail(request, code):
     )
 
 
-def _buyer_order(request, code):
-    order = selectors.get_order_for(user=request.user, code=code)
-    if selectors.order_role(user=request.user, order=order) != selectors.ROLE_BUYER:
-        raise Http404("No such order.")
-    return order
+def _buyer_order(request: Request, code: str) -> Order:
+    """Only the buyer pays or cancels an order: to anyone else it is not found."""
+    return selectors.get_order_for(user=request.user, code=code, role=selectors.ROLE_BUYER)
 
 
 @login_required
-def order_pay(request, code):
+def order_pay(request: Request, code: str) -> HttpResponse:
     """支付 / 继续支付: the amount, the wallet, then one click that charges once."""
     order = _buyer_order(request, code)
     form = PayForm(request.POST or None)
@@ -313,10 +314,10 @@ def order_pay(request, code):
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except ValidationError as exc:
-                _add_errors(form, exc)
+                apply_to_form(form, exc)
                 status = 400
             except PermissionDenied as exc:
-                form.add_error(None, str(exc))
+                apply_to_form(form, exc)
                 status = 403
             else:
                 if payment.replayed:
@@ -327,8 +328,8 @@ def order_pay(request, code):
                 else:
                     _announce(request, payment.order)
                 return redirect("orders:order-detail", code=order.code)
-        order.refresh_from_db()
-    balance = _wallet_summary(order.buyer)
+        order = _buyer_order(request, code)  # as it is now, after the refusal
+    balance = selectors.balance_of(tenant=order.buyer)
     return render(
         request,
         "orders/order_pay.html",
@@ -343,7 +344,7 @@ def order_pay(request, code):
 
 
 @login_required
-def order_cancel(request, code):
+def order_cancel(request: Request, code: str) -> HttpResponse:
     """取消, after a confirmation."""
     order = _buyer_order(request, code)
     form = CancelForm(request.POST or None)
@@ -353,8 +354,7 @@ def order_cancel(request, code):
                 actor=request.user, order=order, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            for error in exc.messages:
-                messages.error(request, error)
+            messages.error(request, error_text(exc))
             return redirect("orders:order-detail", code=order.code)
         messages.success(request, _("Order %(code)s cancelled.") % {"code": order.code})
         return redirect("orders:orders")
@@ -372,29 +372,28 @@ def order_cancel(request, code):
 
 
 @tenant_required
-def purchased(request):
+def purchased(request: TenantRequest) -> HttpResponse:
     """已购资产: what the tenant holds, until when, with 续费 and 安装."""
-    tenant = request.workspace.tenant
+    tenant = request.tenant
     filters = EntitlementFilterForm(request.GET or None)
     status = filters.cleaned_data.get("status", "") if filters.is_valid() else ""
     everything = selectors.entitlements_for(user=request.user, tenant=tenant)
     entitlements = selectors.entitlements_for(user=request.user, tenant=tenant, status=status)
-    page = Paginator(entitlements, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = paginate(request, entitlements)
     return render(
         request,
         "orders/purchased.html",
         {
             "filters": filters,
             "filtered": bool(status),
-            "page": page,
-            "has_any": bool(status) or page.paginator.count > 0 or everything.exists(),
-            "query_string": _without_page(request.GET),
+            "has_any": bool(status) or context["page"].paginator.count > 0 or everything.exists(),
+            **context,
         },
     )
 
 
 @login_required
-def renew(request, entitlement_id):
+def renew(request: Request, entitlement_id: int) -> HttpResponse:
     """续费: choose a plan, then pay now or later; a paid renewal extends the end."""
     entitlement = selectors.get_entitlement_for(user=request.user, entitlement_id=entitlement_id)
     form = RenewForm(request.POST or None, entitlement=entitlement)
@@ -410,15 +409,13 @@ def renew(request, entitlement_id):
                     pay_now=request.POST.get("pay") == "now",
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
-            except ValidationError as exc:
-                _add_errors(form, exc)
-            except PermissionDenied as exc:
-                form.add_error(None, str(exc))
+            except (ValidationError, PermissionDenied) as exc:
+                apply_to_form(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
-    balance = _wallet_summary(entitlement.buyer)
-    amount = form.plan.price
+    balance = selectors.balance_of(tenant=entitlement.buyer)
+    amount = form.selected_plan.price
     return render(
         request,
         "orders/renew.html",
@@ -438,20 +435,17 @@ def renew(request, entitlement_id):
 
 
 @login_required
-def wallet(request):
+def wallet(request: Request) -> HttpResponse:
     """余额 and the ledger of the active tenant (admins: of any tenant, ?tenant=<id>)."""
     tenant = request.workspace.tenant
     admin = is_platform_admin(request.user)
     wanted = request.GET.get("tenant", "")
     if wanted and admin:
-        tenant = Tenant.objects.filter(pk=wanted).first() if wanted.isdigit() else None
-        if tenant is None:
-            raise Http404("No such tenant.")
+        tenant = selectors.get_wallet_tenant_for(user=request.user, tenant_id=wanted)
     if tenant is None:
         return render(request, "orders/no_tenant.html", status=403)
     wallet = selectors.wallet_of(user=request.user, tenant=tenant)
     entries = selectors.ledger_for(wallet=wallet) if wallet is not None else []
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "orders/wallet.html",
@@ -459,22 +453,19 @@ def wallet(request):
             "tenant": tenant,
             "wallet": wallet,
             "balance": wallet.balance if wallet is not None else services.ZERO,
-            "page": page,
             "is_admin": admin,
-            "query_string": _without_page(request.GET),
+            **paginate(request, entries),
         },
     )
 
 
-@login_required
-def top_up(request):
+@platform_admin_required(gettext_lazy("Only platform administrators may top up wallets."))
+def top_up(request: Request) -> HttpResponse:
     """充值 (platform admins): every wallet's balance, and the form with a required reason."""
-    if not is_platform_admin(request.user):
-        raise PermissionDenied(_("Only platform administrators may top up wallets."))
     initial = {}
     if request.GET.get("tenant", "").isdigit():
         initial["tenant"] = int(request.GET["tenant"])
-    form = TopUpForm(request.POST or None, initial=initial)
+    form = TopUpForm(request.POST or None, initial=initial, user=request.user)
     status = 200
     if request.method == "POST":
         status = 400
@@ -487,8 +478,8 @@ def top_up(request):
                     amount=data["amount"],
                     reason=data["reason"],
                 )
-            except ValidationError as exc:
-                _add_errors(form, exc)
+            except (ValidationError, PermissionDenied) as exc:
+                apply_to_form(form, exc)
             else:
                 messages.success(
                     request,

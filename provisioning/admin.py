@@ -13,5 +13,5 @@ class InstallationEventInline(admin.TabularInline):
 class InstallationAdmin(admin.ModelAdmin):
     list_display = ["package", "namespace", "cluster", "tenant", "status", "installed_version"]
     list_filter = ["status", "cluster"]
-    search_fields = ["package", "namespace", "tenant__name", "order_code"]
+    search_fields = ["package", "namespace", "tenant__name", "order__code"]
     inlines = [InstallationEventInline]

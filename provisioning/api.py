@@ -9,6 +9,7 @@ from accounts.models import Project, Tenant
 from accounts.selectors import projects_for, tenants_for
 from assets.models import AssetVersion
 from clusters.models import Cluster
+from clusters.selectors import clusters_for
 
 from . import selectors, services
 from .models import Installation, InstallationEvent
@@ -19,6 +20,7 @@ class InstallationSerializer(serializers.ModelSerializer):
     cluster_name = serializers.CharField(source="cluster.name", read_only=True)
     project_name = serializers.CharField(source="project.name", read_only=True)
     needs_approval = serializers.BooleanField(read_only=True)
+    order_code = serializers.CharField(source="order.code", read_only=True, default="")
 
     class Meta:
         model = Installation
@@ -32,6 +34,7 @@ class InstallationSerializer(serializers.ModelSerializer):
             "asset",
             "asset_name",
             "version",
+            "order",
             "order_code",
             "namespace",
             "package",
@@ -59,10 +62,8 @@ class InstallationSerializer(serializers.ModelSerializer):
 class InstallationCreateSerializer(serializers.Serializer):
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
-    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
-    version = serializers.PrimaryKeyRelatedField(
-        queryset=AssetVersion.objects.select_related("asset", "catalog_source")
-    )
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    version = serializers.PrimaryKeyRelatedField(queryset=AssetVersion.objects.none())
     channel = serializers.CharField(required=False, allow_blank=True)
     approval = serializers.ChoiceField(
         choices=Installation.Approval.choices, default=Installation.Approval.AUTOMATIC
@@ -74,6 +75,8 @@ class InstallationCreateSerializer(serializers.Serializer):
         if request is not None:
             self.fields["tenant"].queryset = tenants_for(user=request.user)
             self.fields["project"].queryset = projects_for(user=request.user)
+            self.fields["cluster"].queryset = clusters_for(user=request.user)
+            self.fields["version"].queryset = selectors.saleable_versions()
 
 
 class SubscriptionChangeSerializer(serializers.Serializer):

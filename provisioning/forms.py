@@ -1,5 +1,10 @@
+from __future__ import annotations
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Project
+from clusters.models import Cluster
 
 from .models import Installation
 
@@ -31,8 +36,12 @@ class UninstallForm(forms.Form):
 class InstallForm(forms.Form):
     """安装 from 已购资产: where to install, and how to follow updates."""
 
-    project = forms.ModelChoiceField(label=_("Project"), queryset=None)
-    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=None)
+    project: forms.ModelChoiceField[Project] = forms.ModelChoiceField(
+        label=_("Project"), queryset=Project.objects.none()
+    )
+    cluster: forms.ModelChoiceField[Cluster] = forms.ModelChoiceField(
+        label=_("Cluster"), queryset=Cluster.objects.none()
+    )
     channel = forms.ChoiceField(label=_("Update channel"))
     approval = forms.ChoiceField(
         label=_("Update approval"),

@@ -56,7 +56,15 @@ class Installation(models.Model):
     version = models.ForeignKey(
         AssetVersion, on_delete=models.PROTECT, related_name="installations"
     )
-    order_code = models.CharField(_("order"), max_length=40, blank=True, db_index=True)
+    # The paid order that asked for it (none when installed from 已购资产).
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="installations",
+        verbose_name=_("order"),
+    )
     request_key = models.CharField(max_length=100, blank=True)
     namespace = models.CharField(_("namespace"), max_length=63)
     package = models.CharField(_("package"), max_length=253)
@@ -112,6 +120,12 @@ class Installation(models.Model):
                 condition=~Q(request_key=""),
                 name="installation_unique_request_key",
             ),
+            # A paid order installs once, however often its job runs.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=Q(order__isnull=False),
+                name="installation_one_per_order",
+            ),
             models.CheckConstraint(
                 condition=Q(approval__in=["Automatic", "Manual"]),
                 name="installation_approval_valid",
@@ -136,6 +150,8 @@ class Installation(models.Model):
 
 
 class InstallationEvent(TimelineEvent):
+    OWNER_FIELD = "installation"
+
     Source = EventSource
 
     installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="events")
@@ -148,3 +164,23 @@ class InstallationEvent(TimelineEvent):
                 name="installationevent_unique_cluster_event",
             )
         ]
+
+
+class OrderInstallRefusal(models.Model):
+    """A paid order whose operator could not be installed where the buyer asked (say, it
+    already runs in that namespace). The order stays paid and the buyer installs elsewhere
+    from 已购资产; the reason is shown on the order, and the reconciler stops retrying."""
+
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.CASCADE, related_name="install_refusal"
+    )
+    code = models.CharField(max_length=40)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order not installed")
+        verbose_name_plural = _("orders not installed")
+
+    def __str__(self):
+        return f"{self.order_id}: {self.reason[:60]}"

@@ -1,13 +1,29 @@
-"""Reads of the provisioning app, scoped to the acting user's tenants."""
+"""Reads of the provisioning app, scoped to the acting user's tenants (another's is a 404)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from accounts.models import Tenant, User
+from assets.models import Asset, AssetVersion
 from core.errors import NotFound
+from orders.models import Order
 
-from .models import Installation, InstallationEvent
+from .models import Installation, InstallationEvent, OrderInstallRefusal
+
+FOLLOWED = (*Installation.UNFINISHED, Installation.Status.INSTALLED, Installation.Status.FAILED)
 
 
-def installations_for(*, user, tenant=None, include_uninstalled=False):
+def installations_for(
+    *, user: User, tenant: Tenant | None = None, include_uninstalled: bool = False
+) -> QuerySet[Installation]:
     installations = Installation.objects.filter(tenant__memberships__user=user).select_related(
-        "asset", "project", "cluster", "tenant"
+        "asset", "project", "cluster", "tenant", "order"
     )
     if tenant is not None:
         installations = installations.filter(tenant=tenant)
@@ -16,7 +32,15 @@ def installations_for(*, user, tenant=None, include_uninstalled=False):
     return installations.order_by("-created_at", "-id")
 
 
-def get_installation_for(*, user, installation_id):
+def filter_installations(
+    installations: QuerySet[Installation], *, status: str = ""
+) -> QuerySet[Installation]:
+    if status in Installation.Status.values:
+        installations = installations.filter(status=status)
+    return installations
+
+
+def get_installation_for(*, user: User, installation_id: int | str) -> Installation:
     try:
         return (
             installations_for(user=user, include_uninstalled=True)
@@ -24,10 +48,10 @@ def get_installation_for(*, user, installation_id):
             .get(pk=installation_id)
         )
     except (Installation.DoesNotExist, ValueError, TypeError):
-        raise NotFound("No such installation.") from None
+        raise NotFound(_("No such installation.")) from None
 
 
-def events_of(*, installation, limit=200):
+def events_of(*, installation: Installation, limit: int = 200) -> QuerySet[InstallationEvent]:
     return InstallationEvent.objects.filter(installation=installation).order_by(
         "-occurred_at", "-id"
     )[:limit]
@@ -39,10 +63,14 @@ STEPS = [
     (Installation.Step.INSTALL_PLAN, "InstallPlan"),
     (Installation.Step.CSV, "CSV"),
 ]
-_ORDER = [Installation.Step.NAMESPACE, *[step for step, _ in STEPS], Installation.Step.DONE]
+_ORDER: list[str] = [
+    Installation.Step.NAMESPACE,
+    *[step for step, _label in STEPS],
+    Installation.Step.DONE,
+]
 
 
-def step_indicator(installation):
+def step_indicator(installation: Installation) -> list[dict[str, str]]:
     """OperatorGroup → Subscription → InstallPlan → CSV, each done, current or to do."""
     current = _ORDER.index(installation.step) if installation.step in _ORDER else 0
     failed = installation.status == Installation.Status.FAILED
@@ -59,10 +87,8 @@ def step_indicator(installation):
     return steps
 
 
-def installable_version(*, asset):
+def installable_version(*, asset: Asset) -> AssetVersion | None:
     """What a holder installs: the version on sale, else the last one sold (delisted)."""
-    from assets.models import AssetVersion
-
     statuses = [AssetVersion.Status.ON_SALE, AssetVersion.Status.DELISTING_REVIEW]
     version = asset.versions.filter(status__in=statuses).order_by("-listed_at").first()
     if version is None:
@@ -75,9 +101,91 @@ def installable_version(*, asset):
     return version
 
 
-def installation_for_order(*, order):
+def saleable_versions() -> QuerySet[AssetVersion]:
+    """Versions a holder may install: on sale, in delisting review, or delisted."""
+    return AssetVersion.objects.filter(
+        status__in=[
+            AssetVersion.Status.ON_SALE,
+            AssetVersion.Status.DELISTING_REVIEW,
+            AssetVersion.Status.DELISTED,
+        ]
+    ).select_related("asset", "catalog_source")
+
+
+def installation_for_order(*, order: Order) -> Installation | None:
+    return Installation.objects.filter(order=order).first()
+
+
+def install_refusal_for_order(*, order: Order) -> OrderInstallRefusal | None:
+    """Why a paid order's operator was not installed where the buyer asked, if it was not."""
+    return OrderInstallRefusal.objects.filter(order=order).first()
+
+
+def live_installation(*, cluster_id: int, namespace: str, package: str) -> Installation | None:
+    """The one installation of a package in a namespace that is not uninstalled (OLM allows
+    one Subscription per package there)."""
     return (
-        Installation.objects.filter(order_code=order.code, tenant_id=order.buyer_id)
-        .order_by("-created_at")
+        Installation.objects.filter(cluster_id=cluster_id, namespace=namespace, package=package)
+        .exclude(status=Installation.Status.UNINSTALLED)
         .first()
     )
+
+
+# --- for the worker ---------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> Q:
+    return Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+
+
+def installations_to_follow(
+    *, cluster_id: int, now: datetime, force: bool = False
+) -> QuerySet[Installation]:
+    """What one cluster's sync looks at: unfinished, installed and failed ones (failed ones
+    heal when OLM recovers), except those being uninstalled, and only when due."""
+    installations = (
+        Installation.objects.select_related("cluster")
+        .filter(cluster_id=cluster_id, status__in=FOLLOWED)
+        .exclude(status=Installation.Status.UNINSTALLING)
+    )
+    return installations if force else installations.filter(_due(now))
+
+
+def clusters_to_follow(*, now: datetime) -> Iterable[int]:
+    return (
+        Installation.objects.filter(status__in=FOLLOWED)
+        .exclude(status=Installation.Status.UNINSTALLING)
+        .filter(_due(now))
+        .values_list("cluster_id", flat=True)
+        .distinct()
+        .order_by("cluster_id")
+    )
+
+
+def known_event_uids(*, installations: Iterable[Installation]) -> set[str]:
+    return set(
+        InstallationEvent.objects.filter(installation__in=list(installations))
+        .exclude(cluster_uid="")
+        .values_list("cluster_uid", flat=True)
+    )
+
+
+def paid_orders_awaiting_installation(*, paid_before: datetime, limit: int = 200) -> list[int]:
+    """Paid new purchases that name a target but have neither an installation nor a recorded
+    refusal: their job was lost (a process died between commit and enqueue, a broker
+    dropped it). Oldest first."""
+    orders: QuerySet[Any] = (
+        Order.objects.filter(
+            status=Order.Status.PAID,
+            kind=Order.Kind.NEW,
+            paid_at__lt=paid_before,
+            project__isnull=False,
+            cluster__isnull=False,
+            version__isnull=False,
+            installations__isnull=True,
+            install_refusal__isnull=True,
+        )
+        .order_by("paid_at", "id")
+        .values_list("id", flat=True)
+    )
+    return list(orders[:limit])

@@ -1,141 +1,122 @@
-"""Every write of the provisioning app: keyword-only, one transaction each.
+"""What people (and paid orders) ask of provisioning: keyword-only, one transaction each.
 
-Web requests only record intent and enqueue work on commit; the worker talks to clusters.
+These record the intent and enqueue the worker's job on commit; the worker talks to the
+cluster (tasks) and writes down what it found (records).
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership
+from accounts.guards import require_member
+from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion
+from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
+from core.errors import FieldErrors, error_code, error_text, invalid
+from core.jobs import enqueue_on_commit
+from orders.models import Order
 from orders.selectors import active_entitlement
 
-from .models import Installation, InstallationEvent
+from . import tasks
+from .errors import ProvisioningErrorCode as Code
+from .models import Installation, OrderInstallRefusal
+from .records import add_event, set_status
 
-# sender=Installation, installation=...: receivers (the operand-instances app) return how
-# many instances still run on it; uninstalling is refused while any do, unless confirmed.
+# sender=Installation, installation=...: receivers (the instances app) return how many
+# instances still run on it; uninstalling is refused while any do, unless confirmed.
 installation_instance_count = Signal()
 
-
 Status = Installation.Status
+SALEABLE = (
+    AssetVersion.Status.ON_SALE,
+    AssetVersion.Status.DELISTING_REVIEW,
+    AssetVersion.Status.DELISTED,
+)
 
 
-def _enqueue(task_name, *args):
-    from . import tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
-
-
-def _require_member(*, user, tenant):
-    if user is None:
-        return
-    if not Membership.objects.filter(user=user, tenant=tenant).exists():
-        raise PermissionDenied(_("You are not a member of %(tenant)s.") % {"tenant": tenant})
-
-
-def add_event(*, installation, reason, message="", type="Normal", source="platform", **extra):
-    return InstallationEvent.objects.create(
-        installation=installation,
-        reason=reason,
-        message=message,
-        type=type,
-        source=source,
-        occurred_at=extra.pop("occurred_at", None) or timezone.now(),
-        **extra,
-    )
-
-
-def _set_status(installation, status, *, actor=None, reason=""):
-    previous = installation.status
-    if previous == status:
-        return False
-    installation.status = status
-    installation.status_changed_at = timezone.now()
-    record_audit(
-        actor=actor,
-        action="installation.status",
-        obj=installation,
-        tenant=installation.tenant,
-        from_state=previous,
-        to_state=status,
-        reason=reason,
-    )
-    return True
-
-
-def request_installation(
+def _installation_errors(
     *,
-    actor,
-    tenant,
-    project,
-    cluster,
-    version,
-    channel="",
-    approval=Installation.Approval.AUTOMATIC,
-    order_code="",
-    request_key="",
-):
-    """安装: records the installation and enqueues it; a repeated request key returns the first."""
-    _require_member(user=actor, tenant=tenant)
+    tenant: Tenant,
+    project: Project | None,
+    cluster: Cluster | None,
+    version: AssetVersion,
+    channel: str,
+    approval: str,
+) -> FieldErrors:
+    errors = FieldErrors()
+    if project is None or project.tenant_id != tenant.pk:
+        errors.add(
+            "project",
+            _("Choose a project of %(tenant)s.") % {"tenant": tenant},
+            code=Code.PROJECT_NOT_OURS,
+        )
+    elif cluster is None or not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
+        errors.add(
+            "cluster", _("This project may not deploy to that cluster."), code=Code.CLUSTER_NOT_OPEN
+        )
+    if channel not in version.channels:
+        errors.add(
+            "channel",
+            _("Choose one of the channels %(channels)s.")
+            % {"channels": ", ".join(version.channels)},
+            code=Code.CHANNEL_UNKNOWN,
+        )
+    if approval not in Installation.Approval.values:
+        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    if version.status not in SALEABLE:
+        errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
+    return errors
+
+
+def _create_installation(
+    *,
+    actor: User | None,
+    tenant: Tenant,
+    project: Project,
+    cluster: Cluster,
+    version: AssetVersion,
+    channel: str,
+    approval: str,
+    order: Order | None,
+    request_key: str,
+) -> Installation:
+    """Checks what the cluster and the entitlement allow, then records the installation and
+    enqueues its job on commit. A repeated request key returns the first installation."""
     if request_key:
         existing = Installation.objects.filter(tenant=tenant, request_key=request_key).first()
         if existing is not None:
             return existing
-    errors = {}
-    if project is None or project.tenant_id != tenant.pk:
-        errors["project"] = [_("Choose a project of %(tenant)s.") % {"tenant": tenant}]
-    elif cluster is None or not clusters_open_to(project=project).filter(pk=cluster.pk).exists():
-        errors["cluster"] = [_("This project may not deploy to that cluster.")]
     channel = channel or version.default_channel
-    if channel not in version.channels:
-        errors["channel"] = [
-            _("Choose one of the channels %(channels)s.")
-            % {"channels": ", ".join(version.channels)}
-        ]
-    if approval not in Installation.Approval.values:
-        errors["approval"] = [_("Choose Automatic or Manual.")]
-    if version.status not in (
-        AssetVersion.Status.ON_SALE,
-        AssetVersion.Status.DELISTING_REVIEW,
-        AssetVersion.Status.DELISTED,
-    ):
-        errors["version"] = [_("This version is not on sale.")]
-    if errors:
-        raise ValidationError(errors)
+    _installation_errors(
+        tenant=tenant,
+        project=project,
+        cluster=cluster,
+        version=version,
+        channel=channel,
+        approval=approval,
+    ).raise_if_any()
     if active_entitlement(tenant, version.asset) is None:
-        raise ValidationError(
-            {
-                "version": [
-                    _(
-                        "Your tenant holds no active entitlement for %(asset)s; buy or renew "
-                        "it first."
-                    )
-                    % {"asset": version.asset.name}
-                ]
-            },
-            code="entitlement_expired",
+        raise invalid(
+            _("Your tenant holds no active entitlement for %(asset)s; buy or renew it first.")
+            % {"asset": version.asset.name},
+            code=Code.ENTITLEMENT_EXPIRED,
+            field="version",
         )
     live = Installation.objects.filter(
         cluster=cluster, namespace=project.namespace, package=version.package_name
     ).exclude(status=Status.UNINSTALLED)
     if live.exists():
-        raise ValidationError(
-            {
-                "project": [
-                    _("%(package)s is already installed in %(namespace)s on %(cluster)s.")
-                    % {
-                        "package": version.package_name,
-                        "namespace": project.namespace,
-                        "cluster": cluster,
-                    }
-                ]
-            }
+        raise invalid(
+            _("%(package)s is already installed in %(namespace)s on %(cluster)s.")
+            % {"package": version.package_name, "namespace": project.namespace, "cluster": cluster},
+            code=Code.ALREADY_INSTALLED,
+            field="project",
         )
     catalog = version.catalog_source
     try:
@@ -146,7 +127,7 @@ def request_installation(
                 cluster=cluster,
                 asset=version.asset,
                 version=version,
-                order_code=order_code,
+                order=order,
                 request_key=request_key,
                 namespace=project.namespace,
                 package=version.package_name,
@@ -164,7 +145,11 @@ def request_installation(
                 obj=installation,
                 tenant=tenant,
                 to_state=Status.PENDING,
-                changes={"channel": channel, "approval": approval, "order": order_code},
+                changes={
+                    "channel": channel,
+                    "approval": approval,
+                    "order": order.code if order else "",
+                },
             )
             add_event(
                 installation=installation,
@@ -172,167 +157,149 @@ def request_installation(
                 message=_("Install %(package)s (channel %(channel)s, %(approval)s approval).")
                 % {"package": installation.package, "channel": channel, "approval": approval},
             )
-            _enqueue("install_operator", installation.pk)
+            enqueue_on_commit(tasks.install_operator, installation.pk)
     except IntegrityError:
-        # A concurrent request won: the same request (same key) gets what it created;
-        # another one for the same namespace and package is told so.
-        existing = (
-            Installation.objects.filter(tenant=tenant, request_key=request_key).first()
-            if request_key
-            else None
-        )
+        # A concurrent request won: the same request (same key, same order) gets what it
+        # created; another one for the same namespace and package is told so.
+        existing = None
+        if order is not None:
+            existing = Installation.objects.filter(order=order).first()
+        if existing is None and request_key:
+            existing = Installation.objects.filter(tenant=tenant, request_key=request_key).first()
         if existing is not None:
             return existing
-        raise ValidationError(
-            {"project": [_("This operator is already being installed in that namespace.")]}
+        raise invalid(
+            _("This operator is already being installed in that namespace."),
+            code=Code.INSTALL_IN_PROGRESS,
+            field="project",
         ) from None
     return installation
 
 
-def record_step(*, installation_id, step, operator_group=""):
-    with transaction.atomic():
-        installation = Installation.objects.select_for_update().get(pk=installation_id)
-        if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED):
-            return installation
-        installation.step = step
-        if operator_group:
-            installation.operator_group = operator_group
-        if step == Installation.Step.SUBSCRIPTION:
-            installation.subscribed_at = timezone.now()
-            if installation.status == Status.PENDING:
-                _set_status(installation, Status.SUBSCRIBING)
-        installation.attempts += 1 if step == Installation.Step.NAMESPACE else 0
-        installation.next_sync_at = None
-        installation.quiet_syncs = 0
-        installation.save()
-    return installation
+def request_installation(
+    *,
+    actor: User,
+    tenant: Tenant,
+    project: Project | None,
+    cluster: Cluster | None,
+    version: AssetVersion,
+    channel: str = "",
+    approval: str = Installation.Approval.AUTOMATIC,
+    request_key: str = "",
+) -> Installation:
+    """安装 (from 已购资产, the API or the service catalog): a member asks for it."""
+    require_member(user=actor, tenant=tenant)
+    if request_key:
+        existing = Installation.objects.filter(tenant=tenant, request_key=request_key).first()
+        if existing is not None:
+            return existing
+    if project is None or cluster is None:
+        _installation_errors(
+            tenant=tenant,
+            project=project,
+            cluster=cluster,
+            version=version,
+            channel=channel or version.default_channel,
+            approval=approval,
+        ).raise_if_any()
+    assert project is not None and cluster is not None
+    return _create_installation(
+        actor=actor,
+        tenant=tenant,
+        project=project,
+        cluster=cluster,
+        version=version,
+        channel=channel,
+        approval=approval,
+        order=None,
+        request_key=request_key,
+    )
 
 
-def record_assessment(*, installation_id, assessment):
-    """Applies what the cluster says; returns whether anything changed (for back-off)."""
-    with transaction.atomic():
-        installation = Installation.objects.select_for_update().get(pk=installation_id)
-        if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED, Status.PENDING):
-            return False
-        if installation.status == Status.FAILED and assessment.status in (
-            Status.FAILED,
-            Status.SUBSCRIBING,
-        ):
-            # Failed stays failed until the cluster shows progress again (OLM recovered,
-            # e.g. a catalog became healthy) or the user retries.
-            return False
-        before = (
-            installation.status,
-            installation.step,
-            installation.installed_csv,
-            installation.current_csv,
-            installation.pending_install_plan,
-            installation.failure_reason,
+def order_is_installable(order: Order) -> bool:
+    """A paid new purchase that names where to install (the buy dialog's project and cluster)."""
+    return (
+        order.status == Order.Status.PAID
+        and order.kind == Order.Kind.NEW
+        and order.project_id is not None
+        and order.cluster_id is not None
+        and order.version_id is not None
+    )
+
+
+def install_paid_order(*, order_id: int) -> Installation | None:
+    """The paid → install step, run by the worker: idempotent, keyed by the order.
+
+    Creates the installation the order asked for, or finds the one made before; a refusal
+    (already installed there, version withdrawn, …) is recorded once on the order, so the
+    order stays paid, the buyer is told, and nobody retries for ever.
+    """
+    order = (
+        Order.objects.select_related("buyer", "project", "cluster", "version__catalog_source")
+        .select_related("version__asset", "created_by")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None or not order_is_installable(order):
+        return None
+    existing = Installation.objects.filter(order=order).first()
+    if existing is not None or OrderInstallRefusal.objects.filter(order=order).exists():
+        return existing
+    assert order.project is not None and order.cluster is not None and order.version is not None
+    try:
+        return _create_installation(
+            actor=order.created_by,
+            tenant=order.buyer,
+            project=order.project,
+            cluster=order.cluster,
+            version=order.version,
+            channel=order.channel,
+            approval=order.approval,
+            order=order,
+            request_key=f"order:{order.code}",
         )
-        changed_status = _set_status(installation, assessment.status, reason=assessment.message)
-        installation.step = assessment.step
-        if assessment.status == Status.FAILED:
-            installation.failure_reason = assessment.message
-        else:
-            installation.failure_reason = ""
-        if assessment.installed_csv:
-            if (
-                installation.installed_csv
-                and assessment.installed_csv != installation.installed_csv
-            ):
-                add_event(
-                    installation=installation,
-                    reason="Upgraded",
-                    message=_("Upgraded from %(old)s to %(new)s.")
-                    % {"old": installation.installed_csv, "new": assessment.installed_csv},
+    except ValidationError as exc:
+        with transaction.atomic():
+            refusal, created = OrderInstallRefusal.objects.get_or_create(
+                order=order,
+                defaults={"code": error_code(exc)[:40], "reason": error_text(exc)},
+            )
+            if created:
+                record_audit(
+                    actor=None,
+                    action="order.install_refused",
+                    obj=order,
+                    tenant=order.buyer,
+                    reason=refusal.reason,
                 )
-            installation.installed_csv = assessment.installed_csv
-            installation.installed_version = (
-                assessment.installed_version or installation.installed_version
-            )
-        installation.current_csv = assessment.current_csv or installation.current_csv
-        if assessment.csv_info:
-            installation.csv_info = assessment.csv_info
-        if assessment.pending_install_plan and not installation.pending_install_plan:
-            add_event(
-                installation=installation,
-                reason="RequiresApproval",
-                message=_("InstallPlan %(plan)s waits for approval to install %(csvs)s.")
-                % {
-                    "plan": assessment.pending_install_plan,
-                    "csvs": ", ".join(assessment.pending_csvs),
-                },
-            )
-        installation.pending_install_plan = assessment.pending_install_plan
-        installation.pending_csvs = assessment.pending_csvs
-        if changed_status:
-            add_event(
-                installation=installation,
-                reason={
-                    "installed": "Installed",
-                    "failed": "InstallFailed",
-                    "installing": "Installing",
-                    "requires_approval": "RequiresApproval",
-                    "subscribing": "Subscribing",
-                }.get(assessment.status, "StatusChanged"),
-                message=assessment.message
-                or _("Now %(status)s.") % {"status": installation.get_status_display()},
-                type="Warning" if assessment.status == Status.FAILED else "Normal",
-            )
-        if assessment.status == Status.INSTALLED and installation.installed_at is None:
-            installation.installed_at = timezone.now()
-        after = (
-            installation.status,
-            installation.step,
-            installation.installed_csv,
-            installation.current_csv,
-            installation.pending_install_plan,
-            installation.failure_reason,
-        )
-        changed = before != after
-        installation.save()
-    return changed
+        return None
 
 
-def mark_failed(*, installation_id, reason):
-    with transaction.atomic():
-        installation = Installation.objects.select_for_update().get(pk=installation_id)
-        if installation.status in (Status.UNINSTALLED,):
-            return installation
-        _set_status(installation, Status.FAILED, reason=reason)
-        installation.failure_reason = reason
-        installation.save()
-        add_event(installation=installation, reason="InstallFailed", message=reason, type="Warning")
-    return installation
-
-
-def _for_member(actor, installation):
-    _require_member(user=actor, tenant=installation.tenant)
-
-
-def retry_installation(*, actor, installation):
+def retry_installation(*, actor: User, installation: Installation) -> Installation:
     """重试: a failed installation starts again from the first step (every step is idempotent)."""
-    _for_member(actor, installation)
+    require_member(user=actor, tenant=installation.tenant)
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if installation.status != Status.FAILED:
-            raise ValidationError(_("Only a failed installation can be retried."))
-        _set_status(installation, Status.PENDING, actor=actor, reason="retry")
+            raise invalid(_("Only a failed installation can be retried."), code=Code.NOT_FAILED)
+        set_status(installation, Status.PENDING, actor=actor, reason="retry")
         installation.failure_reason = ""
         installation.step = Installation.Step.NAMESPACE
         installation.save()
         add_event(installation=installation, reason="Retry", message=_("Retry requested."))
-        _enqueue("install_operator", installation.pk)
+        enqueue_on_commit(tasks.install_operator, installation.pk)
     return installation
 
 
-def approve_install_plan(*, actor, installation):
+def approve_install_plan(*, actor: User, installation: Installation) -> Installation:
     """批准升级: approves exactly the CSVs the user was shown, on the worker."""
-    _for_member(actor, installation)
+    require_member(user=actor, tenant=installation.tenant)
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if not installation.pending_install_plan:
-            raise ValidationError(_("No InstallPlan is waiting for approval."))
+            raise invalid(
+                _("No InstallPlan is waiting for approval."), code=Code.NOTHING_TO_APPROVE
+            )
         record_audit(
             actor=actor,
             action="installation.approved",
@@ -349,8 +316,8 @@ def approve_install_plan(*, actor, installation):
             message=_("%(user)s approved InstallPlan %(plan)s.")
             % {"user": actor, "plan": installation.pending_install_plan},
         )
-        _enqueue(
-            "approve_install_plan",
+        enqueue_on_commit(
+            tasks.approve_install_plan,
             installation.pk,
             installation.pending_install_plan,
             list(installation.pending_csvs),
@@ -358,23 +325,26 @@ def approve_install_plan(*, actor, installation):
     return installation
 
 
-def change_subscription(*, actor, installation, channel, approval):
+def change_subscription(
+    *, actor: User, installation: Installation, channel: str, approval: str
+) -> Installation:
     """The 订阅 tab: a new channel or approval strategy, applied to the Subscription."""
-    _for_member(actor, installation)
-    errors = {}
+    require_member(user=actor, tenant=installation.tenant)
+    errors = FieldErrors()
     if channel not in installation.version.channels:
-        errors["channel"] = [
+        errors.add(
+            "channel",
             _("Choose one of the channels %(channels)s.")
-            % {"channels": ", ".join(installation.version.channels)}
-        ]
+            % {"channels": ", ".join(installation.version.channels)},
+            code=Code.CHANNEL_UNKNOWN,
+        )
     if approval not in Installation.Approval.values:
-        errors["approval"] = [_("Choose Automatic or Manual.")]
-    if errors:
-        raise ValidationError(errors)
+        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    errors.raise_if_any()
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED):
-            raise ValidationError(_("This operator is being uninstalled."))
+            raise invalid(_("This operator is being uninstalled."), code=Code.UNINSTALLING)
         changes = {}
         if installation.channel != channel:
             changes["channel"] = [installation.channel, channel]
@@ -399,76 +369,46 @@ def change_subscription(*, actor, installation, channel, approval):
             reason="SubscriptionChanged",
             message=", ".join(f"{k}: {a} → {b}" for k, (a, b) in changes.items()),
         )
-        _enqueue("apply_subscription", installation.pk)
+        enqueue_on_commit(tasks.apply_subscription, installation.pk)
     return installation
 
 
-def instance_count(installation):
+def instance_count(installation: Installation) -> int:
+    """How many operand instances run on it (the instances app answers the signal)."""
     return sum(
-        answer or 0
+        int(answer or 0)
         for _receiver, answer in installation_instance_count.send(
             sender=Installation, installation=installation
         )
     )
 
 
-def request_uninstall(*, actor, installation, delete_instances=False):
+def request_uninstall(
+    *, actor: User, installation: Installation, delete_instances: bool = False
+) -> Installation:
     """Refused while instances run, unless the user confirmed deleting them too."""
-    _for_member(actor, installation)
+    require_member(user=actor, tenant=installation.tenant)
     running = instance_count(installation)
     if running and not delete_instances:
-        raise ValidationError(
-            {
-                "delete_instances": [
-                    _(
-                        "%(count)s instance(s) still run on this operator. Confirm deleting "
-                        "them too, or delete them first."
-                    )
-                    % {"count": running}
-                ]
-            }
+        raise invalid(
+            _(
+                "%(count)s instance(s) still run on this operator. Confirm deleting "
+                "them too, or delete them first."
+            )
+            % {"count": running},
+            code=Code.INSTANCES_RUNNING,
+            field="delete_instances",
         )
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED):
             return installation
-        _set_status(installation, Status.UNINSTALLING, actor=actor)
+        set_status(installation, Status.UNINSTALLING, actor=actor)
         installation.save()
         add_event(
             installation=installation,
             reason="UninstallRequested",
             message=_("Uninstall requested by %(user)s.") % {"user": actor},
         )
-        _enqueue("uninstall_operator", installation.pk, bool(delete_instances))
+        enqueue_on_commit(tasks.uninstall_operator, installation.pk, bool(delete_instances))
     return installation
-
-
-def record_uninstalled(*, installation_id):
-    with transaction.atomic():
-        installation = Installation.objects.select_for_update().get(pk=installation_id)
-        if installation.status == Status.UNINSTALLED:
-            return installation
-        _set_status(installation, Status.UNINSTALLED)
-        installation.pending_install_plan = ""
-        installation.pending_csvs = []
-        installation.save()
-        add_event(
-            installation=installation,
-            reason="Uninstalled",
-            message=_("Subscription and ClusterServiceVersion deleted; the CRDs stay."),
-        )
-    return installation
-
-
-def record_sync_schedule(*, installation_id, changed, now, fast_syncs=15, max_delay=60):
-    """Back-off: after a run of quiet looks, look less and less often (up to a minute)."""
-    installation = Installation.objects.filter(pk=installation_id)
-    if changed:
-        installation.update(quiet_syncs=0, next_sync_at=None)
-        return
-    current = installation.values_list("quiet_syncs", flat=True).first() or 0
-    quiet = current + 1
-    delay = 0 if quiet <= fast_syncs else min(max_delay, 2 ** (quiet - fast_syncs))
-    installation.update(
-        quiet_syncs=quiet, next_sync_at=now + timezone.timedelta(seconds=delay) if delay else None
-    )

@@ -1,26 +1,30 @@
 """The worker's provisioning jobs. Each is idempotent: running it twice changes nothing more.
 
-Tasks ack late (a killed worker's job is delivered again), retry transient cluster
-errors with exponential back-off and jitter, and give up after a bound with the
-installation failed and the reason kept. The periodic sync is the safety net that
-finishes whatever a lost message left behind.
+Jobs ack late (a killed worker's job is delivered again), retry transient cluster errors
+with the one policy (core.retry), and give up after a bound with the installation failed
+and the reason kept. The periodic sync fans out one job per cluster and is the safety net
+that finishes whatever a lost message left behind.
 """
+
+from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from clusters import kube
+from clusters.events import timeline_rows
+from core.retry import CLUSTER_JOB_RETRY
 
-from . import services
-from .models import Installation, InstallationEvent
+from . import records, selectors
+from .models import Installation
 from .olm import (
     INSTALLATION_LABEL,
     OPERATORS_V1,
@@ -33,14 +37,6 @@ from .olm import (
 
 logger = logging.getLogger(__name__)
 
-RETRY = {
-    "autoretry_for": (kube.TransientError,),
-    "retry_backoff": 1,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 10,
-    "acks_late": True,
-}
 WATCHED_KINDS = {"Subscription", "InstallPlan", "ClusterServiceVersion", "OperatorGroup"}
 
 
@@ -49,17 +45,21 @@ class ProvisioningTask(Task):
         """Retries exhausted or a permanent error: the installation is failed, reason kept."""
         message = exc.message if isinstance(exc, kube.KubeError) else f"{type(exc).__name__}: {exc}"
         if args:
-            services.mark_failed(installation_id=args[0], reason=message[:2000])
+            records.mark_failed(installation_id=args[0], reason=message[:2000])
 
 
-def _load(installation_id):
+def _load(installation_id: int) -> Installation | None:
     return (
         Installation.objects.select_related("cluster", "version").filter(pk=installation_id).first()
     )
 
 
-@shared_task(base=ProvisioningTask, bind=True, **RETRY)
-def install_operator(self, installation_id):
+def _follow_soon(cluster_id: int) -> None:
+    sync_cluster.apply_async((cluster_id,), countdown=1)
+
+
+@shared_task(base=ProvisioningTask, bind=True, **CLUSTER_JOB_RETRY)
+def install_operator(self: Task, installation_id: int) -> str | None:
     """Namespace → OperatorGroup (reuse the one there) → Subscription, by server-side apply."""
     installation = _load(installation_id)
     if installation is None or installation.status not in (
@@ -75,12 +75,12 @@ def install_operator(self, installation_id):
     gateway = kube.gateway_for(installation.cluster)
     namespace = installation.namespace
     gateway.apply(namespace_manifest(namespace))
-    services.record_step(installation_id=installation.pk, step=Installation.Step.OPERATOR_GROUP)
+    records.record_step(installation_id=installation.pk, step=Installation.Step.OPERATOR_GROUP)
 
     groups = gateway.list(OPERATORS_V1, "OperatorGroup", namespace=namespace)
     if len(groups) > 1:
         names = ", ".join(sorted(g["metadata"]["name"] for g in groups))
-        services.mark_failed(
+        records.mark_failed(
             installation_id=installation.pk,
             reason=(
                 f"Namespace {namespace} has {len(groups)} OperatorGroups ({names}); OLM needs "
@@ -106,17 +106,17 @@ def install_operator(self, installation_id):
         ),
         force=True,
     )
-    services.record_step(
+    records.record_step(
         installation_id=installation.pk,
         step=Installation.Step.SUBSCRIPTION,
         operator_group=group_name,
     )
-    sync_cluster.apply_async((installation.cluster_id,), countdown=1)
-    return group_name
+    _follow_soon(installation.cluster_id)
+    return str(group_name)
 
 
-@shared_task(base=ProvisioningTask, bind=True, **RETRY)
-def apply_subscription(self, installation_id):
+@shared_task(base=ProvisioningTask, bind=True, **CLUSTER_JOB_RETRY)
+def apply_subscription(self: Task, installation_id: int) -> None:
     """After a channel or approval change on the 订阅 tab."""
     installation = _load(installation_id)
     if installation is None or installation.status in (
@@ -136,11 +136,13 @@ def apply_subscription(self, installation_id):
         ),
         force=True,
     )
-    sync_cluster.apply_async((installation.cluster_id,), countdown=1)
+    _follow_soon(installation.cluster_id)
 
 
-@shared_task(bind=True, **RETRY)
-def approve_install_plan(self, installation_id, plan_name, expected_csvs):
+@shared_task(bind=True, **CLUSTER_JOB_RETRY)
+def approve_install_plan(
+    self: Task, installation_id: int, plan_name: str, expected_csvs: list[str]
+) -> bool:
     """Patches `spec.approved: true` only if the plan still installs what the user approved."""
     installation = _load(installation_id)
     if installation is None:
@@ -149,7 +151,7 @@ def approve_install_plan(self, installation_id, plan_name, expected_csvs):
     plan = gateway.get_or_none(OPERATORS_V1ALPHA1, "InstallPlan", plan_name, installation.namespace)
     actual = list((plan or {}).get("spec", {}).get("clusterServiceVersionNames") or [])
     if plan is None or sorted(actual) != sorted(expected_csvs):
-        services.add_event(
+        records.add_event(
             installation=installation,
             reason="ApprovalRefused",
             type="Warning",
@@ -166,12 +168,12 @@ def approve_install_plan(self, installation_id, plan_name, expected_csvs):
         {"spec": {"approved": True}},
         installation.namespace,
     )
-    sync_cluster.apply_async((installation.cluster_id,), countdown=1)
+    _follow_soon(installation.cluster_id)
     return True
 
 
-@shared_task(base=ProvisioningTask, bind=True, **RETRY)
-def uninstall_operator(self, installation_id, delete_instances=False):
+@shared_task(base=ProvisioningTask, bind=True, **CLUSTER_JOB_RETRY)
+def uninstall_operator(self: Task, installation_id: int, delete_instances: bool = False) -> None:
     """Deletes the Subscription, then the CSV (OLM leaves it behind); the CRDs stay."""
     installation = _load(installation_id)
     if installation is None or installation.status != Installation.Status.UNINSTALLING:
@@ -196,15 +198,15 @@ def uninstall_operator(self, installation_id, delete_instances=False):
         )
     for name in sorted(n for n in csv_names if n):
         gateway.delete(OPERATORS_V1ALPHA1, "ClusterServiceVersion", name, installation.namespace)
-    services.record_uninstalled(installation_id=installation.pk)
+    records.record_uninstalled(installation_id=installation.pk)
 
 
-def _by_namespace_and_name(objects):
+def _by_namespace_and_name(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict]:
     return {(o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objects}
 
 
-def _import_events(installation, events, known_uids):
-    """The cluster's Events about this installation's OLM objects, once each."""
+def _about(installation: Installation) -> Callable[[dict[str, Any]], bool]:
+    """Which Events belong to an installation: those about its OLM objects."""
     names = {
         installation.subscription_name,
         installation.installed_csv,
@@ -212,58 +214,46 @@ def _import_events(installation, events, known_uids):
         installation.pending_install_plan,
         installation.operator_group,
     } - {""}
-    new = []
-    for event in events:
-        involved = event.get("involvedObject") or {}
-        uid = event["metadata"].get("uid", "")
-        if (
-            involved.get("namespace") != installation.namespace
-            or involved.get("kind") not in WATCHED_KINDS
-            or not (involved.get("name") in names or involved.get("kind") == "InstallPlan")
-            or uid in known_uids
-        ):
-            continue
-        when = (
-            event.get("lastTimestamp")
-            or event.get("eventTime")
-            or event["metadata"].get("creationTimestamp")
-        )
-        new.append(
-            InstallationEvent(
-                installation=installation,
-                source=InstallationEvent.Source.CLUSTER,
-                type=event.get("type", "Normal"),
-                reason=event.get("reason", "")[:100],
-                message=event.get("message", ""),
-                involved_object=f"{involved.get('kind')}/{involved.get('name')}",
-                cluster_uid=uid,
-                occurred_at=(parse_datetime(when) if when else None) or timezone.now(),
-            )
-        )
-    if new:
-        InstallationEvent.objects.bulk_create(new, ignore_conflicts=True)
+
+    def about(involved: dict[str, Any]) -> bool:
+        kind = involved.get("kind")
+        return kind in WATCHED_KINDS and (involved.get("name") in names or kind == "InstallPlan")
+
+    return about
 
 
-def _due(now):
-    return Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+def _resubmit_if_stale(installation: Installation, now: datetime) -> bool:
+    """A lost or killed install job: start it again (the job is idempotent)."""
+    changed_at = installation.status_changed_at or installation.created_at
+    if now - changed_at <= timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER):
+        return False
+    install_operator.delay(installation.pk)
+    return True
+
+
+def _cluster_lock(cluster_id: int) -> str:
+    return f"provisioning:sync-cluster:{cluster_id}"
 
 
 @shared_task(acks_late=True)
-def sync_cluster(cluster_id, force=False):
-    """Follows a cluster's installations with one list call per kind, whatever their number."""
+def sync_cluster(cluster_id: int, force: bool = False) -> int:
+    """Follows one cluster's installations with one list call per kind, whatever their number.
+
+    One run per cluster at a time: a run that finds another still going skips, so syncs of
+    a slow cluster never pile up in front of install jobs.
+    """
+    if not cache.add(_cluster_lock(cluster_id), True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
+        return 0
+    try:
+        return _sync_cluster(cluster_id, force=force)
+    finally:
+        cache.delete(_cluster_lock(cluster_id))
+
+
+def _sync_cluster(cluster_id: int, *, force: bool) -> int:
     now = timezone.now()
     installations = list(
-        Installation.objects.select_related("cluster")
-        .filter(cluster_id=cluster_id)
-        .filter(
-            status__in=[
-                *Installation.UNFINISHED,
-                Installation.Status.INSTALLED,
-                Installation.Status.FAILED,
-            ]
-        )
-        .exclude(status=Installation.Status.UNINSTALLING)
-        .filter(Q() if force else _due(now))
+        selectors.installations_to_follow(cluster_id=cluster_id, now=now, force=force)
     )
     if not installations:
         return 0
@@ -278,36 +268,25 @@ def sync_cluster(cluster_id, force=False):
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
         return 0
-    subscriptions = _by_namespace_and_name(subscriptions)
-    plans_by_ns, csvs_by_ns = defaultdict(dict), defaultdict(dict)
+    by_name = _by_namespace_and_name(subscriptions)
+    plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
+    csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
     for plan in plans:
         plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
     for csv in csvs:
         csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
-    events_by_namespace = defaultdict(list)
+    events_by_namespace: dict[str, list[dict]] = defaultdict(list)
     for event in events:
-        events_by_namespace[(event.get("involvedObject") or {}).get("namespace")].append(event)
-    known_uids = set(
-        InstallationEvent.objects.filter(installation__in=installations)
-        .exclude(cluster_uid="")
-        .values_list("cluster_uid", flat=True)
-    )
-    stale_after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
+        events_by_namespace[(event.get("involvedObject") or {}).get("namespace", "")].append(event)
+    known_uids = selectors.known_event_uids(installations=installations)
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
-            # A lost or killed install job: start it again (the job is idempotent).
-            changed_at = installation.status_changed_at or installation.created_at
-            if now - changed_at > stale_after:
-                install_operator.delay(installation.pk)
-                services.record_sync_schedule(
-                    installation_id=installation.pk, changed=True, now=now
-                )
+            if _resubmit_if_stale(installation, now):
+                records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
             continue
-        subscription = subscriptions.get((installation.namespace, installation.subscription_name))
+        subscription = by_name.get((installation.namespace, installation.subscription_name))
         if subscription is None and installation.status == Installation.Status.SUBSCRIBING:
-            changed_at = installation.status_changed_at or installation.created_at
-            if now - changed_at > stale_after:
-                install_operator.delay(installation.pk)
+            _resubmit_if_stale(installation, now)
             continue
         assessment = assess(
             subscription=subscription,
@@ -315,46 +294,28 @@ def sync_cluster(cluster_id, force=False):
             csvs=csvs_by_ns[installation.namespace],
             since=installation.subscribed_at,
         )
-        changed = services.record_assessment(installation_id=installation.pk, assessment=assessment)
-        _import_events(installation, events_by_namespace[installation.namespace], known_uids)
-        services.record_sync_schedule(installation_id=installation.pk, changed=changed, now=now)
+        changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
+        records.record_cluster_events(
+            installation_id=installation.pk,
+            rows=timeline_rows(
+                events_by_namespace[installation.namespace],
+                namespace=installation.namespace,
+                about=_about(installation),
+                known_uids=known_uids,
+            ),
+        )
+        records.record_sync_schedule(installation_id=installation.pk, changed=changed, now=now)
     return len(installations)
 
 
-SYNC_LOCK = "provisioning:sync-installations"
-
-
 @shared_task(acks_late=True)
-def sync_installations():
-    """Periodic: every cluster with installations to follow, one `sync_cluster` each.
+def sync_installations() -> int:
+    """Periodic: one `sync_cluster` job per cluster with installations due a look.
 
-    One run at a time: a run that finds the previous one still going skips, so syncs
-    never pile up in front of install jobs.
+    Each job expires if no worker starts it within a sync interval: the next round asks
+    again, so a backlog never grows.
     """
-    if not cache.add(SYNC_LOCK, True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
-        return 0
-    try:
-        return _sync_all_clusters()
-    finally:
-        cache.delete(SYNC_LOCK)
-
-
-def _sync_all_clusters():
-    now = timezone.now()
-    cluster_ids = (
-        Installation.objects.filter(
-            status__in=[
-                *Installation.UNFINISHED,
-                Installation.Status.INSTALLED,
-                Installation.Status.FAILED,
-            ]
-        )
-        .exclude(status=Installation.Status.UNINSTALLING)
-        .filter(_due(now))
-        .values_list("cluster_id", flat=True)
-        .distinct()
-    )
-    count = 0
+    cluster_ids = list(selectors.clusters_to_follow(now=timezone.now()))
     for cluster_id in cluster_ids:
-        count += sync_cluster(cluster_id)
-    return count
+        sync_cluster.apply_async((cluster_id,), expires=max(settings.INSTALL_SYNC_INTERVAL, 1))
+    return len(cluster_ids)

@@ -1,15 +1,26 @@
 """容器应用 → Operator 应用: installed operators, live; thin views over services."""
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+
+from accounts.selectors import projects_for
+from accounts.workspace import WorkspaceRequest
+from assets.storefront.selectors import get_asset_by_code
+from clusters.selectors import clusters_open_to
+from core.errors import apply_to_form, error_text
+from core.pagination import paginate
+from orders.selectors import active_entitlement
 
 from . import selectors, services
 from .forms import InstallForm, SubscriptionForm, UninstallForm
@@ -18,24 +29,17 @@ from .models import Installation
 TABS = ("details", "subscription", "events", "instances")
 
 
-def _errors(exc):
-    if hasattr(exc, "error_dict"):
-        return " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
-    return " ".join(exc.messages)
-
-
 @login_required
-def installation_list(request):
+def installation_list(request: WorkspaceRequest) -> HttpResponse:
     tenant = request.workspace.tenant
-    installations = selectors.installations_for(user=request.user, tenant=tenant)
     status = request.GET.get("status", "")
-    if status in Installation.Status.values:
-        installations = installations.filter(status=status)
-    page = Paginator(installations, 20).get_page(request.GET.get("page"))
-    rows = [(i, selectors.step_indicator(i)) for i in page.object_list]
-    context = {
-        "page": page,
-        "rows": rows,
+    installations = selectors.filter_installations(
+        selectors.installations_for(user=request.user, tenant=tenant), status=status
+    )
+    context = paginate(request, installations)
+    page = context["page"]
+    context |= {
+        "rows": [(i, selectors.step_indicator(i)) for i in page.object_list],
         "status": status,
         "statuses": Installation.Status.choices,
         "live": any(i.is_unfinished or i.needs_approval for i in page.object_list),
@@ -46,7 +50,9 @@ def installation_list(request):
 
 
 @login_required
-def installation_detail(request, installation_id, tab="details"):
+def installation_detail(
+    request: WorkspaceRequest, installation_id: int, tab: str = "details"
+) -> HttpResponse:
     if tab not in TABS:
         tab = "details"
     installation = selectors.get_installation_for(
@@ -67,22 +73,22 @@ def installation_detail(request, installation_id, tab="details"):
     return render(request, "provisioning/installation_detail.html", context)
 
 
-def _installation_or_404(request, installation_id):
+def _installation_or_404(request: WorkspaceRequest, installation_id: int) -> Installation:
     return selectors.get_installation_for(user=request.user, installation_id=installation_id)
 
 
-def _run(request, action, **kwargs):
+def _run(request: WorkspaceRequest, action: Callable[..., Any], **kwargs: Any) -> bool:
     try:
         action(actor=request.user, **kwargs)
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _errors(exc) if isinstance(exc, ValidationError) else str(exc))
+        messages.error(request, error_text(exc))
         return False
     return True
 
 
 @login_required
 @require_POST
-def installation_retry(request, installation_id):
+def installation_retry(request: WorkspaceRequest, installation_id: int) -> HttpResponse:
     installation = _installation_or_404(request, installation_id)
     if _run(request, services.retry_installation, installation=installation):
         messages.success(request, _("Retrying the installation."))
@@ -91,7 +97,7 @@ def installation_retry(request, installation_id):
 
 @login_required
 @require_POST
-def installation_approve(request, installation_id):
+def installation_approve(request: WorkspaceRequest, installation_id: int) -> HttpResponse:
     installation = _installation_or_404(request, installation_id)
     if _run(request, services.approve_install_plan, installation=installation):
         messages.success(request, _("Upgrade approved; the operator is being installed."))
@@ -102,7 +108,7 @@ def installation_approve(request, installation_id):
 
 @login_required
 @require_POST
-def installation_subscription(request, installation_id):
+def installation_subscription(request: WorkspaceRequest, installation_id: int) -> HttpResponse:
     installation = _installation_or_404(request, installation_id)
     form = SubscriptionForm(request.POST, installation=installation)
     if form.is_valid() and _run(
@@ -114,14 +120,14 @@ def installation_subscription(request, installation_id):
     ):
         messages.success(request, _("Subscription updated."))
     elif not form.is_valid():
-        messages.error(request, _errors(ValidationError(form.errors)))
+        messages.error(request, error_text(ValidationError(form.errors)))
     return redirect(
         "provisioning:installation-tab", installation_id=installation.pk, tab="subscription"
     )
 
 
 @login_required
-def installation_uninstall(request, installation_id):
+def installation_uninstall(request: WorkspaceRequest, installation_id: int) -> HttpResponse:
     installation = _installation_or_404(request, installation_id)
     running = services.instance_count(installation)
     form = UninstallForm(request.POST if request.method == "POST" else None)
@@ -145,32 +151,23 @@ def installation_uninstall(request, installation_id):
 
 
 @login_required
-def installation_create(request, asset_code):
+def installation_create(request: WorkspaceRequest, asset_code: str) -> HttpResponse:
     """安装: into one of the tenant's projects, for a tenant holding the asset."""
-    from accounts.selectors import projects_for
-    from assets.models import Asset
-    from clusters.selectors import clusters_open_to
-    from orders.selectors import active_entitlement
-
     tenant = request.workspace.tenant
-    asset = Asset.objects.filter(code=asset_code).first()
-    if tenant is None or asset is None:
-        raise Http404("No such asset.")
-    entitlement = active_entitlement(tenant, asset)
+    asset = get_asset_by_code(code=asset_code)
+    entitlement = active_entitlement(tenant, asset) if tenant is not None else None
     version = selectors.installable_version(asset=asset)
-    if entitlement is None or version is None:
+    if tenant is None or entitlement is None or version is None:
         return render(
             request,
             "provisioning/install_unavailable.html",
             {"asset": asset, "version": version, "entitlement": entitlement},
             status=403 if entitlement is None else 409,
         )
-    projects = projects_for(user=request.user, tenant=tenant)
-    clusters = clusters_open_to(tenant=tenant)
     form = InstallForm(
         request.POST or None,
-        projects=projects,
-        clusters=clusters,
+        projects=projects_for(user=request.user, tenant=tenant),
+        clusters=clusters_open_to(tenant=tenant),
         version=version,
         initial={"request_key": uuid.uuid4().hex, "project": request.workspace.project},
     )
@@ -187,10 +184,8 @@ def installation_create(request, asset_code):
                 approval=data["approval"],
                 request_key=data["request_key"],
             )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
         else:
             messages.success(request, _("Installing %(name)s…") % {"name": asset.name})
             return redirect("provisioning:installation-detail", installation_id=installation.pk)

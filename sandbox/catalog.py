@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -68,7 +69,7 @@ class Catalog:
         self.published: list[dict] = []
 
     @classmethod
-    def load(cls, catalog_file: str | Path | None = None) -> Catalog:
+    def load(cls, catalog_file: str | os.PathLike[str] | None = None) -> Catalog:
         files = [Path(catalog_file)] if catalog_file else sorted(CATALOG_DIR.glob("*.yaml"))
         documents = []
         for path in files:
@@ -122,7 +123,9 @@ class Catalog:
             pkg = self._find_package(package, image)
             previous = pkg.head(channel)
             template_name = previous or pkg.head(pkg.default_channel)
-            csv = pkg.csv(template_name)
+            csv = pkg.csv(template_name or "")
+            if csv is None:
+                raise KeyError(f"package {package!r} has no bundle to base {channel!r} on")
             name = f"{package}.v{version.lstrip('v')}"
             csv["metadata"]["name"] = name
             spec = csv["spec"]

@@ -334,7 +334,7 @@ class KubeControllers:
             tmpl_hash = template_hash(template)
             rs_name = f"{name}-{tmpl_hash}"
             owned = [
-                self.store.peek(REPLICASET, ns, rs["metadata"]["name"])
+                self.store.get(REPLICASET, ns, rs["metadata"]["name"])
                 for rs in self.store.scan(REPLICASET, ns)
                 if controlled_by(rs, dep)
             ]
@@ -687,7 +687,7 @@ class KubeControllers:
             )
             if raw["spec"].get("nodeName") and status.get("containerStatuses") and not pulling:
                 continue
-            pod = self.store.peek(POD, raw["metadata"]["namespace"], raw["metadata"]["name"])
+            pod = self.store.get(POD, raw["metadata"]["namespace"], raw["metadata"]["name"])
             if not pod["spec"].get("nodeName"):
                 self._schedule(pod, nodes, load)
             elif not status.get("containerStatuses"):
@@ -895,7 +895,7 @@ class KubeControllers:
                 continue
             if ((raw.get("status") or {}).get("loadBalancer") or {}).get("ingress"):
                 continue
-            svc = self.store.peek(SERVICE, raw["metadata"]["namespace"], raw["metadata"]["name"])
+            svc = self.store.get(SERVICE, raw["metadata"]["namespace"], raw["metadata"]["name"])
             self.event(svc, "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller")
             octet = 10 + int(hashlib.md5(svc["metadata"]["uid"].encode()).hexdigest(), 16) % 240
             svc.setdefault("status", {})["loadBalancer"] = {
@@ -954,6 +954,8 @@ def _term_matches(term: dict, labels: dict) -> bool:
         if op == "DoesNotExist" and key in labels:
             return False
         if op in ("Gt", "Lt"):
+            if value is None:
+                return False  # a missing label is neither greater nor less than anything
             try:
                 number, bound = int(value), int(values[0])
             except (TypeError, ValueError, IndexError):

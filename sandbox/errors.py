@@ -151,10 +151,6 @@ def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
 
 
-def forbidden(message: str, *, resource: str = "", group: str = "", name: str = "") -> ApiError:
-    return ApiError(403, "Forbidden", message, _details(name, group, resource))
-
-
 def method_not_allowed() -> ApiError:
     return ApiError(
         405,

@@ -42,10 +42,6 @@ class Faults:
         with self._lock:
             self._conflicts = max(0, int(count))
 
-    @property
-    def pending_conflicts(self) -> int:
-        return self._conflicts
-
     def reset(self) -> None:
         self.error_rate = 0.0
         self.latency = 0.0

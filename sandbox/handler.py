@@ -371,6 +371,7 @@ class Router:
         return Response(200, text, "text/plain")
 
     def _scale(self, req: Request, t: Target, dry_run: bool) -> Response:
+        assert t.name is not None  # _resource routes only named targets to subresources
         obj = self.store.get(t.rt, t.namespace, t.name)
 
         def scale_of(o):

@@ -31,6 +31,24 @@ def _split_requirements(selector: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
+def _label_in(key: str, values: set[str], *, negate: bool) -> Predicate:
+    if negate:
+        return lambda labels: labels.get(key) not in values
+    return lambda labels: labels.get(key) in values
+
+
+def _label_equals(key: str, value: str, *, negate: bool) -> Predicate:
+    if negate:
+        return lambda labels: labels.get(key) != value
+    return lambda labels: labels.get(key) == value
+
+
+def _label_exists(key: str, *, negate: bool) -> Predicate:
+    if negate:
+        return lambda labels: key not in labels
+    return lambda labels: key in labels
+
+
 def parse_label_selector(selector: str | None) -> Predicate:
     """`a=b,c!=d,e in (f,g),h notin (i),j,!k` -> predicate over a labels dict."""
     if not selector or not selector.strip():
@@ -40,22 +58,12 @@ def parse_label_selector(selector: str | None) -> Predicate:
         if m := _SET.match(requirement):
             key, op = m["key"], m["op"]
             values = {v.strip() for v in m["values"].split(",") if v.strip()}
-            if op == "in":
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) in vs)
-            else:
-                checks.append(lambda lb, k=key, vs=values: lb.get(k) not in vs)
+            checks.append(_label_in(key, values, negate=op == "notin"))
         elif m := _EQ.match(requirement):
             key, op, value = m["key"], m["op"], m["value"]
-            if op == "!=":
-                checks.append(lambda lb, k=key, v=value: lb.get(k) != v)
-            else:
-                checks.append(lambda lb, k=key, v=value: lb.get(k) == v)
+            checks.append(_label_equals(key, value, negate=op == "!="))
         elif m := _EXISTS.match(requirement):
-            key = m["key"]
-            if m["neg"]:
-                checks.append(lambda lb, k=key: k not in lb)
-            else:
-                checks.append(lambda lb, k=key: k in lb)
+            checks.append(_label_exists(m["key"], negate=bool(m["neg"])))
         else:
             raise bad_request(
                 f"unable to parse requirement: found '{requirement.strip()}', "
@@ -97,7 +105,7 @@ FIELD_LABELS: dict[str, set[str]] = {
 
 
 def _field_value(obj: dict, field: str) -> str:
-    node = obj
+    node: object = obj
     if field == "source":
         return ((obj.get("source") or {}).get("component")) or ""
     for part in field.split("."):
@@ -107,6 +115,12 @@ def _field_value(obj: dict, field: str) -> str:
     if isinstance(node, bool):
         return "true" if node else "false"
     return str(node)
+
+
+def _field_equals(field: str, value: str, *, negate: bool) -> Predicate:
+    if negate:
+        return lambda obj: _field_value(obj, field) != value
+    return lambda obj: _field_value(obj, field) == value
 
 
 def parse_field_selector(selector: str | None, kind: str, *, crd: bool = False) -> Predicate:
@@ -124,8 +138,5 @@ def parse_field_selector(selector: str | None, kind: str, *, crd: bool = False) 
             if crd:
                 raise bad_request(f"field label not supported: {field}")
             raise bad_request(f'field label "{field}" not supported for {kind}')
-        if op == "!=":
-            checks.append(lambda o, f=field, v=value: _field_value(o, f) != v)
-        else:
-            checks.append(lambda o, f=field, v=value: _field_value(o, f) == v)
+        checks.append(_field_equals(field, value, negate=op == "!="))
     return lambda obj: all(check(obj) for check in checks)

@@ -15,6 +15,7 @@ import re
 from . import events
 from .controllers import CONFIGMAP, DEPLOYMENT, POD, SERVICE, STATEFULSET, owner_ref, pod_ready
 from .managed import deep_merge
+from .resources import ResourceType
 from .store import Store, now
 
 API_VERSION = "daas.tenxcloud.com/v1"
@@ -36,6 +37,7 @@ def mcrouter_config(*, name: str, namespace: str, replicas: int, setup: str) -> 
         for i in range(replicas)
     ]
     pools = {POOL: {"servers": servers}}
+    route: str | dict
     if setup == "replset":
         route = {
             "type": "OperationSelectorRoute",
@@ -142,7 +144,7 @@ class MemcachedOperator:
         config_json = json.dumps(config, indent=2, sort_keys=True)
         config_hash = hashlib.sha256(config_json.encode()).hexdigest()[:16]
         mem_mb = _memory_mb(spec.get("resources") or {})
-        pod_spec = {
+        pod_spec: dict = {
             "containers": [
                 {
                     "name": "memcached",
@@ -159,7 +161,7 @@ class MemcachedOperator:
         # None means "must be absent": removing them from the MemcachedCluster removes them here.
         pod_spec["nodeSelector"] = copy.deepcopy(spec.get("nodeSelector")) or None
         pod_spec["affinity"] = copy.deepcopy(spec.get("affinity")) or None
-        children = [
+        children: list[tuple[ResourceType, dict]] = [
             (
                 CONFIGMAP,
                 {
@@ -348,7 +350,9 @@ class MemcachedOperator:
             if unschedulable:
                 reason, message = "PodsUnschedulable", unschedulable
         stamp = now()
-        old_ready = next((c for c in old.get("conditions") or [] if c.get("type") == "Ready"), {})
+        old_ready: dict = next(
+            (c for c in old.get("conditions") or [] if c.get("type") == "Ready"), {}
+        )
         ready_status = "True" if settled else "False"
         condition = {
             "type": "Ready",

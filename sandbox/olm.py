@@ -629,7 +629,7 @@ class OLMControllers:
             }
             steps.append(self._step(target, sa, source, source_ns))
         label = "operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]
-        body = {
+        body: dict = {
             "apiVersion": V1A1,
             "kind": "InstallPlan",
             "metadata": {
@@ -1019,6 +1019,7 @@ class OLMControllers:
     def _establish_crds(self, csv) -> None:
         """Create (or update) the CRDs this CSV owns, served from then on."""
         crd_rt = self.store.type_for("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+        assert crd_rt is not None  # a built-in type, always served
         for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
             manifest = self.catalog.crd(owned["name"])
             if manifest is None:
@@ -1183,5 +1184,5 @@ def _pod_image(pod: dict) -> str:
     return containers[0].get("image", "")
 
 
-def _short_pull_error(image: str) -> str:
+def _short_pull_error(image: str | None) -> str:
     return f'rpc error: code = NotFound desc = failed to resolve reference "{image}": not found'

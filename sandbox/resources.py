@@ -217,7 +217,7 @@ class TypeIndex:
         self.types = types
         self._by_path = {(t.group, t.version, t.plural): t for t in types}
         self._by_kind = {(t.api_version, t.kind): t for t in types}
-        self._by_group_kind = {}
+        self._by_group_kind: dict[tuple[str, str], ResourceType] = {}
         for t in types:
             self._by_group_kind.setdefault((t.group, t.kind), t)
 

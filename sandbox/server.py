@@ -407,6 +407,7 @@ class SandboxCluster:
             for crd in olm_crds():
                 self.store.create(crd_type, None, crd, manager="olm-install")
             og_type = self.store.type_for("operators.coreos.com/v1", "OperatorGroup")
+            assert og_type is not None  # served: its CRD was created (and established) above
             for og in seed_operator_groups():
                 self.store.create(og_type, og["metadata"]["namespace"], og, manager="olm-install")
             self.store.dirty = True

@@ -8,6 +8,7 @@ validation) whoever makes it.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import copy
 import datetime
@@ -78,7 +79,7 @@ class WatchEvent:
 class Store:
     """All cluster state, and the API server's write rules."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self._rv = 0
@@ -164,13 +165,14 @@ class Store:
                 items.append(self._present(rt, obj))
             return items, self.resource_version
 
-    def all_objects(self) -> list[tuple[ResourceType, dict]]:
+    # In the class body `list` now names the method above, hence `builtins.list`.
+    def all_objects(self) -> builtins.list[tuple[ResourceType, dict]]:
         """(type, stored object) for every object whose type is served (GC, cleanup)."""
         with self.lock:
             by_key: dict[tuple[str, str], ResourceType] = {}
             for t in self.types().types:
                 by_key.setdefault(t.key, t)
-            found = []
+            found: list[tuple[ResourceType, dict]] = []
             for key, bucket in self._objects.items():
                 rt = by_key.get(key)
                 if rt is not None:
@@ -482,6 +484,9 @@ class Store:
                     f"the name of the object ({new['metadata']['name']}) does not match the "
                     f"name on the URL ({name})"
                 )
+            # Only apply may come without a field manager (_apply rejects that); the handler
+            # names one for every other patch.
+            assert manager is not None
             return self._replace(
                 rt, old, new, manager=manager, subresource=subresource, dry_run=dry_run
             )

@@ -60,6 +60,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 INSTALL_RESUBMIT_AFTER = int(os.environ.get("TEST_INSTALL_RESUBMIT_AFTER", "60"))
 CELERY_RESULT_BACKEND = os.environ.get("TEST_CELERY_RESULT_BACKEND") or None
+# Integration tests give each worker (and each process that enqueues for it) a private
+# queue, so follow-up jobs a job enqueues reach that worker and no other test's.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_DEFAULT_QUEUE", "celery")
 # In-process tests run enqueued work inline when the transaction commits; tests of the
 # real worker start one (tests/integration) and turn this off through the environment.
 CELERY_TASK_ALWAYS_EAGER = env_bool("TEST_CELERY_EAGER", True)

@@ -1,6 +1,13 @@
 """Template helpers that put the review state on the provider's version cards."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
+
+from assets.models import AssetVersion
 
 from ..selectors import version_reviews, version_timelines
 
@@ -8,7 +15,9 @@ register = template.Library()
 
 
 @register.simple_tag
-def attach_reviews(versions, checklist=None):
+def attach_reviews(
+    versions: Iterable[AssetVersion] | None, checklist: Iterable[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """`{% attach_reviews versions checklist as review_state %}` on the asset page.
 
     Sets `version.review` ({"pending", "last_decision"}) and `version.timeline` on every
@@ -20,7 +29,7 @@ def attach_reviews(versions, checklist=None):
     reviews = version_reviews(version_ids=ids)
     timelines = version_timelines(version_ids=ids)
     for version in versions:
-        version.review = reviews[version.pk]
-        version.timeline = timelines[version.pk]
+        version.review = reviews[version.pk]  # type: ignore[attr-defined]
+        version.timeline = timelines[version.pk]  # type: ignore[attr-defined]
     missing = [str(item["label"]) for item in checklist or [] if not item["done"]]
     return {"listing_ready": not missing, "missing": missing}

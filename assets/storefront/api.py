@@ -4,6 +4,8 @@ Bad query values are a 400 naming the parameter (the screen falls back to "all")
 Views (浏览量) are counted by the asset page, per browser session, not by API reads.
 """
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
@@ -152,8 +154,8 @@ class StorefrontAssetDetailSerializer(StorefrontAssetSerializer):
         return info
 
     @extend_schema_field(StorefrontPlanSerializer(many=True))
-    def get_plans(self, asset) -> list:
-        return StorefrontPlanSerializer(market.plans_on_sale(asset), many=True).data
+    def get_plans(self, asset: Asset) -> list[dict[str, Any]]:
+        return list(StorefrontPlanSerializer(market.plans_on_sale(asset), many=True).data)
 
     @extend_schema_field(StorefrontVersionSerializer(allow_null=True))
     def get_version(self, asset) -> dict | None:
@@ -174,7 +176,7 @@ class StorefrontQuerySerializer(serializers.Serializer):
     def validate_category(self, value):
         if not value:
             return None
-        category = selectors.categories().filter(slug=value).first()
+        category = selectors.category_by_slug(value)
         if category is None:
             raise serializers.ValidationError(_("No category “%(slug)s”.") % {"slug": value})
         return category

@@ -2,23 +2,26 @@
 
 Only assets with a version on sale are listed. The price of a card is its cheapest
 plan on sale; the price bands, the category, the keyword and the sort live in the
-URL, so a view of the market can be shared. One write lives here too: counting a
-page view (浏览量), atomically, at most once per visitor session per asset per hour.
+URL, so a view of the market can be shared. Counting a page view (浏览量) is a write:
+it lives in `assets.storefront.services`.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.utils import timezone
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from assets.models import Asset, AssetVersion, Plan, Screenshot
+from assets.models import Asset, AssetVersion, Category, Plan, Screenshot
 from core.errors import NotFound
 
 # 价格: 全部 / 免费 / 1 - 98 / 99 - 998 / 999 - 9998 / 9999 以上, on the cheapest plan.
 # Bands are half-open so a price like 98.50 T still has a home.
 PRICE_ALL = ""
 PRICE_FREE = "free"
-PRICE_BANDS = {
+PRICE_BANDS: dict[str, Q] = {
     PRICE_FREE: Q(min_price=0),
     "1-98": Q(min_price__gt=0, min_price__lt=99),
     "99-998": Q(min_price__gte=99, min_price__lt=999),
@@ -36,7 +39,7 @@ PRICE_CHOICES = [
 
 # 默认 / 价格 (both directions) / 更新时间 / 浏览量.
 SORT_DEFAULT = ""
-SORTS = {
+SORTS: dict[str, tuple[Any, ...]] = {
     SORT_DEFAULT: ("-listed_at", "-id"),
     "price": (F("min_price").asc(nulls_last=True), "-id"),
     "-price": (F("min_price").desc(nulls_last=True), "-id"),
@@ -51,18 +54,14 @@ SORT_CHOICES = [
     ("views", _("Views")),
 ]
 
-# A visitor's session counts one view per asset per hour.
-VIEW_WINDOW_SECONDS = 3600
-VIEWED_SESSION_KEY = "storefront_viewed"
-
 PAGE_SIZE = 12
 
 
-def _on_sale():
+def _on_sale() -> QuerySet[AssetVersion]:
     return AssetVersion.objects.filter(asset=OuterRef("pk"), status=AssetVersion.Status.ON_SALE)
 
 
-def _cheapest_plan():
+def _cheapest_plan() -> QuerySet[Plan, Any]:
     return (
         Plan.objects.filter(asset=OuterRef("pk"), is_archived=False)
         .order_by("price", "id")
@@ -70,7 +69,7 @@ def _cheapest_plan():
     )
 
 
-def listed_assets():
+def listed_assets() -> QuerySet[Asset]:
     """Assets buyers see: a version on sale, with the cheapest plan and when it was listed."""
     return (
         Asset.objects.filter(Exists(_on_sale()))
@@ -82,7 +81,7 @@ def listed_assets():
     )
 
 
-def _search(assets, query):
+def _search(assets: QuerySet[Asset], query: str) -> tuple[QuerySet[Asset], bool]:
     """PostgreSQL: full-text (stemmed, ranked) over name, summary and provider, plus a
     substring match so a Chinese word inside a name is found too. SQLite: substrings."""
     substring = (
@@ -104,7 +103,13 @@ def _search(assets, query):
     return assets, True
 
 
-def search_storefront(*, query="", category=None, price=PRICE_ALL, sort=SORT_DEFAULT):
+def search_storefront(
+    *,
+    query: str = "",
+    category: Category | None = None,
+    price: str = PRICE_ALL,
+    sort: str = SORT_DEFAULT,
+) -> QuerySet[Asset]:
     """The storefront's list: filter, search and sort; unknown values mean "all"/"default"."""
     assets = listed_assets()
     if category is not None:
@@ -121,7 +126,7 @@ def search_storefront(*, query="", category=None, price=PRICE_ALL, sort=SORT_DEF
     return assets.order_by(*order)
 
 
-def get_listed_asset(*, code):
+def get_listed_asset(*, code: str) -> Asset:
     """An asset on sale, by its code; anything else is a 404."""
     try:
         return listed_assets().get(code=code)
@@ -129,7 +134,7 @@ def get_listed_asset(*, code):
         raise NotFound("No such asset on sale.") from None
 
 
-def get_asset_by_code(*, code):
+def get_asset_by_code(*, code: str) -> Asset:
     """Any asset by code, on sale or not: for holders of a delisted asset (renewals)."""
     asset = (
         Asset.objects.select_related("tenant", "category")
@@ -142,37 +147,16 @@ def get_asset_by_code(*, code):
     return asset
 
 
-def on_sale_version(asset):
+def on_sale_version(asset: Asset) -> AssetVersion | None:
+    """The version buyers get (one per asset at most: a database constraint)."""
     return AssetVersion.objects.filter(asset=asset, status=AssetVersion.Status.ON_SALE).first()
 
 
-def plans_on_sale(asset):
+def plans_on_sale(asset: Asset) -> QuerySet[Plan]:
+    """What a buyer may order, cheapest first; archived plans are no longer sold."""
     return Plan.objects.filter(asset=asset, is_archived=False).order_by("price", "position", "id")
 
 
-def screenshots_of(asset):
+def screenshots_of(asset: Asset) -> QuerySet[Screenshot]:
+    """The asset page's 截图 tab, in the provider's order (public: the asset is on sale)."""
     return Screenshot.objects.filter(asset=asset).order_by("position")
-
-
-def count_view(*, session, asset):
-    """浏览量 + 1 unless this session saw the asset within the hour; True when counted.
-
-    An F() update, so concurrent visitors never lose a count; `updated_at` is untouched
-    (a view is not an update of the asset).
-    """
-    now = timezone.now().timestamp()
-    seen = {
-        key: at
-        for key, at in (session.get(VIEWED_SESSION_KEY) or {}).items()
-        if now - at < VIEW_WINDOW_SECONDS
-    }
-    key = str(asset.pk)
-    if key in seen:
-        if seen != session.get(VIEWED_SESSION_KEY):
-            session[VIEWED_SESSION_KEY] = seen
-        return False
-    Asset.objects.filter(pk=asset.pk).update(view_count=F("view_count") + 1)
-    seen[key] = now
-    session[VIEWED_SESSION_KEY] = seen
-    asset.view_count = (asset.view_count or 0) + 1
-    return True

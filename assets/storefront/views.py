@@ -1,21 +1,27 @@
 """HTML views of the storefront (云市场): the cards and the asset page. Thin.
 
-Reads come from assets.market; whether the buyer's tenant already holds an asset
-(安装 instead of 购买) comes from the orders app's selectors.
+Reads come from assets.storefront.selectors; whether the buyer's tenant already holds an
+asset (安装 instead of 购买) comes from the orders app's selectors. The one write, counting
+a page view, lives in assets.storefront.services.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from assets import selectors
 from core.errors import NotFound
+from core.pagination import paginate
 from orders import selectors as order_selectors
 
 from . import selectors as market
+from . import services as market_services
 
 TABS = [
     ("description", _("Description")),
@@ -55,7 +61,7 @@ class StorefrontFilterForm(forms.Form):
         }
 
 
-def _url(params, **changes):
+def _url(params: dict[str, Any], **changes: Any) -> str:
     """The current filters with some changed; the page always restarts at 1."""
     query = QueryDict(mutable=True)
     merged = {**params, **changes}
@@ -81,7 +87,7 @@ def storefront(request):
     assets = order_selectors.with_entitlement_flag(
         market.search_storefront(**params), tenant=request.workspace.tenant
     )
-    page = Paginator(assets, market.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginate(request, assets, per_page=market.PAGE_SIZE)["page"]
     assets = list(page.object_list)
     price_sort = "-price" if current["sort"] == "price" else "price"
     return render(
@@ -114,6 +120,8 @@ def storefront(request):
                 ),
                 ("views", _("Views"), _url(current, sort="views"), current["sort"] == "views"),
             ],
+            # The page links keep the filters as the other links spell them (known values
+            # only, in one order), not the raw request's query string.
             "query_string": _url(current)[1:],
         },
     )
@@ -137,7 +145,7 @@ def _asset_for_buyer(request, code):
 def storefront_asset(request, code):
     """The asset page: header, tabs, the version on sale with its channels, 购买 / 安装."""
     asset, on_sale = _asset_for_buyer(request, code)
-    market.count_view(session=request.session, asset=asset)
+    market_services.count_view(session=request.session, asset=asset)
     tab = request.GET.get("tab") or "description"
     if tab not in dict(TABS):
         tab = "description"

@@ -81,7 +81,9 @@ def test_aggregated_discovery_accept_header_gets_legacy_format(sandbox):
     assert json.loads(response.data)["kind"] == "APIGroupList"
 
 
-def test_crd_created_at_run_time_is_served_and_discovered(sandbox, kube, ns, tmp_path_factory):
+def test_crd_created_at_run_time_is_served_and_discovered(
+    sandbox, kube, ns, tmp_path_factory
+) -> None:
     crds = kube.r("apiextensions.k8s.io/v1", "CustomResourceDefinition")
     crd = crds.create(
         body={

@@ -65,19 +65,21 @@ def test_create_project_over_the_api(api):
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "field", "code"),
     [
-        ({"name": "Cache", "namespace": "Bad_NS"}, "namespace"),
-        ({"name": "Cache", "namespace": "kube-system"}, "namespace"),
-        ({"name": "", "namespace": "ok"}, "name"),
-        ({"name": "Cache"}, "namespace"),
+        # The service refuses these, with its own codes ...
+        ({"name": "Cache", "namespace": "Bad_NS"}, "namespace", "project_invalid"),
+        ({"name": "Cache", "namespace": "kube-system"}, "namespace", "namespace_reserved"),
+        # ... the serializer these (missing or blank input).
+        ({"name": "", "namespace": "ok"}, "name", "invalid"),
+        ({"name": "Cache"}, "namespace", "invalid"),
     ],
 )
-def test_bad_project_input_names_the_field_and_creates_nothing(api, payload, field):
+def test_bad_project_input_names_the_field_and_creates_nothing(api, payload, field, code):
     response = api.post("/api/v1/projects/", {"tenant": api.tenant.pk, **payload})
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid" and field in body["fields"]
+    assert body["code"] == code and field in body["fields"]
     assert not Project.objects.exists()
 
 
@@ -87,9 +89,30 @@ def test_duplicate_project_is_a_400_naming_the_field(api):
         "/api/v1/projects/", {"tenant": api.tenant.pk, "name": "cache", "namespace": "cache"}
     )
     assert response.status_code == 400
-    fields = response.json()["fields"]
+    body = response.json()
+    fields = body["fields"]
     assert "already used" in fields["namespace"][0]
     assert "already has a project" in fields["name"][0]
+    assert body["code"] == "namespace_taken"  # the first of the refusals
+    response = api.post(
+        "/api/v1/projects/", {"tenant": api.tenant.pk, "name": "cache", "namespace": "other"}
+    )
+    assert response.status_code == 400 and response.json()["code"] == "project_name_taken"
+
+
+def test_only_owners_create_projects_over_the_api(api, make_user):
+    member = make_user("bob")
+    services.add_member(actor=api.user, tenant=api.tenant, user=member)
+    client = APIClient()
+    client.force_authenticate(member)
+    response = client.post(
+        "/api/v1/projects/", {"tenant": api.tenant.pk, "name": "x", "namespace": "x"}
+    )
+    assert response.status_code == 403
+    body = response.json()
+    assert body["code"] == "not_an_owner"
+    assert body["detail"] == "Only an owner of acme can do this."
+    assert not Project.objects.exists()
 
 
 def test_project_in_a_foreign_tenant_cannot_be_created_or_seen(api, tenant_with_owner):
@@ -97,7 +120,8 @@ def test_project_in_a_foreign_tenant_cannot_be_created_or_seen(api, tenant_with_
     theirs = services.create_project(actor=foreign_owner, tenant=foreign, name="g", namespace="g")
     response = api.post("/api/v1/projects/", {"tenant": foreign.pk, "name": "x", "namespace": "x"})
     assert response.status_code == 400 and "tenant" in response.json()["fields"]
-    assert api.get(f"/api/v1/projects/{theirs.pk}/").status_code == 404
+    response = api.get(f"/api/v1/projects/{theirs.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert api.get("/api/v1/projects/").json()["results"] == []
 
 

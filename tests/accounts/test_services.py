@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from accounts import selectors, services
 from accounts.models import AuditEntry, Membership, Project
 from accounts.permissions import is_platform_admin
-from core.errors import NotFound
+from core.errors import NotFound, NotPermitted, error_code
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,7 @@ def test_invalid_namespace_is_refused_on_the_field_and_nothing_is_saved(
     with pytest.raises(ValidationError) as exc:
         services.create_project(actor=owner, tenant=tenant, name="cache", namespace=namespace)
     assert "namespace" in exc.value.message_dict
+    assert error_code(exc.value) == "project_invalid"
     assert not Project.objects.exists()
 
 
@@ -37,6 +38,7 @@ def test_namespace_is_unique_across_tenants(tenant_with_owner):
     with pytest.raises(ValidationError) as exc:
         services.create_project(actor=globex_owner, tenant=globex, name="b", namespace="shared")
     assert "already used" in exc.value.message_dict["namespace"][0]
+    assert error_code(exc.value) == "namespace_taken"
     assert Project.objects.count() == 1
 
 
@@ -47,6 +49,7 @@ def test_project_name_is_unique_per_tenant_ignoring_case(tenant_with_owner):
     with pytest.raises(ValidationError) as exc:
         services.create_project(actor=owner, tenant=acme, name="cache", namespace="cache-b")
     assert list(exc.value.message_dict) == ["name"]
+    assert error_code(exc.value) == "project_name_taken"
     # Another tenant may use the same name.
     services.create_project(actor=globex_owner, tenant=globex, name="cache", namespace="cache-c")
 
@@ -56,15 +59,55 @@ def test_reserved_namespaces_are_refused(tenant_with_owner):
     with pytest.raises(ValidationError) as exc:
         services.create_project(actor=owner, tenant=tenant, name="sys", namespace="kube-system")
     assert "reserved" in exc.value.message_dict["namespace"][0]
+    assert error_code(exc.value) == "namespace_reserved"
 
 
 def test_a_plain_member_cannot_create_projects(tenant_with_owner, make_user):
     tenant, owner = tenant_with_owner()
     member = make_user("bob")
     services.add_member(actor=owner, tenant=tenant, user=member)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as exc:
         services.create_project(actor=member, tenant=tenant, name="x", namespace="x")
+    assert isinstance(exc.value, NotPermitted) and exc.value.code == "not_an_owner"
+    assert str(exc.value) == "Only an owner of acme can do this."
     assert not Project.objects.exists()
+    with pytest.raises(NotPermitted, match="Only an owner of acme"):
+        services.add_member(actor=member, tenant=tenant, user=make_user("eve"))
+
+
+def test_a_model_refusal_keeps_its_message_and_no_clash_is_added_on_that_field(
+    tenant_with_owner,
+):
+    tenant, owner = tenant_with_owner()
+    services.create_project(actor=owner, tenant=tenant, name="Cache", namespace="cache")
+    with pytest.raises(ValidationError) as exc:
+        services.create_project(actor=owner, tenant=tenant, name="cache", namespace="Bad_NS")
+    assert len(exc.value.message_dict["namespace"]) == 1
+    assert "RFC 1123" in exc.value.message_dict["namespace"][0]
+    assert "already has a project" in exc.value.message_dict["name"][0]
+    codes = {field: [e.code for e in errors] for field, errors in exc.value.error_dict.items()}
+    assert codes == {"namespace": ["project_invalid"], "name": ["project_name_taken"]}
+
+
+def test_a_lost_race_for_the_namespace_is_reported_on_the_field(tenant_with_owner, monkeypatch):
+    tenant, owner = tenant_with_owner()
+    real_clashes = services._project_clashes
+    calls = []
+
+    def no_clash_at_first(**kwargs):
+        # The first look finds nothing; by the time the row is written another request has won.
+        calls.append(kwargs)
+        if len(calls) == 1:
+            Project.objects.create(tenant=tenant, name="other", namespace=kwargs["namespace"])
+            return []
+        return real_clashes(**kwargs)
+
+    monkeypatch.setattr(services, "_project_clashes", no_clash_at_first)
+    with pytest.raises(ValidationError) as exc:
+        services.create_project(actor=owner, tenant=tenant, name="Cache", namespace="cache")
+    assert "already used" in exc.value.message_dict["namespace"][0]
+    assert error_code(exc.value) == "namespace_taken"
+    assert Project.objects.filter(namespace="cache").count() == 1
 
 
 def test_database_refuses_invalid_namespace_and_duplicates_even_without_the_service(

@@ -1,5 +1,5 @@
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts import services
@@ -72,6 +72,24 @@ def test_project_is_created_and_becomes_the_active_project(owner_client):
     assert owner_client.session["active_project_id"] == project.pk
 
 
+def test_creating_a_project_needs_a_tenant(client, make_user):
+    client.force_login(make_user("loner"))
+    response = client.get(reverse("accounts:project-create"))
+    assert response.status_code == 403
+    assert "You are not a member of any tenant yet." in response.content.decode()
+
+
+def test_a_plain_member_is_told_only_owners_create_projects(owner_client, make_user):
+    member = make_user("bob")
+    services.add_member(actor=owner_client.user, tenant=owner_client.tenant, user=member)
+    other = Client()
+    other.force_login(member)
+    response = other.post(reverse("accounts:project-create"), {"name": "x", "namespace": "x"})
+    assert response.status_code == 200
+    assert "Only an owner of acme can do this." in response.content.decode()
+    assert not Project.objects.exists()
+
+
 def test_empty_project_list_invites_the_first_project(owner_client):
     html = owner_client.get(reverse("accounts:project-list")).content.decode()
     assert "Create the first project" in html
@@ -125,6 +143,11 @@ def test_switcher_ignores_offsite_next(owner_client):
         {"tenant": owner_client.tenant.pk, "next": "https://evil.example/"},
     )
     assert response.url == reverse("home")
+    response = owner_client.post(
+        reverse("accounts:switch-workspace"),
+        {"tenant": owner_client.tenant.pk, "next": "/accounts/projects/"},
+    )
+    assert response.url == "/accounts/projects/"
 
 
 def test_navigation_depends_on_role(client, tenant_with_owner):

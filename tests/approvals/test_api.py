@@ -1,4 +1,4 @@
-"""REST twins of the queue: submit, withdraw, list, approve, reject; notifications."""
+"""REST twins of the queue: submit, withdraw, list, approve, reject."""
 
 import pytest
 from django.core.management import call_command
@@ -14,12 +14,16 @@ def english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
-def assert_error(response, status, field=None):
+def assert_error(response, status, field=None, code=None):
+    """The one error body; a field error is "invalid" unless a service gave its own code."""
     assert response.status_code == status, response.content
     body = response.json()
     assert body["status"] == status
     if field is not None:
-        assert body["code"] == "invalid" and field in body["fields"], body
+        assert field in body["fields"], body
+        code = code or "invalid"
+    if code is not None:
+        assert body["code"] == code, body
     return body
 
 
@@ -71,7 +75,7 @@ def test_submit_refusals_name_the_field(
     response = provider_api.post(
         "/api/v1/approval-requests/", {"version": draft.pk, "kind": "delisting"}, format="json"
     )
-    body = assert_error(response, 400, "non_field_errors")
+    body = assert_error(response, 400, "non_field_errors", code="invalid_state")
     assert body["detail"].startswith("Only a version on sale can be submitted for delisting")
 
 
@@ -102,7 +106,7 @@ def test_admins_approve_and_reject(admin_api, admin, draft, submit, on_sale):
     assert on_sale.status == AssetVersion.Status.DELISTED
 
     response = admin_api.post(f"/api/v1/approval-requests/{again.pk}/approve/")
-    body = assert_error(response, 400, "non_field_errors")
+    body = assert_error(response, 400, "non_field_errors", code="already_decided")
     assert body["detail"].startswith(f"This request was already decided by {admin} at ")
 
 
@@ -111,11 +115,12 @@ def test_providers_and_insiders_cannot_decide(
 ):
     approval = submit(draft)
     response = provider_api.post(f"/api/v1/approval-requests/{approval.pk}/approve/")
-    body = assert_error(response, 403)
+    body = assert_error(response, 403, code="not_platform_admin")
     assert body["detail"] == "Only platform administrators may approve or reject requests."
     account_services.add_member(actor=provider.owner, tenant=provider, user=admin)
     response = admin_api.post(f"/api/v1/approval-requests/{approval.pk}/approve/")
-    assert "You are a member of zs-olm" in assert_error(response, 403)["detail"]
+    body = assert_error(response, 403, code="self_approval")
+    assert "You are a member of zs-olm" in body["detail"]
     approval.refresh_from_db()
     assert approval.is_pending
 
@@ -130,7 +135,7 @@ def test_tenant_isolation(other_provider, draft, submit, admin_api):
         ("post", f"/api/v1/approval-requests/{approval.pk}/withdraw/"),
         ("post", f"/api/v1/approval-requests/{approval.pk}/approve/"),
     ]:
-        assert_error(getattr(api, method)(url), 404)
+        assert_error(getattr(api, method)(url), 404, code="not_found")
     # Admins see every tenant's requests.
     assert admin_api.get("/api/v1/approval-requests/").json()["count"] == 1
 
@@ -179,22 +184,29 @@ def test_the_version_timeline_endpoint(provider_api, admin, draft, submit, other
     assert_error(api.get(f"/api/v1/versions/{draft.pk}/timeline/"), 404)
 
 
-def test_notifications_over_the_api(provider_api, provider, make_user):
-    stranger = make_user("stranger")
-    (theirs,) = account_services.notify(users=[stranger], title="Not yours")
-    (first,) = account_services.notify(users=[provider.owner], title="One", url="/x/")
-    account_services.notify(users=[provider.owner], title="Two")
-    body = provider_api.get("/api/v1/notifications/").json()
-    assert [n["title"] for n in body["results"]] == ["Two", "One"]
-    assert body["results"][1]["url"] == "/x/" and body["results"][1]["read_at"] is None
+def test_refusals_carry_their_specific_codes(
+    provider_api, admin_api, provider, make_asset, make_version, draft, submit
+):
+    unready = make_version(make_asset(provider, name="mem2"))  # no plan, no screenshot
+    response = provider_api.post(
+        "/api/v1/approval-requests/", {"version": unready.pk, "kind": "listing"}, format="json"
+    )
+    body = assert_error(response, 400, "non_field_errors", code="not_ready")
+    assert body["detail"].startswith("mem2 is not ready for listing yet")
 
-    response = provider_api.post(f"/api/v1/notifications/{first.pk}/read/")
-    assert response.status_code == 200 and response.json()["read_at"] is not None
-    unread = provider_api.get("/api/v1/notifications/?unread=true").json()
-    assert [n["title"] for n in unread["results"]] == ["Two"]
-    assert_error(provider_api.post(f"/api/v1/notifications/{theirs.pk}/read/"), 404)
-    assert provider_api.post("/api/v1/notifications/read-all/").json() == {"marked": 1}
-    assert provider_api.get("/api/v1/notifications/?unread=true").json()["count"] == 0
+    approval = submit(draft)
+    # An admin sees the request, but only the provider's people may withdraw it.
+    response = admin_api.post(f"/api/v1/approval-requests/{approval.pk}/withdraw/")
+    body = assert_error(response, 403, code="not_a_member")
+    assert body["detail"] == "Only members of zs-olm can do this for its assets."
+
+    response = provider_api.post(f"/api/v1/approval-requests/{approval.pk}/withdraw/")
+    assert response.status_code == 200
+    response = provider_api.post(f"/api/v1/approval-requests/{approval.pk}/withdraw/")
+    body = assert_error(response, 400, "non_field_errors", code="already_withdrawn")
+    assert body["detail"].startswith("This request was already withdrawn by the provider at ")
+    response = admin_api.post(f"/api/v1/approval-requests/{approval.pk}/approve/")
+    assert_error(response, 400, "non_field_errors", code="already_withdrawn")
 
 
 def test_the_schema_stays_valid(db):

@@ -13,6 +13,7 @@ from accounts.models import AuditEntry, Membership, Notification
 from approvals import services
 from approvals.models import ApprovalRequest
 from assets.models import AssetVersion, Screenshot
+from core.errors import NotPermitted, error_code
 
 S = AssetVersion.Status
 R = ApprovalRequest.Status
@@ -59,14 +60,16 @@ def test_listing_is_refused_until_the_checklist_is_complete(
     assert _message(caught) == (
         "mem1 is not ready for listing yet: At least one plan on sale; At least one screenshot."
     )
+    assert error_code(caught.value) == "not_ready"
     version.refresh_from_db()
     assert version.status == S.DRAFT and not ApprovalRequest.objects.exists()
 
 
 def test_only_members_of_the_provider_may_ask(draft, submit, other_provider, admin):
     for outsider in (other_provider.owner, admin):
-        with pytest.raises(PermissionDenied, match="Only members of zs-olm"):
+        with pytest.raises(PermissionDenied, match="Only members of zs-olm") as caught:
             submit(draft, actor=outsider)
+        assert isinstance(caught.value, NotPermitted) and caught.value.code == "not_a_member"
     assert not ApprovalRequest.objects.exists()
 
 
@@ -77,9 +80,11 @@ def test_a_version_cannot_be_submitted_twice_or_from_the_wrong_state(draft, subm
     assert _message(caught) == (
         "Only a draft version can be submitted for listing; version 0.0.2 is “On sale”."
     )
+    assert error_code(caught.value) == "invalid_state"
     submit(on_sale, kind="delisting")
-    with pytest.raises(ValidationError, match="Only a version on sale can be submitted"):
+    with pytest.raises(ValidationError, match="Only a version on sale can be submitted") as caught:
         submit(on_sale, kind="delisting")
+    assert error_code(caught.value) == "invalid_state"
     assert ApprovalRequest.objects.filter(status=R.PENDING).count() == 1
 
 
@@ -159,6 +164,7 @@ def test_rejecting_needs_a_reason(draft, submit, admin, reason):
     assert caught.value.message_dict == {
         "reason": ["Give a reason: the provider reads it to fix the version."]
     }
+    assert error_code(caught.value) == "reason_required"
     approval.refresh_from_db()
     draft.refresh_from_db()
     assert approval.status == R.PENDING and draft.status == S.LISTING_REVIEW
@@ -196,16 +202,19 @@ def test_a_request_is_decided_once(draft, submit, admin, second_admin):
         with pytest.raises(ValidationError) as caught:
             decide()
         assert _message(caught) == expected
+        assert error_code(caught.value) == "already_decided"
     assert ApprovalRequest.objects.get().decided_by == admin
 
 
 def test_only_platform_admins_decide(draft, submit, provider, other_provider):
     approval = submit(draft)
     for user in (provider.owner, other_provider.owner):
-        with pytest.raises(PermissionDenied, match="Only platform administrators"):
+        with pytest.raises(PermissionDenied, match="Only platform administrators") as caught:
             services.approve_request(actor=user, approval=approval)
-        with pytest.raises(PermissionDenied, match="Only platform administrators"):
+        assert error_code(caught.value) == "not_platform_admin"
+        with pytest.raises(PermissionDenied, match="Only platform administrators") as caught:
             services.reject_request(actor=user, approval=approval, reason="no")
+        assert error_code(caught.value) == "not_platform_admin"
     approval.refresh_from_db()
     assert approval.status == R.PENDING
 
@@ -219,6 +228,7 @@ def test_an_admin_cannot_decide_for_their_own_tenant(draft, submit, admin, provi
         "You are a member of zs-olm, which asked for this: another platform administrator "
         "must decide it."
     )
+    assert isinstance(caught.value, NotPermitted) and caught.value.code == "self_approval"
     with pytest.raises(PermissionDenied, match="You are a member of zs-olm"):
         services.reject_request(actor=admin, approval=approval, reason="mine")
     approval.refresh_from_db()
@@ -251,8 +261,11 @@ def test_withdrawing_a_delisting_request_keeps_the_version_on_sale(on_sale, subm
 def test_withdrawing_after_a_decision_is_refused(draft, submit, admin, provider):
     approval = submit(draft)
     services.reject_request(actor=admin, approval=approval, reason="Blurry icon")
-    with pytest.raises(ValidationError, match=f"already decided by {admin} at .* \\(rejected\\)"):
+    with pytest.raises(
+        ValidationError, match=f"already decided by {admin} at .* \\(rejected\\)"
+    ) as caught:
         services.withdraw_request(actor=provider.owner, approval=approval)
+    assert error_code(caught.value) == "already_decided"
 
 
 def test_deciding_a_withdrawn_request_is_refused(draft, submit, admin, provider):
@@ -264,6 +277,7 @@ def test_deciding_a_withdrawn_request_is_refused(draft, submit, admin, provider)
         r"This request was already withdrawn by the provider at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.",
         _message(caught),
     )
+    assert error_code(caught.value) == "already_withdrawn"
     draft.refresh_from_db()
     assert draft.status == S.DRAFT
 
@@ -271,11 +285,23 @@ def test_deciding_a_withdrawn_request_is_refused(draft, submit, admin, provider)
 def test_only_members_may_withdraw(draft, submit, other_provider, admin):
     approval = submit(draft)
     for outsider in (other_provider.owner, admin):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied) as caught:
             services.withdraw_request(actor=outsider, approval=approval)
+        assert error_code(caught.value) == "not_a_member"
 
 
 # --- the database keeps the rules too -------------------------------------------------------
+
+
+def test_a_second_pending_request_is_a_clear_error(draft, submit):
+    """Should the status check ever pass, the database still holds one pending request."""
+    submit(draft)
+    AssetVersion.objects.filter(pk=draft.pk).update(status=S.DRAFT)
+    with pytest.raises(ValidationError) as caught:
+        submit(draft)
+    assert _message(caught) == "This version already has a pending request."
+    assert error_code(caught.value) == "duplicate"
+    assert ApprovalRequest.objects.filter(status=R.PENDING).count() == 1
 
 
 def test_one_pending_request_per_version_is_a_database_rule(draft, submit):
@@ -424,17 +450,6 @@ def test_a_mail_outage_is_logged_not_raised(
     assert "could not e-mail 2 notifications" in caplog.text
 
 
-def test_mark_notifications_read(admin, second_admin):
-    one = account_services.notify(users=[admin, admin, None], title="a")[0]
-    two = account_services.notify(users=[admin, second_admin], title="b")
-    assert Notification.objects.filter(user=admin).count() == 2  # duplicates dropped
-    assert account_services.mark_notifications_read(user=admin, ids=[one.pk]) == 1
-    assert account_services.mark_notifications_read(user=admin, ids=[two[1].pk]) == 0  # not theirs
-    assert account_services.mark_notifications_read(user=admin) == 1
-    assert not Notification.objects.filter(user=admin, read_at__isnull=True).exists()
-    assert Notification.objects.filter(user=second_admin, read_at__isnull=True).count() == 1
-
-
 def test_no_screenshot_means_no_listing(ready_asset, make_version, submit):
     Screenshot.objects.filter(asset=ready_asset).delete()
     with pytest.raises(ValidationError, match="At least one screenshot"):
@@ -445,3 +460,4 @@ def test_an_unknown_kind_is_a_field_error(draft, submit):
     with pytest.raises(ValidationError) as caught:
         submit(draft, kind="relisting")
     assert caught.value.message_dict == {"kind": ["Ask for listing or for delisting."]}
+    assert error_code(caught.value) == "unknown_kind"

@@ -1,14 +1,12 @@
-"""The queue (审批), its htmx decisions, the detail page, the version card and notifications."""
+"""The queue (审批), its htmx decisions, the detail page and the version card."""
 
 import re
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 
 from accounts import services as account_services
-from accounts.models import Notification
-from approvals import services, views
+from approvals import services
 from approvals.models import ApprovalRequest
 from assets.models import AssetVersion
 from core import pagination
@@ -103,7 +101,7 @@ def test_pending_first_then_newest_with_filters(
 
 
 def test_the_queue_is_paginated(admin_client, ready_asset, make_version, submit, monkeypatch):
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 2)
     for _ in range(5):
         submit(make_version(ready_asset))
     html = admin_client.get("/approvals/?status=pending").content.decode()
@@ -363,64 +361,6 @@ def test_tenant_isolation_on_the_provider_actions(client, other_provider, draft,
     assert approval.is_pending
 
 
-# --- notifications ----------------------------------------------------------------------------
-
-
-def test_the_header_counts_unread_notifications(provider_client, provider):
-    html = provider_client.get("/").content.decode()
-    assert 'data-testid="notifications-link"' in html and 'class="count"' not in html
-    account_services.notify(users=[provider.owner], title="One")
-    account_services.notify(users=[provider.owner], title="Two")
-    html = provider_client.get("/").content.decode()
-    assert re.search(r'class="count"[^>]*>2</span>', html)
-
-
-def test_the_notification_page_lists_and_marks_read(provider_client, provider, make_user):
-    html = provider_client.get("/accounts/notifications/").content.decode()
-    assert 'data-testid="notifications-empty"' in html
-    stranger = make_user("stranger")
-    (theirs,) = account_services.notify(users=[stranger], title="Not yours")
-    (first,) = account_services.notify(
-        users=[provider.owner], title="Approved", body="Reason: ok", url="/provider/assets/"
-    )
-    (second,) = account_services.notify(users=[provider.owner], title="Rejected")
-    html = provider_client.get("/accounts/notifications/").content.decode()
-    assert html.index("Rejected") < html.index("Approved") and "Not yours" not in html
-    assert html.count('class="panel notification unread"') == 2
-
-    response = provider_client.post(f"/accounts/notifications/{first.pk}/read/", {"open": "1"})
-    assert response.status_code == 302 and response.url == "/provider/assets/"
-    first.refresh_from_db()
-    assert first.is_read
-    response = provider_client.post(f"/accounts/notifications/{second.pk}/read/")
-    assert response.url == "/accounts/notifications/"
-    assert provider_client.post(f"/accounts/notifications/{theirs.pk}/read/").status_code == 404
-
-    account_services.notify(users=[provider.owner], title="Third")
-    response = provider_client.post("/accounts/notifications/read-all/", follow=True)
-    assert "All notifications are marked as read." in response.content.decode()
-    assert not Notification.objects.filter(user=provider.owner, read_at__isnull=True).exists()
-    theirs.refresh_from_db()
-    assert not theirs.is_read
-
-
-def test_a_notification_never_opens_another_site(provider_client, provider):
-    (note,) = account_services.notify(
-        users=[provider.owner], title="x", url="https://evil.example/"
-    )
-    response = provider_client.post(f"/accounts/notifications/{note.pk}/read/", {"open": "1"})
-    assert response.url == "/accounts/notifications/"
-
-
-def test_notifications_page_is_paginated(provider_client, provider, monkeypatch):
-    monkeypatch.setattr(pagination, "PAGE_SIZE", 3)
-    for i in range(7):
-        account_services.notify(users=[provider.owner], title=f"n{i}")
-    html = provider_client.get("/accounts/notifications/?page=3").content.decode()
-    assert html.count('data-testid="notification"') == 1 and "Page 3 of 3" in html
-
-
-@pytest.mark.parametrize("url", ["/approvals/", "/accounts/notifications/"])
-def test_anonymous_users_are_sent_to_log_in(client, db, url):
-    response = client.get(url)
+def test_anonymous_users_are_sent_to_log_in(client, db):
+    response = client.get("/approvals/")
     assert response.status_code == 302 and response.url.startswith("/accounts/login/")

@@ -1,6 +1,7 @@
 """REST twins of the provider portal: same rules, one error shape, tenant isolation."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -32,10 +33,11 @@ def _asset_payload(chosen_category, image_file, **overrides):
     }
 
 
-def assert_error(response, status, field):
+def assert_error(response, status, field, code="invalid"):
+    """The one error shape; `code` is the service's reason ("invalid": a serializer's shape)."""
     assert response.status_code == status, response.content
     body = response.json()
-    assert body["status"] == status and body["code"] == "invalid"
+    assert body["status"] == status and body["code"] == code, body
     assert field in body["fields"], body
     assert body["detail"].startswith(f"{field}:") or field == "non_field_errors"
     return body
@@ -57,30 +59,45 @@ def test_register_an_asset_over_multipart(api, category, image_file):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "field", "message"),
+    ("overrides", "field", "message", "code"),
     [
-        ({"icon": None}, "icon", "96×96"),
-        ({"name": ""}, "name", ""),
-        ({"category": 999999}, "category", ""),
-        ({"delivery_type": "zip"}, "delivery_type", ""),
-        ({"terms_mode": "link"}, "terms_url", "enter its address"),
-        ({"website": "javascript:alert(1)"}, "website", ""),
+        ({"icon": None}, "icon", "96×96", "icon_required"),
+        ({"name": ""}, "name", "", "invalid"),
+        ({"category": 999999}, "category", "", "invalid"),
+        ({"delivery_type": "zip"}, "delivery_type", "", "invalid"),
+        ({"terms_mode": "link"}, "terms_url", "enter its address", "link_url_required"),
+        ({"website": "javascript:alert(1)"}, "website", "", "invalid"),
     ],
 )
 def test_bad_asset_input_is_a_400_naming_the_field(
-    api, category, image_file, overrides, field, message
+    api, category, image_file, overrides, field, message, code
 ):
     payload = _asset_payload(category, image_file, **overrides)
     payload = {k: v for k, v in payload.items() if v is not None}
-    body = assert_error(api.post("/api/v1/assets/", payload, format="multipart"), 400, field)
+    response = api.post("/api/v1/assets/", payload, format="multipart")
+    body = assert_error(response, 400, field, code)
     assert message in body["fields"][field][0]
     assert not Asset.objects.exists()
 
 
 def test_icon_error_over_the_api_says_what_it_got(api, category, image_file):
     payload = _asset_payload(category, image_file, icon=image_file(120, 80, "GIF"))
-    body = assert_error(api.post("/api/v1/assets/", payload, format="multipart"), 400, "icon")
+    response = api.post("/api/v1/assets/", payload, format="multipart")
+    body = assert_error(response, 400, "icon", "bad_icon")
     assert "got 120×80 GIF" in body["detail"]
+
+
+def test_an_asset_name_clash_says_so_by_its_code(api, make_asset, category, image_file):
+    make_asset(api.tenant, name="mem1")
+    payload = _asset_payload(category, image_file, name="MEM1")
+    response = api.post("/api/v1/assets/", payload, format="multipart")
+    assert (
+        "already has an asset" in assert_error(response, 400, "name", "asset_name_taken")["detail"]
+    )
+    not_an_image = SimpleUploadedFile("icon.png", b"#!/bin/sh\n", content_type="image/png")
+    payload = _asset_payload(category, image_file, name="other", icon=not_an_image)
+    response = api.post("/api/v1/assets/", payload, format="multipart")
+    assert_error(response, 400, "icon", "not_an_image")
 
 
 def test_tenant_must_be_yours_and_a_provider(api, category, image_file, tenant_with_owner):
@@ -117,17 +134,24 @@ def test_patch_an_asset_keeps_its_code_and_tenant(api, make_asset, other_provide
     assert api.delete(f"/api/v1/assets/{asset.pk}/").status_code == 405
 
 
-def test_another_tenants_assets_are_invisible(api, other_provider, make_asset, make_version):
-    theirs = make_asset(other_provider, name="theirs", plans=[PLAN_100])
+def test_another_tenants_assets_are_invisible(
+    api, other_provider, make_asset, make_version, image_file
+):
+    theirs = make_asset(
+        other_provider, name="theirs", plans=[PLAN_100], screenshots=[image_file(264, 146)]
+    )
     version = make_version(theirs)
     assert api.get("/api/v1/assets/").json()["results"] == []
     for url in [
         f"/api/v1/assets/{theirs.pk}/",
         f"/api/v1/plans/{theirs.plans.get().pk}/",
         f"/api/v1/versions/{version.pk}/",
+        f"/api/v1/screenshots/{theirs.screenshots.get().pk}/",
     ]:
-        assert api.get(url).status_code == 404, url
-        assert api.patch(url, {}, format="json").status_code == 404, url
+        response = api.get(url)
+        assert response.status_code == 404 and response.json()["code"] == "not_found", url
+        if "/screenshots/" not in url:
+            assert api.patch(url, {}, format="json").status_code == 404, url
     assert api.delete(f"/api/v1/versions/{version.pk}/").status_code == 404
     assert api.post(f"/api/v1/plans/{theirs.plans.get().pk}/archive/").status_code == 404
     response = api.post("/api/v1/plans/", {**PLAN_100, "asset": theirs.pk}, format="json")
@@ -213,10 +237,10 @@ def test_bad_plans_are_400s(api, make_asset, payload, field):
 def test_duplicate_plan_name_and_ordered_plan_delete(api, make_asset, monkeypatch):
     asset = make_asset(api.tenant, plans=[PLAN_100])
     response = api.post("/api/v1/plans/", {**PLAN_100, "asset": asset.pk}, format="json")
-    assert "already has a plan" in assert_error(response, 400, "name")["detail"]
+    assert "already has a plan" in assert_error(response, 400, "name", "plan_name_taken")["detail"]
     monkeypatch.setattr(services, "plan_is_ordered", lambda plan: True)
     response = api.delete(f"/api/v1/plans/{asset.plans.get().pk}/")
-    assert "archive it instead" in assert_error(response, 400, "plan")["detail"]
+    assert "archive it instead" in assert_error(response, 400, "plan", "plan_ordered")["detail"]
 
 
 def test_plan_list_query_count_stays_constant(api, make_asset, django_assert_num_queries):
@@ -249,13 +273,14 @@ def test_screenshots_over_multipart(api, make_asset, image_file):
         {"asset": asset.pk, "image": image_file(264, 146)},
         format="multipart",
     )
-    assert "at most 2 screenshots" in assert_error(response, 400, "image")["detail"]
+    body = assert_error(response, 400, "image", "too_many_screenshots")
+    assert "at most 2 screenshots" in body["detail"]
     response = api.post(
         "/api/v1/screenshots/",
         {"asset": asset.pk, "image": image_file(264, 146, "GIF")},
         format="multipart",
     )
-    assert_error(response, 400, "image")
+    assert_error(response, 400, "image", "bad_screenshot")
     shot = Screenshot.objects.first()
     assert api.delete(f"/api/v1/screenshots/{shot.pk}/").status_code == 204
     assert Screenshot.objects.count() == 1
@@ -326,23 +351,29 @@ def test_versions_create_edit_delete(api, make_asset, make_catalog, default_clus
     )
     assert patched.status_code == 200, patched.json()
     assert patched.json()["version"] == "0.1.0"
-    assert_error(api.patch(url, {"default_channel": "beta"}, format="json"), 400, "default_channel")
+    response = api.patch(url, {"default_channel": "beta"}, format="json")
+    assert_error(response, 400, "default_channel", "default_channel_not_chosen")
     AssetVersion.objects.filter(pk=body["id"]).update(status="on_sale")
-    assert_error(api.delete(url), 400, "non_field_errors")
+    assert_error(api.delete(url), 400, "non_field_errors", "version_not_deletable")
+    response = api.patch(url, {"default_channel": "alpha"}, format="json")
+    assert_error(response, 400, "non_field_errors", "version_not_editable")
     AssetVersion.objects.filter(pk=body["id"]).update(status="delisted")
     assert api.delete(url).status_code == 204
 
 
 @pytest.mark.parametrize(
-    ("changes", "field"),
+    ("changes", "field", "code"),
     [
-        ({"channels": []}, "channels"),
-        ({"package_name": "redis"}, "package_name"),
-        ({"catalog_source": 999999}, "catalog_source"),
-        ({"project": None}, "project"),
+        ({"channels": []}, "channels", "invalid"),
+        ({"package_name": "redis"}, "package_name", "package_not_found"),
+        ({"channels": ["beta"]}, "channels", "channel_unknown"),
+        ({"catalog_source": 999999}, "catalog_source", "invalid"),
+        ({"project": None}, "project", "invalid"),
     ],
 )
-def test_bad_versions_are_400s(api, make_asset, make_catalog, default_cluster, changes, field):
+def test_bad_versions_are_400s(
+    api, make_asset, make_catalog, default_cluster, changes, field, code
+):
     asset = make_asset(api.tenant)
     catalog = make_catalog(api.tenant)
     payload = {
@@ -355,8 +386,28 @@ def test_bad_versions_are_400s(api, make_asset, make_catalog, default_cluster, c
         "default_channel": "stable",
         **changes,
     }
-    assert_error(api.post("/api/v1/versions/", payload, format="json"), 400, field)
+    assert_error(api.post("/api/v1/versions/", payload, format="json"), 400, field, code)
     assert not AssetVersion.objects.exists()
+
+
+def test_a_version_on_a_catalog_not_ready_is_refused_by_its_code(
+    api, make_asset, make_catalog, default_cluster
+):
+    asset = make_asset(api.tenant)
+    catalog = make_catalog(api.tenant, state="deploying")
+    payload = {
+        "asset": asset.pk,
+        "project": api.tenant.project.pk,
+        "cluster": default_cluster.pk,
+        "catalog_source": catalog.pk,
+        "package_name": "memcached-operator",
+        "channels": ["stable"],
+        "default_channel": "stable",
+    }
+    response = api.post("/api/v1/versions/", payload, format="json")
+    assert (
+        "not READY" in assert_error(response, 400, "catalog_source", "catalog_not_ready")["detail"]
+    )
 
 
 def test_version_list_query_count_stays_constant(
@@ -375,7 +426,7 @@ def test_version_list_query_count_stays_constant(
 # --- categories ---------------------------------------------------------------------------
 
 
-def test_categories_are_readable_by_all_and_written_by_admins(api, make_user, category):
+def test_categories_are_readable_by_all_and_written_by_admins(api, make_user, category, make_asset):
     body = api.get("/api/v1/categories/").json()
     assert body["count"] >= 1 and {"name", "name_en", "name_zh"} <= set(body["results"][0])
     zh = api.get("/api/v1/categories/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
@@ -389,11 +440,18 @@ def test_categories_are_readable_by_all_and_written_by_admins(api, make_user, ca
     admin_api.force_authenticate(admin)
     created = admin_api.post("/api/v1/categories/", payload, format="json")
     assert created.status_code == 201, created.json()
-    assert_error(admin_api.post("/api/v1/categories/", payload, format="json"), 400, "slug")
+    response = admin_api.post("/api/v1/categories/", payload, format="json")
+    assert_error(response, 400, "slug", "category_slug_taken")
     url = f"/api/v1/categories/{created.json()['id']}/"
     assert admin_api.patch(url, {"name_en": "Gaming"}, format="json").json()["name_en"] == "Gaming"
     assert admin_api.delete(url).status_code == 204
     assert not Category.objects.filter(slug="games").exists()
+    make_asset(api.tenant, category=category)
+    response = admin_api.delete(f"/api/v1/categories/{category.pk}/")
+    assert (
+        "move them to another category"
+        in assert_error(response, 400, "non_field_errors", "category_in_use")["detail"]
+    )
 
 
 def test_category_list_query_count_stays_constant(api, django_assert_num_queries, category):

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from assets.errors import AssetsErrorCode
 from assets.images import clean_icon, clean_screenshot
 
 from .factories import make_image_bytes
@@ -41,6 +42,7 @@ def test_a_96_pixel_png_or_jpg_is_a_good_icon(image_file, fmt, extension):
 def test_icon_message_says_what_it_got(image_file, size, fmt, message):
     with pytest.raises(ValidationError) as caught:
         clean_icon(image_file(*size, fmt))
+    assert caught.value.code == AssetsErrorCode.BAD_ICON
     assert message in caught.value.messages[0]
     assert "96×96" in caught.value.messages[0]
 
@@ -52,13 +54,15 @@ def test_file_name_and_content_type_are_not_trusted(image_file):
 
 
 def test_not_an_image_is_refused_plainly():
-    with pytest.raises(ValidationError, match="not an image"):
+    with pytest.raises(ValidationError, match="not an image") as caught:
         clean_icon(_upload(b"#!/bin/sh\necho pwned\n", "icon.png"))
+    assert caught.value.code == AssetsErrorCode.NOT_AN_IMAGE
 
 
 def test_empty_file_is_refused():
-    with pytest.raises(ValidationError, match="empty"):
+    with pytest.raises(ValidationError, match="empty") as caught:
         clean_icon(_upload(b"", "icon.png"))
+    assert caught.value.code == AssetsErrorCode.EMPTY_FILE
 
 
 def test_truncated_image_is_refused():
@@ -66,8 +70,9 @@ def test_truncated_image_is_refused():
     buffer = io.BytesIO()
     noisy.save(buffer, format="PNG")
     data = buffer.getvalue()
-    with pytest.raises(ValidationError, match="truncated or damaged"):
+    with pytest.raises(ValidationError, match="truncated or damaged") as caught:
         clean_screenshot(_upload(data[: len(data) // 2]))
+    assert caught.value.code == AssetsErrorCode.DAMAGED_IMAGE
 
 
 def test_upload_size_is_capped(settings):
@@ -75,8 +80,9 @@ def test_upload_size_is_capped(settings):
     noisy = Image.effect_noise((264, 146), 80).convert("RGB")
     buffer = io.BytesIO()
     noisy.save(buffer, format="PNG")
-    with pytest.raises(ValidationError, match="the limit is"):
+    with pytest.raises(ValidationError, match="the limit is") as caught:
         clean_screenshot(_upload(buffer.getvalue()))
+    assert caught.value.code == AssetsErrorCode.FILE_TOO_LARGE
 
 
 def test_size_message_names_both_sizes(settings):
@@ -86,12 +92,14 @@ def test_size_message_names_both_sizes(settings):
     with pytest.raises(ValidationError) as caught:
         clean_screenshot(upload)
     assert caught.value.messages == ["The file is 3.0 MB; the limit is 2.0 MB."]
+    assert caught.value.code == AssetsErrorCode.FILE_TOO_LARGE
 
 
 def test_decompression_bomb_is_refused_before_decoding(settings, image_file):
     settings.ASSET_IMAGE_MAX_PIXELS = 10_000
-    with pytest.raises(ValidationError, match="decompression bomb"):
+    with pytest.raises(ValidationError, match="decompression bomb") as caught:
         clean_screenshot(image_file(200, 200, "PNG"))
+    assert caught.value.code == AssetsErrorCode.DECOMPRESSION_BOMB
 
 
 def test_pillows_own_bomb_guard_is_reported_the_same_way(monkeypatch, settings, image_file):
@@ -151,5 +159,6 @@ def test_cmyk_jpeg_becomes_rgb():
 
 def test_screenshots_of_any_size_are_accepted_but_only_jpg_or_png(image_file):
     assert clean_screenshot(image_file(1280, 720, "PNG")).width == 1280
-    with pytest.raises(ValidationError, match="got 264×146 GIF"):
+    with pytest.raises(ValidationError, match="got 264×146 GIF") as caught:
         clean_screenshot(image_file(264, 146, "GIF"))
+    assert caught.value.code == AssetsErrorCode.BAD_SCREENSHOT

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from accounts.models import AuditEntry
+from assets.errors import AssetsErrorCode
 from assets.lifecycle import (
     ALLOWED,
     WITHDRAW,
@@ -14,6 +15,7 @@ from assets.lifecycle import (
     transition_version,
 )
 from assets.models import AssetVersion
+from core.errors import error_code
 
 S = AssetVersion.Status
 
@@ -74,6 +76,7 @@ def test_other_moves_are_refused_clearly(provider, make_asset, make_version, sta
         transition_version(version=version, to=to, actor=provider.owner)
     message = caught.value.message_dict["status"][0]
     assert message == f"A version cannot go from “{S(start).label}” to “{S(to).label}”."
+    assert error_code(caught.value) == AssetsErrorCode.INVALID_TRANSITION  # the code survives
     assert AssetVersion.objects.get(pk=version.pk).status == start
 
 

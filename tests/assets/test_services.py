@@ -3,16 +3,20 @@
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import ProtectedError
 
 from accounts import services as account_services
+from accounts.errors import AccountsErrorCode
 from accounts.models import AuditEntry
 from assets import services
+from assets.errors import AssetsErrorCode
 from assets.models import SUPPORT_SCOPE_EXAMPLE, Asset, AssetVersion, Plan, Screenshot
-from clusters.models import CatalogSource, Cluster
+from clusters.models import CatalogSource
+from core.errors import NotPermitted, error_code
 
 from .conftest import PLAN_100
+from .factories import ClusterFactory
 
 
 def _files(media_root):
@@ -123,6 +127,46 @@ def test_all_errors_are_reported_at_once(provider, make_asset, image_file):
     assert {"name", "icon", "screenshots", "plans"} <= set(caught.value.message_dict)
 
 
+def _codes(exc):
+    return {field: [e.code for e in errors] for field, errors in exc.error_dict.items()}
+
+
+def test_each_refusal_keeps_its_code_on_its_field(provider, make_asset, image_file):
+    make_asset(provider, name="taken")
+    with pytest.raises(ValidationError) as caught:
+        make_asset(
+            provider,
+            name="TAKEN",
+            terms_mode="link",
+            icon=image_file(10, 10),
+            screenshots=[image_file(1, 1, "GIF"), _not_an_image()],
+            plans=[{**PLAN_100, "price": Decimal("-1")}, PLAN_100, PLAN_100],
+        )
+    assert _codes(caught.value) == {
+        "terms_url": ["link_url_required"],
+        "name": ["asset_name_taken"],
+        "icon": ["bad_icon"],
+        "screenshots": ["bad_screenshot", "not_an_image"],
+        "plans": ["plan_invalid", "plan_name_duplicate", "plan_name_duplicate"],
+    }
+    assert error_code(caught.value) == "link_url_required"  # the API's code: the first one
+    with pytest.raises(ValidationError) as caught:
+        make_asset(provider, name="other", category=None, icon=None)
+    assert _codes(caught.value)["category"] == ["category_required"]
+    with pytest.raises(ValidationError) as caught:
+        make_asset(provider, name="", screenshots=[image_file(264, 146)] * 3)
+    assert _codes(caught.value) == {
+        "name": ["asset_invalid"],
+        "screenshots": ["too_many_screenshots"],
+    }
+
+
+def _not_an_image():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("shot.png", b"#!/bin/sh\n", content_type="image/png")
+
+
 def test_at_most_two_screenshots(provider, make_asset, image_file, media_root):
     with pytest.raises(ValidationError) as caught:
         make_asset(provider, screenshots=[image_file(264, 146) for _ in range(3)])
@@ -161,10 +205,14 @@ def test_only_members_of_a_provider_tenant_register(
     provider, make_asset, tenant_with_owner, make_user
 ):
     buyer_tenant, buyer = tenant_with_owner("zs2-corp")
-    with pytest.raises(PermissionDenied, match="provider"):
+    with pytest.raises(NotPermitted, match="provider") as caught:
         make_asset(buyer_tenant, actor=buyer)
-    with pytest.raises(PermissionDenied, match="not a member"):
+    assert caught.value.code == AssetsErrorCode.NOT_A_PROVIDER
+    assert str(caught.value) == "Only provider tenants can register and sell assets."
+    with pytest.raises(NotPermitted, match="not a member") as caught:
         make_asset(provider, actor=make_user("stranger"))
+    assert caught.value.code == AccountsErrorCode.NOT_A_MEMBER
+    assert str(caught.value) == "You are not a member of zs-olm."
     member = make_user("member")
     account_services.add_member(actor=provider.owner, tenant=provider, user=member)
     assert make_asset(provider, actor=member).created_by == member
@@ -224,8 +272,13 @@ def test_screenshots_can_be_added_up_to_two_and_removed(
     asset = make_asset(provider, screenshots=[image_file(264, 146)])
     second = services.add_screenshot(actor=provider.owner, asset=asset, image=image_file(264, 146))
     assert second.position == 1
-    with pytest.raises(ValidationError, match="at most 2 screenshots"):
+    with pytest.raises(ValidationError, match="at most 2 screenshots") as caught:
         services.add_screenshot(actor=provider.owner, asset=asset, image=image_file(264, 146))
+    assert _codes(caught.value) == {"image": ["too_many_screenshots"]}
+    for image, code in [(None, "image_required"), (image_file(264, 146, "GIF"), "bad_screenshot")]:
+        with pytest.raises(ValidationError) as caught:
+            services.add_screenshot(actor=provider.owner, asset=asset, image=image)
+        assert _codes(caught.value) == {"image": [code]}
     first = asset.screenshots.get(position=0)
     with django_capture_on_commit_callbacks(execute=True):
         services.remove_screenshot(actor=provider.owner, screenshot=first)
@@ -250,8 +303,9 @@ def test_plans_are_created_edited_archived_and_restored(provider, make_asset):
     assert plan.is_archived and plan.archived_at
     # An archived plan's name is free again; restoring then clashes.
     services.create_plan(actor=provider.owner, asset=asset, **PLAN_100)
-    with pytest.raises(ValidationError, match="already has a plan"):
+    with pytest.raises(ValidationError, match="already has a plan") as caught:
         services.restore_plan(actor=provider.owner, plan=plan)
+    assert _codes(caught.value) == {"name": ["plan_name_taken"]}
     assert Plan.objects.get(pk=plan.pk).is_archived
     assert [
         e.action
@@ -282,6 +336,7 @@ def test_bad_plans_name_the_field(provider, make_asset, changes, field):
     with pytest.raises(ValidationError) as caught:
         services.create_plan(actor=provider.owner, asset=asset, **{**PLAN_100, **changes})
     assert field in caught.value.message_dict
+    assert error_code(caught.value) == AssetsErrorCode.PLAN_INVALID
     assert not Plan.objects.exists()
 
 
@@ -309,8 +364,9 @@ def test_an_unordered_plan_can_be_deleted_an_ordered_one_cannot(provider, make_a
     assert not Plan.objects.filter(pk=first.pk).exists()
     assert _audit("plan.deleted").get().changes["name"] == "100¥/年"
     monkeypatch.setattr(services, "plan_is_ordered", lambda plan: True)
-    with pytest.raises(ValidationError, match="archive it instead"):
+    with pytest.raises(ValidationError, match="archive it instead") as caught:
         services.delete_plan(actor=provider.owner, plan=second)
+    assert _codes(caught.value) == {"plan": ["plan_ordered"]}  # the code survives the field
     assert Plan.objects.filter(pk=second.pk).exists()
 
 
@@ -321,8 +377,9 @@ def test_plans_of_another_tenant_cannot_be_touched(provider, other_provider, mak
         lambda: services.archive_plan(actor=other_provider.owner, plan=plan),
         lambda: services.delete_plan(actor=other_provider.owner, plan=plan),
     ):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotPermitted) as caught:
             call()
+        assert caught.value.code == AccountsErrorCode.NOT_A_MEMBER
 
 
 # --- versions -----------------------------------------------------------------------------
@@ -359,26 +416,47 @@ def test_version_choices_must_fit_together(
     asset = make_asset(provider)
     catalog = make_catalog(provider)
     foreign_catalog = make_catalog(other_provider, name="theirs")
-    private = Cluster.objects.create(
-        name="private", api_url="https://p.invalid", auth_method="token", credentials={"t": 1}
-    )
+    private = ClusterFactory(name="private")
     pending = make_catalog(provider, name="pending", state="deploying")
+    no_csv = make_catalog(provider, name="no-csv", channels=[{"name": "stable", "current_csv": ""}])
     cases = [
-        ({"project": other_provider.project}, "project", "Choose a project of zs-olm"),
-        ({"cluster": private}, "cluster", "may not use the cluster private"),
-        ({"catalog_source": foreign_catalog}, "catalog_source", "Choose a CatalogSource of zs-olm"),
-        ({"catalog_source": pending}, "catalog_source", "not READY"),
-        ({"package_name": "redis"}, "package_name", "does not serve a package “redis”"),
-        ({"channels": []}, "channels", "at least one channel"),
-        ({"channels": ["beta"]}, "channels", "has no channel beta"),
+        (
+            {"project": other_provider.project},
+            "project",
+            "Choose a project of zs-olm",
+            "project_not_of_tenant",
+        ),
+        ({"cluster": private}, "cluster", "may not use the cluster private", "cluster_not_open"),
+        (
+            {"catalog_source": foreign_catalog},
+            "catalog_source",
+            "Choose a CatalogSource of zs-olm",
+            "catalog_not_of_tenant",
+        ),
+        ({"catalog_source": pending}, "catalog_source", "not READY", "catalog_not_ready"),
+        (
+            {"package_name": "redis"},
+            "package_name",
+            "does not serve a package “redis”",
+            "package_not_found",
+        ),
+        ({"channels": []}, "channels", "at least one channel", "channel_required"),
+        ({"channels": ["beta"]}, "channels", "has no channel beta", "channel_unknown"),
         (
             {"channels": ["stable"], "default_channel": "alpha"},
             "default_channel",
             "one of the chosen",
+            "default_channel_not_chosen",
         ),
-        ({"project": None, "cluster": None}, "project", "required"),
+        (
+            {"catalog_source": no_csv},
+            "default_channel",
+            "has no current CSV",
+            "channel_without_csv",
+        ),
+        ({"project": None, "cluster": None}, "project", "required", "version_field_required"),
     ]
-    for overrides, field, message in cases:
+    for overrides, field, message, code in cases:
         with pytest.raises(ValidationError) as caught:
             services.create_version(
                 actor=provider.owner,
@@ -386,16 +464,14 @@ def test_version_choices_must_fit_together(
                 **_version_kwargs(provider, catalog, default_cluster, **overrides),
             )
         assert message in " ".join(caught.value.message_dict[field]), (overrides, caught.value)
+        assert _codes(caught.value)[field] == [code], (overrides, caught.value)
     assert not AssetVersion.objects.exists()
 
 
 def test_a_cluster_linked_to_the_project_may_be_used(
     provider, make_asset, make_catalog, default_cluster
 ):
-    linked = Cluster.objects.create(
-        name="linked", api_url="https://l.invalid", auth_method="token", credentials={"t": 1}
-    )
-    linked.projects.add(provider.project)
+    linked = ClusterFactory(name="linked", projects=[provider.project])
     catalog = make_catalog(provider, cluster=linked)
     version = services.create_version(
         actor=provider.owner,
@@ -403,22 +479,24 @@ def test_a_cluster_linked_to_the_project_may_be_used(
         **_version_kwargs(provider, catalog, linked),
     )
     assert version.cluster == linked
-    with pytest.raises(ValidationError, match="not on the cluster"):
+    with pytest.raises(ValidationError, match="not on the cluster") as caught:
         services.create_version(
             actor=provider.owner,
             asset=version.asset,
             **_version_kwargs(provider, catalog, default_cluster),
         )
+    assert _codes(caught.value) == {"catalog_source": ["catalog_not_on_cluster"]}
 
 
 def test_only_operator_assets_have_versions(provider, make_asset, make_catalog, default_cluster):
     asset = make_asset(provider, delivery_type="helm_chart")
-    with pytest.raises(ValidationError, match="Only Operator assets"):
+    with pytest.raises(ValidationError, match="Only Operator assets") as caught:
         services.create_version(
             actor=provider.owner,
             asset=asset,
             **_version_kwargs(provider, make_catalog(provider), default_cluster),
         )
+    assert _codes(caught.value) == {"non_field_errors": ["not_an_operator"]}
 
 
 def test_only_drafts_are_edited(provider, make_asset, make_version, default_cluster):
@@ -434,8 +512,9 @@ def test_only_drafts_are_edited(provider, make_asset, make_version, default_clus
     assert edited.version == "0.1.0" and edited.default_channel == "alpha"
     assert _audit("version.updated").get().changes["default_channel"] == ["stable", "alpha"]
     AssetVersion.objects.filter(pk=version.pk).update(status="listing_review")
-    with pytest.raises(ValidationError, match="Only a draft version can be edited"):
+    with pytest.raises(ValidationError, match="Only a draft version can be edited") as caught:
         services.update_version(actor=provider.owner, version=version, **kwargs)
+    assert error_code(caught.value) == AssetsErrorCode.VERSION_NOT_EDITABLE
 
 
 @pytest.mark.parametrize(
@@ -459,8 +538,9 @@ def test_only_draft_and_delisted_versions_are_deleted(
         assert not AssetVersion.objects.exists()
         assert _audit("version.deleted").get().from_state == status
     else:
-        with pytest.raises(ValidationError, match="Only draft or delisted"):
+        with pytest.raises(ValidationError, match="Only draft or delisted") as caught:
             services.delete_version(actor=provider.owner, version=version)
+        assert error_code(caught.value) == AssetsErrorCode.VERSION_NOT_DELETABLE
         assert AssetVersion.objects.filter(pk=version.pk).exists()
 
 
@@ -477,8 +557,9 @@ def test_a_catalog_source_in_use_cannot_be_deleted(provider, make_asset, make_ve
 
 def test_other_tenants_cannot_manage_versions(provider, other_provider, make_asset, make_version):
     version = make_version(make_asset(provider))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted) as caught:
         services.delete_version(actor=other_provider.owner, version=version)
+    assert caught.value.code == AccountsErrorCode.NOT_A_MEMBER
 
 
 # --- categories ---------------------------------------------------------------------------
@@ -487,13 +568,20 @@ def test_other_tenants_cannot_manage_versions(provider, other_provider, make_ass
 def test_categories_are_for_platform_admins(make_user, provider, make_asset, category):
     admin = make_user("root")
     account_services.grant_platform_admin(user=admin)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotPermitted) as caught:
         services.create_category(actor=provider.owner, slug="x", name_en="X", name_zh="叉")
+    assert caught.value.code == AccountsErrorCode.NOT_PLATFORM_ADMIN
+    assert str(caught.value) == "Only platform administrators may do this."
     created = services.create_category(actor=admin, slug="games", name_en="Games", name_zh="游戏")
-    with pytest.raises(ValidationError, match="exists"):
+    with pytest.raises(ValidationError, match="exists") as caught:
         services.create_category(actor=admin, slug="games", name_en="G", name_zh="G")
+    assert _codes(caught.value) == {"slug": ["category_slug_taken"]}
+    with pytest.raises(ValidationError) as caught:
+        services.update_category(actor=admin, category=created, name_en="")
+    assert _codes(caught.value) == {"name_en": ["category_invalid"]}
     services.update_category(actor=admin, category=created, name_en="Gaming")
     services.delete_category(actor=admin, category=created)
     make_asset(provider)
-    with pytest.raises(ValidationError, match="move them to another category"):
+    with pytest.raises(ValidationError, match="move them to another category") as caught:
         services.delete_category(actor=admin, category=category)
+    assert error_code(caught.value) == AssetsErrorCode.CATEGORY_IN_USE

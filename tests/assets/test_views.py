@@ -232,6 +232,18 @@ def test_list_is_paginated(provider_client, make_asset):
     assert html.count('class="asset-name"') == 3 and "q=asset&amp;page=1" in html
 
 
+def test_list_pages_through_the_one_pagination_helper(provider_client, make_asset, monkeypatch):
+    from core import pagination
+
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 2)
+    for i in range(3):
+        make_asset(provider_client.tenant, name=f"asset-{i}")
+    url = reverse("assets:provider-assets")
+    html = provider_client.get(url, {"q": "asset"}).content.decode()
+    assert html.count('class="asset-name"') == 2 and "Page 1 of 2" in html
+    assert 'href="?q=asset&amp;page=2" rel="next"' in html
+
+
 def test_list_shows_only_the_active_tenants_assets(provider_client, other_provider, make_asset):
     make_asset(other_provider, name="theirs")
     html = provider_client.get(reverse("assets:provider-assets")).content.decode()
@@ -386,6 +398,33 @@ def test_plan_pages(provider_client, make_asset):
     assert "cannot be undone" in provider_client.get(delete).content.decode()
     provider_client.post(delete)
     assert not Plan.objects.exists()
+
+
+def test_an_ordered_plan_is_not_deleted_and_the_page_says_why(
+    provider_client, make_asset, monkeypatch
+):
+    asset = make_asset(provider_client.tenant, plans=[PLAN_100])
+    plan = asset.plans.get()
+    monkeypatch.setattr(services, "plan_is_ordered", lambda plan: True)
+    delete = reverse("assets:plan-delete", args=[asset.code, plan.pk])
+    response = provider_client.post(delete, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("assets:asset-plans", args=[asset.code])
+    assert "This plan has been ordered, so it cannot be deleted; archive it instead." in (
+        response.content.decode()
+    )
+    assert Plan.objects.filter(pk=plan.pk).exists()
+
+
+def test_a_plan_of_another_asset_is_a_404_under_this_one(provider_client, make_asset):
+    mine = make_asset(provider_client.tenant, name="mine", plans=[PLAN_100])
+    other = make_asset(provider_client.tenant, name="other", plans=[PLAN_100])
+    plan = other.plans.get()
+    for name in ("assets:plan-edit", "assets:plan-archive", "assets:plan-delete"):
+        assert provider_client.get(reverse(name, args=[mine.code, plan.pk])).status_code == 404
+    assert (
+        provider_client.get(reverse("assets:plan-edit", args=[other.code, plan.pk])).status_code
+        == 200
+    )
 
 
 def test_plans_tab_query_count_stays_constant(

@@ -10,8 +10,10 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from clusters import kube, services
+from clusters.errors import ClustersErrorCode as Code
 from clusters.models import Cluster
 from core import crypto
+from core.errors import NotPermitted
 from tests.conftest import SANDBOX_TOKEN
 
 SECRET_TOKEN = "eyJhbGciOiJSUzI1NiJ9.very-secret-service-account-token"
@@ -39,6 +41,11 @@ def _register(actor, **overrides):
     }
     kwargs.update(overrides)
     return services.register_cluster(actor=actor, **kwargs)
+
+
+def codes(exc):
+    """{field: [code, ...]} of a service's ValidationError."""
+    return {field: [e.code for e in errors] for field, errors in exc.error_dict.items()}
 
 
 def _raw_credentials_column(cluster):
@@ -123,31 +130,52 @@ def test_unusable_kubeconfig_is_refused_on_its_field(platform_admin, kubeconfig,
     with pytest.raises(ValidationError) as exc:
         _register(platform_admin, auth_method="kubeconfig", token="", kubeconfig=kubeconfig)
     assert why in exc.value.message_dict["kubeconfig"][0]
+    assert codes(exc.value) == {"kubeconfig": [Code.KUBECONFIG_INVALID]}
     assert not Cluster.objects.exists()
 
 
+def test_a_missing_kubeconfig_is_asked_for(platform_admin):
+    with pytest.raises(ValidationError) as exc:
+        _register(platform_admin, auth_method="kubeconfig", token="", kubeconfig="  ")
+    assert exc.value.message_dict == {"kubeconfig": ["Paste or upload a kubeconfig."]}
+    assert codes(exc.value) == {"kubeconfig": [Code.KUBECONFIG_MISSING]}
+
+
 @pytest.mark.parametrize(
-    ("overrides", "field"),
+    ("overrides", "field", "code"),
     [
-        ({"token": ""}, "token"),
-        ({"api_url": "ftp://x"}, "api_url"),
-        ({"api_url": ""}, "api_url"),
-        ({"ca_data": "not a pem"}, "ca_data"),
-        ({"name": ""}, "name"),
-        ({"catalog_namespace": "Bad_NS"}, "catalog_namespace"),
-        ({"auth_method": "password"}, "auth_method"),
+        ({"token": ""}, "token", Code.TOKEN_MISSING),
+        ({"api_url": "ftp://x"}, "api_url", Code.API_URL_INVALID),
+        ({"api_url": ""}, "api_url", Code.API_URL_MISSING),
+        ({"ca_data": "not a pem"}, "ca_data", Code.CA_BUNDLE_INVALID),
+        ({"name": ""}, "name", Code.CLUSTER_NAME_MISSING),
+        ({"catalog_namespace": "Bad_NS"}, "catalog_namespace", Code.CATALOG_NAMESPACE_INVALID),
+        ({"auth_method": "password"}, "auth_method", Code.AUTH_METHOD_INVALID),
     ],
 )
-def test_bad_cluster_input_names_the_field(platform_admin, overrides, field):
+def test_bad_cluster_input_names_the_field(platform_admin, overrides, field, code):
     with pytest.raises(ValidationError) as exc:
         _register(platform_admin, **overrides)
     assert field in exc.value.message_dict
+    assert code in codes(exc.value)[field]
     assert not Cluster.objects.exists()
 
 
 def test_only_platform_admins_register_clusters(make_user):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as exc:
         _register(make_user("someone"))
+    assert isinstance(exc.value, NotPermitted) and exc.value.code == "not_platform_admin"
+    assert str(exc.value) == "Only platform administrators may manage clusters."
+
+
+def test_only_platform_admins_change_test_and_delete_clusters(platform_admin, make_user):
+    cluster = _register(platform_admin)
+    someone = make_user("someone")
+    with pytest.raises(NotPermitted, match="Only platform administrators may manage clusters."):
+        services.request_connection_test(actor=someone, cluster=cluster)
+    with pytest.raises(NotPermitted, match="Only platform administrators may manage clusters."):
+        services.delete_cluster(actor=someone, cluster=cluster)
+    assert Cluster.objects.filter(pk=cluster.pk).exists()
 
 
 def test_one_default_cluster_at_a_time(platform_admin):
@@ -163,6 +191,7 @@ def test_cluster_names_are_unique_ignoring_case(platform_admin):
     with pytest.raises(ValidationError) as exc:
         _register(platform_admin, name="prod")
     assert "already exists" in exc.value.message_dict["name"][0]
+    assert codes(exc.value) == {"name": [Code.CLUSTER_NAME_TAKEN]}
 
 
 # --- connection test against the sandbox (the worker's task runs inline on commit) ----------
@@ -236,6 +265,7 @@ def test_non_admins_cannot_see_cluster_admin_pages(client, make_user, sandbox_cl
     client.force_login(make_user("nosy"))
     assert client.get("/clusters/").status_code == 403
     assert client.get(f"/clusters/{sandbox_cluster.pk}/").status_code == 403
+    assert client.post(f"/clusters/{sandbox_cluster.pk}/test/").status_code == 403
     api = APIClient()
     api.force_authenticate(make_user("nosy2"))
     assert api.post("/api/v1/clusters/", {"name": "x"}).status_code == 403
@@ -281,6 +311,45 @@ def test_cluster_api_validation_errors_name_the_field(platform_admin):
         "/api/v1/clusters/", {"name": "x", "auth_method": "token", "api_url": "https://x"}
     )
     assert response.status_code == 400 and "token" in response.json()["fields"]
+    assert response.json()["code"] == "token_missing"
+    response = api.post(
+        "/api/v1/clusters/",
+        {"name": "x", "auth_method": "kubeconfig", "kubeconfig": "kind: Pod"},
+    )
+    assert response.status_code == 400 and response.json()["code"] == "kubeconfig_invalid"
+    assert response.json()["fields"]["kubeconfig"] == [
+        "This kubeconfig cannot be used: not a kubeconfig (kind: Config)."
+    ]
+
+
+def test_a_cluster_in_use_is_not_deleted(platform_admin, tenant_with_owner, client):
+    from clusters.models import CatalogSource
+
+    cluster = _register(platform_admin)
+    tenant, _owner = tenant_with_owner("sellers", is_provider=True)
+    CatalogSource.objects.create(
+        cluster=cluster, tenant=tenant, name="c", namespace="olm", display_name="c", image="i"
+    )
+    api = APIClient()
+    api.force_authenticate(platform_admin)
+    response = api.delete(f"/api/v1/clusters/{cluster.pk}/")
+    assert response.status_code == 400
+    assert response.json()["code"] == "cluster_in_use"
+    assert response.json()["detail"] == (
+        "This cluster still has CatalogSources or installations; delete them first."
+    )
+    client.force_login(platform_admin)
+    page = client.post(f"/clusters/{cluster.pk}/delete/", follow=True)
+    assert "This cluster still has CatalogSources or installations" in page.content.decode()
+    assert Cluster.objects.filter(pk=cluster.pk).exists()
+
+
+def test_a_cluster_a_user_may_not_use_is_not_found(platform_admin, make_user):
+    hidden = _register(platform_admin, name="hidden")
+    api = APIClient()
+    api.force_authenticate(make_user("outsider"))
+    response = api.get(f"/api/v1/clusters/{hidden.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
 
 
 def test_project_links_decide_who_sees_a_cluster(platform_admin, tenant_with_owner):
@@ -293,6 +362,16 @@ def test_project_links_decide_who_sees_a_cluster(platform_admin, tenant_with_own
     names = [c["name"] for c in api.get("/api/v1/clusters/").json()["results"]]
     assert names == ["linked"]
     assert list(project.clusters.all()) == [linked]
+    # An admin links projects through the API; the page of the cluster lists them.
+    admin_api = APIClient()
+    admin_api.force_authenticate(platform_admin)
+    other = account_services.create_project(actor=owner, tenant=tenant, name="q", namespace="q")
+    response = admin_api.patch(
+        f"/api/v1/clusters/{linked.pk}/", {"projects": [project.pk, other.pk]}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert sorted(response.json()["projects"]) == sorted([project.pk, other.pk])
+    assert set(linked.projects.all()) == {project, other}
 
 
 def test_cluster_list_queries_stay_constant(platform_admin, client, django_assert_max_num_queries):
@@ -324,3 +403,37 @@ def test_gateway_is_reused_per_cluster_until_credentials_change(sandbox_cluster,
     assert kube.gateway_for(Cluster.objects.get(pk=sandbox_cluster.pk)) is first
     sandbox_cluster.credentials = {"token": "other"}
     assert kube.gateway_for(sandbox_cluster) is not first
+
+
+def test_editing_a_cluster_on_its_page_links_projects(platform_admin, tenant_with_owner, client):
+    tenant, owner = tenant_with_owner("buyers")
+    project = account_services.create_project(actor=owner, tenant=tenant, name="p", namespace="p")
+    cluster = _register(platform_admin)
+    client.force_login(platform_admin)
+    form = client.get(f"/clusters/{cluster.pk}/edit/").content.decode()
+    assert f'value="{project.pk}"' in form  # every project may be linked
+    response = client.post(
+        f"/clusters/{cluster.pk}/edit/",
+        {
+            "name": "prod",
+            "auth_method": "token",
+            "catalog_namespace": "olm",
+            "external_access": "NodePort",
+            "projects": [project.pk],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    assert list(cluster.projects.all()) == [project]
+    assert Cluster.objects.get(pk=cluster.pk).credentials["token"] == SECRET_TOKEN  # kept
+    html = client.get(f"/clusters/{cluster.pk}/").content.decode()
+    assert "buyers / p (<code>p</code>)" in html
+    response = client.post(
+        f"/clusters/{cluster.pk}/edit/",
+        {
+            "name": "prod",
+            "auth_method": "token",
+            "catalog_namespace": "Bad_NS",
+            "external_access": "NodePort",
+        },
+    )
+    assert response.status_code == 200 and "RFC 1123" in response.content.decode()

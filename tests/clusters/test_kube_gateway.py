@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 
 from clusters import kube
+from clusters.kubeconfig import Credentials
 from tests.conftest import SANDBOX_TOKEN, wait_until
 
 
 @pytest.fixture
 def gateway(sandbox, sandbox_faults, settings, tmp_path):
     settings.DATA_DIR = tmp_path
-    gw = kube.Gateway(kube.Credentials(api_url=sandbox.url, token=SANDBOX_TOKEN), cache_key="t")
+    gw = kube.Gateway(Credentials(api_url=sandbox.url, token=SANDBOX_TOKEN), cache_key="t")
     yield gw
     gw.close()
 
@@ -117,7 +118,7 @@ def test_latency_is_felt(gateway, sandbox_faults):
 
 def test_wrong_token_is_unauthorized(sandbox, settings, tmp_path):
     settings.DATA_DIR = tmp_path
-    gw = kube.Gateway(kube.Credentials(api_url=sandbox.url, token="wrong"), cache_key="bad")
+    gw = kube.Gateway(Credentials(api_url=sandbox.url, token="wrong"), cache_key="bad")
     with pytest.raises(kube.UnauthorizedError) as exc:
         gw.get("v1", "Namespace", "default")
     assert exc.value.message == "401 Unauthorized: token rejected"
@@ -199,22 +200,3 @@ def test_pod_logs_with_tail(gateway, sandbox):
 
     logs = wait_until(started_logs, timeout=5)
     assert isinstance(logs, str) and 0 < len(logs.strip().splitlines()) <= 3
-
-
-def test_parse_kubeconfig_rejects_file_references():
-    import yaml
-
-    config = {
-        "kind": "Config",
-        "current-context": "c",
-        "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
-        "clusters": [
-            {
-                "name": "k",
-                "cluster": {"server": "https://k", "certificate-authority": "/etc/ca.crt"},
-            }
-        ],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-    }
-    with pytest.raises(kube.KubeconfigError, match="inline the data"):
-        kube.parse_kubeconfig(yaml.safe_dump(config))

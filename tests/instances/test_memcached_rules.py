@@ -495,7 +495,7 @@ def test_yaml_tab_reports_unparseable_text_with_its_line():
 
 
 def test_other_owned_apis_are_validated_as_objects_of_their_kind():
-    from instances.services import validate_manifest
+    from instances.manifests import validate_manifest
 
     api = memcached.find_api(CSV_INFO, "MemcachedBackup")
     example = memcached.example_for(CSV_INFO, api)

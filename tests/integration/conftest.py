@@ -185,3 +185,17 @@ def celery_worker_process(worker_factory):
         "log": worker.log,
         "broker": worker.broker,
     }
+
+
+@pytest.fixture(autouse=True)
+def joining_results_is_allowed():
+    """This process is not a worker: it may wait for a task's result.
+
+    Celery keeps "waiting would block" in one process-wide flag that eager tasks set and
+    restore around themselves. Eager tasks run at the same time by two threads of an
+    earlier test (the threaded live server of the browser tests) can restore it in the
+    wrong order and leave it set; `AsyncResult.get()` would then refuse to wait.
+    """
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)

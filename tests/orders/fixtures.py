@@ -4,10 +4,10 @@ storefront, a buyer tenant with two projects, wallets and helpers to buy."""
 from decimal import Decimal
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from accounts import services as account_services
-from tests.assets.factories import MEMCACHED_CHANNELS, make_image_bytes
+from tests.assets.factories import AssetFactory, CategoryFactory, ProviderFactory
+
+from .factories import BuyerFactory, DefaultClusterFactory, ProviderCatalogFactory
 
 PLAN_1 = {"name": "1T/年", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
 PLAN_100 = {
@@ -24,10 +24,6 @@ PLAN_FREE = {
 }
 
 
-def icon():
-    return SimpleUploadedFile("icon.png", make_image_bytes(96, 96), content_type="image/png")
-
-
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -36,60 +32,29 @@ def media_root(settings, tmp_path):
 
 @pytest.fixture
 def category(db):
-    from assets.models import Category
-
-    category, _created = Category.objects.get_or_create(
-        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
-    )
-    return category
+    return CategoryFactory()
 
 
 @pytest.fixture
 def default_cluster(db):
-    from clusters.models import Cluster
-
-    return Cluster.objects.create(
-        name="默认集群",
-        api_url="https://sandbox.invalid",
-        auth_method="token",
-        credentials={"token": "t"},
-        is_default=True,
-        is_sandbox=True,
-    )
+    return DefaultClusterFactory()
 
 
 @pytest.fixture
-def provider(tenant_with_owner):
+def provider(db):
     """The seed's provider zs-olm (certified), with its project `one`."""
-    tenant, owner = tenant_with_owner("zs-olm", is_provider=True)
-    tenant.is_certified = True
-    tenant.save(update_fields=["is_certified"])
-    tenant.project = account_services.create_project(
-        actor=owner, tenant=tenant, name="one", namespace="one"
-    )
-    tenant.owner = owner
-    return tenant
-
-
-def _buyer(tenant_with_owner, name, namespaces):
-    tenant, owner = tenant_with_owner(name)
-    projects = [
-        account_services.create_project(actor=owner, tenant=tenant, name=ns, namespace=ns)
-        for ns in namespaces
-    ]
-    tenant.owner, tenant.project, tenant.projects_list = owner, projects[0], projects
-    return tenant
+    return ProviderFactory(is_certified=True)
 
 
 @pytest.fixture
-def buyer(tenant_with_owner):
+def buyer(db):
     """The seed's buyer zs2-corp with projects my-mem and two."""
-    return _buyer(tenant_with_owner, "zs2-corp", ["my-mem", "two"])
+    return BuyerFactory()
 
 
 @pytest.fixture
-def other_buyer(tenant_with_owner):
-    return _buyer(tenant_with_owner, "globex", ["globex-apps"])
+def other_buyer(db):
+    return BuyerFactory(name="globex", namespaces=["globex-apps"])
 
 
 @pytest.fixture
@@ -97,7 +62,7 @@ def make_listed_asset(provider, category, default_cluster, platform_admin):
     """An asset of `tenant` (the provider by default) with a version on sale."""
     from assets import services
     from assets.lifecycle import transition_version
-    from clusters.models import CatalogPackage, CatalogSource
+    from clusters.models import CatalogSource
 
     def make(
         name="mem1",
@@ -110,36 +75,11 @@ def make_listed_asset(provider, category, default_cluster, platform_admin):
         **fields,
     ):
         tenant = tenant or provider
-        asset = services.register_asset(
-            actor=tenant.owner,
-            tenant=tenant,
-            icon=icon(),
-            plans=list(plans),
-            delivery_type="operator",
-            category=fields.pop("category", category),
-            name=name,
-            summary=summary,
-            description=fields.pop("description", "# Memcached\n\nA **fast** cache."),
-            **fields,
+        fields.setdefault("category", category)
+        asset = AssetFactory(tenant=tenant, name=name, summary=summary, plans=list(plans), **fields)
+        catalog = CatalogSource.objects.filter(tenant=tenant).first() or ProviderCatalogFactory(
+            cluster=default_cluster, tenant=tenant
         )
-        catalog = CatalogSource.objects.filter(tenant=tenant).first()
-        if catalog is None:
-            catalog = CatalogSource.objects.create(
-                cluster=default_cluster,
-                tenant=tenant,
-                name=f"mem-registry-{tenant.pk}",
-                namespace="olm",
-                display_name="mem-01",
-                image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
-                state="ready",
-            )
-            CatalogPackage.objects.create(
-                catalog_source=catalog,
-                name="memcached-operator",
-                display_name="Memcached Operator",
-                default_channel="stable",
-                channels=MEMCACHED_CHANNELS,
-            )
         version = services.create_version(
             actor=tenant.owner,
             asset=asset,

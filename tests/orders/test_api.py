@@ -18,10 +18,11 @@ def api(buyer):
     return client
 
 
-def assert_error(response, status, field):
+def assert_error(response, status, field, code="invalid"):
+    """The API error body; `code` is the service's stable code ("invalid": a serializer's)."""
     assert response.status_code == status, response.content
     body = response.json()
-    assert body["status"] == status and body["code"] == "invalid"
+    assert body["status"] == status and body["code"] == code, body
     assert field in body["fields"], body
     assert body["detail"].startswith(f"{field}:")
     return body
@@ -43,11 +44,11 @@ def test_create_pay_and_replay(api, buyer, mem1, fund):
     assert (body["channel"], body["approval"], body["kind"]) == ("alpha", "Manual", "new")
     order_id = body["id"]
     missing = api.post(f"/api/v1/orders/{order_id}/pay/")
-    body = assert_error(missing, 400, "Idempotency-Key")
+    body = assert_error(missing, 400, "Idempotency-Key", "idempotency_key_required")
     assert "required" in body["detail"]
     key = str(uuid.uuid4())
     short = api.post(f"/api/v1/orders/{order_id}/pay/", HTTP_IDEMPOTENCY_KEY=key)
-    assert "1.00 T short" in assert_error(short, 400, "wallet")["detail"]
+    assert "1.00 T short" in assert_error(short, 400, "wallet", "insufficient_balance")["detail"]
     fund(buyer, "3.00")
     first = api.post(f"/api/v1/orders/{order_id}/pay/", HTTP_IDEMPOTENCY_KEY=key)
     assert first.status_code == 200 and "Idempotent-Replayed" not in first
@@ -56,7 +57,7 @@ def test_create_pay_and_replay(api, buyer, mem1, fund):
     assert repeat.status_code == 200 and repeat["Idempotent-Replayed"] == "true"
     assert repeat.content == first.content
     other_key = api.post(f"/api/v1/orders/{order_id}/pay/", HTTP_IDEMPOTENCY_KEY="another")
-    assert "already paid" in assert_error(other_key, 400, "status")["detail"]
+    assert "already paid" in assert_error(other_key, 400, "status", "already_paid")["detail"]
     assert Wallet.objects.get(tenant=buyer).balance == Decimal("2.00")
 
 
@@ -80,19 +81,19 @@ def test_create_with_pay_now_and_an_idempotency_key(api, buyer, mem1, fund):
 
 
 @pytest.mark.parametrize(
-    ("payload", "field"),
+    ("payload", "field", "code"),
     [
-        ({"project": None}, "project"),
-        ({"plan": 999999}, "plan"),
-        ({"channel": "nightly"}, "channel"),
-        ({"approval": "Sometimes"}, "approval"),
-        ({"pay_now": "perhaps"}, "pay_now"),
+        ({"project": None}, "project", "invalid"),
+        ({"plan": 999999}, "plan", "invalid"),
+        ({"channel": "nightly"}, "channel", "channel_invalid"),  # the service's refusal
+        ({"approval": "Sometimes"}, "approval", "invalid"),
+        ({"pay_now": "perhaps"}, "pay_now", "invalid"),
     ],
 )
-def test_bad_input_names_the_field(api, buyer, mem1, payload, field):
+def test_bad_input_names_the_field(api, buyer, mem1, payload, field, code):
     data = {"plan": plan_named(mem1, "1T/年").pk, "project": buyer.project.pk, **payload}
     data = {k: v for k, v in data.items() if v is not None}
-    assert_error(api.post("/api/v1/orders/", data, format="json"), 400, field)
+    assert_error(api.post("/api/v1/orders/", data, format="json"), 400, field, code)
 
 
 def test_a_project_of_another_tenant_is_not_a_choice(api, other_buyer, mem1):
@@ -121,7 +122,11 @@ def test_the_seller_lists_but_cannot_pay(buyer, provider, mem1, place):
     assert [o["code"] for o in listing["results"]] == [order.code]
     assert seller.get("/api/v1/orders/", {"role": "buyer"}).json()["count"] == 0
     response = seller.post(f"/api/v1/orders/{order.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k")
-    assert response.status_code == 404
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    response = seller.post(f"/api/v1/orders/{order.pk}/cancel/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
 
 
 def test_cancel_and_filter(api, buyer, mem1, make_listed_asset, place):
@@ -211,3 +216,59 @@ def test_revenue_for_the_seller(buyer, provider, mem1, place, fund):
     body = seller.get("/api/v1/orders/revenue/").json()
     assert body["total"] == "100.00" and body["income"] == "100.00"
     assert body["per_asset"][0]["asset_name"] == "mem1" and len(body["per_month"]) == 1
+
+
+# --- the service's reasons, in the API body -------------------------------------------------
+
+
+def test_refusals_carry_the_services_codes(api, buyer, provider, mem1, place, fund):
+    fund(buyer, 5)
+    paid = place(buyer, mem1, pay_now=True)
+    held = _create(api, buyer, mem1)
+    assert "already holds mem1" in assert_error(held, 400, "asset", "already_held")["detail"]
+    cancel = api.post(f"/api/v1/orders/{paid.pk}/cancel/")
+    assert "can be cancelled" in assert_error(cancel, 400, "status", "not_cancellable")["detail"]
+    own = APIClient()
+    own.force_authenticate(provider.owner)
+    response = own.post(
+        "/api/v1/orders/",
+        {"plan": plan_named(mem1, "1T/年").pk, "project": provider.project.pk},
+        format="json",
+    )
+    assert "its own asset" in assert_error(response, 400, "asset", "own_asset")["detail"]
+
+
+def test_a_key_reused_for_another_order_is_refused_by_code(
+    api, buyer, make_listed_asset, place, fund
+):
+    fund(buyer, 5)
+    first, second = place(buyer, make_listed_asset("a1")), place(buyer, make_listed_asset("a2"))
+    assert api.post(f"/api/v1/orders/{first.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k").status_code == 200
+    reused = api.post(f"/api/v1/orders/{second.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k")
+    body = assert_error(reused, 400, "Idempotency-Key", "idempotency_key_reused")
+    assert "already used" in body["detail"]
+    too_long = api.post(f"/api/v1/orders/{second.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert_error(too_long, 400, "Idempotency-Key", "idempotency_key_too_long")
+
+
+def test_paying_a_cancelled_or_overdue_order_says_why(api, buyer, mem1, place, fund, time_machine):
+    fund(buyer, 5)
+    cancelled = place(buyer, mem1)
+    assert api.post(f"/api/v1/orders/{cancelled.pk}/cancel/").status_code == 200
+    response = api.post(f"/api/v1/orders/{cancelled.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k1")
+    assert_error(response, 400, "status", "not_payable")
+    overdue = place(buyer, mem1)
+    time_machine.move_to(overdue.payment_deadline, tick=False)
+    response = api.post(f"/api/v1/orders/{overdue.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k2")
+    assert "deadline" in assert_error(response, 400, "status", "deadline_passed")["detail"]
+
+
+def test_another_tenant_in_the_filters_is_a_404(api, other_buyer):
+    response = api.get("/api/v1/orders/", {"tenant": other_buyer.pk, "role": "buyer"})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+def test_revenue_without_a_tenant_asks_for_one(make_user):
+    client = APIClient()
+    client.force_authenticate(make_user("nobody"))
+    assert_error(client.get("/api/v1/orders/revenue/"), 400, "tenant", "tenant_required")

@@ -13,11 +13,11 @@ from assets import services as asset_services
 from assets.lifecycle import transition_version
 from assets.models import AssetVersion
 from assets.signals import buyer_tenant_counts
-from clusters.models import Cluster
-from core.errors import NotFound
+from core.errors import NotFound, NotPermitted
 from orders import selectors, services
 from orders.models import Entitlement, IdempotencyKey, LedgerEntry, Order, Wallet
 from orders.signals import order_paid
+from tests.assets.factories import ClusterFactory
 
 from .fixtures import PLAN_100, PLAN_FREE, plan_named
 
@@ -38,6 +38,11 @@ def paid_signals():
 
 def wallet_of(tenant):
     return Wallet.objects.get(tenant=tenant)
+
+
+def codes(exc):
+    """{field: [code, ...]} of a service's ValidationError: what the API body's `code` is."""
+    return {field: [error.code for error in errors] for field, errors in exc.error_dict.items()}
 
 
 def assert_ledger_consistent():
@@ -92,26 +97,26 @@ def test_a_price_change_never_alters_an_existing_order(buyer, mem1, place, fund,
 
 
 @pytest.mark.parametrize(
-    ("field", "kwargs"),
+    ("field", "kwargs", "code"),
     [
-        ("channel", {"channel": "beta"}),
-        ("approval", {"approval": "Sometimes"}),
+        ("channel", {"channel": "beta"}, "channel_invalid"),
+        ("approval", {"approval": "Sometimes"}, "approval_invalid"),
     ],
 )
-def test_bad_choices_are_field_errors(buyer, mem1, place, field, kwargs):
+def test_bad_choices_are_field_errors(buyer, mem1, place, field, kwargs, code):
     with pytest.raises(ValidationError) as exc:
         place(buyer, mem1, **kwargs)
     assert field in exc.value.message_dict
+    assert codes(exc.value) == {field: [code]}
     assert not Order.objects.exists()
 
 
 def test_the_cluster_must_be_linked_to_the_project_or_the_default(buyer, mem1, place):
-    other = Cluster.objects.create(
-        name="edge", api_url="https://edge.invalid", auth_method="token", credentials={}
-    )
+    other = ClusterFactory(name="edge", credentials={})
     with pytest.raises(ValidationError) as exc:
         place(buyer, mem1, cluster=other)
     assert "linked to the project my-mem" in exc.value.message_dict["cluster"][0]
+    assert codes(exc.value) == {"cluster": ["cluster_not_open"]}
     other.projects.add(buyer.project)
     assert place(buyer, mem1, cluster=other).cluster == other
 
@@ -122,6 +127,10 @@ def test_a_project_of_another_tenant_is_refused(buyer, other_buyer, mem1, place)
     with pytest.raises(ValidationError) as exc:
         place_order(actor=buyer.owner, plan=mem1.plans.first(), project=other_buyer.project)
     assert "project" in exc.value.message_dict
+    assert codes(exc.value) == {"project": ["project_not_yours"]}
+    with pytest.raises(ValidationError) as exc:
+        place_order(actor=buyer.owner, plan=mem1.plans.first(), project=None)
+    assert codes(exc.value) == {"project": ["project_required"]}
 
 
 def test_an_archived_plan_is_not_sold(buyer, mem1, place, provider):
@@ -130,12 +139,22 @@ def test_an_archived_plan_is_not_sold(buyer, mem1, place, provider):
     with pytest.raises(ValidationError) as exc:
         place(buyer, mem1, plan)
     assert "no longer sold" in exc.value.message_dict["plan"][0]
+    assert codes(exc.value) == {"plan": ["plan_archived"]}
 
 
 def test_a_tenant_cannot_buy_its_own_asset(provider, mem1, place):
     with pytest.raises(ValidationError) as exc:
         place(provider, mem1)
     assert "its own asset" in exc.value.message_dict["asset"][0]
+    assert codes(exc.value) == {"asset": ["own_asset"]}
+
+
+def test_its_own_asset_is_the_one_reason_even_when_not_on_sale(provider, make_listed_asset, place):
+    draft = make_listed_asset("draft-own", on_sale=False)
+    with pytest.raises(ValidationError) as exc:
+        place(provider, draft)
+    assert exc.value.message_dict["asset"] == ["A tenant cannot buy its own asset."]
+    assert codes(exc.value)["asset"] == ["own_asset"]
 
 
 def test_an_asset_not_on_sale_cannot_be_bought(buyer, make_listed_asset, place):
@@ -143,6 +162,7 @@ def test_an_asset_not_on_sale_cannot_be_bought(buyer, make_listed_asset, place):
     with pytest.raises(ValidationError) as exc:
         place(buyer, draft)
     assert "not on sale" in exc.value.message_dict["asset"][0]
+    assert codes(exc.value)["asset"] == ["not_on_sale"]
 
 
 def test_holding_an_active_entitlement_means_install_or_renew(buyer, mem1, place, fund):
@@ -151,6 +171,7 @@ def test_holding_an_active_entitlement_means_install_or_renew(buyer, mem1, place
     with pytest.raises(ValidationError) as exc:
         place(buyer, mem1)
     assert "already holds mem1" in exc.value.message_dict["asset"][0]
+    assert codes(exc.value) == {"asset": ["already_held"]}
 
 
 # --- paying -------------------------------------------------------------------------------
@@ -186,6 +207,7 @@ def test_pay_now_short_leaves_no_order_and_says_the_shortfall(buyer, mem1, place
         place(buyer, mem1, plan_named(mem1, "100¥/年"), pay_now=True)
     message = exc.value.message_dict["wallet"][0]
     assert "1.50 T" in message and "100.00 T" in message and "98.50 T short" in message
+    assert codes(exc.value) == {"wallet": ["insufficient_balance"]}
     assert not Order.objects.exists() and wallet_of(buyer).balance == Decimal("1.50")
 
 
@@ -254,6 +276,7 @@ def test_another_key_for_a_paid_order_is_refused_without_charging(buyer, mem1, p
     with pytest.raises(ValidationError) as exc:
         services.pay_order(actor=buyer.owner, order=order, idempotency_key="two")
     assert "already paid" in exc.value.message_dict["status"][0]
+    assert codes(exc.value) == {"status": ["already_paid"]}
     assert wallet_of(buyer).balance == 4
 
 
@@ -265,9 +288,14 @@ def test_a_key_is_one_request(buyer, make_listed_asset, place, fund):
     with pytest.raises(ValidationError) as exc:
         services.pay_order(actor=buyer.owner, order=second, idempotency_key="same")
     assert "already used" in exc.value.message_dict["idempotency_key"][0]
+    assert codes(exc.value) == {"idempotency_key": ["idempotency_key_reused"]}
     with pytest.raises(ValidationError) as exc:
         services.pay_order(actor=buyer.owner, order=second, idempotency_key="  ")
     assert "idempotency_key" in exc.value.message_dict
+    assert codes(exc.value) == {"idempotency_key": ["idempotency_key_required"]}
+    with pytest.raises(ValidationError) as exc:
+        services.pay_order(actor=buyer.owner, order=second, idempotency_key="k" * 256)
+    assert codes(exc.value) == {"idempotency_key": ["idempotency_key_too_long"]}
 
 
 def test_placing_twice_with_one_token_places_one_order(buyer, mem1, place, fund):
@@ -281,10 +309,19 @@ def test_placing_twice_with_one_token_places_one_order(buyer, mem1, place, fund)
 def test_only_members_of_the_buyer_pay(buyer, other_buyer, mem1, place, fund):
     fund(buyer, 5)
     order = place(buyer, mem1)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as exc:
         services.pay_order(actor=other_buyer.owner, order=order, idempotency_key="x")
-    with pytest.raises(PermissionDenied):
+    assert isinstance(exc.value, NotPermitted) and exc.value.code == "not_a_member"
+    assert str(exc.value) == "You are not a member of zs2-corp."
+    with pytest.raises(PermissionDenied) as exc:
         services.cancel_order(actor=other_buyer.owner, order=order)
+    assert isinstance(exc.value, NotPermitted) and exc.value.code == "not_a_member"
+    entitlement = services.pay_order(
+        actor=buyer.owner, order=order, idempotency_key="y"
+    ).order.entitlement
+    with pytest.raises(NotPermitted) as exc:
+        services.renew(actor=other_buyer.owner, entitlement=entitlement)
+    assert exc.value.code == "not_a_member"
 
 
 def test_the_platform_takes_its_commission(buyer, provider, mem1, place, fund, settings):
@@ -330,10 +367,12 @@ def test_cancel_only_what_is_unpaid(buyer, mem1, make_listed_asset, place, fund)
     with pytest.raises(ValidationError) as exc:
         services.pay_order(actor=buyer.owner, order=order, idempotency_key="late")
     assert "Cancelled" in exc.value.message_dict["status"][0]
+    assert codes(exc.value) == {"status": ["not_payable"]}
     fund(buyer, 5)
     paid = place(buyer, make_listed_asset("other"), pay_now=True)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as exc:
         services.cancel_order(actor=buyer.owner, order=paid)
+    assert codes(exc.value) == {"status": ["not_cancellable"]}
 
 
 def test_unpaid_orders_expire_after_the_deadline(buyer, mem1, place, fund, time_machine):
@@ -346,6 +385,7 @@ def test_unpaid_orders_expire_after_the_deadline(buyer, mem1, place, fund, time_
     with pytest.raises(ValidationError) as exc:  # overdue: refused even before the task runs
         services.pay_order(actor=buyer.owner, order=order, idempotency_key="late")
     assert "deadline" in exc.value.message_dict["status"][0]
+    assert codes(exc.value) == {"status": ["deadline_passed"]}
     assert services.expire_overdue_orders() == 1
     order.refresh_from_db()
     assert order.status == Order.Status.EXPIRED and order.expired_at == NOW + timedelta(hours=24)
@@ -431,11 +471,14 @@ def test_a_delisted_asset_is_not_sold_but_holders_renew(
     with pytest.raises(ValidationError) as exc:  # placed before, paid after: refused too
         services.pay_order(actor=other_buyer.owner, order=pending, idempotency_key="x")
     assert "no longer on sale" in exc.value.message_dict["asset"][0]
+    assert codes(exc.value) == {"asset": ["not_on_sale"]}
     renewal = services.renew(actor=buyer.owner, entitlement=entitlement, pay_now=True)
     assert renewal.status == "paid" and renewal.version == version
 
 
-def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(buyer, provider, mem1, place, fund):
+def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(
+    buyer, provider, mem1, make_listed_asset, place, fund
+):
     fund(buyer, 500)
     entitlement = place(buyer, mem1, plan_named(mem1, "1T/年"), pay_now=True).entitlement
     asset_services.archive_plan(actor=provider.owner, plan=plan_named(mem1, "1T/年"))
@@ -447,6 +490,12 @@ def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(buyer, provider, m
     with pytest.raises(ValidationError) as exc:
         services.renew(actor=buyer.owner, entitlement=entitlement, plan=archived)
     assert "plan" in exc.value.message_dict
+    assert codes(exc.value) == {"plan": ["plan_archived"]}
+    other_assets_plan = make_listed_asset("other").plans.get()
+    with pytest.raises(ValidationError) as exc:
+        services.renew(actor=buyer.owner, entitlement=entitlement, plan=other_assets_plan)
+    assert exc.value.message_dict["plan"] == ["Choose a plan of mem1."]
+    assert codes(exc.value) == {"plan": ["plan_of_another_asset"]}
 
 
 def test_ordered_plans_cannot_be_deleted(buyer, provider, mem1, place):
@@ -478,14 +527,24 @@ def test_buyer_counts_are_distinct_tenants_holding_an_entitlement(
 
 
 def test_only_admins_top_up_and_a_reason_is_required(buyer, platform_admin):
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied) as denied:
         services.top_up_wallet(actor=buyer.owner, tenant=buyer, amount="10", reason="x")
+    assert isinstance(denied.value, NotPermitted) and denied.value.code == "not_platform_admin"
+    assert str(denied.value) == "Only platform administrators may top up wallets."
     with pytest.raises(ValidationError) as exc:
         services.top_up_wallet(actor=platform_admin, tenant=buyer, amount="0", reason=" ")
     assert set(exc.value.message_dict) == {"amount", "reason"}
+    assert codes(exc.value) == {"amount": ["amount_not_positive"], "reason": ["reason_required"]}
     with pytest.raises(ValidationError) as exc:
         services.top_up_wallet(actor=platform_admin, tenant=buyer, amount="1.001", reason="r")
     assert "two decimal places" in exc.value.message_dict["amount"][0]
+    assert codes(exc.value) == {"amount": ["amount_precision"]}
+    with pytest.raises(ValidationError) as exc:
+        services.top_up_wallet(actor=platform_admin, tenant=buyer, amount="ten", reason="r" * 301)
+    assert codes(exc.value) == {"amount": ["amount_invalid"], "reason": ["reason_too_long"]}
+    with pytest.raises(ValidationError) as exc:
+        services.top_up_wallet(actor=platform_admin, tenant=buyer, amount="1000000.01", reason="r")
+    assert codes(exc.value) == {"amount": ["top_up_limit"]}
     entry = services.top_up_wallet(
         actor=platform_admin, tenant=buyer, amount="1000", reason="contract 42"
     )
@@ -529,3 +588,37 @@ def test_selectors_hide_other_tenants(buyer, other_buyer, provider, mem1, place)
     assert list(selectors.orders_for(user=other_buyer.owner)) == []
     seller_view = selectors.get_order_for(user=provider.owner, code=order.code)
     assert selectors.order_role(user=provider.owner, order=seller_view) == "seller"
+
+
+def test_no_wallet_holds_more_than_its_column(buyer, platform_admin, fund):
+    fund(buyer, 1)
+    Wallet.objects.filter(tenant=buyer).update(balance=services.MAX_BALANCE)
+    with pytest.raises(ValidationError) as exc:
+        services.top_up_wallet(actor=platform_admin, tenant=buyer, amount="0.01", reason="r")
+    assert "cannot hold more than" in exc.value.message_dict["amount"][0]
+    assert codes(exc.value) == {"amount": ["balance_limit"]}
+
+
+def test_no_cluster_open_to_the_project_is_said(buyer, mem1, place, default_cluster):
+    default_cluster.is_default = False
+    default_cluster.save(update_fields=["is_default"])
+    with pytest.raises(ValidationError) as exc:
+        place(buyer, mem1)
+    assert "No cluster is open to the project my-mem" in exc.value.message_dict["cluster"][0]
+    assert codes(exc.value) == {"cluster": ["no_cluster"]}
+
+
+def test_selectors_scope_the_buyers_orders_and_wallet_tenants(
+    buyer, other_buyer, provider, platform_admin, mem1, place
+):
+    order = place(buyer, mem1)
+    assert selectors.get_order_for(user=buyer.owner, order_id=order.pk, role="buyer") == order
+    with pytest.raises(NotFound):  # the seller sees it, but not as its buyer
+        selectors.get_order_for(user=provider.owner, order_id=order.pk, role="buyer")
+    assert selectors.get_wallet_tenant_for(user=platform_admin, tenant_id=buyer.pk) == buyer
+    assert selectors.get_wallet_tenant_for(user=buyer.owner, tenant_id=buyer.pk) == buyer
+    for user, tenant_id in [(buyer.owner, other_buyer.pk), (platform_admin, 0), (buyer.owner, "x")]:
+        with pytest.raises(NotFound):
+            selectors.get_wallet_tenant_for(user=user, tenant_id=tenant_id)
+    assert list(selectors.tenants_to_top_up(user=buyer.owner)) == []
+    assert set(selectors.tenants_to_top_up(user=platform_admin)) >= {buyer, other_buyer}

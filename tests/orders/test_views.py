@@ -226,7 +226,7 @@ def test_the_order_page_shows_snapshot_target_and_installation(
     # The payment started an installation; the order page links to it with its status.
     from provisioning.models import Installation
 
-    installation = Installation.objects.get(order_code=order.code)
+    installation = Installation.objects.get(order=order)
     assert f'href="/operators/{installation.pk}/"' in html
     assert f'data-status="{installation.status}"' in html
 
@@ -332,7 +332,9 @@ def test_admins_top_up_with_a_reason(client, buyer, platform_admin):
 
 
 def test_only_admins_reach_the_top_up(buyer_client, buyer, other_buyer):
-    assert buyer_client.get(reverse("orders:wallet-top-up")).status_code == 403
+    denied = buyer_client.get(reverse("orders:wallet-top-up"))
+    assert denied.status_code == 403
+    assert "Only platform administrators may top up wallets." in denied.content.decode()
     # ?tenant= is for admins; a buyer always sees its own wallet.
     html = buyer_client.get(reverse("orders:wallet"), {"tenant": other_buyer.pk}).content.decode()
     assert "zs2-corp" in html and "globex" not in html
@@ -391,3 +393,34 @@ def test_list_pages_keep_their_query_count(
 def test_the_dialog_navigates_the_page_when_buying_is_not_the_answer(provider_client, mem1):
     response = provider_client.get(reverse("orders:buy", args=[mem1.code]), HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == reverse("storefront:storefront-asset", args=[mem1.code])
+
+
+def test_an_admin_asking_for_an_unknown_tenants_wallet_gets_a_404(client, platform_admin):
+    client.force_login(platform_admin)
+    for wanted in ("999999", "abc"):
+        assert client.get(reverse("orders:wallet"), {"tenant": wanted}).status_code == 404
+
+
+def test_the_seller_cannot_cancel_either(provider_client, buyer, mem1, place):
+    order = place(buyer, mem1)
+    response = provider_client.post(reverse("orders:order-cancel", args=[order.code]), {})
+    assert response.status_code == 404
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+
+
+def test_the_order_list_pages_and_keeps_its_filters(
+    buyer_client, buyer, make_listed_asset, place, monkeypatch
+):
+    from core import pagination
+
+    monkeypatch.setattr(pagination, "PAGE_SIZE", 1)
+    first, second = place(buyer, make_listed_asset("p1")), place(buyer, make_listed_asset("p2"))
+    html = buyer_client.get(reverse("orders:orders"), {"status": "pending_payment"}).content
+    html = html.decode()
+    assert second.code in html and first.code not in html  # newest first, one per page
+    assert 'href="?status=pending_payment&amp;page=2"' in html
+    page_two = buyer_client.get(
+        reverse("orders:orders"), {"status": "pending_payment", "page": 2}
+    ).content.decode()
+    assert first.code in page_two and second.code not in page_two

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from provisioning import services, tasks
+from provisioning import records, services, tasks
 from provisioning.models import Installation
 from tests.conftest import sandbox_object, wait_until
 
@@ -464,11 +464,11 @@ def test_long_pending_installations_are_looked_at_less_often(
         buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks
     )
     now = timezone.now()
-    services.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
+    records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
     for _ in range(20):
-        services.record_sync_schedule(installation_id=installation.pk, changed=False, now=now)
+        records.record_sync_schedule(installation_id=installation.pk, changed=False, now=now)
     installation.refresh_from_db()
     assert (installation.next_sync_at - now).total_seconds() == 32
-    services.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
+    records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
     installation.refresh_from_db()
     assert installation.next_sync_at is None and installation.quiet_syncs == 0

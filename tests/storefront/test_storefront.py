@@ -12,7 +12,9 @@ from rest_framework.test import APIClient
 
 from assets import services as asset_services
 from assets.lifecycle import transition_version
-from assets.models import Asset, AssetVersion, Category
+from assets.models import Asset, AssetVersion
+from assets.storefront import services as storefront_services
+from tests.assets.factories import CategoryFactory, ProviderFactory
 from tests.orders.fixtures import PLAN_1, PLAN_100, PLAN_FREE
 
 
@@ -44,18 +46,10 @@ def api_names(response):
 
 
 @pytest.fixture
-def shelf(make_listed_asset, tenant_with_owner, category, provider):
+def shelf(make_listed_asset, category, provider):
     """Assets across the price bands; the cheapest active plan decides the band."""
-    from accounts import services as account_services
-
-    other, owner = tenant_with_owner("acme-labs", is_provider=True)
-    other.owner = owner
-    other.project = account_services.create_project(
-        actor=owner, tenant=other, name="p", namespace="acme-p"
-    )
-    databases, _ = Category.objects.get_or_create(
-        slug="databases", defaults={"name_en": "Databases", "name_zh": "数据库"}
-    )
+    other = ProviderFactory(name="acme-labs", project_name="p", namespace="acme-p")
+    databases = CategoryFactory(slug="databases", name_en="Databases", name_zh="数据库")
     assets = {
         "freebie": make_listed_asset("freebie", plans=(PLAN_FREE, PLAN_100)),
         "mem1": make_listed_asset("mem1", plans=(PLAN_1, PLAN_100)),
@@ -185,6 +179,21 @@ def test_filters_live_in_the_url_and_pages_keep_them(buyer_client, make_listed_a
     assert 'href="?price=1-98&amp;sort=-price"' in html  # 价格 again flips the direction
 
 
+def test_page_links_keep_only_the_filters_the_market_knows(buyer_client, make_listed_asset):
+    for i in range(13):
+        make_listed_asset(f"cache-{i:02}")
+
+    def pages(params):
+        html = buyer_client.get(reverse("storefront:storefront"), params).content.decode()
+        return re.search(r'<nav class="pagination".*?</nav>', html, flags=re.S).group(0)
+
+    nav = pages({"sort": "price", "junk": "1"})
+    assert 'href="?sort=price&amp;page=2" rel="next"' in nav and "junk" not in nav
+    # A bad value makes the whole query fall back to "all", links included.
+    nav = pages({"sort": "price", "price": "bogus"})
+    assert 'href="?page=2" rel="next"' in nav and "bogus" not in nav
+
+
 def test_cards_show_badge_free_buy_or_install(buyer_client, buyer, shelf, place, fund):
     fund(buyer, 5)
     place(buyer, shelf["mem1"], pay_now=True)
@@ -308,6 +317,21 @@ def test_views_count_once_per_session_per_hour(client, buyer, other_buyer, mem1,
     assert Asset.objects.get(pk=mem1.pk).updated_at == updated  # a view is not an update
 
 
+def test_count_view_is_a_service_remembered_by_the_session(mem1, time_machine):
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    time_machine.move_to(timezone.now(), tick=False)
+    session = SessionStore()
+    assert storefront_services.count_view(session=session, asset=mem1) is True
+    assert storefront_services.count_view(session=session, asset=mem1) is False
+    assert mem1.view_count == 1 and Asset.objects.get(pk=mem1.pk).view_count == 1
+    assert storefront_services.count_view(session=SessionStore(), asset=mem1) is True
+    assert Asset.objects.get(pk=mem1.pk).view_count == 2
+    time_machine.shift(timedelta(hours=1, seconds=1))
+    assert storefront_services.count_view(session=session, asset=mem1) is True
+    assert Asset.objects.get(pk=mem1.pk).view_count == 3
+
+
 # --- the API twin -------------------------------------------------------------------------
 
 
@@ -319,6 +343,7 @@ def test_api_bad_filters_name_the_parameter(api, shelf):
     ]:
         response = api.get("/api/v1/storefront/", params)
         assert response.status_code == 400 and field in response.json()["fields"]
+        assert response.json()["code"] == "invalid"  # a query's shape, not a service refusal
         assert response.json()["detail"].startswith(f"{field}:")
 
 

@@ -1,0 +1,16 @@
+"""Stable error codes of the approvals app (the API's `code`)."""
+
+from core.errors import ErrorCode
+
+
+class ApprovalsErrorCode(ErrorCode):
+    # Submitting (申请上架 / 申请下架)
+    UNKNOWN_KIND = "unknown_kind"
+    NOT_READY = "not_ready"
+    INVALID_STATE = "invalid_state"
+    DUPLICATE = "duplicate"
+    # Deciding (通过 / 拒绝) and withdrawing (撤回)
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_WITHDRAWN = "already_withdrawn"
+    REASON_REQUIRED = "reason_required"
+    SELF_APPROVAL = "self_approval"

@@ -1,0 +1,273 @@
+"""What the worker learnt about operand instances, written down: one transaction each.
+
+The jobs (tasks) call these; nothing here enqueues work or talks to a cluster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import record_audit
+from clusters.records import add_timeline_event, import_cluster_events
+
+from .models import InstanceEvent, InstanceLog, InstanceMetric, OperandInstance
+
+Status = OperandInstance.Status
+Access = OperandInstance.Access
+
+
+def add_event(*, instance: OperandInstance, **fields: Any) -> InstanceEvent:
+    return add_timeline_event(InstanceEvent, owner=instance, **fields)
+
+
+def record_cluster_events(*, instance_id: int, rows: list[dict[str, Any]]) -> None:
+    import_cluster_events(InstanceEvent, owner_id=instance_id, rows=rows)
+
+
+def set_status(
+    instance: OperandInstance, status: str, *, actor: User | None = None, reason: str = ""
+) -> bool:
+    previous = instance.status
+    if previous == status:
+        return False
+    instance.status = status
+    instance.status_changed_at = timezone.now()
+    if status == Status.RUNNING and instance.running_at is None:
+        instance.running_at = instance.status_changed_at
+    if status == Status.DELETED:
+        instance.deleted_at = instance.status_changed_at
+    record_audit(
+        actor=actor,
+        action="instance.status",
+        obj=instance,
+        tenant=instance.tenant,
+        from_state=previous,
+        to_state=status,
+        reason=reason[:2000],
+    )
+    return True
+
+
+def locked(instance_id: int) -> OperandInstance:
+    return OperandInstance.objects.select_for_update().get(pk=instance_id)
+
+
+def record_enqueued(*, instance_id: int, now: datetime | None = None) -> None:
+    OperandInstance.objects.filter(pk=instance_id).update(enqueued_at=now or timezone.now())
+
+
+def record_applied(*, instance_id: int) -> OperandInstance:
+    """The custom resource was accepted by the API server."""
+    with transaction.atomic():
+        instance = locked(instance_id)
+        if instance.status in (Status.DELETING, Status.DELETED):
+            return instance
+        if instance.status in (Status.PENDING, Status.FAILED):
+            set_status(instance, Status.CREATING)
+            add_event(
+                instance=instance,
+                reason="Applied",
+                message=_("%(kind)s %(name)s applied; waiting for its pods.")
+                % {"kind": instance.kind, "name": instance.name},
+            )
+        instance.failure_reason = ""
+        instance.settled = False
+        instance.save()
+    return instance
+
+
+def mark_failed(*, instance_id: int, reason: str) -> OperandInstance:
+    with transaction.atomic():
+        instance = locked(instance_id)
+        if instance.status in (Status.DELETED, Status.DELETING):
+            return instance
+        set_status(instance, Status.FAILED, reason=reason)
+        instance.failure_reason = reason
+        instance.settled = True
+        instance.save()
+        add_event(instance=instance, reason="Failed", message=reason, type="Warning")
+    return instance
+
+
+def record_deleted(*, instance_id: int) -> OperandInstance:
+    with transaction.atomic():
+        instance = locked(instance_id)
+        if instance.status == Status.DELETED:
+            return instance
+        set_status(instance, Status.DELETED)
+        instance.settled = True
+        instance.access_state = Access.NONE
+        instance.access_address = ""
+        instance.pods = []
+        instance.services = []
+        instance.save()
+        add_event(
+            instance=instance,
+            reason="Deleted",
+            message=_("%(kind)s %(name)s deleted with its pods and services.")
+            % {"kind": instance.kind, "name": instance.name},
+        )
+    return instance
+
+
+_STATUS_REASONS = {
+    Status.RUNNING: "Running",
+    Status.DEGRADED: "Degraded",
+    Status.CREATING: "Creating",
+    Status.FAILED: "Failed",
+}
+
+
+def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
+    """Applies one sync's reading (status, replicas, pods, services, access); True if changed."""
+    with transaction.atomic():
+        instance = locked(instance_id)
+        if instance.status in (Status.DELETED, Status.PENDING):
+            return False
+        status = observed["status"]
+        if status == Status.DELETED:
+            record_deleted(instance_id=instance.pk)
+            return True
+        fields = (
+            "phase",
+            "status_message",
+            "ready_replicas",
+            "desired_replicas",
+            "pods",
+            "services",
+            "access_state",
+            "access_address",
+            "access_error",
+            "settled",
+        )
+        before = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
+        for field in fields:
+            if field in observed:
+                setattr(instance, field, observed[field])
+        if status != instance.status:
+            if status == Status.FAILED:
+                instance.failure_reason = observed.get("failure_reason", "")
+            elif instance.status == Status.FAILED:
+                instance.failure_reason = ""
+            message = (
+                instance.failure_reason
+                if status == Status.FAILED
+                else instance.status_message
+                or _("%(ready)s/%(desired)s replicas ready.")
+                % {
+                    "ready": instance.ready_replicas or 0,
+                    "desired": instance.desired_replicas or instance.replicas or 0,
+                }
+            )
+            set_status(instance, status, reason=message)
+            add_event(
+                instance=instance,
+                reason=_STATUS_REASONS.get(status, "StatusChanged"),
+                message=message,
+                type="Warning" if status in (Status.FAILED, Status.DEGRADED) else "Normal",
+            )
+        if before["access_address"] != instance.access_address and instance.access_address:
+            add_event(
+                instance=instance,
+                reason="Exposed",
+                message=_("Reachable from outside the cluster at %(address)s.")
+                % {"address": instance.access_address},
+            )
+        after = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
+        changed = before != after
+        if changed:
+            instance.save()
+    return changed
+
+
+def record_synced(*, instance_ids: list[int], now: datetime) -> None:
+    """When each instance was last read (settled ones are read again after a while)."""
+    OperandInstance.objects.filter(pk__in=instance_ids).update(synced_at=now)
+
+
+def record_access(
+    *,
+    instance_id: int,
+    state: str,
+    address: str = "",
+    host: str = "",
+    service: str = "",
+    type: str = "",
+    error: str = "",
+) -> OperandInstance:
+    with transaction.atomic():
+        instance = locked(instance_id)
+        previous = instance.access_address
+        instance.access_state = state
+        instance.access_address = address
+        instance.access_host = host or instance.access_host
+        instance.access_service = service
+        instance.access_type = type
+        instance.access_error = error
+        instance.settled = state not in (Access.EXPOSING, Access.REMOVING) and instance.settled
+        instance.save()
+        if state == Access.EXPOSED and address and address != previous:
+            add_event(
+                instance=instance,
+                reason="Exposed",
+                message=_("Reachable from outside the cluster at %(address)s.")
+                % {"address": address},
+            )
+        elif state == Access.NONE and previous:
+            add_event(
+                instance=instance,
+                reason="Unexposed",
+                message=_("External access removed; only reachable inside the cluster."),
+            )
+        elif state == Access.FAILED:
+            add_event(instance=instance, reason="ExposeFailed", message=error, type="Warning")
+    return instance
+
+
+def record_verification(
+    *, instance_id: int, ok: bool, message: str, address: str, ms: float | None
+) -> OperandInstance:
+    with transaction.atomic():
+        instance = locked(instance_id)
+        instance.verify_running = False
+        instance.verify_ok = ok
+        instance.verify_message = message
+        instance.verify_address = address
+        instance.verify_ms = ms
+        instance.verified_at = timezone.now()
+        instance.save()
+        add_event(
+            instance=instance,
+            reason="AccessVerified" if ok else "AccessVerifyFailed",
+            message=message,
+            type="Normal" if ok else "Warning",
+        )
+    return instance
+
+
+def record_metric(*, instance_id: int, values: dict[str, int], now: datetime) -> None:
+    InstanceMetric.objects.create(instance_id=instance_id, time=now, **values)
+    OperandInstance.objects.filter(pk=instance_id).update(stats_at=now, stats_error="")
+
+
+def record_stats_error(*, instance_id: int, error: str, now: datetime) -> None:
+    """Written only when the reason changes, so an unreachable instance costs no writes."""
+    OperandInstance.objects.filter(pk=instance_id).exclude(stats_error=error).update(
+        stats_error=error, stats_at=now
+    )
+
+
+def prune_metrics(*, before: datetime) -> int:
+    """Points older than the retention go (a 7 d chart needs 7 d, plus a day of slack)."""
+    deleted, _counts = InstanceMetric.objects.filter(time__lt=before).delete()
+    return deleted
+
+
+def record_logs(*, log_id: int, text: str = "", error: str = "") -> None:
+    InstanceLog.objects.filter(pk=log_id).update(text=text, error=error, fetched_at=timezone.now())

@@ -1,0 +1,206 @@
+"""What the worker learnt from a cluster, written down: one transaction each, audited.
+
+The jobs (tasks) call these; nothing here enqueues work or talks to a cluster.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import record_audit
+from clusters.records import add_timeline_event, import_cluster_events
+
+from .models import Installation, InstallationEvent
+from .olm import Assessment
+
+Status = Installation.Status
+
+
+def add_event(*, installation: Installation, **fields: Any) -> InstallationEvent:
+    return add_timeline_event(InstallationEvent, owner=installation, **fields)
+
+
+def record_cluster_events(*, installation_id: int, rows: list[dict[str, Any]]) -> None:
+    import_cluster_events(InstallationEvent, owner_id=installation_id, rows=rows)
+
+
+def set_status(
+    installation: Installation, status: str, *, actor: User | None = None, reason: str = ""
+) -> bool:
+    previous = installation.status
+    if previous == status:
+        return False
+    installation.status = status
+    installation.status_changed_at = timezone.now()
+    record_audit(
+        actor=actor,
+        action="installation.status",
+        obj=installation,
+        tenant=installation.tenant,
+        from_state=previous,
+        to_state=status,
+        reason=reason,
+    )
+    return True
+
+
+def record_step(*, installation_id: int, step: str, operator_group: str = "") -> Installation:
+    with transaction.atomic():
+        installation = Installation.objects.select_for_update().get(pk=installation_id)
+        if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED):
+            return installation
+        installation.step = step
+        if operator_group:
+            installation.operator_group = operator_group
+        if step == Installation.Step.SUBSCRIPTION:
+            installation.subscribed_at = timezone.now()
+            if installation.status == Status.PENDING:
+                set_status(installation, Status.SUBSCRIBING)
+        installation.attempts += 1 if step == Installation.Step.NAMESPACE else 0
+        installation.next_sync_at = None
+        installation.quiet_syncs = 0
+        installation.save()
+    return installation
+
+
+_STATUS_REASONS = {
+    "installed": "Installed",
+    "failed": "InstallFailed",
+    "installing": "Installing",
+    "requires_approval": "RequiresApproval",
+    "subscribing": "Subscribing",
+}
+
+
+def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
+    """Applies what the cluster says; returns whether anything changed (for back-off)."""
+    with transaction.atomic():
+        installation = Installation.objects.select_for_update().get(pk=installation_id)
+        if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED, Status.PENDING):
+            return False
+        if installation.status == Status.FAILED and assessment.status in (
+            Status.FAILED,
+            Status.SUBSCRIBING,
+        ):
+            # Failed stays failed until the cluster shows progress again (OLM recovered,
+            # e.g. a catalog became healthy) or the user retries.
+            return False
+        before = (
+            installation.status,
+            installation.step,
+            installation.installed_csv,
+            installation.current_csv,
+            installation.pending_install_plan,
+            installation.failure_reason,
+        )
+        changed_status = set_status(installation, assessment.status, reason=assessment.message)
+        installation.step = assessment.step
+        installation.failure_reason = (
+            assessment.message if assessment.status == Status.FAILED else ""
+        )
+        if assessment.installed_csv:
+            if (
+                installation.installed_csv
+                and assessment.installed_csv != installation.installed_csv
+            ):
+                add_event(
+                    installation=installation,
+                    reason="Upgraded",
+                    message=_("Upgraded from %(old)s to %(new)s.")
+                    % {"old": installation.installed_csv, "new": assessment.installed_csv},
+                )
+            installation.installed_csv = assessment.installed_csv
+            installation.installed_version = (
+                assessment.installed_version or installation.installed_version
+            )
+        installation.current_csv = assessment.current_csv or installation.current_csv
+        if assessment.csv_info:
+            installation.csv_info = assessment.csv_info
+        if assessment.pending_install_plan and not installation.pending_install_plan:
+            add_event(
+                installation=installation,
+                reason="RequiresApproval",
+                message=_("InstallPlan %(plan)s waits for approval to install %(csvs)s.")
+                % {
+                    "plan": assessment.pending_install_plan,
+                    "csvs": ", ".join(assessment.pending_csvs),
+                },
+            )
+        installation.pending_install_plan = assessment.pending_install_plan
+        installation.pending_csvs = assessment.pending_csvs
+        if changed_status:
+            add_event(
+                installation=installation,
+                reason=_STATUS_REASONS.get(assessment.status, "StatusChanged"),
+                message=assessment.message
+                or _("Now %(status)s.") % {"status": installation.get_status_display()},
+                type="Warning" if assessment.status == Status.FAILED else "Normal",
+            )
+        if assessment.status == Status.INSTALLED and installation.installed_at is None:
+            installation.installed_at = timezone.now()
+        after = (
+            installation.status,
+            installation.step,
+            installation.installed_csv,
+            installation.current_csv,
+            installation.pending_install_plan,
+            installation.failure_reason,
+        )
+        installation.save()
+    return before != after
+
+
+def mark_failed(*, installation_id: int, reason: str) -> Installation:
+    with transaction.atomic():
+        installation = Installation.objects.select_for_update().get(pk=installation_id)
+        if installation.status in (Status.UNINSTALLED,):
+            return installation
+        set_status(installation, Status.FAILED, reason=reason)
+        installation.failure_reason = reason
+        installation.save()
+        add_event(installation=installation, reason="InstallFailed", message=reason, type="Warning")
+    return installation
+
+
+def record_uninstalled(*, installation_id: int) -> Installation:
+    with transaction.atomic():
+        installation = Installation.objects.select_for_update().get(pk=installation_id)
+        if installation.status == Status.UNINSTALLED:
+            return installation
+        set_status(installation, Status.UNINSTALLED)
+        installation.pending_install_plan = ""
+        installation.pending_csvs = []
+        installation.save()
+        add_event(
+            installation=installation,
+            reason="Uninstalled",
+            message=_("Subscription and ClusterServiceVersion deleted; the CRDs stay."),
+        )
+    return installation
+
+
+def record_sync_schedule(
+    *,
+    installation_id: int,
+    changed: bool,
+    now: datetime,
+    fast_syncs: int = 15,
+    max_delay: int = 60,
+) -> None:
+    """Back-off: after a run of quiet looks, look less and less often (up to a minute)."""
+    installation = Installation.objects.filter(pk=installation_id)
+    if changed:
+        installation.update(quiet_syncs=0, next_sync_at=None)
+        return
+    current = installation.values_list("quiet_syncs", flat=True).first() or 0
+    quiet = current + 1
+    delay = 0 if quiet <= fast_syncs else min(max_delay, 2 ** (quiet - fast_syncs))
+    installation.update(
+        quiet_syncs=quiet, next_sync_at=now + timedelta(seconds=delay) if delay else None
+    )
