@@ -1,7 +1,5 @@
 """Fixtures of the provider portal's tests; tests/approvals reuses them by name."""
 
-from decimal import Decimal
-
 import pytest
 
 from .factories import (
@@ -12,20 +10,6 @@ from .factories import (
     ProviderFactory,
     image_upload,
 )
-
-PLAN_100 = {
-    "name": "100¥/年",
-    "price": Decimal("100.00"),
-    "duration_value": 1,
-    "duration_unit": "year",
-}
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Uploads of a test go to its own folder, never into the work tree."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import io
+from decimal import Decimal
 from typing import Any
 
 import factory
@@ -187,3 +188,12 @@ class CatalogPackageFactory(DjangoModelFactory):
     provider = "tenxcloud"
     default_channel = "stable"
     channels = factory.LazyFunction(lambda: copy.deepcopy(MEMCACHED_CHANNELS))
+
+
+# A plan as the portal's form or the API sends it.
+PLAN_100 = {
+    "name": "100¥/年",
+    "price": Decimal("100.00"),
+    "duration_value": 1,
+    "duration_unit": "year",
+}

@@ -10,7 +10,7 @@ from accounts.models import AuditEntry
 from assets import services
 from assets.models import Asset, AssetVersion, Category, Plan, Screenshot
 
-from .conftest import PLAN_100
+from .factories import PLAN_100
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from tests.assets.factories import MEMCACHED_CHANNELS, make_image_bytes
+from tests.assets.factories import (
+    MEMCACHED_CHANNELS,
+    CatalogSourceFactory,
+    ClusterFactory,
+    make_image_bytes,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-Secret-123"  # tests/conftest.py's make_user default
@@ -23,7 +28,6 @@ def draft_version(tenant_with_owner, settings, tmp_path):
     from accounts import services as account_services
     from assets import services as asset_services
     from assets.models import Category
-    from clusters.models import CatalogPackage, CatalogSource, Cluster
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SERVE_MEDIA = True
@@ -34,29 +38,10 @@ def draft_version(tenant_with_owner, settings, tmp_path):
     project = account_services.create_project(
         actor=owner, tenant=tenant, name="one", namespace="one"
     )
-    cluster = Cluster.objects.create(
-        name="默认集群",
-        api_url="https://sandbox.invalid",
-        auth_method="token",
-        credentials={"token": "t"},
-        is_default=True,
-        is_sandbox=True,
-    )
-    catalog = CatalogSource.objects.create(
-        cluster=cluster,
+    catalog = CatalogSourceFactory(
         tenant=tenant,
-        name="mem-registry",
-        namespace="olm",
-        display_name="mem-01",
-        image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
-        state=CatalogSource.State.READY,
-    )
-    CatalogPackage.objects.create(
-        catalog_source=catalog,
-        name="memcached-operator",
-        display_name="Memcached Operator",
-        default_channel="stable",
-        channels=MEMCACHED_CHANNELS,
+        cluster=ClusterFactory(name="默认集群", is_default=True, is_sandbox=True),
+        package__channels=MEMCACHED_CHANNELS,
     )
     asset = asset_services.register_asset(
         actor=owner,
@@ -81,7 +66,7 @@ def draft_version(tenant_with_owner, settings, tmp_path):
         actor=owner,
         asset=asset,
         project=project,
-        cluster=cluster,
+        cluster=catalog.cluster,
         catalog_source=catalog,
         package_name="memcached-operator",
         channels=["stable"],

@@ -5,7 +5,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.assets.factories import MEMCACHED_CHANNELS, make_image_bytes
+from tests.assets.factories import (
+    MEMCACHED_CHANNELS,
+    CatalogSourceFactory,
+    ClusterFactory,
+    make_image_bytes,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -15,7 +20,6 @@ def provider(tenant_with_owner, settings, tmp_path):
     """zs-olm with project `one`, the default cluster and a READY catalog serving memcached."""
     from accounts import services as account_services
     from assets.models import Category
-    from clusters.models import CatalogPackage, CatalogSource, Cluster
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.SERVE_MEDIA = True
@@ -25,29 +29,10 @@ def provider(tenant_with_owner, settings, tmp_path):
     )
     tenant, owner = tenant_with_owner("zs-olm", is_provider=True)
     account_services.create_project(actor=owner, tenant=tenant, name="one", namespace="one")
-    cluster = Cluster.objects.create(
-        name="默认集群",
-        api_url="https://sandbox.invalid",
-        auth_method="token",
-        credentials={"token": "t"},
-        is_default=True,
-        is_sandbox=True,
-    )
-    catalog = CatalogSource.objects.create(
-        cluster=cluster,
+    CatalogSourceFactory(
         tenant=tenant,
-        name="mem-registry",
-        namespace="olm",
-        display_name="mem-01",
-        image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
-        state=CatalogSource.State.READY,
-    )
-    CatalogPackage.objects.create(
-        catalog_source=catalog,
-        name="memcached-operator",
-        display_name="Memcached Operator",
-        default_channel="stable",
-        channels=MEMCACHED_CHANNELS,
+        cluster=ClusterFactory(name="默认集群", is_default=True, is_sandbox=True),
+        package__channels=MEMCACHED_CHANNELS,
     )
     return owner
 

@@ -5,29 +5,17 @@ from decimal import Decimal
 
 import pytest
 
-from tests.assets.factories import AssetFactory, CategoryFactory, ProviderFactory
+from tests.assets.factories import PLAN_100, AssetFactory, CategoryFactory, ProviderFactory
 
 from .factories import BuyerFactory, DefaultClusterFactory, ProviderCatalogFactory
 
 PLAN_1 = {"name": "1T/年", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
-PLAN_100 = {
-    "name": "100¥/年",
-    "price": Decimal("100.00"),
-    "duration_value": 1,
-    "duration_unit": "year",
-}
 PLAN_FREE = {
     "name": "Free trial",
     "price": Decimal("0"),
     "duration_value": 30,
     "duration_unit": "day",
 }
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

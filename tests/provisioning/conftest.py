@@ -11,11 +11,6 @@ SEED_IMAGE = "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1
 PACKAGE = "memcached-cluster-operator"
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def on_sale_version(
     sandbox_cluster, tenant_with_owner, django_capture_on_commit_callbacks, platform_admin
