@@ -5,17 +5,16 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from tests.assets.conftest import (  # noqa: F401  (fixtures reused from the provider portal)
-    PLAN_100,
     category,
     default_cluster,
     image_file,
     make_asset,
     make_catalog,
     make_version,
-    media_root,
     other_provider,
     provider,
 )
+from tests.assets.factories import PLAN_100
 
 
 @pytest.fixture

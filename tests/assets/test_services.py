@@ -15,8 +15,7 @@ from assets.models import SUPPORT_SCOPE_EXAMPLE, Asset, AssetVersion, Plan, Scre
 from clusters.models import CatalogSource
 from core.errors import NotPermitted, error_code
 
-from .conftest import PLAN_100
-from .factories import ClusterFactory
+from .factories import PLAN_100, ClusterFactory
 
 
 def _files(media_root):

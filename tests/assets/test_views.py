@@ -9,7 +9,7 @@ from accounts.models import AuditEntry
 from assets import services
 from assets.models import Asset, AssetVersion, Plan
 
-from .conftest import PLAN_100
+from .factories import PLAN_100
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from tests.orders.fixtures import (  # noqa: F401 - fixtures
     default_cluster,
     fund,
     make_listed_asset,
-    media_root,
     mem1,
     other_buyer,
     place,
