@@ -337,6 +337,10 @@ class AssetVersion(models.Model):
     csv_name = models.CharField(_("ClusterServiceVersion"), max_length=253)
     # The APIs (CRDs) the default channel's CSV owns, copied when the version was saved.
     provided_apis = models.JSONField(default=list, blank=True)
+    # What each offered channel served when the version was defined: {channel: {"csv",
+    # "version", "install_modes"}}. The listed CSV is what a purchase installs (OLM's
+    # startingCSV); later ones in the channel arrive as upgrades.
+    channel_heads = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
@@ -381,6 +385,17 @@ class AssetVersion(models.Model):
 
     def __str__(self):
         return f"{self.asset.name} {self.version}"
+
+    def starting_csv(self, channel: str) -> str:
+        """The CSV a purchase on `channel` installs: the one listed, not today's head."""
+        head = (self.channel_heads or {}).get(channel) or {}
+        if head.get("csv"):
+            return str(head["csv"])
+        return self.csv_name if channel == self.default_channel else ""
+
+    def install_modes(self, channel: str) -> list[str]:
+        head = (self.channel_heads or {}).get(channel or self.default_channel) or {}
+        return list(head.get("install_modes") or [])
 
     @property
     def is_deletable(self):

@@ -791,6 +791,15 @@ def _fill_version(
     version.default_channel = default_channel
     version.version, version.csv_name = _version_from_csv(channel)
     version.provided_apis = list(channel.get("provided_apis") or [])
+    version.channel_heads = {
+        c["name"]: {
+            "csv": c.get("current_csv", ""),
+            "version": c.get("version", ""),
+            "install_modes": list(c.get("install_modes") or []),
+        }
+        for c in package.channels
+        if c["name"] in wanted
+    }
 
 
 VERSION_FIELDS = [
@@ -802,6 +811,7 @@ VERSION_FIELDS = [
     "default_channel",
     "version",
     "csv_name",
+    "channel_heads",
 ]
 
 

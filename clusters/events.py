@@ -28,6 +28,14 @@ def occurred_at(event: dict[str, Any]) -> datetime:
     return (parse_datetime(when) if isinstance(when, str) else None) or timezone.now()
 
 
+def event_namespace(involved: dict[str, Any]) -> str:
+    """The namespace an Event is about. OLM reports a namespace's resolution failures on
+    the Namespace object itself (cluster-scoped: its name is the namespace)."""
+    if involved.get("kind") == "Namespace":
+        return str(involved.get("name") or "")
+    return str(involved.get("namespace") or "")
+
+
 def timeline_rows(
     events: Iterable[dict[str, Any]],
     *,
@@ -41,7 +49,7 @@ def timeline_rows(
     for event in events:
         involved = event.get("involvedObject") or event.get("regarding") or {}
         uid = (event.get("metadata") or {}).get("uid", "")
-        if involved.get("namespace") != namespace or uid in known_uids or not about(involved):
+        if event_namespace(involved) != namespace or uid in known_uids or not about(involved):
             continue
         known_uids.add(uid)
         rows.append(

@@ -67,6 +67,17 @@ def packages_from_manifests(manifests: Iterable[dict[str, Any]]) -> list[dict[st
                         }
                         for crd in owned
                     ],
+                    "install_modes": [
+                        mode.get("type", "")
+                        for mode in desc.get("installModes") or []
+                        if mode.get("supported")
+                    ],
+                    # Newest first, as the package-server lists them.
+                    "entries": [
+                        {"name": e.get("name", ""), "version": e.get("version", "")}
+                        for e in channel.get("entries") or []
+                    ],
+                    "deprecation": (channel.get("deprecation") or {}).get("message", ""),
                 }
             )
         packages.append(
@@ -76,8 +87,42 @@ def packages_from_manifests(manifests: Iterable[dict[str, Any]]) -> list[dict[st
                 "provider": (status.get("provider") or {}).get("name", ""),
                 "default_channel": status.get("defaultChannel", ""),
                 "channels": channels,
+                "deprecation": (status.get("deprecation") or {}).get("message", ""),
                 "catalog": status.get("catalogSource", ""),
                 "catalog_namespace": status.get("catalogSourceNamespace", ""),
             }
         )
     return packages
+
+
+# --- install modes (operator-framework/api pkg/operators/v1alpha1/clusterserviceversion.go
+# InstallModeSet.Supports): the platform installs an operator into a project's own namespace
+# with an OperatorGroup targeting that namespace, which needs the OwnNamespace mode. ------
+
+OWN_NAMESPACE = "OwnNamespace"
+ALL_NAMESPACES = "AllNamespaces"
+
+
+def installs_into_own_namespace(install_modes: Iterable[str] | None) -> bool:
+    """Whether an operator can be installed into a project's namespace, watching it.
+
+    Unknown modes (a catalog cached before they were read) count as OwnNamespace, which is
+    what OLM assumes nothing about: the CSV then says so itself if it refuses."""
+    modes = set(install_modes or ())
+    return not modes or OWN_NAMESPACE in modes
+
+
+def install_mode_problem(install_modes: Iterable[str] | None) -> str:
+    """Why a project cannot have its own copy of the operator, in a person's words; "" if it can."""
+    modes = set(install_modes or ())
+    if installs_into_own_namespace(modes):
+        return ""
+    if modes == {ALL_NAMESPACES}:
+        return (
+            "This operator only watches all namespaces (install mode AllNamespaces): it is "
+            "installed once per cluster by the platform, not into a project."
+        )
+    return (
+        "This operator cannot watch its own namespace (it supports "
+        f"{', '.join(sorted(modes))}), so it cannot be installed into a project."
+    )

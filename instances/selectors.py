@@ -330,7 +330,7 @@ def catalog_steps(instance: OperandInstance) -> list[dict[str, str]]:
     def state(done: bool, current: bool, broken: bool = False) -> str:
         return "done" if done else ("failed" if broken else ("current" if current else "todo"))
 
-    installed = installation.status == Installation.Status.INSTALLED
+    installed = installation.is_serving
     applied = instance.status not in (OperandInstance.Status.PENDING,) and not (
         failed and instance.ready_replicas is None and not instance.phase
     )

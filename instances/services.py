@@ -117,7 +117,7 @@ def request_instance(
     if installation.status in (
         Installation.Status.UNINSTALLING,
         Installation.Status.UNINSTALLED,
-    ) or (installation.status != Installation.Status.INSTALLED and not allow_waiting):
+    ) or (not installation.is_serving and not allow_waiting):
         raise invalid(
             _("The operator is %(status)s; instances are created once it is installed.")
             % {"status": installation.get_status_display().lower()},
@@ -138,7 +138,7 @@ def request_instance(
         cluster=installation.cluster, namespace=installation.namespace, kind=kind, name=name
     ):
         raise _name_error(kind, name, installation.namespace)
-    ready = installation.status == Installation.Status.INSTALLED
+    ready = installation.is_serving
     try:
         with transaction.atomic():
             instance = OperandInstance.objects.create(

@@ -94,7 +94,7 @@ def apply_instance(self: Task, instance_id: int) -> str | None:
     instance = _load(instance_id)
     if instance is None or instance.status in (Status.DELETING, Status.DELETED):
         return None
-    if instance.installation.status != Installation.Status.INSTALLED:
+    if not instance.installation.is_serving:
         return None  # waits; sync_instances enqueues it once the operator is installed
     manifest = manifest_of(instance)
     _cleaned, errors = validate_manifest(
@@ -416,7 +416,7 @@ def _start_waiting(instances: list[OperandInstance], now: datetime) -> None:
     stale_after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
     for instance in instances:
         installation = instance.installation
-        if installation.status == Installation.Status.INSTALLED:
+        if installation.is_serving:
             if instance.enqueued_at is None or now - instance.enqueued_at > stale_after:
                 records.record_enqueued(instance_id=instance.pk, now=now)
                 apply_instance.delay(instance.pk)

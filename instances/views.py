@@ -28,7 +28,6 @@ from assets.storefront.selectors import get_asset_by_code
 from clusters.selectors import clusters_open_to
 from core.errors import NON_FIELD, error_text, messages_by_field
 from core.pagination import paginate
-from provisioning.models import Installation
 from provisioning.selectors import get_installation_for
 
 from . import memcached, selectors, services
@@ -180,7 +179,7 @@ def instance_create(request, installation_id):
     api = _owned_api(installation, kind)
     if api is None:
         raise Http404("The operator provides no such API.")
-    if installation.status != Installation.Status.INSTALLED:
+    if not installation.is_serving:
         messages.error(request, _("Instances are created once the operator is installed."))
         return redirect(
             "provisioning:installation-tab", installation_id=installation.pk, tab="instances"

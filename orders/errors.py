@@ -15,6 +15,7 @@ class OrdersErrorCode(ErrorCode):
     NO_CLUSTER = "no_cluster"
     CLUSTER_NOT_OPEN = "cluster_not_open"
     CHANNEL_INVALID = "channel_invalid"
+    NOT_INSTALLABLE_IN_PROJECT = "not_installable_in_project"
     APPROVAL_INVALID = "approval_invalid"
     ALREADY_HELD = "already_held"
     # Idempotency keys.

@@ -28,6 +28,7 @@ from accounts.guards import is_member, require_member, require_platform_admin
 from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
+from clusters.manifests import install_mode_problem
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, invalid
@@ -517,6 +518,12 @@ def place_order(
                 % {"channels": ", ".join(version.channels)},
                 code=OrdersErrorCode.CHANNEL_INVALID,
             )
+        else:
+            # Said before paying: the install would otherwise fail on the cluster
+            # (UnsupportedOperatorGroup) after the money moved.
+            problem = install_mode_problem(version.install_modes(channel))
+            if problem:
+                errors.add("channel", problem, code=OrdersErrorCode.NOT_INSTALLABLE_IN_PROJECT)
     if approval not in Order.Approval.values:
         errors.add(
             "approval", _("Choose Automatic or Manual."), code=OrdersErrorCode.APPROVAL_INVALID

@@ -27,6 +27,7 @@ from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
 from assets.models import Asset, AssetVersion
 from assets.storefront import selectors as market
+from clusters.manifests import install_mode_problem
 from core.errors import NotFound, apply_to_form, error_text
 from core.pagination import paginate
 from provisioning.selectors import install_refusal_for_order, installation_for_order
@@ -86,7 +87,13 @@ def _buy_context(
     plan = form.selected_plan
     amount = plan.price if plan is not None else None
     shortfall = amount - balance if amount is not None and balance < amount else None
+    channel = (form.data.get("channel") if form.is_bound else "") or (
+        version.default_channel if version else ""
+    )
     return {
+        "install_problem": install_mode_problem(version.install_modes(channel))
+        if version is not None
+        else "",
         "asset": asset,
         "version": version,
         "form": form,

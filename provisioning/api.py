@@ -53,6 +53,7 @@ class InstallationSerializer(serializers.ModelSerializer):
             "pending_csvs",
             "csv_info",
             "failure_reason",
+            "notes",
             "created_at",
             "installed_at",
         ]

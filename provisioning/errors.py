@@ -17,3 +17,4 @@ class ProvisioningErrorCode(ErrorCode):
     UNINSTALLING = "uninstalling"
     INSTANCES_RUNNING = "instances_running"
     ORDER_NOT_INSTALLABLE = "order_not_installable"
+    INSTALL_MODE_UNSUPPORTED = "install_mode_unsupported"

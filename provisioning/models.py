@@ -25,6 +25,7 @@ class Installation(models.Model):
         REQUIRES_APPROVAL = "requires_approval", _("Requires approval")
         INSTALLING = "installing", _("Installing")
         INSTALLED = "installed", _("Installed")
+        UPGRADING = "upgrading", _("Upgrading")
         FAILED = "failed", _("Failed")
         UNINSTALLING = "uninstalling", _("Uninstalling")
         UNINSTALLED = "uninstalled", _("Uninstalled")
@@ -46,8 +47,11 @@ class Installation(models.Model):
         Status.SUBSCRIBING,
         Status.REQUIRES_APPROVAL,
         Status.INSTALLING,
+        Status.UPGRADING,
         Status.UNINSTALLING,
     )
+    # The operator runs and serves its APIs (during an upgrade the previous CSV still does).
+    SERVING = (Status.INSTALLED, Status.UPGRADING)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="installations")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="installations")
@@ -91,6 +95,9 @@ class Installation(models.Model):
     # owned APIs (so the page never calls the cluster).
     csv_info = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
+    # What the cluster says that is worth knowing but stops nothing (deprecations, an
+    # unhealthy catalog elsewhere in scope, a namespace-wide manual approval).
+    notes = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # Long-pending installations are looked at less often (see tasks.sync_installations).
     next_sync_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +150,10 @@ class Installation(models.Model):
     @property
     def is_unfinished(self):
         return self.status in self.UNFINISHED
+
+    @property
+    def is_serving(self) -> bool:
+        return self.status in self.SERVING
 
     @property
     def needs_approval(self):

@@ -1,9 +1,16 @@
 """Pure OLM knowledge: the manifests we apply and how to read what OLM reports back.
 
-Nothing here talks to a cluster, so every rule is tested without one.
+Nothing here talks to a cluster, so every rule is tested without one. The reading follows
+what OLM v0 really writes (operator-framework/operator-lifecycle-manager and
+operator-framework/api); each rule names the source it follows, and
+tests/provisioning/test_olm.py feeds it statuses shaped exactly as OLM writes them.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
@@ -68,16 +75,13 @@ def subscription_manifest(
     }
 
 
-def _condition(obj, type_, since=None):
-    """A true condition of that type, unless it predates `since` (our last change)."""
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") != type_ or condition.get("status") != "True":
-            continue
-        changed = parse_datetime(condition.get("lastTransitionTime") or "")
-        if since is not None and changed is not None and changed < since.replace(microsecond=0):
-            continue
-        return condition
-    return None
+Obj = dict[str, Any]
+
+# How long after we apply a Subscription a failure OLM reports may still be the previous
+# spec's: ResolutionFailed and the unpack conditions carry no lastTransitionTime (OLM
+# pkg/controller/operators/catalog/operator.go setSubsCond), so only time tells.
+SETTLE_GRACE = timedelta(seconds=30)
+COPIED_FROM_LABEL = "olm.copiedFrom"
 
 
 @dataclass
@@ -91,8 +95,11 @@ class Assessment:
     current_csv: str = ""
     installed_version: str = ""
     pending_install_plan: str = ""
-    pending_csvs: list = field(default_factory=list)
-    csv_info: dict = field(default_factory=dict)
+    pending_csvs: list[str] = field(default_factory=list)
+    csv_info: dict[str, Any] = field(default_factory=dict)
+    # Worth telling the user, not a failure: deprecations, another catalog unhealthy, a
+    # namespace-wide manual approval.
+    notes: list[str] = field(default_factory=list)
 
 
 def csv_info(csv):
@@ -135,62 +142,144 @@ def _csv_version(csv):
     return ((csv or {}).get("spec") or {}).get("version", "")
 
 
-def assess(*, subscription, install_plans, csvs, since=None):
-    """Subscription → InstallPlan → CSV, read the way OLM means them.
+def _conditions(obj: Obj | None) -> dict[str, Obj]:
+    """The conditions OLM set to True, by type (False ones say "all is well")."""
+    return {
+        c.get("type", ""): c
+        for c in ((obj or {}).get("status") or {}).get("conditions") or []
+        if c.get("status") == "True"
+    }
 
-    `install_plans` and `csvs` are the objects in the subscription's namespace, by name;
-    failure conditions older than `since` (when we last applied the Subscription) are
-    stale: OLM has not looked at the new spec yet.
+
+def _is_copy(csv: Obj) -> bool:
+    """A copied CSV (AllNamespaces / MultiNamespace operators): the operator runs elsewhere.
+    operator-framework/api pkg/operators/v1alpha1/clusterserviceversion.go IsCopied."""
+    labels = (csv.get("metadata") or {}).get("labels") or {}
+    return COPIED_FROM_LABEL in labels or (csv.get("status") or {}).get("reason") == "Copied"
+
+
+def _phase(csv: Obj | None) -> str:
+    return ((csv or {}).get("status") or {}).get("phase", "")
+
+
+def _csv_problem(csv: Obj) -> str:
+    status = csv.get("status") or {}
+    return f"{status.get('reason') or 'Failed'}: {status.get('message') or ''}".strip()
+
+
+def _settling(since: datetime | None, now: datetime | None, condition: Obj) -> bool:
+    """A failure that may predate our last apply: OLM has not looked at the new spec yet.
+
+    With a lastTransitionTime (catalog health, InstallPlan conditions) the time decides;
+    without one (ResolutionFailed, BundleUnpack*) a grace period after our apply does."""
+    if since is None:
+        return False
+    changed = parse_datetime(condition.get("lastTransitionTime") or "")
+    if changed is not None:
+        return changed < since.replace(microsecond=0)
+    return now is not None and now - since < SETTLE_GRACE
+
+
+def _notes(
+    subscription: Obj, conditions: dict[str, Obj], *, approval: str, namespace_manual: bool
+) -> list[str]:
+    """What to tell the user that does not stop the operator."""
+    notes = []
+    deprecated = conditions.get("Deprecated")
+    if deprecated and deprecated.get("message"):
+        # olm subscription/reconciler.go updateDeprecatedStatus: no reason, one roll-up.
+        notes.append(f"Deprecated: {deprecated['message']}")
+    unhealthy = [
+        entry["catalogSourceRef"]
+        for entry in (subscription.get("status") or {}).get("catalogHealth") or []
+        if not entry.get("healthy") and entry.get("catalogSourceRef")
+    ]
+    spec = subscription.get("spec") or {}
+    targeted = (spec.get("sourceNamespace"), spec.get("source"))
+    others = [r for r in unhealthy if (r.get("namespace"), r.get("name")) != targeted]
+    if others:
+        names = ", ".join(f"{r.get('namespace')}/{r.get('name')}" for r in others)
+        notes.append(
+            f"Another catalog in scope is unhealthy ({names}): OLM cannot resolve new "
+            "operators in this namespace until it recovers."
+        )
+    if namespace_manual and approval != "Manual":
+        # olm catalog/operator.go: any Manual subscription in the namespace makes every
+        # generated InstallPlan Manual.
+        notes.append(
+            "Another operator in this namespace uses manual approval, so OLM asks approval "
+            "for every install plan here, this one's included."
+        )
+    return notes
+
+
+def _pending_approval(plan: Obj | None) -> tuple[str, list[str]]:
+    if plan is None:
+        return "", []
+    spec = plan.get("spec") or {}
+    if _phase(plan) == "RequiresApproval" and not spec.get("approved"):
+        return plan["metadata"]["name"], list(spec.get("clusterServiceVersionNames") or [])
+    return "", []
+
+
+def _plan_failure(plan: Obj | None, conditions: dict[str, Obj]) -> str:
+    """InstallPlan failed (catalog/subscription/state.go CheckInstallPlanStatus): the
+    reason and message of its Installed=False condition, or the IP's own message."""
+    failed = conditions.get("InstallPlanFailed")
+    if failed is not None:
+        return f"{failed.get('reason') or 'InstallPlanFailed'}: {failed.get('message', '')}"
+    if plan is not None and _phase(plan) == "Failed":
+        status = plan.get("status") or {}
+        installed: Obj = next(
+            (c for c in status.get("conditions") or [] if c.get("type") == "Installed"), {}
+        )
+        reason = installed.get("reason") or "InstallPlanFailed"
+        return f"{reason}: {installed.get('message') or status.get('message') or ''}".strip()
+    return ""
+
+
+def assess(
+    *,
+    subscription: Obj | None,
+    install_plans: dict[str, Obj],
+    csvs: dict[str, Obj],
+    since: datetime | None = None,
+    now: datetime | None = None,
+    namespace_manual: bool = False,
+) -> Assessment:
+    """Subscription → InstallPlan → CSV, read the way OLM means them; the one place that
+    turns OLM's statuses into ours and a message a person understands.
+
+    `install_plans` and `csvs` are the objects in the subscription's namespace by name
+    (copied CSVs are ignored); `since` is when we last applied the Subscription; `now`
+    is the sync's time; `namespace_manual` says whether any Subscription in the namespace
+    asks for manual approval. The CSV is read first: an operator whose CSV succeeded is
+    installed whatever else OLM says about the namespace.
     """
     if subscription is None:
-        return Assessment(status="subscribing", step="subscription", message="")
+        return Assessment(status="subscribing", step="subscription")
     status = subscription.get("status") or {}
-    for failure in ("ResolutionFailed", "CatalogSourcesUnhealthy"):
-        condition = _condition(subscription, failure, since)
-        if condition:
-            return Assessment(
-                status="failed",
-                step="subscription",
-                message=f"{failure}: {condition.get('message') or condition.get('reason', '')}",
-            )
+    spec = subscription.get("spec") or {}
+    conditions = _conditions(subscription)
+    notes = _notes(
+        subscription,
+        conditions,
+        approval=spec.get("installPlanApproval", ""),
+        namespace_manual=namespace_manual,
+    )
+    own = {name: csv for name, csv in csvs.items() if not _is_copy(csv)}
     installed = status.get("installedCSV", "")
     current = status.get("currentCSV", "")
     plan_name = (status.get("installPlanRef") or {}).get("name") or (
         status.get("installplan") or {}
     ).get("name", "")
     plan = install_plans.get(plan_name) if plan_name else None
+    pending_plan, pending_csvs = _pending_approval(plan)
 
-    installed_csv = csvs.get(installed) if installed else None
-    if installed_csv is not None:
-        phase = (installed_csv.get("status") or {}).get("phase", "")
-        if phase == "Failed" and installed == current:
-            csv_status = installed_csv.get("status") or {}
-            return Assessment(
-                status="failed",
-                step="csv",
-                message=f"{csv_status.get('reason', 'Failed')}: {csv_status.get('message', '')}",
-                installed_csv=installed,
-                current_csv=current,
-            )
-    pending_plan, pending_csvs = "", []
-    if plan is not None:
-        plan_phase = (plan.get("status") or {}).get("phase", "")
-        plan_spec = plan.get("spec") or {}
-        if plan_phase == "RequiresApproval" and not plan_spec.get("approved"):
-            pending_plan = plan["metadata"]["name"]
-            pending_csvs = list(plan_spec.get("clusterServiceVersionNames") or [])
-        elif plan_phase == "Failed":
-            conditions = (plan.get("status") or {}).get("conditions") or []
-            message = next((c.get("message", "") for c in conditions if c.get("message")), "")
-            return Assessment(
-                status="failed", step="installplan", message=f"InstallPlan failed: {message}"
-            )
-
-    if (
-        installed_csv is not None
-        and (installed_csv.get("status") or {}).get("phase") == "Succeeded"
-    ):
-        # Installed; an upgrade may be waiting for approval or under way.
+    installed_csv = own.get(installed) if installed else None
+    if installed_csv is not None and _phase(installed_csv) == "Succeeded":
+        # Installed; an upgrade may be waiting for approval (installedCSV stays the old
+        # one until the new CSV object exists: catalog/operator.go ensureSubscriptionCSVState).
         return Assessment(
             status="installed",
             step="done",
@@ -200,6 +289,89 @@ def assess(*, subscription, install_plans, csvs, since=None):
             pending_install_plan=pending_plan,
             pending_csvs=pending_csvs,
             csv_info=csv_info(installed_csv),
+            notes=notes,
+        )
+    if installed_csv is not None:
+        # installedCSV moves to the new CSV as soon as it exists, before it succeeds; the
+        # CSV it replaces keeps serving (phase Replacing) until then (olm/operator.go).
+        replaces = (installed_csv.get("spec") or {}).get("replaces", "")
+        previous = own.get(replaces) if replaces else None
+        if previous is not None and _phase(previous) in ("Replacing", "Succeeded"):
+            common = {
+                "installed_csv": replaces,
+                "current_csv": current,
+                "installed_version": _csv_version(previous),
+                "csv_info": csv_info(previous),
+                "notes": notes,
+            }
+            if _phase(installed_csv) == "Failed":
+                return Assessment(
+                    status="failed",
+                    step="csv",
+                    message=(
+                        f"The upgrade to {installed} failed ({_csv_problem(installed_csv)}); "
+                        f"{replaces} still serves."
+                    ),
+                    **common,
+                )
+            message = ((installed_csv.get("status") or {}).get("message")) or ""
+            return Assessment(
+                status="upgrading",
+                step="csv",
+                message=f"Upgrading from {replaces} to {installed}. {message}".strip(),
+                **common,
+            )
+
+    namespace = (subscription.get("metadata") or {}).get("namespace", "")
+    unpack_failed = conditions.get("BundleUnpackFailed")
+    if unpack_failed is not None and not _settling(since, now, unpack_failed):
+        return Assessment(
+            status="failed",
+            step="installplan",
+            message=f"The operator's bundle could not be unpacked: {unpack_failed.get('message', '')}",
+            current_csv=current,
+            notes=notes,
+        )
+    plan_problem = _plan_failure(plan, conditions)
+    if plan_problem:
+        return Assessment(
+            status="failed",
+            step="installplan",
+            message=f"InstallPlan {plan_name} failed: {plan_problem}",
+            current_csv=current,
+            notes=notes,
+        )
+    unhealthy = conditions.get("CatalogSourcesUnhealthy")
+    if (
+        unhealthy is not None
+        and (unhealthy.get("message") or "").startswith("targeted catalogsource")
+        and not _settling(since, now, unhealthy)
+    ):
+        return Assessment(
+            status="failed",
+            step="subscription",
+            message=f"The catalog this operator comes from is not serving: {unhealthy['message']}.",
+            current_csv=current,
+            notes=notes,
+        )
+    resolution = conditions.get("ResolutionFailed")
+    if resolution is not None:
+        explained = (
+            f"OLM could not resolve the operators of namespace {namespace} (it resolves "
+            f"them together): {resolution.get('message', '')}"
+            if namespace
+            else f"ResolutionFailed: {resolution.get('message', '')}"
+        )
+        if not _settling(since, now, resolution):
+            return Assessment(
+                status="failed",
+                step="subscription",
+                message=explained,
+                current_csv=current,
+                notes=notes,
+            )
+        return Assessment(
+            status="subscribing", step="subscription", current_csv=current, notes=notes
         )
     if pending_plan:
         return Assessment(
@@ -208,17 +380,18 @@ def assess(*, subscription, install_plans, csvs, since=None):
             current_csv=current,
             pending_install_plan=pending_plan,
             pending_csvs=pending_csvs,
+            notes=notes,
         )
-    target = csvs.get(current) if current else None
+    target = own.get(current) if current else None
     if target is not None:
-        csv_status = target.get("status") or {}
-        phase = csv_status.get("phase", "")
+        phase = _phase(target)
         if phase == "Failed":
             return Assessment(
                 status="failed",
                 step="csv",
-                message=f"{csv_status.get('reason', 'Failed')}: {csv_status.get('message', '')}",
+                message=_csv_problem(target),
                 current_csv=current,
+                notes=notes,
             )
         if phase == "Succeeded":
             return Assessment(
@@ -228,8 +401,21 @@ def assess(*, subscription, install_plans, csvs, since=None):
                 current_csv=current,
                 installed_version=_csv_version(target),
                 csv_info=csv_info(target),
+                notes=notes,
             )
-        return Assessment(status="installing", step="csv", current_csv=current)
+        message = (target.get("status") or {}).get("message") or ""
+        return Assessment(
+            status="installing", step="csv", message=message, current_csv=current, notes=notes
+        )
+    unpacking = conditions.get("BundleUnpacking")
+    if unpacking is not None:
+        return Assessment(
+            status="subscribing",
+            step="installplan",
+            message=unpacking.get("message") or "Unpacking the operator's bundle.",
+            current_csv=current,
+            notes=notes,
+        )
     if plan is not None:
-        return Assessment(status="installing", step="installplan", current_csv=current)
-    return Assessment(status="subscribing", step="subscription", current_csv=current)
+        return Assessment(status="installing", step="installplan", current_csv=current, notes=notes)
+    return Assessment(status="subscribing", step="subscription", current_csv=current, notes=notes)

@@ -73,6 +73,7 @@ _STATUS_REASONS = {
     "installed": "Installed",
     "failed": "InstallFailed",
     "installing": "Installing",
+    "upgrading": "Upgrading",
     "requires_approval": "RequiresApproval",
     "subscribing": "Subscribing",
 }
@@ -98,6 +99,7 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
             installation.current_csv,
             installation.pending_install_plan,
             installation.failure_reason,
+            list(installation.notes or []),
         )
         changed_status = set_status(installation, assessment.status, reason=assessment.message)
         installation.step = assessment.step
@@ -134,6 +136,7 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
             )
         installation.pending_install_plan = assessment.pending_install_plan
         installation.pending_csvs = assessment.pending_csvs
+        installation.notes = list(assessment.notes)
         if changed_status:
             add_event(
                 installation=installation,
@@ -151,6 +154,7 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
             installation.current_csv,
             installation.pending_install_plan,
             installation.failure_reason,
+            list(installation.notes or []),
         )
         installation.save()
     return before != after

@@ -16,6 +16,7 @@ from accounts.guards import require_member
 from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion
+from clusters.manifests import install_mode_problem
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, error_code, error_text, invalid
@@ -71,6 +72,9 @@ def _installation_errors(
         errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
     if version.status not in SALEABLE:
         errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
+    problem = install_mode_problem(version.install_modes(channel))
+    if problem:
+        errors.add("version", problem, code=Code.INSTALL_MODE_UNSUPPORTED)
     return errors
 
 
@@ -135,6 +139,8 @@ def _create_installation(
                 approval=approval,
                 catalog_source=catalog.name,
                 catalog_namespace=catalog.namespace,
+                # The version that was reviewed and listed, not today's channel head.
+                starting_csv=version.starting_csv(channel),
                 status=Status.PENDING,
                 status_changed_at=timezone.now(),
                 created_by=actor,

@@ -20,13 +20,13 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from clusters import kube
-from clusters.events import timeline_rows
+from clusters.events import event_namespace, timeline_rows
 from core.retry import CLUSTER_JOB_RETRY
 
 from . import records, selectors
 from .models import Installation
 from .olm import (
-    INSTALLATION_LABEL,
+    COPIED_FROM_LABEL,
     OPERATORS_V1,
     OPERATORS_V1ALPHA1,
     assess,
@@ -133,6 +133,7 @@ def apply_subscription(self: Task, installation_id: int) -> None:
             source=installation.catalog_source,
             source_namespace=installation.catalog_namespace,
             approval=installation.approval,
+            starting_csv=installation.starting_csv,  # ignored by OLM once installed
         ),
         force=True,
     )
@@ -217,6 +218,8 @@ def _about(installation: Installation) -> Callable[[dict[str, Any]], bool]:
 
     def about(involved: dict[str, Any]) -> bool:
         kind = involved.get("kind")
+        if kind == "Namespace":  # OLM's ResolutionFailed events for the whole namespace
+            return True
         return kind in WATCHED_KINDS and (involved.get("name") in names or kind == "InstallPlan")
 
     return about
@@ -259,16 +262,24 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
         return 0
     gateway = kube.gateway_for(installations[0].cluster)
     try:
-        subscriptions = gateway.list(
-            OPERATORS_V1ALPHA1, "Subscription", label_selector=INSTALLATION_LABEL
-        )
+        subscriptions = gateway.list(OPERATORS_V1ALPHA1, "Subscription")
         plans = gateway.list(OPERATORS_V1ALPHA1, "InstallPlan")
-        csvs = gateway.list(OPERATORS_V1ALPHA1, "ClusterServiceVersion")
+        # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
+        csvs = gateway.list(
+            OPERATORS_V1ALPHA1, "ClusterServiceVersion", label_selector=f"!{COPIED_FROM_LABEL}"
+        )
         events = gateway.list("v1", "Event")
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
         return 0
     by_name = _by_namespace_and_name(subscriptions)
+    # OLM resolves a namespace's Subscriptions together: one Manual one makes every
+    # InstallPlan there Manual (catalog/operator.go syncResolvingNamespace).
+    manual_namespaces = {
+        s["metadata"].get("namespace")
+        for s in subscriptions
+        if (s.get("spec") or {}).get("installPlanApproval") == "Manual"
+    }
     plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
     csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
     for plan in plans:
@@ -277,7 +288,7 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
         csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
     events_by_namespace: dict[str, list[dict]] = defaultdict(list)
     for event in events:
-        events_by_namespace[(event.get("involvedObject") or {}).get("namespace", "")].append(event)
+        events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
     known_uids = selectors.known_event_uids(installations=installations)
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
@@ -293,6 +304,8 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
             install_plans=plans_by_ns[installation.namespace],
             csvs=csvs_by_ns[installation.namespace],
             since=installation.subscribed_at,
+            now=now,
+            namespace_manual=installation.namespace in manual_namespaces,
         )
         changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
         records.record_cluster_events(

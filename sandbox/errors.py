@@ -194,3 +194,28 @@ def internal_error(message: str) -> ApiError:
 
 def page_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def forbidden(*, resource: str, group: str, name: str, message: str) -> ApiError:
+    """403 Forbidden as apimachinery's `NewForbidden(GroupResource{group, resource}, name, err)`:
+
+        forbidden: <err>                         (no resource: non-resource URLs)
+        <resource>[.<group>] is forbidden: <err>
+        <resource>[.<group>] "<name>" is forbidden: <err>
+
+    details carry name/group/kind (kind = the plural resource), each omitted when empty.
+    """
+    if not resource and not group:
+        text = f"forbidden: {message}"
+    elif not name:
+        text = f"{qualified(resource, group)} is forbidden: {message}"
+    else:
+        text = f'{qualified(resource, group)} "{name}" is forbidden: {message}'
+    details: dict = {}
+    if name:
+        details["name"] = name
+    if group:
+        details["group"] = group
+    if resource:
+        details["kind"] = resource
+    return ApiError(403, "Forbidden", text, details)

@@ -1,8 +1,9 @@
 """HTTP layer: Kubernetes REST paths, verbs, auth, faults, watch streams.
 
 Maps `/api/v1/...` and `/apis/{group}/{version}/...` onto the store the way the
-API server's handler chain does: authentication, then (sandbox) fault
-injection, then discovery or resource routing; every error is a `Status`.
+API server's handler chain does: authentication, authorization (RBAC, see
+rbac.py), then (sandbox) fault injection, then discovery or resource routing;
+every error is a `Status`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 
 import yaml
 
-from . import errors, logs
+from . import errors, logs, rbac
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .patch import json_patch, merge_patch
@@ -35,6 +36,8 @@ VERSION_INFO = {
 }
 
 PATCH_TYPES = {APPLY, MERGE, STRATEGIC, JSON_PATCH}
+# namespaces/{ns}/serviceaccounts/{name}/token: the TokenRequest subresource
+_TOKEN_PATH = ["namespaces", "serviceaccounts", "token"]
 
 
 class Response:
@@ -50,6 +53,7 @@ class Request:
     def __init__(self, handler: BaseHTTPRequestHandler, method: str):
         parsed = urllib.parse.urlsplit(handler.path)
         self.method = method
+        self.raw_path = parsed.path  # as the authorizer sees it ("/version/" is not "/version")
         self.path = parsed.path.rstrip("/") or "/"
         self.raw_query = parsed.query
         self.query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
@@ -57,6 +61,7 @@ class Request:
         length = int(handler.headers.get("Content-Length") or 0)
         self.body = handler.rfile.read(length) if length else b""
         self.content_type = (handler.headers.get("Content-Type") or "").split(";")[0].strip()
+        self.user: rbac.UserInfo | None = None  # set once authenticated
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("true", "1")
@@ -133,9 +138,13 @@ class Router:
             if doc is None:
                 raise errors.page_not_found()
             return Response(200, doc)
+        if (group, version) == ("", "v1") and len(rest) == 5 and rest[0:5:2] == _TOKEN_PATH:
+            return self._token_request(req, rest[1], rest[3])
         target = self._target(index, group, version, rest)
         if target.rt.kind == "PackageManifest":
             return self._packages(req, target)
+        if target.rt in rbac.REVIEW_TYPES:
+            return self._review(req, target)
         return self._resource(req, target)
 
     def _target(self, index, group, version, rest) -> Target:
@@ -413,6 +422,26 @@ class Router:
             t.rt, t.namespace, t.name, obj, manager=req.manager, dry_run=dry_run
         )
         return Response(200, scale_of(updated))
+
+    # -- authentication.k8s.io / authorization.k8s.io ----------------------------------------
+
+    def _review(self, req: Request, t: Target) -> Response:
+        """Access/rules/subject reviews: create-only, answered from the authorizer."""
+        if req.method != "POST" or t.name is not None:
+            raise errors.method_not_allowed()
+        if t.rt.namespaced and t.namespace is None:
+            raise errors.page_not_found()
+        user = req.user or rbac.ADMIN
+        body = rbac.review(self.cluster.rbac.authorizer, user, t.rt, t.namespace, req.json_body())
+        return Response(201, body)
+
+    def _token_request(self, req: Request, namespace: str, name: str) -> Response:
+        """POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token (`kubectl create token`)."""
+        if req.method != "POST":
+            raise errors.method_not_allowed()
+        self._require_body_type(req)
+        tokens = self.cluster.rbac.tokens
+        return Response(201, tokens.token_request(namespace, name, req.json_body()))
 
     # -- packages.operators.coreos.com -------------------------------------------------------
 

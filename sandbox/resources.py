@@ -7,7 +7,10 @@ served (and discoverable) as soon as it is established, like a real API server.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+
+from .semver import kube_version_key
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_VERBS = ("get", "list")
@@ -173,16 +176,115 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
 _GROUP_ORDER = ("apps", "apiextensions.k8s.io", "packages.operators.coreos.com")
 
 
+class ServedSchema(dict):
+    """A version's openAPIV3Schema plus how the API server applies it.
+
+    `preserve_unknown_fields` is the CRD's `spec.preserveUnknownFields` (true for
+    CRDs created through apiextensions.k8s.io/v1beta1 without setting it false):
+    the API server then neither prunes nor drops nulls, it only validates and
+    defaults (apiextensions-apiserver pkg/apiserver/customresource_handler.go,
+    `unstructuredSchemaCoercer.apply`).
+    """
+
+    preserve_unknown_fields: bool = False
+
+    def __init__(self, schema: dict, *, preserve_unknown_fields: bool = False):
+        super().__init__(schema)
+        self.preserve_unknown_fields = preserve_unknown_fields
+
+
+V1BETA1 = "apiextensions.k8s.io/v1beta1"
+
+
+def crd_as_served(crd: dict) -> dict:
+    """A CRD manifest as the API server stores and serves it: apiextensions.k8s.io/v1.
+
+    An `apiextensions.k8s.io/v1beta1` manifest is defaulted and converted the way
+    k8s.io/apiextensions-apiserver does it:
+    pkg/apis/apiextensions/v1beta1/defaults.go `SetDefaults_CustomResourceDefinitionSpec`
+    (scope Namespaced, singular/listKind from kind, `versions` made from the
+    deprecated `version` as served+storage, conversion None, preserveUnknownFields
+    true), then pkg/apis/apiextensions/v1/conversion.go
+    `Convert_apiextensions_CustomResourceDefinitionSpec_To_v1_CustomResourceDefinitionSpec`:
+    top-level `validation`, `subresources` and `additionalPrinterColumns` are copied
+    into every version (`validation` becomes `schema`, a column's `JSONPath` becomes
+    `jsonPath`), `spec.version` is dropped, and a conversion webhook's
+    `webhookClientConfig`/`conversionReviewVersions` move under `conversion.webhook`.
+    A v1 manifest is returned unchanged (a copy).
+    """
+    out = copy.deepcopy(crd)
+    if crd.get("apiVersion") != V1BETA1 and not _looks_v1beta1(crd.get("spec") or {}):
+        return out
+    out["apiVersion"] = "apiextensions.k8s.io/v1"
+    spec = out.setdefault("spec", {})
+    names = spec.setdefault("names", {})
+    # v1beta1 defaults
+    spec.setdefault("scope", "Namespaced")
+    if names.get("kind"):
+        names.setdefault("singular", names["kind"].lower())
+        names.setdefault("listKind", names["kind"] + "List")
+    legacy_version = spec.pop("version", None)
+    versions = spec.get("versions") or []
+    if not versions and legacy_version:
+        versions = [{"name": legacy_version, "served": True, "storage": True}]
+    spec["versions"] = versions
+    conversion = spec.get("conversion") or {"strategy": "None"}
+    if conversion.get("strategy") == "Webhook":
+        webhook = {}
+        if "webhookClientConfig" in conversion:
+            webhook["clientConfig"] = conversion.pop("webhookClientConfig")
+        review = conversion.pop("conversionReviewVersions", None) or ["v1beta1"]
+        webhook["conversionReviewVersions"] = review
+        conversion["webhook"] = webhook
+    spec["conversion"] = conversion
+    if spec.get("preserveUnknownFields") is None:
+        spec["preserveUnknownFields"] = True
+    # conversion to v1: per-version copies of the top-level fields
+    validation = spec.pop("validation", None)
+    subresources = spec.pop("subresources", None)
+    columns = spec.pop("additionalPrinterColumns", None)
+    selectable = spec.pop("selectableFields", None)
+    for version in versions:
+        version.setdefault("served", False)
+        version.setdefault("storage", False)
+        if validation is not None:
+            version["schema"] = copy.deepcopy(validation)
+        if subresources is not None:
+            version["subresources"] = copy.deepcopy(subresources)
+        if columns is not None:
+            version["additionalPrinterColumns"] = copy.deepcopy(columns)
+        if selectable is not None:
+            version["selectableFields"] = copy.deepcopy(selectable)
+        for column in version.get("additionalPrinterColumns") or []:
+            if "JSONPath" in column:
+                column["jsonPath"] = column.pop("JSONPath")
+    return out
+
+
+def _looks_v1beta1(spec: dict) -> bool:
+    return any(k in spec for k in ("version", "validation")) or (
+        "subresources" in spec or "additionalPrinterColumns" in spec
+    )
+
+
 def crd_types(crd: dict) -> list[ResourceType]:
-    """The resource types one established CustomResourceDefinition serves."""
+    """The resource types one established CustomResourceDefinition serves (served versions only)."""
+    crd = crd_as_served(crd) if _looks_v1beta1(crd.get("spec") or {}) else crd
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
+    preserve = bool(spec.get("preserveUnknownFields"))
     types = []
-    for version in spec.get("versions") or []:
+    versions = sorted(spec.get("versions") or [], key=lambda v: kube_version_key(v["name"]))
+    for version in versions:
         if not version.get("served", True):
             continue
         subresources = tuple(sorted((version.get("subresources") or {}).keys()))
-        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        raw_schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        schema = (
+            ServedSchema(raw_schema, preserve_unknown_fields=preserve)
+            if raw_schema is not None
+            else None
+        )
         types.append(
             ResourceType(
                 group=spec.get("group", ""),
@@ -232,11 +334,16 @@ class TypeIndex:
         return found
 
     def group_versions(self) -> dict[str, list[str]]:
+        """Group -> served versions, highest priority first (v2, v1, v1beta1, v1alpha1...),
+        as the CRD discovery controller sorts them; the first is the preferred version
+        (apiextensions-apiserver pkg/apiserver/customresource_discovery_controller.go)."""
         groups: dict[str, list[str]] = {}
         for t in self.types:
             versions = groups.setdefault(t.group, [])
             if t.version not in versions:
                 versions.append(t.version)
+        for versions in groups.values():
+            versions.sort(key=kube_version_key)
         return groups
 
     # -- discovery documents ------------------------------------------------------------

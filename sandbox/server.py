@@ -7,6 +7,7 @@ real cluster, controllers advance objects on a background ticker, and faults
     sb = SandboxCluster(port=0, token="secret")
     sb.start()
     ...  # kubernetes.client.Configuration(host=sb.url, api_key={"authorization": "Bearer secret"})
+    tenant = sb.issue_token("team-a", "default")  # a ServiceAccount token, authorized by RBAC
     sb.stop()
 """
 
@@ -28,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
-from . import errors
+from . import errors, rbac
 from .catalog import Catalog
 from .controllers import KubeControllers, seed_objects
 from .errors import ApiError
@@ -36,8 +37,8 @@ from .faults import Faults
 from .handler import Request, Response, Router, faults_response, watch_stream
 from .memcached import MemcachedOperator
 from .olm import OLMControllers, olm_crds, seed_operator_groups
+from .rbac import RBAC, RBACStore
 from .resources import BUILTIN_TYPES
-from .store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if cluster.faults.latency:
                 time.sleep(cluster.faults.latency)
-            if not cluster._authorized(self.headers.get("Authorization")):
+            req.user = cluster._authenticate(self.headers.get("Authorization"))
+            if req.user is None:
                 raise errors.unauthorized()
+            cluster.rbac.check(req.user, method, req.raw_path, req.query)
             if cluster.faults.roll_error():
                 raise errors.internal_error("etcdserver: request timed out (sandbox fault)")
             if cluster.faults.take_conflict(method):
@@ -142,8 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, cluster: SandboxCluster, req: Request) -> None:
         deferred: dict = {}
         try:
-            if not cluster._authorized(self.headers.get("Authorization")):
+            user = cluster._authenticate(self.headers.get("Authorization"))
+            if user is None:
                 raise errors.unauthorized()
+            if user is not rbac.ADMIN:  # control endpoints are the admin's alone
+                raise rbac.forbidden(rbac.Attributes(user, req.method.lower(), False, req.raw_path))
             if req.path == "/_sandbox/faults":
                 response, deferred = faults_response(cluster, req)
             elif req.path == "/_sandbox/catalog/csvs" and req.method == "POST":
@@ -153,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
                 except (TypeError, KeyError) as exc:
                     raise errors.bad_request(str(exc)) from None
                 response = Response(201, {"name": name})
+            elif req.path == "/_sandbox/tokens" and req.method == "POST":
+                response = Response(201, _issue_token_response(cluster, req))
             elif req.path == "/_sandbox/tick" and req.method == "POST":
                 cluster.tick()
                 response = Response(200, {"resourceVersion": cluster.store.resource_version})
@@ -188,6 +196,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+def _issue_token_response(cluster: SandboxCluster, req: Request) -> dict:
+    """POST /_sandbox/tokens {"namespace", "serviceAccount"[, "expirationSeconds"]}."""
+    body = req.json_body() or {}
+    if not isinstance(body, dict) or not body.get("namespace") or not body.get("serviceAccount"):
+        raise errors.bad_request('expected {"namespace": ..., "serviceAccount": ...}')
+    seconds = body.get("expirationSeconds")
+    if seconds is not None and (not isinstance(seconds, int) or seconds <= 0):
+        raise errors.bad_request("expirationSeconds must be a positive integer")
+    with cluster.store.lock:
+        return cluster.rbac.tokens.issue(
+            body["namespace"], body["serviceAccount"], expiration_seconds=seconds
+        )
+
+
 def _fault_conflict(path: str) -> ApiError:
     parts = [p for p in path.split("/") if p]
     group = parts[1] if parts[:1] == ["apis"] and len(parts) > 1 else ""
@@ -212,6 +234,7 @@ class SandboxCluster:
         catalog_file: str | os.PathLike | None = None,
         state_file: str | os.PathLike | None = None,
         save_interval: float = 0.5,
+        catalog_folders: dict[str, str] | None = None,
     ):
         self.host = host
         self.port = port
@@ -219,12 +242,15 @@ class SandboxCluster:
         self.tick_interval = tick_interval
         self.state_file = Path(state_file) if state_file else None
         self.save_interval = save_interval
-        self.store = Store()
-        self.catalog = Catalog.load(catalog_file)
+        self.store = RBACStore()  # the Store, also serving RBAC and the review APIs
+        # Built-in catalogs plus {index image: folder} (community layout or FBC); a bad
+        # folder raises CatalogError naming the file and the problem.
+        self.catalog = Catalog.load(catalog_file, catalog_folders)
         self.faults = Faults(on_down=self._set_down)
         self.kube = KubeControllers(self.store, image_pullable=self._image_pullable)
         self.olm = OLMControllers(self.store, self.catalog)
         self.memcached = MemcachedOperator(self.store)
+        self.rbac = RBAC(self.store, token)  # ServiceAccount tokens, authorizer, default roles
         self.stopping = False
         self._httpd: _HTTPServer | None = None
         self._http_lock = threading.Lock()
@@ -252,6 +278,7 @@ class SandboxCluster:
             return self
         if not self._load_state() and not self.store.all_objects():
             self._seed()
+        self.rbac.bootstrap()  # default ClusterRoles/Bindings, also into an older state file
         self._open()
         self._stop.clear()
         self.stopping = False
@@ -323,12 +350,40 @@ class SandboxCluster:
 
     # -- requests --------------------------------------------------------------------------
 
-    def _authorized(self, header: str | None) -> bool:
-        """Bearer-token authentication (the scheme is case-insensitive, as in the API server)."""
-        if not self.token:
-            return True
+    def _authenticate(self, header: str | None) -> rbac.UserInfo | None:
+        """Bearer-token authentication (the scheme is case-insensitive, as in the API server).
+
+        The admin token is `kubernetes-admin` in `system:masters`; a ServiceAccount token from
+        `issue_token` (or the TokenRequest API) is that ServiceAccount; anything else is None
+        (401). Without an admin token (token=None) requests that carry no ServiceAccount token
+        act as the admin, as before RBAC.
+        """
         scheme, _, token = (header or "").strip().partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.token)
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            if self.token and hmac.compare_digest(token, self.token):
+                return rbac.ADMIN
+            with self.store.lock:
+                user = self.rbac.tokens.authenticate(token)
+            if user is not None:
+                return user
+        return None if self.token else rbac.ADMIN
+
+    def _authorized(self, header: str | None) -> bool:
+        """Does `header` carry the admin token (what the control endpoints require)?"""
+        return self._authenticate(header) is rbac.ADMIN
+
+    def issue_token(
+        self, namespace: str, service_account: str, *, expiration_seconds: int | None = None
+    ) -> str:
+        """A bearer token acting as ServiceAccount `namespace/service_account` (which must exist;
+        NotFound otherwise). RBAC bindings decide what it may do; it stops working when the
+        ServiceAccount is deleted, or after `expiration_seconds` if given."""
+        with self.store.lock:
+            issued = self.rbac.tokens.issue(
+                namespace, service_account, expiration_seconds=expiration_seconds
+            )
+        return issued["token"]
 
     def _log_request(self, req: Request) -> None:
         with self._requests_lock:
@@ -347,7 +402,7 @@ class SandboxCluster:
 
     def tick(self) -> None:
         """Run every controller once (the ticker calls this every tick_interval)."""
-        for controller in (self.olm, self.memcached, self.kube):
+        for controller in (self.olm, self.memcached, self.kube, self.rbac):
             # One controller at a time holds the lock, so API requests interleave between them.
             with self.store.lock:
                 try:

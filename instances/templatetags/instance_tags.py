@@ -2,8 +2,6 @@
 
 from django import template
 
-from provisioning.models import Installation
-
 from .. import memcached
 from ..selectors import entitlement_state, instances_of
 
@@ -18,7 +16,7 @@ def instances_tab_context(installation):
         "instances": instances,
         "apis": memcached.owned_apis(installation.csv_info),
         "memcached_kind": memcached.KIND,
-        "installed": installation.status == Installation.Status.INSTALLED,
+        "installed": installation.is_serving,
         "entitlement_active": active is not None,
         "ended_entitlement": ended,
         "live": any(i.is_unfinished for i in instances),

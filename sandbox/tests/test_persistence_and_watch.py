@@ -106,7 +106,14 @@ def test_main_module_parses_arguments(monkeypatch):
             started["served"] = True
 
     monkeypatch.setattr(entry, "SandboxCluster", Fake)
-    entry.main(["--port", "0", "--token", "t", "--tick", "0.1", "--state-file", "/tmp/x.json"])
+    monkeypatch.setenv("SANDBOX_CATALOGS", "quay.io/me/ignored:v1=/nowhere")
+    entry.main(
+        [
+            "--port", "0", "--token", "t", "--tick", "0.1", "--state-file", "/tmp/x.json",
+            "--catalog", "quay.io/me/ops:v1=/srv/ops",
+            "--catalog", "quay.io/me/fbc:v2=/srv/fbc",
+        ]
+    )  # fmt: skip
     assert started == {
         "host": "127.0.0.1",
         "port": 0,
@@ -114,8 +121,12 @@ def test_main_module_parses_arguments(monkeypatch):
         "tick_interval": 0.1,
         "catalog_file": None,
         "state_file": "/tmp/x.json",
+        "catalog_folders": {"quay.io/me/ops:v1": "/srv/ops", "quay.io/me/fbc:v2": "/srv/fbc"},
         "served": True,
     }
+    started.clear()
+    entry.main(["--port", "0"])  # no --catalog: the environment variable
+    assert started["catalog_folders"] == {"quay.io/me/ignored:v1": "/nowhere"}
 
 
 def test_stop_and_start_again_keeps_objects_and_port(fresh):

@@ -51,7 +51,10 @@ def test_automatic_install_reaches_installed(
         "source": "mem-registry",
         "sourceNamespace": "olm",
         "installPlanApproval": "Automatic",
+        # The CSV that was reviewed and listed, not whatever heads the channel later.
+        "startingCSV": on_sale_version.starting_csv("stable"),
     }
+    assert subscription["spec"]["startingCSV"] == channel_head(sandbox)
     group = sandbox_object(
         sandbox, "operators.coreos.com/v1", "OperatorGroup", ns, f"{ns}-operators"
     )
@@ -188,8 +191,9 @@ def test_unknown_channel_fails_with_olms_message_and_retry_recovers(
     Installation.objects.filter(pk=installation.pk).update(channel="gone", status="pending")
     tasks.install_operator.delay(installation.pk)
     _follow(installation, {"failed"})
-    assert installation.failure_reason.startswith("ResolutionFailed")
-    assert "gone" in installation.failure_reason
+    # A sentence a person understands, then OLM's own message (ResolutionFailed).
+    assert installation.failure_reason.startswith("OLM could not resolve the operators of")
+    assert "no operators found in channel gone" in installation.failure_reason
     Installation.objects.filter(pk=installation.pk).update(channel="stable")
     installation.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
