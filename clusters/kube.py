@@ -11,11 +11,13 @@ not pay for, or depend on, the client. Only the worker builds gateways.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
+import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +81,49 @@ class UnauthorizedError(KubeError):
 
 
 class ForbiddenError(KubeError):
-    pass
+    """403 from RBAC; `permission` names what the credentials lack (see `missing_permission`)."""
+
+    permission: dict[str, str] | None = None
+
+
+# The API server's wording (k8s.io/apiserver pkg/endpoints/handlers/responsewriters/errors.go,
+# forbiddenMessage): `User "u" cannot list resource "subscriptions" in API group
+# "operators.coreos.com" in the namespace "team-b"` or `... at the cluster scope`.
+_FORBIDDEN = re.compile(
+    r'cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
+    r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)'
+)
+
+
+def missing_permission(message: str) -> dict[str, str] | None:
+    """{verb, resource, group, namespace} from an RBAC denial, or None if not worded so."""
+    match = _FORBIDDEN.search(message or "")
+    if not match:
+        return None
+    return {k: v or "" for k, v in match.groupdict().items()}
+
+
+def _forbidden(message: str, **kwargs: Any) -> ForbiddenError:
+    permission = missing_permission(message)
+    if permission is None:
+        error = ForbiddenError(f"403 Forbidden: {message}", **kwargs)
+    else:
+        resource = permission["resource"]
+        if permission["group"]:
+            resource = f"{resource}.{permission['group']}"
+        where = (
+            f"in namespace {permission['namespace']}"
+            if permission["namespace"]
+            else "across the cluster"
+        )
+        error = ForbiddenError(
+            f"The cluster's credentials may not {permission['verb']} {resource} {where}: "
+            f"a cluster administrator must grant that permission (RBAC) to the account "
+            f"the marketplace uses. Server: {message}",
+            **kwargs,
+        )
+    error.permission = permission
+    return error
 
 
 class NotFoundError(KubeError):
@@ -113,7 +157,7 @@ def _from_api_status(status: int | None, body: Any, fallback_reason: str = "") -
     if status == 401:
         return UnauthorizedError("401 Unauthorized: token rejected", **kwargs)
     if status == 403:
-        return ForbiddenError(f"403 Forbidden: {message}", **kwargs)
+        return _forbidden(message, **kwargs)
     if status == 404:
         return NotFoundError(message, **kwargs)
     if status == 409:
@@ -287,15 +331,63 @@ class Gateway:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[Manifest]:
+        """Every matching object, fetched in pages of `KUBE_LIST_PAGE_SIZE` (`limit` and
+        `continue`, as kubectl and client-go's pager do), so no answer grows with the cluster.
+
+        A continue token that expired (410 Expired, the server compacted past it) starts the
+        list over once without paging, as client-go's pager falls back to a full list.
+        """
         resource = self._resource(api_version, kind)
-        result = self._call(
-            self.dynamic.get,
-            resource,
-            namespace=namespace,
-            label_selector=label_selector,
-            field_selector=field_selector,
-        )
-        return result.get("items") or []
+        query = {
+            "namespace": namespace,
+            "label_selector": label_selector,
+            "field_selector": field_selector,
+        }
+        page_size = int(getattr(settings, "KUBE_LIST_PAGE_SIZE", 500))
+        items: list[Manifest] = []
+        token: str | None = None
+        while True:
+            try:
+                result = self._call(
+                    self.dynamic.get, resource, limit=page_size, _continue=token, **query
+                )
+            except KubeError as exc:
+                if token is None or exc.status != 410:
+                    raise
+                result = self._call(self.dynamic.get, resource, **query)
+                return result.get("items") or []
+            items.extend(result.get("items") or [])
+            token = (result.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
+
+    def list_in_namespaces(
+        self,
+        api_version: str,
+        kind: str,
+        namespaces: Iterable[str],
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> builtins.list[Manifest]:
+        """The objects of `kind` in `namespaces`: one list per namespace when they are few (the
+        answer then grows with our installations, not with the cluster), one cluster-wide
+        list otherwise; per namespace too when the credentials may not list cluster-wide
+        (a token bound to the tenants' namespaces gets 403 at the cluster scope)."""
+        wanted = sorted(set(namespaces))
+        selectors = {"label_selector": label_selector, "field_selector": field_selector}
+        if len(wanted) > int(getattr(settings, "KUBE_PER_NAMESPACE_LISTS_UP_TO", 8)):
+            try:
+                found = self.list(api_version, kind, **selectors)
+            except ForbiddenError:
+                pass
+            else:
+                keep = set(wanted)
+                return [o for o in found if (o.get("metadata") or {}).get("namespace") in keep]
+        items: builtins.list[Manifest] = []
+        for namespace in wanted:
+            items.extend(self.list(api_version, kind, namespace=namespace, **selectors))
+        return items
 
     def patch(
         self,

@@ -163,14 +163,20 @@ def _follow_catalogs(cluster: Cluster, catalogs: list[CatalogSource]) -> None:
         if updated.state == CatalogSource.State.READY:
             ready.append(catalog)
     if ready:
+        # packageserver labels each PackageManifest with its catalog (OLM
+        # pkg/package-server/provider/registry.go): one paged list selecting our ready
+        # catalogs, never every package of the namespace (on a real cluster the global
+        # namespace serves thousands from the catalogs the platform ships).
+        names = ",".join(sorted({catalog.name for catalog in ready}))
         manifests = gateway.list(
-            "packages.operators.coreos.com/v1", "PackageManifest", namespace=namespace
+            "packages.operators.coreos.com/v1",
+            "PackageManifest",
+            namespace=namespace,
+            label_selector=f"catalog in ({names}),catalog-namespace={namespace}",
         )
         by_catalog: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for manifest in manifests:
-            status = manifest.get("status") or {}
-            if status.get("catalogSourceNamespace", namespace) == namespace:
-                by_catalog[status.get("catalogSource", "")].append(manifest)
+            by_catalog[(manifest.get("status") or {}).get("catalogSource", "")].append(manifest)
         for catalog in ready:
             records.store_catalog_packages(
                 catalog_source_id=catalog.pk,

@@ -460,20 +460,22 @@ def _sync_instances(cluster_id: int, *, force: bool) -> int:
         return 0
     gateway = kube.gateway_for(to_read[0].cluster)
     kinds = sorted({(i.api_version_full, i.kind) for i in to_read})
+    namespaces = {i.namespace for i in to_read}
+    in_ours = partial(gateway.list_in_namespaces, namespaces=namespaces)
     custom: dict[str, dict[tuple[str, str], dict]] = {}
     try:
         for api_version, kind in kinds:
             try:
-                objects = _served(gateway, partial(gateway.list, api_version, kind))
+                objects = _served(gateway, partial(in_ours, api_version, kind))
             except kube.NotFoundError:
                 continue  # not served any more: leave those instances as they are
             custom[kind] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
         pods: list[dict] = []
         services_: list[dict] = []
         if any(i.is_memcached for i in to_read):
-            pods = gateway.list("v1", "Pod", label_selector=memcached.CR_LABEL)
-            services_ = gateway.list("v1", "Service", label_selector=memcached.CR_LABEL)
-        events = gateway.list("v1", "Event")
+            pods = in_ours("v1", "Pod", label_selector=memcached.CR_LABEL)
+            services_ = in_ours("v1", "Service", label_selector=memcached.CR_LABEL)
+        events = in_ours("v1", "Event")
     except kube.KubeError as exc:
         logger.warning("instance sync of cluster %s failed: %s", cluster_id, exc.message)
         return 0

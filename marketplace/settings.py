@@ -212,6 +212,12 @@ CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
 INSTALL_SYNC_INTERVAL = env_int("INSTALL_SYNC_INTERVAL", 3)
 INSTALL_RESUBMIT_AFTER = env_int("INSTALL_RESUBMIT_AFTER", 60)
 INSTALL_SYNC_LOCK_SECONDS = env_int("INSTALL_SYNC_LOCK_SECONDS", 120)
+# Cluster lists come in pages of KUBE_LIST_PAGE_SIZE objects (limit/continue). Objects of
+# up to KUBE_PER_NAMESPACE_LISTS_UP_TO namespaces are listed namespace by namespace (the
+# answer grows with our installations, not with the cluster); more, one cluster-wide list,
+# falling back to per namespace when the credentials may not list cluster-wide.
+KUBE_LIST_PAGE_SIZE = env_int("KUBE_LIST_PAGE_SIZE", 500)
+KUBE_PER_NAMESPACE_LISTS_UP_TO = env_int("KUBE_PER_NAMESPACE_LISTS_UP_TO", 8)
 # A paid order with no installation after PAID_ORDER_RECONCILE_AFTER seconds lost its job
 # (a process died between commit and enqueue): beat enqueues it again every
 # PAID_ORDER_RECONCILE_INTERVAL seconds.

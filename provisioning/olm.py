@@ -102,6 +102,29 @@ class Assessment:
     notes: list[str] = field(default_factory=list)
 
 
+def crd_summary(crd: dict[str, Any]) -> dict[str, Any]:
+    """What the operand forms need of a CRD as served (apiextensions.k8s.io/v1): its scope
+    (cluster-scoped kinds are refused for tenants) and each version's schema."""
+    spec = crd.get("spec") or {}
+    names = spec.get("names") or {}
+    return {
+        "group": spec.get("group", ""),
+        "scope": spec.get("scope", "Namespaced"),
+        "kind": names.get("kind", ""),
+        "plural": names.get("plural", ""),
+        "versions": [
+            {
+                "name": v.get("name", ""),
+                "served": bool(v.get("served")),
+                "storage": bool(v.get("storage")),
+                "deprecated": bool(v.get("deprecated")),
+                "schema": (v.get("schema") or {}).get("openAPIV3Schema"),
+            }
+            for v in spec.get("versions") or []
+        ],
+    }
+
+
 def csv_info(csv):
     """What the 详情 tab shows of a ClusterServiceVersion."""
     spec = (csv or {}).get("spec") or {}

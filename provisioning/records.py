@@ -160,6 +160,19 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
     return before != after
 
 
+def record_sync_forbidden(*, installation_ids: list[int], reason: str) -> None:
+    """The cluster refused to show us OLM's objects (RBAC): the status stays what it was
+    (the operator may run fine), the reason is shown beside it until a sync succeeds."""
+    note = _("The marketplace cannot read this installation's state: %(reason)s") % {
+        "reason": reason
+    }
+    for installation in Installation.objects.filter(pk__in=installation_ids).exclude(
+        status__in=(Status.UNINSTALLED, Status.PENDING)
+    ):
+        if installation.notes != [note]:
+            Installation.objects.filter(pk=installation.pk).update(notes=[note])
+
+
 def mark_failed(*, installation_id: int, reason: str) -> Installation:
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation_id)

@@ -8,6 +8,7 @@ that finishes whatever a lost message left behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from .olm import (
     OPERATORS_V1,
     OPERATORS_V1ALPHA1,
     assess,
+    crd_summary,
     namespace_manifest,
     operator_group_manifest,
     subscription_manifest,
@@ -234,6 +236,58 @@ def _resubmit_if_stale(installation: Installation, now: datetime) -> bool:
     return True
 
 
+def _observe(
+    gateway: kube.Gateway, namespaces: set[str]
+) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """What OLM wrote in our namespaces: Subscriptions (all of each namespace: OLM resolves
+    them together), InstallPlans, CSVs and Events, each list paged and namespace-scoped."""
+    subscriptions = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "Subscription", namespaces)
+    plans = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", namespaces)
+    # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
+    csvs = gateway.list_in_namespaces(
+        OPERATORS_V1ALPHA1,
+        "ClusterServiceVersion",
+        namespaces,
+        label_selector=f"!{COPIED_FROM_LABEL}",
+    )
+    events = gateway.list_in_namespaces("v1", "Event", namespaces)
+    # OLM reports a namespace's resolution failures on the Namespace object; the recorder
+    # files Events about cluster-scoped objects in `default` (client-go tools/record).
+    with contextlib.suppress(kube.ForbiddenError):  # the Subscription's condition says it too
+        events += gateway.list(
+            "v1", "Event", namespace="default", field_selector="involvedObject.kind=Namespace"
+        )
+    unique = {(e.get("metadata") or {}).get("uid") or id(e): e for e in events}
+    return subscriptions, plans, csvs, list(unique.values())
+
+
+def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessment: Any) -> None:
+    """Adds the owned CRDs as the cluster serves them (scope, versions, openAPIV3Schema) to
+    the CSV's info, read once per CSV: the operand forms are built from them."""
+    info = assessment.csv_info
+    if not info:
+        return
+    known = installation.csv_info or {}
+    if known.get("crds_of") == info.get("name") and "crds" in known:
+        info["crds"], info["crds_of"] = known["crds"], known["crds_of"]
+        return
+    if assessment.status not in Installation.SERVING:
+        return  # OLM creates the CRDs while installing: read them once they are there
+    crds: dict[str, Any] = {}
+    for api in info.get("provided_apis") or []:
+        name = api.get("name") or ""
+        if not name or name in crds:
+            continue
+        try:
+            crd = gateway.get_or_none("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        except kube.KubeError as exc:
+            logger.info("cannot read CRD %s of %s: %s", name, installation, exc.message)
+            return  # e.g. 403 for CRDs: the forms fall back to the CSV alone; try next time
+        if crd is not None:
+            crds[name] = crd_summary(crd)
+    info["crds"], info["crds_of"] = crds, info.get("name", "")
+
+
 def _cluster_lock(cluster_id: int) -> str:
     return f"provisioning:sync-cluster:{cluster_id}"
 
@@ -261,16 +315,15 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
     if not installations:
         return 0
     gateway = kube.gateway_for(installations[0].cluster)
+    namespaces = {installation.namespace for installation in installations}
     try:
-        subscriptions = gateway.list(OPERATORS_V1ALPHA1, "Subscription")
-        plans = gateway.list(OPERATORS_V1ALPHA1, "InstallPlan")
-        # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
-        csvs = gateway.list(
-            OPERATORS_V1ALPHA1, "ClusterServiceVersion", label_selector=f"!{COPIED_FROM_LABEL}"
-        )
-        events = gateway.list("v1", "Event")
+        subscriptions, plans, csvs, events = _observe(gateway, namespaces)
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
+        if isinstance(exc, kube.ForbiddenError):
+            records.record_sync_forbidden(
+                installation_ids=[i.pk for i in installations], reason=exc.message
+            )
         return 0
     by_name = _by_namespace_and_name(subscriptions)
     # OLM resolves a namespace's Subscriptions together: one Manual one makes every
@@ -307,6 +360,7 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
             now=now,
             namespace_manual=installation.namespace in manual_namespaces,
         )
+        _with_owned_crds(gateway, installation, assessment)
         changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
         records.record_cluster_events(
             installation_id=installation.pk,

@@ -87,7 +87,7 @@ def test_unknown_image_fails_with_the_reason(
 
 
 def test_sync_costs_list_calls_per_cluster_not_gets_per_catalog(
-    provider, sandbox_cluster, sandbox, django_capture_on_commit_callbacks
+    provider, sandbox_cluster, sandbox, django_capture_on_commit_callbacks, settings
 ):
     catalogs = [
         _submit(provider, sandbox_cluster, django_capture_on_commit_callbacks, name=f"cat-{i}")
@@ -109,6 +109,11 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_catalog(
         calls = [(r.method, r.path) for r in sandbox.request_log]
         api_calls = [c for c in calls if "/namespaces/" in c[1]]
         assert api_calls == expected
+        # Only our catalogs' packages, selected by packageserver's labels, in pages.
+        (listed,) = [r.query for r in sandbox.request_log if r.path.endswith("packagemanifests")]
+        names = ",".join(sorted(c.name for c in catalogs))
+        assert listed["labelSelector"] == f"catalog in ({names}),catalog-namespace=olm"
+        assert listed["limit"] == str(settings.KUBE_LIST_PAGE_SIZE)
     # Idempotent: a second run finds nothing to change.
     states = {c.pk: (c.state, c.message) for c in CatalogSource.objects.all()}
     assert tasks.sync_cluster_catalogs(sandbox_cluster.pk) == 4

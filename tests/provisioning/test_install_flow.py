@@ -426,6 +426,7 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_installation(
     sandbox,
     tenant_with_owner,
     django_capture_on_commit_callbacks,
+    settings,
 ):
     from accounts import services as account_services
 
@@ -446,17 +447,46 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_installation(
                 project=project,
             )
         )
+    # More namespaces than are worth listing one by one: one cluster-wide list per kind.
+    settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 2
     sandbox.clear_request_log()
     tasks.sync_cluster(sandbox_cluster.pk, force=True)
-    paths = [r.path for r in sandbox.request_log if r.method == "GET" and "/api" in r.path]
-    assert sorted(paths) == sorted(
+    gets = [r for r in sandbox.request_log if r.method == "GET" and "/api" in r.path]
+    assert sorted(r.path for r in gets) == sorted(
         [
             "/apis/operators.coreos.com/v1alpha1/subscriptions",
             "/apis/operators.coreos.com/v1alpha1/installplans",
             "/apis/operators.coreos.com/v1alpha1/clusterserviceversions",
             "/api/v1/events",
+            # OLM's Events about a Namespace object are filed in `default`.
+            "/api/v1/namespaces/default/events",
         ]
     )
+    assert all(r.query.get("limit") == str(settings.KUBE_LIST_PAGE_SIZE) for r in gets)
+    csv_list = next(r for r in gets if r.path.endswith("clusterserviceversions"))
+    assert csv_list.query["labelSelector"] == "!olm.copiedFrom"
+    namespace_events = next(r for r in gets if "/namespaces/default/" in r.path)
+    assert namespace_events.query["fieldSelector"] == "involvedObject.kind=Namespace"
+
+    # A few namespaces: listed one by one, so the answer is the size of ours, not the
+    # cluster's (every copied CSV and Event of other tenants stays on the server).
+    settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 8
+    sandbox.clear_request_log()
+    tasks.sync_cluster(sandbox_cluster.pk, force=True)
+    paths = [r.path for r in sandbox.request_log if r.method == "GET" and "/api" in r.path]
+    namespaces = sorted(i.namespace for i in installations)
+    assert sorted(paths) == sorted(
+        [
+            f"/apis/operators.coreos.com/v1alpha1/namespaces/{ns}/{plural}"
+            for ns in namespaces
+            for plural in ("subscriptions", "installplans", "clusterserviceversions")
+        ]
+        + [f"/api/v1/namespaces/{ns}/events" for ns in namespaces]
+        + ["/api/v1/namespaces/default/events"]
+    )
+    for installation in installations:
+        installation.refresh_from_db()
+        assert installation.status in ("installing", "installed")
 
 
 def test_long_pending_installations_are_looked_at_less_often(
