@@ -229,6 +229,8 @@ class Router:
                 if "force" in req.query and req.query["force"].lower() not in ("true", "false"):
                     raise errors.bad_request(f'invalid value for force: "{req.query["force"]}"')
                 manager = req.query.get("fieldManager")
+                if not existed and req.user is not None:
+                    self.cluster.rbac.check_create(req.user, "PATCH", req.raw_path, req.query)
             else:
                 if "force" in req.query:
                     raise errors.invalid(
