@@ -1,4 +1,4 @@
-"""SandboxCluster: a simulated Kubernetes API server (with OLM) over plain HTTP.
+"""SandboxCluster: a simulated Kubernetes API server (with OLM) over HTTP (or HTTPS).
 
 Like LocalStack for AWS: the official `kubernetes` client talks to it as to a
 real cluster, controllers advance objects on a background ticker, and faults
@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -235,6 +236,8 @@ class SandboxCluster:
         state_file: str | os.PathLike | None = None,
         save_interval: float = 0.5,
         catalog_folders: dict[str, str] | None = None,
+        tls_cert_file: str | os.PathLike | None = None,
+        tls_key_file: str | os.PathLike | None = None,
     ):
         self.host = host
         self.port = port
@@ -242,6 +245,12 @@ class SandboxCluster:
         self.tick_interval = tick_interval
         self.state_file = Path(state_file) if state_file else None
         self.save_interval = save_interval
+        # HTTPS with this certificate (PEM; the key may be in the same file): client-go, and
+        # so kubectl, never sends a bearer token over plain HTTP.
+        self._tls: ssl.SSLContext | None = None
+        if tls_cert_file:
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(tls_cert_file, tls_key_file)
         self.store = RBACStore()  # the Store, also serving RBAC and the review APIs
         # Built-in catalogs plus {index image: folder} (community layout or FBC); a bad
         # folder raises CatalogError naming the file and the problem.
@@ -266,7 +275,7 @@ class SandboxCluster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def address(self) -> str:
@@ -322,6 +331,9 @@ class SandboxCluster:
             if self._httpd is not None:
                 return
             httpd = _HTTPServer((self.host, self.port), self)
+            if self._tls is not None:
+                # The handshake runs at accept(); a failed one is an OSError the server drops.
+                httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
             self.port = httpd.server_address[1]
             thread = threading.Thread(
                 target=httpd.serve_forever,
