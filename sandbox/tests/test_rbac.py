@@ -333,6 +333,68 @@ def test_rolebinding_to_aggregated_view_cluster_role(tenant):
     assert any("installplans" in (r.resources or []) for r in view.rules)
 
 
+def test_aggregation_rule_fills_a_cluster_role(tenant: Tenant, sandbox: SandboxCluster) -> None:
+    rbac = client.RbacAuthorizationV1Api(tenant.admin)
+    suffix = uuid.uuid4().hex[:6]
+    label = {f"example.com/aggregate-to-market-{suffix}": "true"}
+    body: Any = {
+        "metadata": {"name": f"market-{suffix}"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": label}]},
+    }
+    rbac.create_cluster_role(body)
+    part: Any = {
+        "metadata": {"name": f"market-part-{suffix}", "labels": label},
+        "rules": [{"apiGroups": [OLM], "resources": ["installplans"], "verbs": ["list"]}],
+    }
+    rbac.create_cluster_role(part)
+    sandbox.tick()
+    aggregated = rbac.read_cluster_role(f"market-{suffix}")
+    assert [(r.resources, r.verbs) for r in aggregated.rules or []] == [
+        (["installplans"], ["list"])
+    ]
+    tenant.bind(f"market-{suffix}")
+    custom = tenant.custom
+    assert custom.list_namespaced_custom_object(OLM, "v1alpha1", tenant.home, "installplans")
+    refused(custom.list_namespaced_custom_object, OLM, "v1alpha1", tenant.other, "installplans")
+    rbac.delete_cluster_role(f"market-part-{suffix}")
+    sandbox.tick()
+    assert not rbac.read_cluster_role(f"market-{suffix}").rules
+    refused(custom.list_namespaced_custom_object, OLM, "v1alpha1", tenant.home, "installplans")
+    rbac.delete_cluster_role(f"market-{suffix}")
+
+
+def test_subject_access_review_asks_for_someone_else(tenant: Tenant) -> None:
+    tenant.role([{"apiGroups": [OLM], "resources": ["subscriptions"], "verbs": ["create"]}])
+    authz = client.AuthorizationV1Api(tenant.admin)
+
+    def allowed(namespace: str) -> bool:
+        body: Any = {
+            "spec": {
+                "user": tenant.user,
+                "groups": ["system:serviceaccounts", "system:authenticated"],
+                "resourceAttributes": {
+                    "namespace": namespace,
+                    "verb": "create",
+                    "group": OLM,
+                    "resource": "subscriptions",
+                },
+            }
+        }
+        status = authz.create_subject_access_review(body).status
+        assert status is not None
+        return status.allowed
+
+    assert allowed(tenant.home) is True
+    assert allowed(tenant.other) is False
+    # The ServiceAccount itself may not ask about others.
+    body: Any = {"spec": {"user": "x", "nonResourceAttributes": {"verb": "get", "path": "/"}}}
+    message = refused(client.AuthorizationV1Api(tenant.api).create_subject_access_review, body)
+    assert (
+        tenant.message("create", "subjectaccessreviews", "authorization.k8s.io", None)
+        in (message["message"])
+    )
+
+
 def test_resource_names_restrict(tenant):
     home = tenant.home
     admin_core = client.CoreV1Api(tenant.admin)
