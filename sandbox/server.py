@@ -381,10 +381,6 @@ class SandboxCluster:
                 return user
         return None if self.token else rbac.ADMIN
 
-    def _authorized(self, header: str | None) -> bool:
-        """Does `header` carry the admin token (what the control endpoints require)?"""
-        return self._authenticate(header) is rbac.ADMIN
-
     def issue_token(
         self, namespace: str, service_account: str, *, expiration_seconds: int | None = None
     ) -> str:
