@@ -53,8 +53,10 @@ class Request:
     def __init__(self, handler: BaseHTTPRequestHandler, method: str):
         parsed = urllib.parse.urlsplit(handler.path)
         self.method = method
-        self.raw_path = parsed.path  # as the authorizer sees it ("/version/" is not "/version")
-        self.path = parsed.path.rstrip("/") or "/"
+        # Decoded, as Go's url.URL.Path: clients escape `:` in names (clusterroles/system%3Aview).
+        path = urllib.parse.unquote(parsed.path)
+        self.raw_path = path  # as the authorizer sees it ("/version/" is not "/version")
+        self.path = path.rstrip("/") or "/"
         self.raw_query = parsed.query
         self.query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         self.headers = handler.headers

@@ -467,6 +467,9 @@ def test_discovery_works_for_a_service_account_token(tenant, tmp_path_factory):
         f'forbidden: User "{tenant.user}" cannot get path "/metrics"',
     )
     assert body["details"] == {}
+    # Default role names hold a colon, which clients escape (clusterroles/system%3Adiscovery).
+    discovery = client.RbacAuthorizationV1Api(tenant.admin).read_cluster_role("system:discovery")
+    assert "/apis/*" in ((discovery.rules or [])[0].non_resource_urls or [])
 
 
 def test_token_request_api(tenant):
