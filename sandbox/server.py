@@ -64,6 +64,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def get_request(self):
+        conn, address = super().get_request()
+        tls = self.cluster._tls
+        if tls is not None:  # handshake in the connection's thread (_Handler.setup), not here
+            conn = tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, address
+
     def process_request(self, request, client_address):
         with self._connections_lock:
             self._connections.add(request)
@@ -95,6 +102,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = 64 * 1024
     server: _HTTPServer
+
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)  # a silent client must not hold the thread forever
+            self.request.do_handshake()  # failures end up in _HTTPServer.handle_error
+            self.request.settimeout(None)
+        super().setup()
 
     def log_message(self, format, *args):
         logger.debug("%s %s", self.address_string(), format % args)
@@ -331,9 +345,6 @@ class SandboxCluster:
             if self._httpd is not None:
                 return
             httpd = _HTTPServer((self.host, self.port), self)
-            if self._tls is not None:
-                # The handshake runs at accept(); a failed one is an OSError the server drops.
-                httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
             self.port = httpd.server_address[1]
             thread = threading.Thread(
                 target=httpd.serve_forever,

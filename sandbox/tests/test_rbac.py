@@ -6,8 +6,10 @@ responsewriters/errors.go `forbiddenMessage` + apimachinery `NewForbidden`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -688,6 +690,18 @@ def tls_sandbox(tmp_path):
     sb.start()
     yield sb, cert
     sb.stop()
+
+
+def test_https_keeps_serving_past_stalled_and_plain_http_clients(tls_sandbox):
+    sb, cert = tls_sandbox
+    stalled = socket.create_connection((sb.host, sb.port))  # never says hello
+    try:
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://{sb.host}:{sb.port}/version", timeout=5)
+        api = _client(sb, TOKEN, str(cert))
+        assert client.VersionApi(api).get_code().major == "1"
+    finally:
+        stalled.close()
 
 
 def test_kubectl_with_a_service_account_token(tls_sandbox, tmp_path):
