@@ -53,8 +53,10 @@ class Request:
     def __init__(self, handler: BaseHTTPRequestHandler, method: str):
         parsed = urllib.parse.urlsplit(handler.path)
         self.method = method
-        self.raw_path = parsed.path  # as the authorizer sees it ("/version/" is not "/version")
-        self.path = parsed.path.rstrip("/") or "/"
+        # Decoded, as Go's url.URL.Path: clients escape `:` in names (clusterroles/system%3Aview).
+        path = urllib.parse.unquote(parsed.path)
+        self.raw_path = path  # as the authorizer sees it ("/version/" is not "/version")
+        self.path = path.rstrip("/") or "/"
         self.raw_query = parsed.query
         self.query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
         self.headers = handler.headers
@@ -229,6 +231,8 @@ class Router:
                 if "force" in req.query and req.query["force"].lower() not in ("true", "false"):
                     raise errors.bad_request(f'invalid value for force: "{req.query["force"]}"')
                 manager = req.query.get("fieldManager")
+                if not existed and req.user is not None:
+                    self.cluster.rbac.check_create(req.user, "PATCH", req.raw_path, req.query)
             else:
                 if "force" in req.query:
                     raise errors.invalid(

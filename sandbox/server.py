@@ -1,4 +1,4 @@
-"""SandboxCluster: a simulated Kubernetes API server (with OLM) over plain HTTP.
+"""SandboxCluster: a simulated Kubernetes API server (with OLM) over HTTP (or HTTPS).
 
 Like LocalStack for AWS: the official `kubernetes` client talks to it as to a
 real cluster, controllers advance objects on a background ticker, and faults
@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -63,6 +64,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
+    def get_request(self):
+        conn, address = super().get_request()
+        tls = self.cluster._tls
+        if tls is not None:  # handshake in the connection's thread (_Handler.setup), not here
+            conn = tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        return conn, address
+
     def process_request(self, request, client_address):
         with self._connections_lock:
             self._connections.add(request)
@@ -94,6 +102,13 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     wbufsize = 64 * 1024
     server: _HTTPServer
+
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)  # a silent client must not hold the thread forever
+            self.request.do_handshake()  # failures end up in _HTTPServer.handle_error
+            self.request.settimeout(None)
+        super().setup()
 
     def log_message(self, format, *args):
         logger.debug("%s %s", self.address_string(), format % args)
@@ -235,6 +250,8 @@ class SandboxCluster:
         state_file: str | os.PathLike | None = None,
         save_interval: float = 0.5,
         catalog_folders: dict[str, str] | None = None,
+        tls_cert_file: str | os.PathLike | None = None,
+        tls_key_file: str | os.PathLike | None = None,
     ):
         self.host = host
         self.port = port
@@ -242,6 +259,12 @@ class SandboxCluster:
         self.tick_interval = tick_interval
         self.state_file = Path(state_file) if state_file else None
         self.save_interval = save_interval
+        # HTTPS with this certificate (PEM; the key may be in the same file): client-go, and
+        # so kubectl, never sends a bearer token over plain HTTP.
+        self._tls: ssl.SSLContext | None = None
+        if tls_cert_file:
+            self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self._tls.load_cert_chain(tls_cert_file, tls_key_file)
         self.store = RBACStore()  # the Store, also serving RBAC and the review APIs
         # Built-in catalogs plus {index image: folder} (community layout or FBC); a bad
         # folder raises CatalogError naming the file and the problem.
@@ -266,7 +289,7 @@ class SandboxCluster:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self._tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def address(self) -> str:
@@ -368,10 +391,6 @@ class SandboxCluster:
             if user is not None:
                 return user
         return None if self.token else rbac.ADMIN
-
-    def _authorized(self, header: str | None) -> bool:
-        """Does `header` carry the admin token (what the control endpoints require)?"""
-        return self._authenticate(header) is rbac.ADMIN
 
     def issue_token(
         self, namespace: str, service_account: str, *, expiration_seconds: int | None = None
