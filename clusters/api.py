@@ -50,6 +50,7 @@ class ClusterSerializer(serializers.ModelSerializer):
             "is_default",
             "is_sandbox",
             "catalog_namespace",
+            "global_operators_namespace",
             "external_access",
             "external_host",
             "projects",
@@ -62,6 +63,7 @@ class ClusterSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "is_sandbox",
+            "global_operators_namespace",
             "connection_state",
             "server_version",
             "olm_available",

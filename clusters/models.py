@@ -51,6 +51,16 @@ class Cluster(models.Model):
         validators=[rfc1123_label_validator],
         help_text=_("Where the platform deploys CatalogSources (OLM's global namespace)."),
     )
+    global_operators_namespace = models.CharField(
+        _("global operators namespace"),
+        max_length=63,
+        default="operators",
+        validators=[rfc1123_label_validator],
+        help_text=_(
+            "Where operators that watch all namespaces are installed, once per cluster "
+            "(upstream OLM: operators; OpenShift: openshift-operators)."
+        ),
+    )
     external_access = models.CharField(
         _("external access"),
         max_length=12,

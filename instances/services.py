@@ -107,7 +107,17 @@ def request_instance(
     `allow_waiting` (the service catalog) accepts an operator still being installed: the
     instance waits and the sync creates it once the operator is there.
     """
-    require_member(user=actor, tenant=installation.tenant)
+    tenant = installation.tenant
+    if tenant is None:  # the platform's cluster-wide installation itself
+        raise invalid(
+            _(
+                "Instances go into a project: create them from a project that uses this "
+                "cluster-wide operator."
+            ),
+            code=Code.NOT_MANAGEABLE,
+            field="installation",
+        )
+    require_member(user=actor, tenant=tenant)
     if request_key:
         existing = OperandInstance.objects.filter(
             tenant=installation.tenant, request_key=request_key
@@ -124,7 +134,7 @@ def request_instance(
             code=Code.OPERATOR_NOT_INSTALLED,
             field="installation",
         )
-    problem = entitlement_error(tenant=installation.tenant, asset=installation.asset)
+    problem = entitlement_error(tenant=tenant, asset=installation.asset)
     if problem is not None:
         raise problem
     cleaned = clean_manifest(
@@ -142,7 +152,7 @@ def request_instance(
     try:
         with transaction.atomic():
             instance = OperandInstance.objects.create(
-                tenant=installation.tenant,
+                tenant=tenant,
                 installation=installation,
                 cluster=installation.cluster,
                 namespace=installation.namespace,

@@ -28,7 +28,6 @@ from accounts.guards import is_member, require_member, require_platform_admin
 from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
-from clusters.manifests import install_mode_problem
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, invalid
@@ -44,7 +43,7 @@ from .models import (
     add_duration,
     generate_order_code,
 )
-from .signals import order_paid
+from .signals import install_problems, order_paid
 
 logger = logging.getLogger(__name__)
 
@@ -521,8 +520,7 @@ def place_order(
         else:
             # Said before paying: the install would otherwise fail on the cluster
             # (UnsupportedOperatorGroup) after the money moved.
-            problem = install_mode_problem(version.install_modes(channel))
-            if problem:
+            for problem in install_problems(version=version, channel=channel, cluster=cluster):
                 errors.add("channel", problem, code=OrdersErrorCode.NOT_INSTALLABLE_IN_PROJECT)
     if approval not in Order.Approval.values:
         errors.add(

@@ -27,7 +27,6 @@ from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
 from assets.models import Asset, AssetVersion
 from assets.storefront import selectors as market
-from clusters.manifests import install_mode_problem
 from core.errors import NotFound, apply_to_form, error_text
 from core.pagination import paginate
 from provisioning.selectors import install_refusal_for_order, installation_for_order
@@ -44,6 +43,7 @@ from .forms import (
 )
 from .models import Order
 from .services import format_t
+from .signals import install_problems
 
 if TYPE_CHECKING:
     from accounts.workspace import WorkspaceRequest as Request
@@ -91,7 +91,9 @@ def _buy_context(
         version.default_channel if version else ""
     )
     return {
-        "install_problem": install_mode_problem(version.install_modes(channel))
+        "install_problem": " ".join(
+            install_problems(version=version, channel=channel, cluster=form.selected_cluster)
+        )
         if version is not None
         else "",
         "asset": asset,

@@ -26,6 +26,8 @@ class InstallationSerializer(serializers.ModelSerializer):
         model = Installation
         fields = [
             "id",
+            "scope",
+            "provided_by",
             "tenant",
             "project",
             "project_name",
@@ -80,6 +82,19 @@ class InstallationCreateSerializer(serializers.Serializer):
             self.fields["version"].queryset = selectors.saleable_versions()
 
 
+class ClusterWideCreateSerializer(serializers.Serializer):
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.all())
+    version = serializers.PrimaryKeyRelatedField(queryset=AssetVersion.objects.none())
+    channel = serializers.CharField(required=False, allow_blank=True)
+    approval = serializers.ChoiceField(
+        choices=Installation.Approval.choices, default=Installation.Approval.AUTOMATIC
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = selectors.saleable_versions()
+
+
 class SubscriptionChangeSerializer(serializers.Serializer):
     channel = serializers.CharField()
     approval = serializers.ChoiceField(choices=Installation.Approval.choices)
@@ -127,6 +142,16 @@ class InstallationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
             approval=data["approval"],
             request_key=request.headers.get("Idempotency-Key", "")[:100],
         )
+        return Response(self.get_serializer(installation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ClusterWideCreateSerializer, responses={201: InstallationSerializer})
+    @action(detail=False, methods=["post"], url_path="cluster-wide")
+    def cluster_wide(self, request):
+        """Platform admins: install an AllNamespaces operator once on a cluster (its
+        global operators namespace); projects that buy it then use that installation."""
+        incoming = ClusterWideCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        installation = services.install_cluster_wide(actor=request.user, **incoming.validated_data)
         return Response(self.get_serializer(installation).data, status=status.HTTP_201_CREATED)
 
     def _respond(self, installation, code=status.HTTP_202_ACCEPTED):

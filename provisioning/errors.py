@@ -18,3 +18,7 @@ class ProvisioningErrorCode(ErrorCode):
     INSTANCES_RUNNING = "instances_running"
     ORDER_NOT_INSTALLABLE = "order_not_installable"
     INSTALL_MODE_UNSUPPORTED = "install_mode_unsupported"
+    # A project's use of a cluster-wide operator: the platform manages its Subscription.
+    MANAGED_CLUSTER_WIDE = "managed_cluster_wide"
+    # A cluster-wide operator still used by projects cannot be uninstalled.
+    STILL_USED = "still_used"

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project
+from assets.models import AssetVersion
 from clusters.models import Cluster
 
 from .models import Installation
@@ -63,3 +64,40 @@ class InstallForm(forms.Form):
         default = clusters.filter(is_default=True).first()
         if default is not None:
             self.fields["cluster"].initial = default.pk
+
+
+class ClusterWideInstallForm(forms.Form):
+    """A platform admin installs an AllNamespaces operator once on a cluster."""
+
+    version: forms.ModelChoiceField[AssetVersion] = forms.ModelChoiceField(
+        label=_("Operator version"), queryset=AssetVersion.objects.none()
+    )
+    cluster: forms.ModelChoiceField[Cluster] = forms.ModelChoiceField(
+        label=_("Cluster"), queryset=Cluster.objects.none()
+    )
+    channel = forms.CharField(
+        label=_("Update channel"),
+        required=False,
+        help_text=_("Leave empty for the version's default channel."),
+    )
+    approval = forms.ChoiceField(
+        label=_("Update approval"),
+        choices=[
+            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
+            (Installation.Approval.MANUAL, _("Manual (手动)")),
+        ],
+        initial=Installation.Approval.AUTOMATIC,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, versions, clusters, **kwargs):
+        super().__init__(*args, **kwargs)
+        version_field = self.fields["version"]
+        assert isinstance(version_field, forms.ModelChoiceField)
+        version_field.queryset = versions
+        version_field.label_from_instance = lambda v: (
+            f"{v.asset.name} {v.version} ({v.package_name})"
+        )
+        cluster_field = self.fields["cluster"]
+        assert isinstance(cluster_field, forms.ModelChoiceField)
+        cluster_field.queryset = clusters

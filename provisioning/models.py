@@ -53,8 +53,31 @@ class Installation(models.Model):
     # The operator runs and serves its APIs (during an upgrade the previous CSV still does).
     SERVING = (Status.INSTALLED, Status.UPGRADING)
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="installations")
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="installations")
+    class Scope(models.TextChoices):
+        # Into the project's own namespace, watching it (OwnNamespace / SingleNamespace).
+        PROJECT = "project", _("Project")
+        # Once per cluster by a platform admin, into the global operators namespace,
+        # watching every namespace (operators that support only AllNamespaces).
+        CLUSTER = "cluster", _("Cluster-wide")
+
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.PROJECT)
+    # A cluster-wide installation belongs to the platform: no tenant, no project.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="installations", null=True, blank=True
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.PROTECT, related_name="installations", null=True, blank=True
+    )
+    # A project's use of a cluster-wide operator: no OLM objects of its own, its state is
+    # the cluster-wide installation's, its operands live in the project's namespace.
+    provided_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="project_uses",
+        null=True,
+        blank=True,
+        verbose_name=_("provided by"),
+    )
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="installations")
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="installations")
     version = models.ForeignKey(
@@ -137,6 +160,11 @@ class Installation(models.Model):
                 condition=Q(approval__in=["Automatic", "Manual"]),
                 name="installation_approval_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(scope="cluster", tenant__isnull=True, project__isnull=True)
+                | Q(scope="project", tenant__isnull=False, project__isnull=False),
+                name="installation_owner_matches_scope",
+            ),
         ]
         indexes = [models.Index(fields=["status", "next_sync_at"])]
 
@@ -146,6 +174,15 @@ class Installation(models.Model):
     @property
     def subscription_name(self):
         return self.package
+
+    @property
+    def is_cluster_wide(self) -> bool:
+        return self.scope == self.Scope.CLUSTER
+
+    @property
+    def is_provided(self) -> bool:
+        """A project's use of a cluster-wide operator (nothing of its own in OLM)."""
+        return self.provided_by_id is not None
 
     @property
     def is_unfinished(self):

@@ -29,18 +29,27 @@ def namespace_manifest(name):
     }
 
 
-def operator_group_manifest(*, namespace):
-    """An OperatorGroup that targets its own namespace (OwnNamespace install mode)."""
+def operator_group_manifest(*, namespace, all_namespaces=False):
+    """An OperatorGroup that targets its own namespace (OwnNamespace install mode), or, for
+    a cluster-wide install, every namespace: no targetNamespaces and no selector
+    (operator-framework/api pkg/operators/v1/operatorgroup_types.go)."""
     return {
         "apiVersion": OPERATORS_V1,
         "kind": "OperatorGroup",
         "metadata": {
-            "name": f"{namespace}-operators",
+            "name": "global-operators" if all_namespaces else f"{namespace}-operators",
             "namespace": namespace,
             "labels": {MANAGED_BY_LABEL: MANAGED_BY},
         },
-        "spec": {"targetNamespaces": [namespace]},
+        "spec": {} if all_namespaces else {"targetNamespaces": [namespace]},
     }
+
+
+def watches_all_namespaces(group: dict[str, Any]) -> bool:
+    """An OperatorGroup selecting every namespace: neither targetNamespaces nor a selector
+    (OLM then writes status.namespaces [""])."""
+    spec = group.get("spec") or {}
+    return not (spec.get("targetNamespaces") or spec.get("selector"))
 
 
 def subscription_manifest(

@@ -160,6 +160,60 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
     return before != after
 
 
+# What a project's use of a cluster-wide operator takes from it.
+MIRRORED_FIELDS = (
+    "step",
+    "operator_group",
+    "installed_csv",
+    "current_csv",
+    "installed_version",
+    "csv_info",
+    "failure_reason",
+    "notes",
+)
+
+
+def mirror_provider(*, installation_id: int) -> bool:
+    """A project's use of a cluster-wide operator shows that operator's state (it has no
+    Subscription of its own); returns whether anything changed."""
+    with transaction.atomic():
+        installation = Installation.objects.select_for_update().get(pk=installation_id)
+        provider = installation.provided_by
+        if provider is None or installation.status in (Status.UNINSTALLING, Status.UNINSTALLED):
+            return False
+        status = Status.UNINSTALLED if provider.status == Status.UNINSTALLED else provider.status
+        if status == Status.UNINSTALLING:
+            status = Status.INSTALLED  # it serves until the platform's uninstall is done
+        before = [getattr(installation, f) for f in MIRRORED_FIELDS] + [installation.status]
+        for field_name in MIRRORED_FIELDS:
+            setattr(installation, field_name, getattr(provider, field_name))
+        if set_status(installation, status, reason="cluster-wide"):
+            add_event(
+                installation=installation,
+                reason=_STATUS_REASONS.get(status, "StatusChanged"),
+                message=_("The cluster-wide operator is now %(status)s.")
+                % {"status": installation.get_status_display()},
+                type="Warning" if status == Status.FAILED else "Normal",
+            )
+        if status == Status.INSTALLED and installation.installed_at is None:
+            installation.installed_at = timezone.now()
+        changed = before != [getattr(installation, f) for f in MIRRORED_FIELDS] + [
+            installation.status
+        ]
+        installation.save()
+    return changed
+
+
+def mirror_to_project_uses(*, provider_id: int) -> int:
+    """After the platform's cluster-wide installation changed: every project using it."""
+    uses = (
+        Installation.objects.filter(provided_by_id=provider_id)
+        .exclude(status__in=(Status.UNINSTALLING, Status.UNINSTALLED))
+        .values_list("pk", flat=True)
+    )
+    return sum(mirror_provider(installation_id=pk) for pk in list(uses))
+
+
 def record_sync_forbidden(*, installation_ids: list[int], reason: str) -> None:
     """The cluster refused to show us OLM's objects (RBAC): the status stays what it was
     (the operator may run fine), the reason is shown beside it until a sync succeeds."""

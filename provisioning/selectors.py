@@ -6,11 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import Tenant, User
+from accounts.permissions import is_platform_admin
 from assets.models import Asset, AssetVersion
+from clusters.manifests import ALL_NAMESPACES, install_mode_problem, installs_into_own_namespace
 from core.errors import NotFound
 from orders.models import Order
 
@@ -22,8 +24,13 @@ FOLLOWED = (*Installation.UNFINISHED, Installation.Status.INSTALLED, Installatio
 def installations_for(
     *, user: User, tenant: Tenant | None = None, include_uninstalled: bool = False
 ) -> QuerySet[Installation]:
-    installations = Installation.objects.filter(tenant__memberships__user=user).select_related(
-        "asset", "project", "cluster", "tenant", "order"
+    mine = Q(tenant__memberships__user=user)
+    if tenant is None and is_platform_admin(user):
+        mine |= Q(scope=Installation.Scope.CLUSTER)  # the platform's own, for its admins
+    installations = (
+        Installation.objects.filter(mine)
+        .distinct()
+        .select_related("asset", "project", "cluster", "tenant", "order")
     )
     if tenant is not None:
         installations = installations.filter(tenant=tenant)
@@ -131,6 +138,63 @@ def live_installation(*, cluster_id: int, namespace: str, package: str) -> Insta
     )
 
 
+def cluster_wide_installation(*, cluster_id: int, package: str) -> Installation | None:
+    """The platform's one live installation of `package` watching all namespaces."""
+    return (
+        Installation.objects.filter(
+            cluster_id=cluster_id, package=package, scope=Installation.Scope.CLUSTER
+        )
+        .exclude(status=Installation.Status.UNINSTALLED)
+        .first()
+    )
+
+
+def cluster_wide_installations() -> QuerySet[Installation]:
+    """The platform admins' page: every cluster-wide operator, newest first."""
+    return (
+        Installation.objects.filter(scope=Installation.Scope.CLUSTER)
+        .select_related("cluster", "asset", "version")
+        .annotate(
+            project_count=Count("project_uses", filter=~Q(project_uses__status="uninstalled"))
+        )
+    )
+
+
+def cluster_wide_candidates() -> QuerySet[AssetVersion]:
+    """Versions on sale whose operator watches all namespaces and cannot watch a project's
+    own (what a platform admin may install cluster-wide)."""
+    ids = [
+        v.pk
+        for v in saleable_versions()
+        if any(
+            ALL_NAMESPACES in (v.install_modes(c) or ())
+            and not installs_into_own_namespace(v.install_modes(c))
+            for c in v.channels
+        )
+    ]
+    return AssetVersion.objects.filter(pk__in=ids).select_related("asset").order_by("asset__name")
+
+
+def project_install_problem(*, version: AssetVersion, channel: str, cluster_id: int | None) -> str:
+    """Why a project cannot get this operator on that cluster, in a person's words; "" if it
+    can: into its own namespace, or through the platform's cluster-wide installation."""
+    modes = version.install_modes(channel)
+    if installs_into_own_namespace(modes):
+        return ""
+    if ALL_NAMESPACES in set(modes or ()):
+        if cluster_id is not None and cluster_wide_installation(
+            cluster_id=cluster_id, package=version.package_name
+        ):
+            return ""
+        return _(
+            "This operator only watches all namespaces (install mode AllNamespaces), so it "
+            "is installed once per cluster by the platform, not into a project; it is not "
+            "installed on this cluster yet. Ask a platform admin to install it cluster-wide "
+            "(Operators → Cluster-wide), or choose a cluster where it is."
+        )
+    return install_mode_problem(modes)
+
+
 # --- for the worker ---------------------------------------------------------------------------
 
 
@@ -145,7 +209,7 @@ def installations_to_follow(
     heal when OLM recovers), except those being uninstalled, and only when due."""
     installations = (
         Installation.objects.select_related("cluster")
-        .filter(cluster_id=cluster_id, status__in=FOLLOWED)
+        .filter(cluster_id=cluster_id, status__in=FOLLOWED, provided_by__isnull=True)
         .exclude(status=Installation.Status.UNINSTALLING)
     )
     return installations if force else installations.filter(_due(now))
@@ -153,7 +217,7 @@ def installations_to_follow(
 
 def clusters_to_follow(*, now: datetime) -> Iterable[int]:
     return (
-        Installation.objects.filter(status__in=FOLLOWED)
+        Installation.objects.filter(status__in=FOLLOWED, provided_by__isnull=True)
         .exclude(status=Installation.Status.UNINSTALLING)
         .filter(_due(now))
         .values_list("cluster_id", flat=True)

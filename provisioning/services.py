@@ -12,11 +12,11 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.guards import require_member
+from accounts.guards import require_member, require_platform_admin
 from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion
-from clusters.manifests import install_mode_problem
+from clusters.manifests import ALL_NAMESPACES, installs_into_own_namespace
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, error_code, error_text, invalid
@@ -24,10 +24,11 @@ from core.jobs import enqueue_on_commit
 from orders.models import Order
 from orders.selectors import active_entitlement
 
-from . import tasks
+from . import records, tasks
 from .errors import ProvisioningErrorCode as Code
 from .models import Installation, OrderInstallRefusal
 from .records import add_event, set_status
+from .selectors import cluster_wide_installation, project_install_problem
 
 # sender=Installation, installation=...: receivers (the instances app) return how many
 # instances still run on it; uninstalling is refused while any do, unless confirmed.
@@ -72,10 +73,21 @@ def _installation_errors(
         errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
     if version.status not in SALEABLE:
         errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
-    problem = install_mode_problem(version.install_modes(channel))
+    problem = project_install_problem(
+        version=version, channel=channel, cluster_id=cluster.pk if cluster else None
+    )
     if problem:
         errors.add("version", problem, code=Code.INSTALL_MODE_UNSUPPORTED)
     return errors
+
+
+def _require_may_manage(actor: User, installation: Installation) -> None:
+    """A cluster-wide installation is the platform admins'; a project's, its tenant's; a
+    project's use of a cluster-wide operator has no Subscription of its own to manage."""
+    if installation.tenant is None:
+        require_platform_admin(user=actor)
+        return
+    require_member(user=actor, tenant=installation.tenant)
 
 
 def _create_installation(
@@ -123,6 +135,10 @@ def _create_installation(
             field="project",
         )
     catalog = version.catalog_source
+    provider = None
+    if not installs_into_own_namespace(version.install_modes(channel)):
+        # Checked above: the platform runs it cluster-wide here; the project uses that one.
+        provider = cluster_wide_installation(cluster_id=cluster.pk, package=version.package_name)
     try:
         with transaction.atomic():
             installation = Installation.objects.create(
@@ -135,8 +151,8 @@ def _create_installation(
                 request_key=request_key,
                 namespace=project.namespace,
                 package=version.package_name,
-                channel=channel,
-                approval=approval,
+                channel=provider.channel if provider else channel,
+                approval=provider.approval if provider else approval,
                 catalog_source=catalog.name,
                 catalog_namespace=catalog.namespace,
                 # The version that was reviewed and listed, not today's channel head.
@@ -144,6 +160,7 @@ def _create_installation(
                 status=Status.PENDING,
                 status_changed_at=timezone.now(),
                 created_by=actor,
+                provided_by=provider,
             )
             record_audit(
                 actor=actor,
@@ -157,13 +174,29 @@ def _create_installation(
                     "order": order.code if order else "",
                 },
             )
-            add_event(
-                installation=installation,
-                reason="InstallRequested",
-                message=_("Install %(package)s (channel %(channel)s, %(approval)s approval).")
-                % {"package": installation.package, "channel": channel, "approval": approval},
-            )
-            enqueue_on_commit(tasks.install_operator, installation.pk)
+            if provider is not None:
+                add_event(
+                    installation=installation,
+                    reason="ProvidedClusterWide",
+                    message=_(
+                        "%(package)s runs cluster-wide in %(namespace)s and watches every "
+                        "namespace: instances go into %(project_namespace)s."
+                    )
+                    % {
+                        "package": installation.package,
+                        "namespace": provider.namespace,
+                        "project_namespace": project.namespace,
+                    },
+                )
+                records.mirror_provider(installation_id=installation.pk)
+            else:
+                add_event(
+                    installation=installation,
+                    reason="InstallRequested",
+                    message=_("Install %(package)s (channel %(channel)s, %(approval)s approval).")
+                    % {"package": installation.package, "channel": channel, "approval": approval},
+                )
+                enqueue_on_commit(tasks.install_operator, installation.pk)
     except IntegrityError:
         # A concurrent request won: the same request (same key, same order) gets what it
         # created; another one for the same namespace and package is told so.
@@ -283,7 +316,8 @@ def install_paid_order(*, order_id: int) -> Installation | None:
 
 def retry_installation(*, actor: User, installation: Installation) -> Installation:
     """重试: a failed installation starts again from the first step (every step is idempotent)."""
-    require_member(user=actor, tenant=installation.tenant)
+    _require_may_manage(actor, installation)
+    _refuse_if_provided(installation)
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if installation.status != Status.FAILED:
@@ -299,7 +333,8 @@ def retry_installation(*, actor: User, installation: Installation) -> Installati
 
 def approve_install_plan(*, actor: User, installation: Installation) -> Installation:
     """批准升级: approves exactly the CSVs the user was shown, on the worker."""
-    require_member(user=actor, tenant=installation.tenant)
+    _require_may_manage(actor, installation)
+    _refuse_if_provided(installation)
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
         if not installation.pending_install_plan:
@@ -335,7 +370,8 @@ def change_subscription(
     *, actor: User, installation: Installation, channel: str, approval: str
 ) -> Installation:
     """The 订阅 tab: a new channel or approval strategy, applied to the Subscription."""
-    require_member(user=actor, tenant=installation.tenant)
+    _require_may_manage(actor, installation)
+    _refuse_if_provided(installation)
     errors = FieldErrors()
     if channel not in installation.version.channels:
         errors.add(
@@ -379,6 +415,116 @@ def change_subscription(
     return installation
 
 
+def _refuse_if_provided(installation: Installation) -> None:
+    if installation.is_provided:
+        raise invalid(
+            _(
+                "This operator runs cluster-wide and is managed by the platform: its channel, "
+                "approvals and retries are the platform admins' (Operators → Cluster-wide)."
+            ),
+            code=Code.MANAGED_CLUSTER_WIDE,
+        )
+
+
+def install_cluster_wide(
+    *,
+    actor: User,
+    cluster: Cluster,
+    version: AssetVersion,
+    channel: str = "",
+    approval: str = Installation.Approval.AUTOMATIC,
+) -> Installation:
+    """A platform admin installs an AllNamespaces operator once on a cluster, into its global
+    operators namespace; projects that bought it then use that one (their operands go into
+    their own namespaces, which it watches)."""
+    require_platform_admin(user=actor)
+    channel = channel or version.default_channel
+    errors = FieldErrors()
+    if channel not in version.channels:
+        errors.add(
+            "channel",
+            _("Choose one of the channels %(channels)s.")
+            % {"channels": ", ".join(version.channels)},
+            code=Code.CHANNEL_UNKNOWN,
+        )
+    if approval not in Installation.Approval.values:
+        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    if version.status not in SALEABLE:
+        errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
+    elif installs_into_own_namespace(version.install_modes(channel)):
+        # Two copies watching one namespace would fight over its operands.
+        errors.add(
+            "version",
+            _(
+                "This operator can watch a project's own namespace: buyers install it into "
+                "their projects, so it is not installed cluster-wide."
+            ),
+            code=Code.INSTALL_MODE_UNSUPPORTED,
+        )
+    elif ALL_NAMESPACES not in set(version.install_modes(channel) or ()):
+        errors.add(
+            "version",
+            _("This operator does not support watching all namespaces."),
+            code=Code.INSTALL_MODE_UNSUPPORTED,
+        )
+    errors.raise_if_any()
+    namespace = cluster.global_operators_namespace
+    if cluster_wide_installation(cluster_id=cluster.pk, package=version.package_name) or (
+        Installation.objects.filter(
+            cluster=cluster, namespace=namespace, package=version.package_name
+        )
+        .exclude(status=Status.UNINSTALLED)
+        .exists()
+    ):
+        raise invalid(
+            _("%(package)s is already installed cluster-wide on %(cluster)s.")
+            % {"package": version.package_name, "cluster": cluster},
+            code=Code.ALREADY_INSTALLED,
+            field="cluster",
+        )
+    catalog = version.catalog_source
+    with transaction.atomic():
+        installation = Installation.objects.create(
+            scope=Installation.Scope.CLUSTER,
+            cluster=cluster,
+            asset=version.asset,
+            version=version,
+            namespace=namespace,
+            package=version.package_name,
+            channel=channel,
+            approval=approval,
+            catalog_source=catalog.name,
+            catalog_namespace=catalog.namespace,
+            starting_csv=version.starting_csv(channel),
+            status=Status.PENDING,
+            status_changed_at=timezone.now(),
+            created_by=actor,
+        )
+        record_audit(
+            actor=actor,
+            action="installation.requested_cluster_wide",
+            obj=installation,
+            to_state=Status.PENDING,
+            changes={"channel": channel, "approval": approval, "namespace": namespace},
+        )
+        add_event(
+            installation=installation,
+            reason="InstallRequested",
+            message=_(
+                "Install %(package)s cluster-wide into %(namespace)s, watching all namespaces "
+                "(channel %(channel)s, %(approval)s approval)."
+            )
+            % {
+                "package": installation.package,
+                "namespace": namespace,
+                "channel": channel,
+                "approval": approval,
+            },
+        )
+        enqueue_on_commit(tasks.install_operator, installation.pk)
+    return installation
+
+
 def instance_count(installation: Installation) -> int:
     """How many operand instances run on it (the instances app answers the signal)."""
     return sum(
@@ -392,8 +538,20 @@ def instance_count(installation: Installation) -> int:
 def request_uninstall(
     *, actor: User, installation: Installation, delete_instances: bool = False
 ) -> Installation:
-    """Refused while instances run, unless the user confirmed deleting them too."""
-    require_member(user=actor, tenant=installation.tenant)
+    """Refused while instances run, unless the user confirmed deleting them too; a
+    cluster-wide operator, while projects use it."""
+    _require_may_manage(actor, installation)
+    if installation.is_cluster_wide:
+        users = installation.project_uses.exclude(status=Status.UNINSTALLED).count()
+        if users:
+            raise invalid(
+                _(
+                    "%(count)s project(s) use this cluster-wide operator. They must uninstall "
+                    "it from their projects first."
+                )
+                % {"count": users},
+                code=Code.STILL_USED,
+            )
     running = instance_count(installation)
     if running and not delete_instances:
         raise invalid(

@@ -35,6 +35,7 @@ from .olm import (
     namespace_manifest,
     operator_group_manifest,
     subscription_manifest,
+    watches_all_namespaces,
 )
 
 logger = logging.getLogger(__name__)
@@ -64,9 +65,14 @@ def _follow_soon(cluster_id: int) -> None:
 def install_operator(self: Task, installation_id: int) -> str | None:
     """Namespace → OperatorGroup (reuse the one there) → Subscription, by server-side apply."""
     installation = _load(installation_id)
-    if installation is None or installation.status not in (
-        Installation.Status.PENDING,
-        Installation.Status.SUBSCRIBING,
+    if (
+        installation is None
+        or installation.is_provided
+        or installation.status
+        not in (
+            Installation.Status.PENDING,
+            Installation.Status.SUBSCRIBING,
+        )
     ):
         logger.info(
             "install of %s skipped: %s",
@@ -90,10 +96,24 @@ def install_operator(self: Task, installation_id: int) -> str | None:
             ),
         )
         return None
+    if groups and installation.is_cluster_wide and not watches_all_namespaces(groups[0]):
+        records.mark_failed(
+            installation_id=installation.pk,
+            reason=(
+                f"The OperatorGroup {groups[0]['metadata']['name']} in {namespace} targets "
+                f"{', '.join(groups[0].get('spec', {}).get('targetNamespaces') or []) or 'a selector'}"
+                ", not all namespaces: a cluster-wide operator needs one with no targets. "
+                "Fix it or set the cluster's global operators namespace, then retry."
+            ),
+        )
+        return None
     if groups:
         group_name = groups[0]["metadata"]["name"]
     else:
-        group_name = gateway.apply(operator_group_manifest(namespace=namespace))["metadata"]["name"]
+        group = operator_group_manifest(
+            namespace=namespace, all_namespaces=installation.is_cluster_wide
+        )
+        group_name = gateway.apply(group)["metadata"]["name"]
 
     gateway.apply(
         subscription_manifest(
@@ -186,6 +206,9 @@ def uninstall_operator(self: Task, installation_id: int, delete_instances: bool 
         from .signals import delete_instances_requested
 
         delete_instances_requested.send(sender=Installation, installation=installation)
+    if installation.is_provided:  # the cluster-wide operator stays for the others
+        records.record_uninstalled(installation_id=installation.pk)
+        return
     subscription = gateway.get_or_none(
         OPERATORS_V1ALPHA1, "Subscription", installation.subscription_name, installation.namespace
     )
@@ -362,6 +385,8 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
         )
         _with_owned_crds(gateway, installation, assessment)
         changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
+        if installation.is_cluster_wide:
+            records.mirror_to_project_uses(provider_id=installation.pk)
         records.record_cluster_events(
             installation_id=installation.pk,
             rows=timeline_rows(

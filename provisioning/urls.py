@@ -8,6 +8,7 @@ app_name = "provisioning"
 
 urlpatterns = [
     path("", views.installation_list, name="installed-operators"),
+    path("cluster-wide/", views.cluster_wide, name="cluster-wide"),
     path("install/<asset_code:asset_code>/", views.installation_create, name="installation-create"),
     path("<int:installation_id>/", views.installation_detail, name="installation-detail"),
     path("<int:installation_id>/retry/", views.installation_retry, name="installation-retry"),

@@ -12,18 +12,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import platform_admin_required
 from accounts.selectors import projects_for
 from accounts.workspace import WorkspaceRequest
 from assets.storefront.selectors import get_asset_by_code
+from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import apply_to_form, error_text
 from core.pagination import paginate
 from orders.selectors import active_entitlement
 
 from . import selectors, services
-from .forms import InstallForm, SubscriptionForm, UninstallForm
+from .forms import ClusterWideInstallForm, InstallForm, SubscriptionForm, UninstallForm
 from .models import Installation
 
 TABS = ("details", "subscription", "events", "instances")
@@ -194,3 +197,30 @@ def installation_create(request: WorkspaceRequest, asset_code: str) -> HttpRespo
         "provisioning/install_form.html",
         {"form": form, "asset": asset, "version": version, "entitlement": entitlement},
     )
+
+
+@platform_admin_required(
+    gettext_lazy("Only platform administrators install operators cluster-wide.")
+)
+def cluster_wide(request: WorkspaceRequest) -> HttpResponse:
+    """Operators that watch all namespaces: installed once per cluster, used by projects."""
+    form = ClusterWideInstallForm(
+        request.POST or None,
+        versions=selectors.cluster_wide_candidates(),
+        clusters=Cluster.objects.order_by("name"),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            installation = services.install_cluster_wide(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_to_form(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Installing %(package)s cluster-wide on %(cluster)s.")
+                % {"package": installation.package, "cluster": installation.cluster},
+            )
+            return redirect("provisioning:installation-detail", installation_id=installation.pk)
+    context = paginate(request, selectors.cluster_wide_installations())
+    context["form"] = form
+    return render(request, "provisioning/cluster_wide.html", context)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import wait_until
-from tests.provisioning.conftest import on_sale_version  # noqa: F401 - fixtures
+from tests.provisioning.conftest import list_operator, on_sale_version  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from instances.models import OperandInstance
 from provisioning import tasks
 from tests.conftest import wait_until
 from tests.instances.conftest import clean_namespace, memcached_server  # noqa: F401 - fixtures
-from tests.provisioning.conftest import buyer, on_sale_version  # noqa: F401 - fixtures
+from tests.provisioning.conftest import buyer, list_operator, on_sale_version  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-Secret-123"  # tests/conftest.py's make_user default

@@ -13,7 +13,7 @@ from instances import tasks as instance_tasks
 from instances.memcached import manifest as build_manifest
 from provisioning import services, tasks
 from tests.conftest import free_port, wait_until
-from tests.provisioning.conftest import buyer, on_sale_version  # noqa: F401 - fixtures
+from tests.provisioning.conftest import buyer, list_operator, on_sale_version  # noqa: F401 - fixtures
 
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 

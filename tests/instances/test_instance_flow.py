@@ -135,20 +135,39 @@ def test_names_are_unique_among_live_instances_and_keys_are_idempotent(
 
 
 def test_sync_costs_one_list_call_per_kind_per_cluster(
-    installed, sandbox, django_capture_on_commit_callbacks
+    installed, sandbox, django_capture_on_commit_callbacks, settings
 ):
     for name in ("a1", "a2", "a3"):
         create(installed, django_capture_on_commit_callbacks, name=name, replicas=1)
     instance_tasks.sync_instances(installed.cluster_id, force=True)  # discovery warmed up
+    # Many namespaces: one paged, label-selected list per kind for the whole cluster.
+    settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 0
     sandbox.clear_request_log()
     assert instance_tasks.sync_instances(installed.cluster_id, force=True) == 3
-    calls = sorted(r.path for r in sandbox.request_log if r.method == "GET")
-    assert calls == sorted(
+    gets = [r for r in sandbox.request_log if r.method == "GET"]
+    assert sorted(r.path for r in gets) == sorted(
         [
             "/apis/daas.tenxcloud.com/v1/memcachedclusters",
             "/api/v1/pods",
             "/api/v1/services",
             "/api/v1/events",
+        ]
+    )
+    assert all(r.query.get("limit") == str(settings.KUBE_LIST_PAGE_SIZE) for r in gets)
+    assert {
+        r.query.get("labelSelector") for r in gets if r.path.endswith(("pods", "services"))
+    } == {"memcached_cr"}
+    # Few namespaces: one list per kind in each of ours, none across the cluster.
+    settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 8
+    sandbox.clear_request_log()
+    assert instance_tasks.sync_instances(installed.cluster_id, force=True) == 3
+    ns = installed.namespace
+    assert sorted(r.path for r in sandbox.request_log if r.method == "GET") == sorted(
+        [
+            f"/apis/daas.tenxcloud.com/v1/namespaces/{ns}/memcachedclusters",
+            f"/api/v1/namespaces/{ns}/pods",
+            f"/api/v1/namespaces/{ns}/services",
+            f"/api/v1/namespaces/{ns}/events",
         ]
     )
 

@@ -12,10 +12,11 @@ PACKAGE = "memcached-cluster-operator"
 
 
 @pytest.fixture
-def on_sale_version(
+def list_operator(
     sandbox_cluster, tenant_with_owner, django_capture_on_commit_callbacks, platform_admin
 ):
-    """mem1 on sale, its version pointing at the seed catalog deployed on the sandbox."""
+    """A provider's operator on sale: its catalog deployed on the sandbox and READY, a
+    version of `package` listed and approved. Returns a factory."""
     from accounts import services as account_services
     from assets import services as asset_services
     from assets.lifecycle import transition_version
@@ -23,54 +24,71 @@ def on_sale_version(
     from clusters import services as cluster_services
     from clusters import tasks as cluster_tasks
 
-    tenant, owner = tenant_with_owner("zs-olm", is_provider=True)
-    project = account_services.create_project(
-        actor=owner, tenant=tenant, name="one", namespace=f"one-{uuid.uuid4().hex[:6]}"
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        catalog = cluster_services.submit_catalog_source(
+    def make(*, image=SEED_IMAGE, package=PACKAGE, name="mem1", catalog="mem-registry",
+             channels=("stable", "alpha"), default_channel="stable", provider="zs-olm"):  # fmt: skip
+        tenant, owner = tenant_with_owner(provider, is_provider=True)
+        project = account_services.create_project(
+            actor=owner, tenant=tenant, name="one", namespace=f"one-{uuid.uuid4().hex[:6]}"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            catalog_source = cluster_services.submit_catalog_source(
+                actor=owner,
+                tenant=tenant,
+                cluster=sandbox_cluster,
+                name=catalog,
+                display_name=catalog,
+                image=image,
+            )
+
+        def ready():
+            cluster_tasks.sync_catalog_sources()
+            catalog_source.refresh_from_db()
+            return catalog_source.state == "ready" and catalog_source.packages.exists()
+
+        wait_until(ready, timeout=15, message=f"the catalog {image} to be READY")
+        category, _ = Category.objects.get_or_create(
+            slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
+        )
+        asset = asset_services.register_asset(
             actor=owner,
             tenant=tenant,
-            cluster=sandbox_cluster,
-            name="mem-registry",
-            display_name="mem-01",
-            image=SEED_IMAGE,
+            icon=SimpleUploadedFile(
+                "i.png", make_image_bytes(96, 96, "PNG"), content_type="image/png"
+            ),
+            delivery_type="operator",
+            category=category,
+            name=name,
+            summary=f"{name} operator",
+            description=name,
+            plans=[
+                {
+                    "name": "year",
+                    "price": Decimal("1.00"),
+                    "duration_value": 1,
+                    "duration_unit": "year",
+                }
+            ],
         )
+        version = asset_services.create_version(
+            actor=owner,
+            asset=asset,
+            project=project,
+            cluster=sandbox_cluster,
+            catalog_source=catalog_source,
+            package_name=package,
+            channels=list(channels),
+            default_channel=default_channel,
+        )
+        version = transition_version(version=version, to="listing_review", actor=owner)
+        return transition_version(version=version, to="on_sale", actor=platform_admin)
 
-    def ready():
-        cluster_tasks.sync_catalog_sources()
-        catalog.refresh_from_db()
-        return catalog.state == "ready" and catalog.packages.exists()
+    return make
 
-    wait_until(ready, timeout=15, message="the seed catalog to be READY")
-    category, _ = Category.objects.get_or_create(
-        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
-    )
-    asset = asset_services.register_asset(
-        actor=owner,
-        tenant=tenant,
-        icon=SimpleUploadedFile("i.png", make_image_bytes(96, 96, "PNG"), content_type="image/png"),
-        delivery_type="operator",
-        category=category,
-        name="mem1",
-        summary="memcached cluster",
-        description="Memcached",
-        plans=[
-            {"name": "year", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
-        ],
-    )
-    version = asset_services.create_version(
-        actor=owner,
-        asset=asset,
-        project=project,
-        cluster=sandbox_cluster,
-        catalog_source=catalog,
-        package_name=PACKAGE,
-        channels=["stable", "alpha"],
-        default_channel="stable",
-    )
-    version = transition_version(version=version, to="listing_review", actor=owner)
-    return transition_version(version=version, to="on_sale", actor=platform_admin)
+
+@pytest.fixture
+def on_sale_version(list_operator):
+    """mem1 on sale, its version pointing at the seed catalog deployed on the sandbox."""
+    return list_operator()
 
 
 @pytest.fixture

@@ -506,3 +506,33 @@ def test_long_pending_installations_are_looked_at_less_often(
     records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
     installation.refresh_from_db()
     assert installation.next_sync_at is None and installation.quiet_syncs == 0
+
+
+def test_the_listed_version_is_installed_even_when_the_channel_moved_on(
+    buyer, on_sale_version, sandbox_cluster, sandbox, django_capture_on_commit_callbacks
+):
+    listed = on_sale_version.starting_csv("stable")
+    assert listed == channel_head(sandbox)  # what was reviewed and put on sale
+    # The provider publishes a newer bundle into the channel after the review.
+    newer = sandbox.publish_csv(package=PACKAGE, channel="stable", version="1.4.2")
+    installation = _install(
+        buyer,
+        on_sale_version,
+        sandbox_cluster,
+        django_capture_on_commit_callbacks,
+        approval="Manual",
+    )
+    # OLM installs startingCSV first (the listed one), not the channel head ...
+    _follow(installation, {"requires_approval"})
+    assert installation.pending_csvs == [listed]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve_install_plan(actor=buyer.owner, installation=installation)
+
+    def installed_listed_then_offered_newer():
+        tasks.sync_cluster(installation.cluster_id, force=True)
+        installation.refresh_from_db()
+        return installation.installed_csv == listed and installation.pending_csvs == [newer]
+
+    # ... and offers the later one as an upgrade, waiting for approval (Manual).
+    wait_until(installed_listed_then_offered_newer, timeout=20, message="the upgrade offer")
+    assert installation.status == "installed" and installation.needs_approval
