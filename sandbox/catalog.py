@@ -61,6 +61,11 @@ BUILTIN_FOLDERS: dict[str, tuple[str, str, str]] = {
         "Community Operators (sandbox)",
         "Sandbox",
     ),
+    "quay.io/sandbox/fbc-catalog:v1": (
+        "fbc",
+        "File-Based Catalog (sandbox)",
+        "Sandbox",
+    ),
 }
 
 _cache_lock = threading.Lock()
