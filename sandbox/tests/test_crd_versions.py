@@ -9,12 +9,14 @@ import urllib.request
 import uuid
 
 import pytest
+from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ApiException, ResourceNotFoundError
 
 from sandbox.catalog import Catalog
 from sandbox.resources import crd_as_served, crd_types
+from sandbox.server import SandboxCluster
 
-from .conftest import TOKEN, make_dynamic_client, wait_for
+from .conftest import TICK, TOKEN, Kube, make_dynamic_client, wait_for
 
 COMMUNITY = "quay.io/sandbox/community-catalog:v1"
 GROUP = "opentelemetry.io"
@@ -38,6 +40,25 @@ def _raw(sb, method: str, path: str, body: dict | None = None) -> tuple[int, dic
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A cluster of this module's own: the CRDs created here stay out of the shared one."""
+    sb = SandboxCluster(host="127.0.0.1", port=0, token=TOKEN, tick_interval=TICK)
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture(scope="module")
+def dyn(sandbox, tmp_path_factory) -> DynamicClient:
+    return make_dynamic_client(sandbox, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def kube(sandbox, dyn) -> Kube:
+    return Kube(sandbox, dyn)
 
 
 @pytest.fixture(scope="module")
