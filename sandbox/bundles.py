@@ -910,6 +910,8 @@ def _default_channel(
     added in version order: the latest annotation wins; until one is seen, the
     first bundle's channels sorted lexicographically give the default
     (pkg/registry/types.go `SelectDefaultChannel`).
+
+    Followed from github.com/operator-framework/operator-registry at 4f9d6f2 (2026-08).
     """
     default = ""
     if mode == "replaces-mode":

@@ -638,3 +638,63 @@ def test_operator_installs_from_the_fbc_catalog(fresh):
     crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "argocds.argoproj.io")
     versions = [(v.name, v.served, v.storage) for v in crd.spec.versions]
     assert versions == [("v1alpha1", True, False), ("v1beta1", True, True)]
+
+
+def _descriptors(csv: dict) -> set[str]:
+    owned = (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []
+    return {x for o in owned for d in o.get("specDescriptors") or [] for x in d["x-descriptors"]}
+
+
+def test_bundles_cover_the_console_shapes(catalog):
+    """What the product's forms and checks read: x-descriptors, alm-examples quirks,
+    owned APIs without examples, cluster-scoped and multi-version CRDs."""
+    bundles = [
+        b for image in (COMMUNITY, FBC) for p in catalog.packages(image) for b in p.bundles.values()
+    ]
+    seen = set().union(*(_descriptors(b.csv) for b in bundles))
+    prefix = "urn:alm:descriptor:com.tectonic.ui:"
+    for x in (
+        "podCount",
+        "resourceRequirements",
+        "booleanSwitch",
+        "number",
+        "password",
+        "nodeSelector",
+        "hidden",
+    ):
+        assert prefix + x in seen, x
+    assert any(x.startswith(prefix + "select:") for x in seen)
+
+    examples = {
+        b.name: json.loads(b.csv["metadata"]["annotations"].get("alm-examples") or "[]")
+        for b in bundles
+    }
+    flat = [e for ex in examples.values() for e in ex]
+    assert any("namespace" in e["metadata"] for e in flat)
+    assert any("finalizers" in e["metadata"] for e in flat)
+    assert any("status" in e for e in flat)
+    # owned kinds with no example
+    missing = {
+        (b.package, o["kind"])
+        for b in bundles
+        for o in b.csv["spec"]["customresourcedefinitions"].get("owned") or []
+        if not any(e["kind"] == o["kind"] for e in examples[b.name])
+    }
+    assert ("argocd-operator", "ArgoCDExport") in missing
+    assert ("redis-operator", "RedisSentinel") in missing
+
+    crds = {c["metadata"]["name"]: c for b in bundles for c in b.crds}
+    assert crds["clusterissuers.cert-manager.io"]["spec"]["scope"] == "Cluster"
+    assert crds["etcdclusters.etcd.database.coreos.com"]["apiVersion"].endswith("/v1beta1")
+    otel = crds["opentelemetrycollectors.opentelemetry.io"]["spec"]["versions"]
+    assert [v["name"] for v in otel if v["served"]] == ["v1alpha1", "v1beta1"]
+    assert [v["name"] for v in otel if v["storage"]] == ["v1beta1"]
+
+    def supported(b):
+        return tuple(m["type"] for m in b.csv["spec"]["installModes"] if m["supported"])
+
+    shapes = {supported(b) for b in bundles}
+    assert ("AllNamespaces",) in shapes
+    assert ("OwnNamespace",) in shapes
+    assert ("OwnNamespace", "SingleNamespace", "AllNamespaces") in shapes
+    assert ("OwnNamespace", "SingleNamespace") in shapes
