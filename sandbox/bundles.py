@@ -22,6 +22,7 @@ the CSV's `spec.replaces`, `spec.skips` and `olm.skipRange` (ci.yaml
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,11 @@ ANN_CHANNELS = "operators.operatorframework.io.bundle.channels.v1"
 ANN_DEFAULT_CHANNEL = "operators.operatorframework.io.bundle.channel.default.v1"
 SKIP_RANGE = "olm.skipRange"
 UPDATE_MODES = ("replaces-mode", "semver-mode", "semver-skippatch-mode")
+
+
+def _q(value: object) -> str:
+    """A name in double quotes, as Go's %q prints it in opm's messages."""
+    return json.dumps("" if value is None else str(value))
 
 
 class CatalogError(ValueError):
@@ -224,7 +230,9 @@ class Channel:
                 try:
                     Range(e.skip_range)
                 except RangeError as exc:
-                    out.append(f"invalid skipRange {e.skip_range!r} of {e.name}: {exc}")
+                    out.append(
+                        f"invalid bundle {_q(e.name)}: invalid skipRange {_q(e.skip_range)}: {exc}"
+                    )
         chain = [heads[0]]
         current: ChannelEntry | None = self.entries[heads[0]]
         while current is not None and current.replaces and current.replaces not in skipped:
@@ -655,7 +663,7 @@ def load_community_folder(root: Path, image: str) -> list[Package]:
                 other = modes[bundle.package][1]
                 raise CatalogError(
                     ver_dir / "metadata" / "annotations.yaml",
-                    f"package {bundle.package!r} is also declared by bundles under {other}",
+                    f"package {_q(bundle.package)} is also declared by bundles under {other}",
                 )
             modes[bundle.package] = (mode, pkg_dir)
     if not by_package:
@@ -693,7 +701,7 @@ def _update_mode(pkg_dir: Path) -> str:
         raise CatalogError(path, "must be a mapping")
     mode = data.get("updateGraph", "replaces-mode")
     if mode not in UPDATE_MODES:
-        raise CatalogError(path, f"updateGraph {mode!r} is not one of {', '.join(UPDATE_MODES)}")
+        raise CatalogError(path, f"updateGraph {_q(mode)} is not one of {', '.join(UPDATE_MODES)}")
     return mode
 
 
@@ -743,20 +751,20 @@ def _load_bundle_dir(ver_dir: Path, image: str, overrides: dict[str, str], root:
     spec = csv.get("spec") or {}
     version = str(spec.get("version") or "")
     if not is_semver(version):
-        raise CatalogError(csv_path, f"spec.version {version!r} is not a semantic version")
+        raise CatalogError(csv_path, f"spec.version {_q(version)} is not a semantic version")
     skip_range = ((csv.get("metadata") or {}).get("annotations") or {}).get(SKIP_RANGE)
     if skip_range:
         try:
             Range(skip_range)
         except RangeError as exc:
-            raise CatalogError(csv_path, f"invalid olm.skipRange {skip_range!r}: {exc}") from None
+            raise CatalogError(csv_path, f"invalid olm.skipRange {_q(skip_range)}: {exc}") from None
     owned = (spec.get("customresourcedefinitions") or {}).get("owned") or []
     shipped = {c["metadata"]["name"] for c in crds}
     for o in owned:
         if o.get("name") not in shipped:
             raise CatalogError(
                 csv_path,
-                f"owned CRD {o.get('name')!r} has no CustomResourceDefinition manifest in the bundle",
+                f"owned CRD {_q(o.get('name'))} has no CustomResourceDefinition manifest in the bundle",
             )
 
     name = csv["metadata"]["name"]
@@ -802,7 +810,7 @@ def _load_bundle_dir(ver_dir: Path, image: str, overrides: dict[str, str], root:
 
 def _check_crd(path: Path, crd: dict) -> None:
     if crd.get("apiVersion") not in ("apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1"):
-        raise CatalogError(path, f"unsupported CRD apiVersion {crd.get('apiVersion')!r}")
+        raise CatalogError(path, f"unsupported CRD apiVersion {_q(crd.get('apiVersion'))}")
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     if not spec.get("group") or not names.get("plural") or not names.get("kind"):
@@ -810,7 +818,7 @@ def _check_crd(path: Path, crd: dict) -> None:
     if crd["metadata"]["name"] != f"{names['plural']}.{spec['group']}":
         raise CatalogError(
             path,
-            f'CRD metadata.name must be spec.names.plural+"."+spec.group, not {crd["metadata"]["name"]!r}',
+            f'CRD metadata.name must be spec.names.plural+"."+spec.group, not {_q(crd["metadata"]["name"])}',
         )
     if not spec.get("versions") and not spec.get("version"):
         raise CatalogError(path, "CRD has neither spec.versions nor spec.version")
@@ -838,7 +846,7 @@ def _assemble_package(name: str, bundles: list[Bundle], mode: str, pkg_dir: Path
     for b in bundles:
         if b.name in by_name:
             raise CatalogError(
-                b.source, f"duplicate bundle {b.name!r} (also in {by_name[b.name].source})"
+                b.source, f"duplicate bundle {_q(b.name)} (also in {by_name[b.name].source})"
             )
         key = version_key(b.version)
         if key in by_version:
@@ -882,7 +890,8 @@ def _assemble_package(name: str, bundles: list[Bundle], mode: str, pkg_dir: Path
         problems = channel.problems()
         if problems:
             raise CatalogError(
-                pkg_dir, f"invalid channel {ch!r} of package {name!r}: {'; '.join(problems)}"
+                pkg_dir,
+                f"invalid package {_q(name)}: invalid channel {_q(ch)}: {'; '.join(problems)}",
             )
         channels[ch] = channel
     default = _default_channel(name, bundles, channels, mode, pkg_dir)
@@ -929,9 +938,9 @@ def _default_channel(
     if default not in channels:
         raise CatalogError(
             pkg_dir,
-            f"package {name!r}: unable to determine default channel among channel heads "
+            f"package {_q(name)}: unable to determine default channel among channel heads "
             f"{sorted(channels)}"
-            + (f" (annotation names {default!r})" if default else "")
+            + (f" (annotation names {_q(default)})" if default else "")
             + f"; set {ANN_DEFAULT_CHANNEL} on the newest bundle",
         )
     return default

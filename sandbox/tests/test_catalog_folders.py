@@ -334,12 +334,12 @@ def test_bad_graphs_are_catalog_errors(tmp_path):
         ),
         (
             "bad-version",
-            "spec.version 'one' is not a semantic version",
+            'spec.version "one" is not a semantic version',
             "memcached-operator.clusterserviceversion.yaml",
         ),
         (
             "missing-crd",
-            "owned CRD 'memcacheds.cache.example.com' has no CustomResourceDefinition manifest",
+            'owned CRD "memcacheds.cache.example.com" has no CustomResourceDefinition manifest',
             "memcached-operator.clusterserviceversion.yaml",
         ),
     ],
@@ -424,7 +424,7 @@ def test_fbc_unpullable_property_and_json(tmp_path):
     ("docs", "problem"),
     [
         ([{"name": "p"}], "is missing root schema field"),
-        ([PKG], "invalid package 'p': package must contain at least one channel"),
+        ([PKG], 'invalid package "p": package must contain at least one channel'),
         (
             [
                 PKG,
@@ -435,7 +435,7 @@ def test_fbc_unpullable_property_and_json(tmp_path):
                     "entries": [{"name": "p.v1.0.0"}],
                 },
             ],
-            "no olm.bundle blobs found in package 'p' for olm.channel entries ['p.v1.0.0']",
+            'no olm.bundle blobs found in package "p" for olm.channel entries [p.v1.0.0]',
         ),
         (
             [
@@ -475,7 +475,8 @@ def test_fbc_unpullable_property_and_json(tmp_path):
                 },
                 _fbc_bundle("p.v1.0.0", "1.0.0"),
             ],
-            "invalid skipRange 'not a range' of p.v1.0.0",
+            'invalid package "p": invalid channel "stable": invalid bundle "p.v1.0.0": '
+            'invalid skipRange "not a range"',
         ),
         (
             [
@@ -498,7 +499,7 @@ def test_fbc_unpullable_property_and_json(tmp_path):
                     ],
                 },
             ],
-            "cannot deprecate bundle 'p.v9.0.0': not found in package 'p'",
+            'cannot deprecate bundle "p.v9.0.0" for package "p": bundle not found',
         ),
     ],
 )
