@@ -13,6 +13,8 @@ A catalog folder in the community-operators layout
     <folder>/<package>/ci.yaml                         optional: {updateGraph: replaces-mode}
     <folder>/bundle-images.yaml                        optional: {<csv name>: <bundle image>}
 
+The folder may also be one package (`<version>/manifests`) or one bundle folder.
+
 Channel membership comes from the `channels.v1` annotation; upgrade edges from
 the CSV's `spec.replaces`, `spec.skips` and `olm.skipRange` (ci.yaml
 `updateGraph: replaces-mode`, the default), or from semver order
@@ -632,16 +634,36 @@ def _retag_bundle(image: str, package: str, version: str) -> str:
 # -- the community-operators layout -----------------------------------------------------------
 
 
+def _is_bundle_dir(path: Path) -> bool:
+    return (path / "manifests").is_dir() or (path / "metadata" / "annotations.yaml").is_file()
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def community_packages(root: Path) -> list[tuple[Path, list[Path]]]:
+    """(package dir, its bundle dirs) for a community-layout folder, [] for anything else.
+
+    The folder may be a catalog (`<package>/<version>/manifests`, e.g. community-operators'
+    `operators/`), one package (`<version>/manifests`, e.g. `operators/etcd`) or one bundle
+    (`manifests/` + `metadata/`, e.g. `operators/etcd/0.9.4`).
+    """
+    if _is_bundle_dir(root):
+        return [(root, [root])]
+    if any(_is_bundle_dir(v) for v in _visible_dirs(root)):
+        return [(root, [v for v in _visible_dirs(root) if _is_bundle_dir(v)])]
+    out = []
+    for pkg_dir in _visible_dirs(root):
+        versions = [v for v in _visible_dirs(pkg_dir) if _is_bundle_dir(v)]
+        if versions:  # catalog-templates/, tests/ ... are not bundles
+            out.append((pkg_dir, versions))
+    return out
+
+
 def is_community_layout(root: Path) -> bool:
-    """True if `root` holds `<package>/<version>/{manifests,metadata}` directories."""
-    for pkg in root.iterdir():
-        if pkg.is_dir() and not pkg.name.startswith("."):
-            for ver in pkg.iterdir():
-                if (ver / "manifests").is_dir() or (
-                    ver / "metadata" / "annotations.yaml"
-                ).is_file():
-                    return True
-    return False
+    """True if `root` is a catalog, package or bundle folder in the community layout."""
+    return bool(community_packages(root))
 
 
 def load_community_folder(root: Path, image: str) -> list[Package]:
@@ -652,11 +674,9 @@ def load_community_folder(root: Path, image: str) -> list[Package]:
     overrides = _bundle_image_overrides(root)
     by_package: dict[str, list[Bundle]] = {}
     modes: dict[str, tuple[str, Path]] = {}
-    for pkg_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for pkg_dir, ver_dirs in community_packages(root):
         mode = _update_mode(pkg_dir)
-        for ver_dir in sorted(p for p in pkg_dir.iterdir() if p.is_dir()):
-            if not ((ver_dir / "manifests").is_dir() or (ver_dir / "metadata").is_dir()):
-                continue  # catalog-templates/, tests/ ... are not bundles
+        for ver_dir in ver_dirs:
             bundle = _load_bundle_dir(ver_dir, image, overrides, root)
             by_package.setdefault(bundle.package, []).append(bundle)
             if bundle.package in modes and modes[bundle.package][1] != pkg_dir:

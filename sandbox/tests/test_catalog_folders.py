@@ -699,3 +699,16 @@ def test_bundles_cover_the_console_shapes(catalog):
     assert ("OwnNamespace",) in shapes
     assert ("OwnNamespace", "SingleNamespace", "AllNamespaces") in shapes
     assert ("OwnNamespace", "SingleNamespace") in shapes
+
+
+def test_a_package_or_bundle_folder_can_be_served_directly(tmp_path):
+    """community-operators' `operators/<package>` or one `<package>/<version>` folder."""
+    package_dir = CATALOG_DIR / "community" / "etcd"
+    [pkg] = load_folder("x/etcd:v1", package_dir)
+    assert pkg.name == "etcd" and len(pkg.bundles) == 3
+    [one] = load_folder("x/etcd:v2", package_dir / "0.9.4")
+    assert list(one.bundles) == ["etcdoperator.v0.9.4"]
+    assert one.default_channel == "singlenamespace-alpha"
+    # an FBC package folder whose bundle sources sit next to it is still an FBC
+    [argocd] = load_folder("x/argocd:v1", CATALOG_DIR / "fbc" / "argocd-operator")
+    assert argocd.layout == "fbc"
