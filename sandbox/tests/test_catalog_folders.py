@@ -153,7 +153,7 @@ def test_fbc_objects_match_their_bundle_sources():
 def test_fbc_json_stream_with_csv_metadata(catalog):
     pkg = _pkg(catalog, FBC, "redis-operator")
     assert (CATALOG_DIR / "fbc" / "redis-operator" / "catalog.json").is_file()
-    bundle = pkg.bundle("redis-operator.v0.16.0")
+    bundle = pkg.bundle("redis-operator.v0.15.1")
     # olm.csv.metadata: the CSV is rebuilt from the metadata, the CRDs from olm.gvk
     assert bundle.synthesized_crds
     csv = bundle.csv
