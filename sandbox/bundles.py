@@ -13,6 +13,8 @@ A catalog folder in the community-operators layout
     <folder>/<package>/ci.yaml                         optional: {updateGraph: replaces-mode}
     <folder>/bundle-images.yaml                        optional: {<csv name>: <bundle image>}
 
+The folder may also be one package (`<version>/manifests`) or one bundle folder.
+
 Channel membership comes from the `channels.v1` annotation; upgrade edges from
 the CSV's `spec.replaces`, `spec.skips` and `olm.skipRange` (ci.yaml
 `updateGraph: replaces-mode`, the default), or from semver order
@@ -22,6 +24,7 @@ the CSV's `spec.replaces`, `spec.skips` and `olm.skipRange` (ci.yaml
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +45,11 @@ ANN_CHANNELS = "operators.operatorframework.io.bundle.channels.v1"
 ANN_DEFAULT_CHANNEL = "operators.operatorframework.io.bundle.channel.default.v1"
 SKIP_RANGE = "olm.skipRange"
 UPDATE_MODES = ("replaces-mode", "semver-mode", "semver-skippatch-mode")
+
+
+def _q(value: object) -> str:
+    """A name in double quotes, as Go's %q prints it in opm's messages."""
+    return json.dumps("" if value is None else str(value))
 
 
 class CatalogError(ValueError):
@@ -224,7 +232,9 @@ class Channel:
                 try:
                     Range(e.skip_range)
                 except RangeError as exc:
-                    out.append(f"invalid skipRange {e.skip_range!r} of {e.name}: {exc}")
+                    out.append(
+                        f"invalid bundle {_q(e.name)}: invalid skipRange {_q(e.skip_range)}: {exc}"
+                    )
         chain = [heads[0]]
         current: ChannelEntry | None = self.entries[heads[0]]
         while current is not None and current.replaces and current.replaces not in skipped:
@@ -624,16 +634,36 @@ def _retag_bundle(image: str, package: str, version: str) -> str:
 # -- the community-operators layout -----------------------------------------------------------
 
 
+def _is_bundle_dir(path: Path) -> bool:
+    return (path / "manifests").is_dir() or (path / "metadata" / "annotations.yaml").is_file()
+
+
+def _visible_dirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def community_packages(root: Path) -> list[tuple[Path, list[Path]]]:
+    """(package dir, its bundle dirs) for a community-layout folder, [] for anything else.
+
+    The folder may be a catalog (`<package>/<version>/manifests`, e.g. community-operators'
+    `operators/`), one package (`<version>/manifests`, e.g. `operators/etcd`) or one bundle
+    (`manifests/` + `metadata/`, e.g. `operators/etcd/0.9.4`).
+    """
+    if _is_bundle_dir(root):
+        return [(root, [root])]
+    if any(_is_bundle_dir(v) for v in _visible_dirs(root)):
+        return [(root, [v for v in _visible_dirs(root) if _is_bundle_dir(v)])]
+    out = []
+    for pkg_dir in _visible_dirs(root):
+        versions = [v for v in _visible_dirs(pkg_dir) if _is_bundle_dir(v)]
+        if versions:  # catalog-templates/, tests/ ... are not bundles
+            out.append((pkg_dir, versions))
+    return out
+
+
 def is_community_layout(root: Path) -> bool:
-    """True if `root` holds `<package>/<version>/{manifests,metadata}` directories."""
-    for pkg in root.iterdir():
-        if pkg.is_dir() and not pkg.name.startswith("."):
-            for ver in pkg.iterdir():
-                if (ver / "manifests").is_dir() or (
-                    ver / "metadata" / "annotations.yaml"
-                ).is_file():
-                    return True
-    return False
+    """True if `root` is a catalog, package or bundle folder in the community layout."""
+    return bool(community_packages(root))
 
 
 def load_community_folder(root: Path, image: str) -> list[Package]:
@@ -644,18 +674,16 @@ def load_community_folder(root: Path, image: str) -> list[Package]:
     overrides = _bundle_image_overrides(root)
     by_package: dict[str, list[Bundle]] = {}
     modes: dict[str, tuple[str, Path]] = {}
-    for pkg_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for pkg_dir, ver_dirs in community_packages(root):
         mode = _update_mode(pkg_dir)
-        for ver_dir in sorted(p for p in pkg_dir.iterdir() if p.is_dir()):
-            if not ((ver_dir / "manifests").is_dir() or (ver_dir / "metadata").is_dir()):
-                continue  # catalog-templates/, tests/ ... are not bundles
+        for ver_dir in ver_dirs:
             bundle = _load_bundle_dir(ver_dir, image, overrides, root)
             by_package.setdefault(bundle.package, []).append(bundle)
             if bundle.package in modes and modes[bundle.package][1] != pkg_dir:
                 other = modes[bundle.package][1]
                 raise CatalogError(
                     ver_dir / "metadata" / "annotations.yaml",
-                    f"package {bundle.package!r} is also declared by bundles under {other}",
+                    f"package {_q(bundle.package)} is also declared by bundles under {other}",
                 )
             modes[bundle.package] = (mode, pkg_dir)
     if not by_package:
@@ -693,7 +721,7 @@ def _update_mode(pkg_dir: Path) -> str:
         raise CatalogError(path, "must be a mapping")
     mode = data.get("updateGraph", "replaces-mode")
     if mode not in UPDATE_MODES:
-        raise CatalogError(path, f"updateGraph {mode!r} is not one of {', '.join(UPDATE_MODES)}")
+        raise CatalogError(path, f"updateGraph {_q(mode)} is not one of {', '.join(UPDATE_MODES)}")
     return mode
 
 
@@ -743,20 +771,20 @@ def _load_bundle_dir(ver_dir: Path, image: str, overrides: dict[str, str], root:
     spec = csv.get("spec") or {}
     version = str(spec.get("version") or "")
     if not is_semver(version):
-        raise CatalogError(csv_path, f"spec.version {version!r} is not a semantic version")
+        raise CatalogError(csv_path, f"spec.version {_q(version)} is not a semantic version")
     skip_range = ((csv.get("metadata") or {}).get("annotations") or {}).get(SKIP_RANGE)
     if skip_range:
         try:
             Range(skip_range)
         except RangeError as exc:
-            raise CatalogError(csv_path, f"invalid olm.skipRange {skip_range!r}: {exc}") from None
+            raise CatalogError(csv_path, f"invalid olm.skipRange {_q(skip_range)}: {exc}") from None
     owned = (spec.get("customresourcedefinitions") or {}).get("owned") or []
     shipped = {c["metadata"]["name"] for c in crds}
     for o in owned:
         if o.get("name") not in shipped:
             raise CatalogError(
                 csv_path,
-                f"owned CRD {o.get('name')!r} has no CustomResourceDefinition manifest in the bundle",
+                f"owned CRD {_q(o.get('name'))} has no CustomResourceDefinition manifest in the bundle",
             )
 
     name = csv["metadata"]["name"]
@@ -802,7 +830,7 @@ def _load_bundle_dir(ver_dir: Path, image: str, overrides: dict[str, str], root:
 
 def _check_crd(path: Path, crd: dict) -> None:
     if crd.get("apiVersion") not in ("apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1"):
-        raise CatalogError(path, f"unsupported CRD apiVersion {crd.get('apiVersion')!r}")
+        raise CatalogError(path, f"unsupported CRD apiVersion {_q(crd.get('apiVersion'))}")
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     if not spec.get("group") or not names.get("plural") or not names.get("kind"):
@@ -810,7 +838,7 @@ def _check_crd(path: Path, crd: dict) -> None:
     if crd["metadata"]["name"] != f"{names['plural']}.{spec['group']}":
         raise CatalogError(
             path,
-            f'CRD metadata.name must be spec.names.plural+"."+spec.group, not {crd["metadata"]["name"]!r}',
+            f'CRD metadata.name must be spec.names.plural+"."+spec.group, not {_q(crd["metadata"]["name"])}',
         )
     if not spec.get("versions") and not spec.get("version"):
         raise CatalogError(path, "CRD has neither spec.versions nor spec.version")
@@ -838,7 +866,7 @@ def _assemble_package(name: str, bundles: list[Bundle], mode: str, pkg_dir: Path
     for b in bundles:
         if b.name in by_name:
             raise CatalogError(
-                b.source, f"duplicate bundle {b.name!r} (also in {by_name[b.name].source})"
+                b.source, f"duplicate bundle {_q(b.name)} (also in {by_name[b.name].source})"
             )
         key = version_key(b.version)
         if key in by_version:
@@ -882,7 +910,8 @@ def _assemble_package(name: str, bundles: list[Bundle], mode: str, pkg_dir: Path
         problems = channel.problems()
         if problems:
             raise CatalogError(
-                pkg_dir, f"invalid channel {ch!r} of package {name!r}: {'; '.join(problems)}"
+                pkg_dir,
+                f"invalid package {_q(name)}: invalid channel {_q(ch)}: {'; '.join(problems)}",
             )
         channels[ch] = channel
     default = _default_channel(name, bundles, channels, mode, pkg_dir)
@@ -910,6 +939,8 @@ def _default_channel(
     added in version order: the latest annotation wins; until one is seen, the
     first bundle's channels sorted lexicographically give the default
     (pkg/registry/types.go `SelectDefaultChannel`).
+
+    Followed from github.com/operator-framework/operator-registry at 4f9d6f2 (2026-08).
     """
     default = ""
     if mode == "replaces-mode":
@@ -927,9 +958,9 @@ def _default_channel(
     if default not in channels:
         raise CatalogError(
             pkg_dir,
-            f"package {name!r}: unable to determine default channel among channel heads "
+            f"package {_q(name)}: unable to determine default channel among channel heads "
             f"{sorted(channels)}"
-            + (f" (annotation names {default!r})" if default else "")
+            + (f" (annotation names {_q(default)})" if default else "")
             + f"; set {ANN_DEFAULT_CHANNEL} on the newest bundle",
         )
     return default

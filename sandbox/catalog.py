@@ -61,6 +61,11 @@ BUILTIN_FOLDERS: dict[str, tuple[str, str, str]] = {
         "Community Operators (sandbox)",
         "Sandbox",
     ),
+    "quay.io/sandbox/fbc-catalog:v1": (
+        "fbc",
+        "File-Based Catalog (sandbox)",
+        "Sandbox",
+    ),
 }
 
 _cache_lock = threading.Lock()
@@ -76,8 +81,30 @@ def _signature(root: Path) -> tuple:
     return tuple(out)
 
 
+_FBC_NAMES = {
+    "catalog.yaml",
+    "catalog.yml",
+    "catalog.json",
+    "index.yaml",
+    "index.yml",
+    "index.json",
+}
+
+
 def folder_layout(root: Path) -> str:
-    """`community` or `fbc`: community if any `<package>/<version>/manifests` exists."""
+    """`community` or `fbc`.
+
+    FBC when the folder has an `.indexignore` or a `catalog.*` / `index.*` file (opm's
+    usual names) outside bundle manifests; else community when it is a catalog, package
+    or bundle folder in that layout (`bundles.community_packages`); else FBC.
+    """
+    for path in root.rglob("*"):
+        if path.name == ".indexignore" or (
+            path.name in _FBC_NAMES
+            and path.is_file()
+            and not {"manifests", "metadata"} & set(path.relative_to(root).parts[:-1])
+        ):
+            return "fbc"
     return "community" if is_community_layout(root) else "fbc"
 
 

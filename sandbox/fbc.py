@@ -44,6 +44,11 @@ UNPULLABLE = "sandbox.unpullable"
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def _q(value: str | None) -> str:
+    """Go's %q: the messages read as opm's (alpha/declcfg/declcfg_to_model.go, alpha/model)."""
+    return json.dumps(value or "")
+
+
 def load_fbc_folder(root: Path, image: str) -> list[Package]:
     """Every package of a File-Based Catalog folder; CatalogError when it is invalid."""
     root = Path(root)
@@ -135,41 +140,45 @@ def _to_model(metas: list[tuple[Path, dict]], root: Path) -> list[Package]:
             if not name:
                 raise CatalogError(path, "config contains package with no name")
             if name in packages:
-                raise CatalogError(path, f"duplicate package {name!r}")
+                raise CatalogError(path, f"duplicate package {_q(name)}")
             if not _DNS1123_LABEL.match(name):
-                raise CatalogError(path, f"invalid package name {name!r}: must be a DNS-1123 label")
+                raise CatalogError(
+                    path, f"invalid package name {_q(name)}: must be a DNS-1123 label"
+                )
             packages[name] = (path, doc)
     for path, doc in metas:
         schema = doc["schema"]
         if schema == "olm.channel":
             pkg, name = doc.get("package"), doc.get("name")
             if not name:
-                raise CatalogError(path, f"package {pkg!r} contains channel with no name")
+                raise CatalogError(path, f"package {_q(pkg)} contains channel with no name")
             if pkg not in packages:
-                raise CatalogError(path, f"unknown package {pkg!r} for channel {name!r}")
+                raise CatalogError(path, f"unknown package {_q(pkg)} for channel {_q(name)}")
             if name in channels.setdefault(pkg, {}):
-                raise CatalogError(path, f"package {pkg!r} has duplicate channel {name!r}")
+                raise CatalogError(path, f"package {_q(pkg)} has duplicate channel {_q(name)}")
             channels[pkg][name] = (path, doc)
         elif schema == "olm.bundle":
             pkg, name = doc.get("package"), doc.get("name")
             if not pkg:
-                raise CatalogError(path, f"package name must be set for bundle {name!r}")
+                raise CatalogError(path, f"package name must be set for bundle {_q(name)}")
             if pkg not in packages:
-                raise CatalogError(path, f"unknown package {pkg!r} for bundle {name!r}")
+                raise CatalogError(path, f"unknown package {_q(pkg)} for bundle {_q(name)}")
             if not name:
-                raise CatalogError(path, f"package {pkg!r} contains bundle with no name")
+                raise CatalogError(path, f"package {_q(pkg)} contains bundle with no name")
             if name in bundles.setdefault(pkg, {}):
-                raise CatalogError(path, f"package {pkg!r} has duplicate bundle {name!r}")
+                raise CatalogError(path, f"package {_q(pkg)} has duplicate bundle {_q(name)}")
             bundles[pkg][name] = (path, doc)
         elif schema == "olm.deprecations":
             pkg = doc.get("package")
             if not pkg:
                 raise CatalogError(path, "package name must be set for deprecation item")
             if pkg not in packages:
-                raise CatalogError(path, f"cannot apply deprecations to an unknown package {pkg!r}")
+                raise CatalogError(
+                    path, f"cannot apply deprecations to an unknown package {_q(pkg)}"
+                )
             if pkg in deprecations:
                 raise CatalogError(
-                    path, f"expected a maximum of one deprecation per package: {pkg!r}"
+                    path, f"expected a maximum of one deprecation per package: {_q(pkg)}"
                 )
             deprecations[pkg] = (path, doc)
     return [
@@ -196,15 +205,15 @@ def _package(
     pkg_path, pkg_doc = pkg_meta
     if not channel_metas:
         raise CatalogError(
-            pkg_path, f"invalid package {name!r}: package must contain at least one channel"
+            pkg_path, f"invalid package {_q(name)}: package must contain at least one channel"
         )
     default = pkg_doc.get("defaultChannel")
     if not default:
-        raise CatalogError(pkg_path, f"invalid package {name!r}: default channel must be set")
+        raise CatalogError(pkg_path, f"invalid package {_q(name)}: default channel must be set")
     if default not in channel_metas:
         raise CatalogError(
             pkg_path,
-            f'invalid package {name!r}: default channel "{default}" not found in channels list',
+            f"invalid package {_q(name)}: default channel {_q(default)} not found in channels list",
         )
     icon = pkg_doc.get("icon") or None
     description = pkg_doc.get("description") or ""
@@ -217,8 +226,8 @@ def _package(
         if key in versions_seen:
             raise CatalogError(
                 path,
-                f"invalid package {name!r}: duplicate versions found in bundles: "
-                f"{bundle.version}: {versions_seen[key]}, {bname}",
+                f"invalid package {_q(name)}: duplicate versions found in bundles: "
+                f"[{{{bundle.version}: [{versions_seen[key]}, {bname}]}}]",
             )
         versions_seen[key] = bname
         built[bname] = bundle
@@ -230,18 +239,23 @@ def _package(
         raw_entries = doc.get("entries")
         if not isinstance(raw_entries, list) or not raw_entries:
             raise CatalogError(
-                path, f"invalid channel {cname!r}: channel must contain at least one bundle"
+                path,
+                f"invalid package {_q(name)}: invalid channel {_q(cname)}: "
+                "channel must contain at least one bundle",
             )
         entries: list[ChannelEntry] = []
         missing = []
         for raw in raw_entries:
             if not isinstance(raw, dict) or not raw.get("name"):
-                raise CatalogError(path, f"invalid channel {cname!r}: entry without a name")
+                raise CatalogError(
+                    path, f"invalid package {_q(name)}, channel {_q(cname)}: entry without a name"
+                )
             skips = raw.get("skips") or []
             if not isinstance(skips, list) or not all(isinstance(s, str) and s for s in skips):
                 raise CatalogError(
                     path,
-                    f"invalid channel {cname!r}: skips of {raw['name']} must be non-empty strings",
+                    f"invalid package {_q(name)}: invalid channel {_q(cname)}: "
+                    f"invalid bundle {_q(raw['name'])}: skips must be non-empty strings",
                 )
             skip_range = raw.get("skipRange") or None
             if skip_range:
@@ -249,11 +263,15 @@ def _package(
                     Range(skip_range)
                 except RangeError as exc:
                     raise CatalogError(
-                        path, f"invalid skipRange {skip_range!r} of {raw['name']}: {exc}"
+                        path,
+                        f"invalid package {_q(name)}: invalid channel {_q(cname)}: "
+                        f"invalid bundle {_q(raw['name'])}: invalid skipRange {_q(skip_range)}: {exc}",
                     ) from None
             if any(e.name == raw["name"] for e in entries):
                 raise CatalogError(
-                    path, f"invalid channel {cname!r}: duplicate entry {raw['name']!r}"
+                    path,
+                    f"invalid package {_q(name)}, channel {_q(cname)}: "
+                    f"duplicate entry {_q(raw['name'])}",
                 )
             if raw["name"] not in built:
                 missing.append(raw["name"])
@@ -263,13 +281,15 @@ def _package(
         if missing:
             raise CatalogError(
                 path,
-                f"no olm.bundle blobs found in package {name!r} for olm.channel entries {missing}",
+                f"no olm.bundle blobs found in package {_q(name)} for olm.channel entries "
+                f"[{' '.join(sorted(missing))}]",
             )
         channel = Channel(cname, name, entries, versions)
         problems = channel.problems()
         if problems:
             raise CatalogError(
-                path, f"invalid channel {cname!r} of package {name!r}: {'; '.join(problems)}"
+                path,
+                f"invalid package {_q(name)}: invalid channel {_q(cname)}: {'; '.join(problems)}",
             )
         channels[cname] = channel
         for e in entries:
@@ -278,44 +298,62 @@ def _package(
     for bname, (path, _doc) in bundle_metas.items():
         if bname not in in_some_channel:
             raise CatalogError(
-                path, f"package {name!r}, bundle {bname!r} not found in any channel entries"
+                path, f"package {_q(name)}, bundle {_q(bname)} not found in any channel entries"
             )
 
     package_deprecation = None
     if deprecation_meta:
         dpath, ddoc = deprecation_meta
         seen: set[tuple[str, str]] = set()
-        for raw in ddoc.get("entries") or []:
+        for j, raw in enumerate(ddoc.get("entries") or []):
             ref = (raw or {}).get("reference") or {}
             schema, ref_name = ref.get("schema"), ref.get("name") or ""
             message = (raw or {}).get("message")
             if not schema:
-                raise CatalogError(dpath, "schema must be set for deprecation entry")
+                raise CatalogError(
+                    dpath, f"schema must be set for deprecation entry [{j}] for package {_q(name)}"
+                )
             if not message:
-                raise CatalogError(dpath, f"message must be set for deprecation entry {ref}")
+                raise CatalogError(
+                    dpath,
+                    f"invalid package {_q(name)}: invalid deprecation: message must be set "
+                    f"for deprecation entry [{j}]",
+                )
             if (schema, ref_name) in seen:
-                raise CatalogError(dpath, f"duplicate deprecation entry {ref}")
+                raise CatalogError(
+                    dpath, f"duplicate deprecation entry {ref} for package {_q(name)}"
+                )
             seen.add((schema, ref_name))
             if schema == "olm.package":
                 if ref_name:
-                    raise CatalogError(dpath, "package name must be empty for deprecated package")
+                    raise CatalogError(
+                        dpath,
+                        f"package name must be empty for deprecated package {_q(name)} "
+                        f"(specified {_q(ref_name)})",
+                    )
                 package_deprecation = message
             elif schema == "olm.channel":
                 if ref_name not in channels:
                     raise CatalogError(
                         dpath,
-                        f"cannot deprecate channel {ref_name!r}: not found in package {name!r}",
+                        f"cannot deprecate channel {_q(ref_name)} for package {_q(name)}: "
+                        "channel not found",
                     )
                 channels[ref_name].deprecation = message
             elif schema == "olm.bundle":
                 if ref_name not in built:
                     raise CatalogError(
                         dpath,
-                        f"cannot deprecate bundle {ref_name!r}: not found in package {name!r}",
+                        f"cannot deprecate bundle {_q(ref_name)} for package {_q(name)}: "
+                        "bundle not found",
                     )
                 built[ref_name].deprecation = message
             else:
-                raise CatalogError(dpath, f"object schema unknown: {schema!r}")
+                raise CatalogError(
+                    dpath,
+                    f"cannot deprecate object {ref} referenced by entry {j} for package "
+                    f"{_q(name)}: object schema unknown",
+                )
 
     return Package(
         name,
@@ -333,22 +371,28 @@ def _package(
 def _bundle(package: str, name: str, path: Path, doc: dict, icon, description: str) -> Bundle:
     props = doc.get("properties") or []
     if not isinstance(props, list) or not all(isinstance(p, dict) and p.get("type") for p in props):
-        raise CatalogError(path, f"bundle {name!r}: properties must be a list of {{type, value}}")
+        raise CatalogError(
+            path,
+            f"parse properties for bundle {_q(name)}: properties must be a list of {{type, value}}",
+        )
     pkg_props = [p.get("value") or {} for p in props if p["type"] == "olm.package"]
     if len(pkg_props) != 1:
         raise CatalogError(
             path,
-            f'bundle {name!r}: must have exactly 1 "olm.package" property, found {len(pkg_props)}',
+            f'package {_q(package)} bundle {_q(name)} must have exactly 1 "olm.package" property, '
+            f"found {len(pkg_props)}",
         )
     if pkg_props[0].get("packageName") != package:
         raise CatalogError(
             path,
-            f'bundle {name!r}: package "{package}" does not match "olm.package" property '
-            f'"{pkg_props[0].get("packageName")}"',
+            f'package {_q(package)} does not match "olm.package" property '
+            f"{_q(str(pkg_props[0].get('packageName') or ''))}",
         )
     version = str(pkg_props[0].get("version") or "")
     if not is_semver(version):
-        raise CatalogError(path, f"bundle {name!r}: error parsing bundle version {version!r}")
+        raise CatalogError(
+            path, f"error parsing bundle {_q(name)} version {_q(version)}: not a semantic version"
+        )
     objects = []
     for p in props:
         if p["type"] != "olm.bundle.object":
@@ -359,18 +403,21 @@ def _bundle(package: str, name: str, path: Path, doc: dict, icon, description: s
             obj = yaml.load(raw.decode("utf-8"), Loader=_Loader)
         except (binascii.Error, UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
             raise CatalogError(
-                path, f"bundle {name!r}: olm.bundle.object is not base64 JSON/YAML: {exc}"
+                path, f"bundle {_q(name)}: olm.bundle.object is not base64 JSON/YAML: {exc}"
             ) from None
         if not isinstance(obj, dict) or not obj.get("kind"):
-            raise CatalogError(path, f"bundle {name!r}: olm.bundle.object without a kind")
+            raise CatalogError(path, f"bundle {_q(name)}: olm.bundle.object without a kind")
         objects.append(obj)
     image = doc.get("image") or ""
     if not image and not objects:
-        raise CatalogError(path, f"bundle {name!r}: bundle image must be set")
+        raise CatalogError(
+            path,
+            f"invalid package {_q(package)}: invalid bundle {_q(name)}: bundle image must be set",
+        )
     csvs = [o for o in objects if o["kind"] == "ClusterServiceVersion"]
     metadata = [p.get("value") or {} for p in props if p["type"] == "olm.csv.metadata"]
     if len(csvs) > 1 or len(metadata) > 1:
-        raise CatalogError(path, f"bundle {name!r}: more than one CSV / olm.csv.metadata")
+        raise CatalogError(path, f"bundle {_q(name)}: more than one CSV / olm.csv.metadata")
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     related = [
         {"name": r.get("name", ""), "image": r["image"]}
