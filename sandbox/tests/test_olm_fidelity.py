@@ -783,3 +783,20 @@ def test_no_deprecation_conditions_before_anything_is_installed(cluster):
     until(kube, lambda: sub_status(kube, ns, "alpha").get("installPlanRef"))
     tick(kube, 2)
     assert "PackageDeprecated" not in conditions(sub_status(kube, ns, "alpha"))
+
+
+def test_unreadable_catalogs_can_be_told_not_to_block_resolution(cluster):
+    kube = cluster(two_versions("alpha"))
+    kube.sb.olm.unreadable_catalogs_block_resolution = False
+    kube.r(V1A1, "CatalogSource").create(
+        namespace="olm",
+        body={
+            "metadata": {"name": "gone"},
+            "spec": {"sourceType": "grpc", "image": "quay.io/fidelity/gone:v1"},
+        },
+    )
+    ns = kube.namespace()
+    kube.operator_group(ns)
+    subscribe(kube, ns, "alpha")
+    until(kube, lambda: kube.csv_phase(ns, "alpha.v1.1.0") == "Succeeded")
+    assert "ResolutionFailed" not in conditions(sub_status(kube, ns, "alpha"))
