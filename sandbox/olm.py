@@ -890,9 +890,8 @@ class OLMControllers:
                 for status in statuses.values():
                     _remove_conditions(status, "BundleUnpacking")
                 if fresh:
-                    detail = message.replace(f". {UNPACK_GUIDANCE}", "") + f". {UNPACK_GUIDANCE}"
                     for sub in subs:
-                        self.event(sub, "BundleUnpackFailed", detail, CATALOG_OPERATOR, "Warning")
+                        self.event(sub, "BundleUnpackFailed", message, CATALOG_OPERATOR, "Warning")
                 self._write_subs(subs, statuses)
                 return
             if outcome == "pending":
@@ -1151,6 +1150,8 @@ class OLMControllers:
             csv = pkg.csv(target)
             if lk["replaces"]:
                 csv["spec"]["replaces"] = lk["replaces"]  # resolver/steps.go NewStepsFromBundle
+            label = "operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]
+            csv["metadata"].setdefault("labels", {})[label] = ""
             steps.append(self._step(target, csv, source, source_ns))
             for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
                 crd = self.catalog.crd(owned["name"])
@@ -1164,7 +1165,7 @@ class OLMControllers:
                 }
                 steps.append(self._step(target, sa, source, source_ns))
             names.append(target)
-            labels["operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]] = ""
+            labels[label] = ""
             if source not in catalogs:
                 catalogs.append(source)
             bundle = pkg.bundle(target) if hasattr(pkg, "bundle") else None
@@ -1251,8 +1252,6 @@ class OLMControllers:
                     if self.store.peek(rt, ns, res["name"]) is None:
                         manifest["metadata"]["namespace"] = ns
                         manifest["metadata"].pop("resourceVersion", None)
-                        pkg_label = ip["metadata"].get("labels") or {}
-                        manifest["metadata"].setdefault("labels", {}).update(pkg_label)
                         self.store.create(rt, ns, manifest, manager=CATALOG_OPERATOR)
                         step["status"] = "Created"
                     else:

@@ -332,6 +332,12 @@ def test_one_install_plan_per_resolution_manual_if_any_subscription_is(cluster):
     until(kube, lambda: kube.csv_phase(ns, "alpha.v1.1.0") == "Succeeded")
     until(kube, lambda: sub_status(kube, ns, "beta").get("state") == "AtLatestKnown")
     assert "InstallPlanPending" not in conditions(sub_status(kube, ns, "beta"))
+    labels = kube.get(V1A1, "ClusterServiceVersion", "alpha.v1.1.0", ns).to_dict()["metadata"][
+        "labels"
+    ]
+    assert [k for k in labels if k.startswith("operators.coreos.com/")] == [
+        f"operators.coreos.com/alpha.{ns}"
+    ]
 
 
 def test_resolution_failure_is_written_on_every_subscription_of_the_namespace(cluster):
