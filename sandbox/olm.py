@@ -1,7 +1,8 @@
 """Simulated Operator Lifecycle Manager: catalog, package server, resolver and installer.
 
-Field names, phases, condition types, reasons and messages are OLM's (v0.2x),
-so code written against the sandbox reads a real cluster the same way:
+Field names, phases, condition types, reasons and messages are OLM's (checked against
+operator-lifecycle-manager v0.43+; each behaviour cites the OLM file and function it
+follows), so code written against the sandbox reads a real cluster the same way:
 CatalogSource -> READY, Subscription -> InstallPlan -> ClusterServiceVersion
 Pending -> InstallReady -> Installing -> Succeeded, upgrades replacing the old CSV.
 """
