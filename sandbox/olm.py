@@ -1,7 +1,8 @@
 """Simulated Operator Lifecycle Manager: catalog, package server, resolver and installer.
 
-Field names, phases, condition types, reasons and messages are OLM's (v0.2x),
-so code written against the sandbox reads a real cluster the same way:
+Field names, phases, condition types, reasons and messages are OLM's (checked against
+operator-lifecycle-manager v0.43+; each behaviour cites the OLM file and function it
+follows), so code written against the sandbox reads a real cluster the same way:
 CatalogSource -> READY, Subscription -> InstallPlan -> ClusterServiceVersion
 Pending -> InstallReady -> Installing -> Succeeded, upgrades replacing the old CSV.
 """
@@ -13,7 +14,7 @@ import copy
 import json
 
 from . import events
-from .catalog import Catalog, version_key
+from .catalog import Catalog
 from .controllers import DEPLOYMENT, NAMESPACE, POD, SERVICE, SERVICE_ACCOUNT, owner_ref
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
@@ -184,27 +185,151 @@ def seed_operator_groups() -> list[dict]:
     ]
 
 
-def _set_condition(conditions: list[dict], type_: str, status: str, reason: str, message: str):
-    stamp = now()
-    for cond in conditions:
-        if cond["type"] == type_:
-            if cond.get("status") != status:
-                cond["lastTransitionTime"] = stamp
-            cond.update({"status": status, "reason": reason, "message": message})
+# How long the simulated bundle unpack Job takes, and when a Job that cannot pull its
+# bundle image hits its deadline (OLM: --bundle-unpack-timeout, 10m by default), in ticks.
+UNPACK_TICKS = 2
+UNPACK_DEADLINE_TICKS = 6
+# catalog/operator.go syncResolvingNamespace (OLM v0.43+, operator-lifecycle-manager#3832).
+UNPACK_GUIDANCE = (
+    "Auto-retry in ~5 min after job cleanup (TTL). "
+    "Common causes: Missing ICSP (ppc64le/s390x/arm64), auth failure, invalid image. "
+    "Manual retry: in the CatalogSource namespace, run "
+    "`kubectl get jobs -l operatorframework.io/bundle-unpack-ref` and delete the specific "
+    "failing job."
+)
+PULL_HINT = (
+    "Bundle image pull failed. "
+    "Common causes: Missing ICSP (ppc64le/s390x/arm64), auth failure, invalid image. "
+    "Job will retry until timeout (~10 min), then auto-cleanup and retry in ~5 min. "
+    "Manual retry: in the CatalogSource namespace, run "
+    "`kubectl get jobs -l operatorframework.io/bundle-unpack-ref` and delete the specific "
+    "failing job."
+)
+COPIED_LABEL = "olm.copiedFrom"
+# operator-framework/api clusterserviceversion.go uncopiableReasons
+_UNCOPIABLE = {
+    "Copied",
+    "InvalidInstallModes",
+    "NoTargetNamespaces",
+    "UnsupportedOperatorGroup",
+    "NoOperatorGroup",
+    "TooManyOperatorGroups",
+    "InterOperatorGroupOwnerConflict",
+    "CannotModifyStaticOperatorGroupProvidedAPIs",
+}
+
+
+class _ResolutionError(Exception):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _get_condition(status: dict, type_: str) -> dict | None:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
+
+
+def _put_condition(status: dict, cond: dict) -> None:
+    """SubscriptionStatus.SetCondition: replace the condition of that type, else append."""
+    conditions = status.setdefault("conditions", [])
+    for i, old in enumerate(conditions):
+        if old.get("type") == cond["type"]:
+            conditions[i] = cond
             return
-    conditions.append(
-        {
-            "type": type_,
-            "status": status,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": stamp,
-        }
+    conditions.append(cond)
+
+
+def _remove_conditions(status: dict, *types: str) -> None:
+    if status.get("conditions"):
+        status["conditions"] = [c for c in status["conditions"] if c.get("type") not in types]
+
+
+def _conditions_equal(a: dict, b: dict) -> bool:
+    """SubscriptionCondition.Equals: type, status, reason and message only."""
+    return all(a.get(k, "") == b.get(k, "") for k in ("type", "status", "reason", "message"))
+
+
+def _comparable(conditions: list[dict]) -> list[dict]:
+    """Conditions as OLM's status hash sees them (lastTransitionTime is `hash:"ignore"`)."""
+    return sorted(
+        ({k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions),
+        key=lambda c: json.dumps(c, sort_keys=True),
     )
 
 
-def _drop_condition(conditions: list[dict], type_: str) -> list[dict]:
-    return [c for c in conditions if c["type"] != type_]
+def _extract_message(ip_status: dict) -> str:
+    """catalog/subscription/state.go extractMessage."""
+    for cond in ip_status.get("conditions") or []:
+        if (
+            cond.get("type") == "Installed"
+            and cond.get("status") != "Unknown"
+            and cond.get("message")
+        ):
+            return cond["message"]
+    parts = []
+    for lookup in ip_status.get("bundleLookups") or []:
+        for cond in lookup.get("conditions") or []:
+            if cond.get("type") == "BundleLookupPending" and cond.get("message"):
+                parts.append(cond["message"] + ".")
+    return " ".join(parts)
+
+
+def _aggregate(messages: list[str]) -> str:
+    """k8s.io/apimachinery utilerrors.NewAggregate(...).Error()."""
+    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+
+
+def _channel_names(pkg) -> list[str]:
+    """The resolver's channel order for a Subscription without spec.channel: the default
+    channel first, then by name (resolver.go getSubscriptionVariables)."""
+    names = sorted(pkg.channels)
+    default = getattr(pkg, "default_channel", None)
+    return ([default] if default in names else []) + [n for n in names if n != default]
+
+
+def _chain(pkg, channel: str) -> list[str]:
+    """A channel's installable entries newest first (resolver.go sortChannel)."""
+    ch = pkg.channel(channel) if hasattr(pkg, "channel") else None
+    if ch is not None and hasattr(ch, "chain"):
+        return list(ch.chain())
+    return list(reversed(pkg.channels.get(channel) or []))
+
+
+def _is_copied(csv: dict) -> bool:
+    """operator-framework/api clusterserviceversion.go IsCopied."""
+    labels = (csv.get("metadata") or {}).get("labels") or {}
+    return COPIED_LABEL in labels or (csv.get("status") or {}).get("reason") == "Copied"
+
+
+def _supports(install_modes: list[dict], operator_ns: str, namespaces: list[str]) -> str | None:
+    """operator-framework/api clusterserviceversion.go InstallModeSet.Supports: None, or
+    the error OLM writes as the CSV's UnsupportedOperatorGroup message."""
+    supported = {m.get("type") for m in install_modes or [] if m.get("supported")}
+    if not namespaces:
+        return "operatorgroup has invalid selected namespaces, cannot configure to watch zero namespaces"
+    if len(namespaces) == 1:
+        target = namespaces[0]
+        if target == operator_ns:
+            if "OwnNamespace" not in supported:
+                return "OwnNamespace InstallModeType not supported, cannot configure to watch own namespace"
+        elif target == "":
+            if "AllNamespaces" not in supported:
+                return "AllNamespaces InstallModeType not supported, cannot configure to watch all namespaces"
+        elif "SingleNamespace" not in supported:
+            return "SingleNamespace InstallModeType not supported, cannot configure to watch one namespace"
+        return None
+    if "MultiNamespace" not in supported:
+        return (
+            "MultiNamespace InstallModeType not supported, cannot configure to watch "
+            f"{len(namespaces)} namespaces"
+        )
+    for target in namespaces:
+        if target == operator_ns and "OwnNamespace" not in supported:
+            return "OwnNamespace InstallModeType not supported, cannot configure to watch own namespace"
+        if target == "":
+            return "operatorgroup has invalid selected namespaces, NamespaceAll found when |selected namespaces| > 1"
+    return None
 
 
 def catalog_state(catsrc: dict | None) -> str:
@@ -224,22 +349,21 @@ def _ref(obj: dict) -> dict:
     }
 
 
-def _install_mode(targets: list[str], namespace: str) -> tuple[str, str]:
-    if not targets or targets == [""]:
-        return "AllNamespaces", "all namespaces"
-    if targets == [namespace]:
-        return "OwnNamespace", "own namespace"
-    if len(targets) == 1:
-        return "SingleNamespace", "one namespace"
-    return "MultiNamespace", "multiple namespaces"
-
-
 class OLMControllers:
     """olm-operator and catalog-operator loops, one step per object per tick."""
+
+    # OLM's resolver fails a namespace's resolution when any catalog in scope (the
+    # namespace's and the global ones) cannot be listed (resolver/cache/cache.go
+    # NamespacedOperatorCache.Error). A long-lived sandbox whose tests leave a broken
+    # catalog in `olm` can switch this off to resolve from the readable catalogs only.
+    unreadable_catalogs_block_resolution = True
 
     def __init__(self, store: Store, catalog: Catalog):
         self.store = store
         self.catalog = catalog
+        self._tick_no = 0
+        # (catalog namespace, bundle image) -> tick its unpack Job started
+        self._unpacks: dict[tuple[str, str], int] = {}
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
@@ -423,212 +547,637 @@ class OLMControllers:
                 self.store.save(self.t("OperatorGroup", V1), og, manager=OLM, status=True)
 
     # -- Subscription ----------------------------------------------------------------------
+    #
+    # Two controllers write a Subscription's status, as in OLM:
+    #  * the subscription syncer (catalog/subscription/syncer.go, reconciler.go, state.go),
+    #    per Subscription: catalogHealth + CatalogSourcesUnhealthy, the deprecation
+    #    conditions and InstallPlanPending / InstallPlanFailed / InstallPlanMissing;
+    #  * the namespace resolver (catalog/operator.go syncResolvingNamespace), per namespace:
+    #    installedCSV/state, ResolutionFailed, BundleUnpacking / BundleUnpackFailed, and one
+    #    InstallPlan per resolution covering every new CSV of the namespace.
 
     def subscriptions(self) -> None:
+        self._tick_no += 1
+        by_namespace: dict[str, list[dict]] = {}
         for sub in self._list("Subscription"):
             if sub["metadata"].get("deletionTimestamp"):
                 continue
+            by_namespace.setdefault(sub["metadata"]["namespace"], []).append(sub)
+        for ns in sorted(by_namespace):
+            for sub in by_namespace[ns]:
+                try:
+                    self._sync_subscription(sub)
+                except ApiError:
+                    continue
             try:
-                self._subscription(sub)
+                self._sync_resolving_namespace(ns)
             except ApiError:
                 continue
 
-    def _catalog_health(self, sub: dict) -> list[dict]:
-        ns = sub["metadata"]["namespace"]
+    def _write_sub(self, sub: dict, status: dict) -> dict:
+        """UpdateStatus when anything but lastUpdated changed; returns the stored object."""
+        old = sub.get("status") or {}
+        if {k: v for k, v in status.items() if k != "lastUpdated"} == {
+            k: v for k, v in old.items() if k != "lastUpdated"
+        }:
+            return sub
+        status["lastUpdated"] = now()
+        sub["status"] = status
+        return self.store.save(self.t("Subscription"), sub, manager=CATALOG_OPERATOR, status=True)
+
+    def _sync_subscription(self, sub: dict) -> None:
+        status = copy.deepcopy(sub.get("status") or {})
+        self._update_health(sub, status)
+        self._update_deprecations(sub, status)
+        self._check_install_plan(sub, status)
+        self._write_sub(sub, status)
+
+    # catalog health ---------------------------------------------------------------------------
+
+    def _scoped_sources(self, ns: str) -> list[dict]:
+        """CatalogSources in `ns` and in the global catalog namespace, sorted by ns+name
+        (catalog/subscription/reconciler.go catalogHealth)."""
         sources = self._list("CatalogSource", ns)
         if ns != GLOBAL_NAMESPACE:
             sources += self._list("CatalogSource", GLOBAL_NAMESPACE)
-        old = {
-            (h["catalogSourceRef"]["namespace"], h["catalogSourceRef"]["name"]): h
-            for h in (sub.get("status") or {}).get("catalogHealth") or []
-        }
-        health = []
-        for cs in sources:
-            healthy = catalog_state(cs) == "READY"
-            key = (cs["metadata"]["namespace"], cs["metadata"]["name"])
-            previous = old.get(key) or {}
-            ref = _ref(cs)
-            unchanged = (
-                previous.get("healthy") == healthy
-                and previous.get("catalogSourceRef", {}).get("uid") == ref["uid"]
-            )
-            health.append(
-                {
-                    "catalogSourceRef": ref,
-                    "healthy": healthy,
-                    "lastUpdated": previous["lastUpdated"] if unchanged else now(),
-                }
-            )
-        return health
+        return sorted(sources, key=lambda c: c["metadata"]["namespace"] + c["metadata"]["name"])
 
-    def _subscription(self, sub: dict) -> None:
-        name = sub["metadata"]["name"]
+    def _registry_healthy(self, cs: dict) -> bool:
+        """reconciler.go healthy + registry/reconciler/grpc.go CheckRegistryServer: not
+        SpecInvalidError, and the registry Service and a live pod of spec.image exist (OLM
+        has no gRPC health check: a pod stuck pulling its image still counts as healthy)."""
+        if (cs.get("status") or {}).get("reason") == "SpecInvalidError":
+            return False
+        if (cs.get("spec") or {}).get("sourceType") != "grpc" or not cs["spec"].get("image"):
+            return False
+        pod = self._registry_pod(cs)
+        service = self.store.peek(SERVICE, cs["metadata"]["namespace"], cs["metadata"]["name"])
+        return (
+            pod is not None
+            and service is not None
+            and _pod_image(pod) == cs["spec"]["image"]
+            and ((pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"))
+        )
+
+    def _update_health(self, sub: dict, status: dict) -> None:
+        """catalog/subscription/state.go catalogHealthState.UpdateHealth, quirks included: the
+        message names the targeted catalog only; another unhealthy catalog keeps the old
+        message; the reason says CatalogSourcesAdded/Deleted/Updated when the list changed."""
         spec = sub.get("spec") or {}
-        old_status = sub.get("status") or {}
-        status = copy.deepcopy(old_status)
-        conditions = status.setdefault("conditions", [])
-        source, source_ns = spec.get("source", ""), spec.get("sourceNamespace", "")
-        catsrc = self.store.peek(self.t("CatalogSource"), source_ns, source)
-        status["catalogHealth"] = self._catalog_health(sub)
-        state = catalog_state(catsrc)
-        if catsrc is None or state != "READY":
-            why = "missing" if catsrc is None else "unhealthy"
-            _set_condition(
-                conditions,
-                "CatalogSourcesUnhealthy",
-                "True",
-                "UnhealthyCatalogSourceFound",
-                f"targeted catalogsource {source_ns}/{source} {why}",
+        stamp = now()
+        health: list[dict] = [
+            {
+                "catalogSourceRef": _ref(cs),
+                "healthy": self._registry_healthy(cs),
+                "lastUpdated": stamp,
+            }
+            for cs in self._scoped_sources(sub["metadata"]["namespace"])
+        ]
+        old_health = status.get("catalogHealth") or []
+        old_cond = _get_condition(status, "CatalogSourcesUnhealthy")
+        cond = dict(old_cond or {"type": "CatalogSourcesUnhealthy", "status": "Unknown"})
+        cond.pop("lastTransitionTime", None)
+        healthy = all(h["healthy"] for h in health)
+        missing_targeted = True
+        for h in health:
+            ref = h["catalogSourceRef"]
+            if (ref["namespace"], ref["name"]) == (spec.get("sourceNamespace"), spec.get("source")):
+                missing_targeted = False
+                if not h["healthy"]:
+                    cond["message"] = (
+                        f"targeted catalogsource {ref['namespace']}/{ref['name']} unhealthy"
+                    )
+        if missing_targeted:
+            cond["message"] = (
+                f"targeted catalogsource {spec.get('sourceNamespace')}/{spec.get('source')} missing"
+            )
+        if missing_targeted or not healthy:
+            cond.update(status="True", reason="UnhealthyCatalogSourceFound")
+        else:
+            cond.update(
+                status="False",
+                reason="AllCatalogSourcesHealthy",
+                message="all available catalogsources are healthy",
+            )
+        new_uids = {h["catalogSourceRef"]["uid"]: h for h in health}
+        update = True
+        if len(new_uids) > len(old_health):
+            cond["reason"] = "CatalogSourcesAdded"
+        elif len(new_uids) < len(old_health):
+            cond["reason"] = "CatalogSourcesDeleted"
+        elif not new_uids:
+            cond["reason"] = "NoCatalogSourcesFound"
+            cond["message"] = "dependency resolution requires at least one catalogsource"
+            # OLM rewrites this (new lastTransitionTime) on every sync; the sandbox, which
+            # syncs every tick, only when it changes.
+            update = False
+        else:
+            for old in old_health:
+                new = new_uids.get((old.get("catalogSourceRef") or {}).get("uid"))
+                if new is None or new["healthy"] != old.get("healthy"):
+                    cond["reason"] = "CatalogSourcesUpdated"
+                    break
+            update = False
+        if not update and old_cond is not None and _conditions_equal(cond, old_cond):
+            return
+        cond["lastTransitionTime"] = stamp
+        _put_condition(status, cond)
+        status["catalogHealth"] = health
+
+    # deprecations ----------------------------------------------------------------------------
+
+    def _update_deprecations(self, sub: dict, status: dict) -> None:
+        """catalog/subscription/reconciler.go updateDeprecatedStatus: PackageDeprecated,
+        ChannelDeprecated, BundleDeprecated for the installed CSV's catalog entry (status True,
+        a message, no reason), and the `Deprecated` roll-up joining their messages with "; "."""
+        spec = sub.get("spec") or {}
+        installed = status.get("installedCSV")
+        cs = self.store.peek(
+            self.t("CatalogSource"), spec.get("sourceNamespace", ""), spec.get("source", "")
+        )
+        if not installed or cs is None or catalog_state(cs) != "READY":
+            return
+        pkg = self.catalog.package(cs["spec"].get("image", ""), spec.get("name", ""))
+        if pkg is None:
+            return
+        channels = [spec["channel"]] if spec.get("channel") else _channel_names(pkg)
+        channel = next((c for c in channels if installed in (pkg.channels.get(c) or [])), None)
+        if channel is None:
+            return  # no catalog entry matches the installed CSV
+        ch = pkg.channel(channel) if hasattr(pkg, "channel") else None
+        bundle = pkg.bundle(installed) if hasattr(pkg, "bundle") else None
+        found = {
+            "PackageDeprecated": getattr(pkg, "deprecation", None),
+            "ChannelDeprecated": getattr(ch, "deprecation", None),
+            "BundleDeprecated": getattr(bundle, "deprecation", None),
+        }
+        changed = False
+        rollup = []
+        stamp = now()
+        for type_, message in found.items():
+            old = _get_condition(status, type_)
+            if message:
+                if type_ == "ChannelDeprecated" and not spec.get("channel"):
+                    # No channel in the spec: no channel deprecation.
+                    if old is not None:
+                        _remove_conditions(status, type_)
+                        changed = changed or old.get("status") == "True"
+                    continue
+                rollup.append(message)
+                if (old or {}).get("message") != message:
+                    _put_condition(
+                        status,
+                        {
+                            "type": type_,
+                            "status": "True",
+                            "message": message,
+                            "lastTransitionTime": stamp,
+                        },
+                    )
+                    changed = True
+            elif old is not None and old.get("status") == "True":
+                _remove_conditions(status, type_)
+                changed = True
+        if not changed:
+            return
+        if rollup:
+            _put_condition(
+                status,
+                {
+                    "type": "Deprecated",
+                    "status": "True",
+                    "message": "; ".join(rollup),
+                    "lastTransitionTime": stamp,
+                },
             )
         else:
-            _set_condition(
-                conditions,
-                "CatalogSourcesUnhealthy",
-                "False",
-                "AllCatalogSourcesHealthy",
-                "all available catalogsources are healthy",
+            _remove_conditions(status, "Deprecated")
+
+    # InstallPlan conditions ---------------------------------------------------------------
+
+    def _check_install_plan(self, sub: dict, status: dict) -> None:
+        """catalog/subscription/state.go InstallPlanNotFound / CheckInstallPlanStatus."""
+        ref = status.get("installPlanRef")
+        if not ref:
+            return
+        plan = self.store.peek(
+            self.t("InstallPlan"),
+            ref.get("namespace") or sub["metadata"]["namespace"],
+            ref.get("name", ""),
+        )
+        stamp = now()
+        old_conditions = copy.deepcopy(status.get("conditions") or [])
+        if plan is None:
+            _remove_conditions(status, "InstallPlanPending", "InstallPlanFailed")
+            if status.get("state") == "UpgradePending":
+                # Resolve again: forget the plan and what it was installing.
+                for key in ("installPlanRef", "installplan", "currentCSV"):
+                    status.pop(key, None)
+                status.pop("state", None)
+            else:
+                cond: dict = dict(
+                    _get_condition(status, "InstallPlanMissing") or {"type": "InstallPlanMissing"}
+                )
+                cond.update(
+                    status="True", reason="ReferencedInstallPlanNotFound", lastTransitionTime=stamp
+                )
+                _put_condition(status, cond)
+        else:
+            _remove_conditions(
+                status, "InstallPlanMissing", "InstallPlanPending", "InstallPlanFailed"
             )
-        failure = None
-        pkg = None
-        if catsrc is None:
-            failure = (
+            ip_status = plan.get("status") or {}
+            phase = ip_status.get("phase", "")
+            cond = {"lastTransitionTime": stamp}
+            if phase in ("", "Planning", "Installing", "RequiresApproval"):
+                cond.update(
+                    type="InstallPlanPending",
+                    status="True",
+                    reason=phase or "InstallPlanNotYetReconciled",
+                )
+            elif phase == "Failed":
+                installed: dict = next(
+                    (c for c in ip_status.get("conditions") or [] if c.get("type") == "Installed"),
+                    {},
+                )
+                cond.update(
+                    type="InstallPlanFailed",
+                    status="True",
+                    reason=installed.get("reason")
+                    if installed.get("status") == "False" and installed.get("reason")
+                    else "InstallPlanFailed",
+                )
+            if "type" in cond:
+                message = _extract_message(ip_status)
+                if message:
+                    cond["message"] = message
+                _put_condition(status, cond)
+        if _comparable(status.get("conditions") or []) == _comparable(old_conditions):
+            status["conditions"] = old_conditions  # the status hash ignores lastTransitionTime
+        if not status.get("conditions"):
+            status.pop("conditions", None)
+
+    # namespace resolution ---------------------------------------------------------------------
+
+    def _sync_resolving_namespace(self, ns: str) -> None:
+        """catalog/operator.go syncResolvingNamespace."""
+        csv_rt = self.t("ClusterServiceVersion")
+        subs = [
+            s for s in self._list("Subscription", ns) if not s["metadata"].get("deletionTimestamp")
+        ]
+        if not subs:
+            return
+        # ensureSubscriptionCSVState: installedCSV follows currentCSV as soon as that CSV
+        # exists (long before it succeeds); state AtLatestKnown, else UpgradePending.
+        updated = False
+        for i, sub in enumerate(subs):
+            status = copy.deepcopy(sub.get("status") or {})
+            current = status.get("currentCSV")
+            if not current:
+                continue
+            exists = self.store.peek(csv_rt, ns, current) is not None
+            state = "AtLatestKnown" if exists else "UpgradePending"
+            if status.get("state") == state:
+                continue
+            status["state"] = state
+            if exists:
+                status["installedCSV"] = current
+            subs[i] = self._write_sub(sub, status)
+            updated = True
+        if updated:
+            return  # "subscriptions were updated, wait for a new resolution"
+        # nothingToUpdate: every Subscription already has a plan it is waiting on.
+        if all(
+            (s.get("status") or {}).get("installPlanRef")
+            and (s.get("status") or {}).get("state") == "UpgradePending"
+            for s in subs
+        ):
+            return
+        statuses = {s["metadata"]["name"]: copy.deepcopy(s.get("status") or {}) for s in subs}
+        try:
+            lookups, updated_names = self._resolve_steps(ns, subs, statuses)
+        except _ResolutionError as exc:
+            fresh = self._set_subs_cond(
+                subs,
+                statuses,
+                {
+                    "type": "ResolutionFailed",
+                    "status": "True",
+                    "reason": exc.reason,
+                    "message": exc.message,
+                },
+            )
+            if fresh:
+                namespace = self.store.peek(NAMESPACE, None, ns)
+                if namespace is not None:
+                    self.event(
+                        namespace, "ResolutionFailed", exc.message, CATALOG_OPERATOR, "Warning"
+                    )
+            self._write_subs(subs, statuses)
+            return
+        if lookups:
+            outcome, message = self._unpack_bundles(lookups)
+            if outcome == "failed":
+                fresh = self._set_subs_cond(
+                    subs,
+                    statuses,
+                    {
+                        "type": "BundleUnpackFailed",
+                        "status": "True",
+                        "reason": "BundleUnpackFailed",
+                        "message": message,
+                    },
+                )
+                for status in statuses.values():
+                    _remove_conditions(status, "BundleUnpacking")
+                if fresh:
+                    for sub in subs:
+                        self.event(sub, "BundleUnpackFailed", message, CATALOG_OPERATOR, "Warning")
+                self._write_subs(subs, statuses)
+                return
+            if outcome == "pending":
+                cond = {
+                    "type": "BundleUnpacking",
+                    "status": "True",
+                    "reason": "UnpackingInProgress",
+                }
+                if message:
+                    cond["message"] = message
+                self._set_subs_cond(subs, statuses, cond)
+                self._write_subs(subs, statuses)
+                return
+        if updated_names:
+            generation = max(
+                [int(st.get("installPlanGeneration") or 0) for st in statuses.values()]
+                + [
+                    int((ip.get("spec") or {}).get("generation") or 0)
+                    for ip in self._list("InstallPlan", ns)
+                ]
+            )
+            # "any subscription in the namespace with manual approval will force generated
+            # installplans to be manual"
+            approval = (
+                "Manual"
+                if any((s.get("spec") or {}).get("installPlanApproval") == "Manual" for s in subs)
+                else "Automatic"
+            )
+            ip = self._ensure_install_plan(ns, generation + 1, subs, approval, lookups)
+            for name, csv_name in updated_names:
+                st = statuses[name]
+                st["currentCSV"] = csv_name
+                st["installPlanRef"] = _ref(ip)
+                st["installplan"] = {
+                    "apiVersion": V1A1,
+                    "kind": "InstallPlan",
+                    "name": ip["metadata"]["name"],
+                    "uuid": ip["metadata"]["uid"],
+                }
+                st["state"] = "UpgradePending"
+                st["installPlanGeneration"] = generation + 1
+        for status in statuses.values():
+            _remove_conditions(status, "BundleUnpacking", "BundleUnpackFailed", "ResolutionFailed")
+        self._write_subs(subs, statuses)
+
+    def _write_subs(self, subs: list[dict], statuses: dict[str, dict]) -> None:
+        for sub in subs:
+            status = statuses[sub["metadata"]["name"]]
+            if not status.get("conditions"):
+                status.pop("conditions", None)
+            latest = self.store.peek(
+                self.t("Subscription"), sub["metadata"]["namespace"], sub["metadata"]["name"]
+            )
+            if latest is not None:
+                self._write_sub(latest, status)
+
+    @staticmethod
+    def _set_subs_cond(subs: list[dict], statuses: dict[str, dict], cond: dict) -> bool:
+        """catalog/operator.go setSubsCond: set where different. These conditions carry no
+        lastTransitionTime (OLM never sets one here). True if any Subscription changed."""
+        changed = False
+        for sub in subs:
+            status = statuses[sub["metadata"]["name"]]
+            old = _get_condition(status, cond["type"])
+            if old is not None and _conditions_equal(old, cond):
+                continue
+            _put_condition(status, dict(cond))
+            changed = True
+        return changed
+
+    def _source_error(self, cs: dict) -> str | None:
+        """Why the resolver cannot read a catalog (registry/resolver/source_registry.go)."""
+        state = catalog_state(cs)
+        if state == "READY":
+            return None
+        ns, name = cs["metadata"]["namespace"], cs["metadata"]["name"]
+        if not state:
+            return f"no registry client established for catalogsource {ns}/{name}"
+        return (
+            "failed to list bundles: rpc error: code = Unavailable desc = connection error: "
+            f'desc = "transport: Error while dialing: dial tcp {name}.{ns}.svc:50051: '
+            'connect: connection refused"'
+        )
+
+    def _resolve_steps(
+        self, ns: str, subs: list[dict], statuses: dict[str, dict]
+    ) -> tuple[list[dict], list[tuple[str, str]]]:
+        """registry/resolver/step_resolver.go ResolveSteps + resolver.go Resolve: the bundle
+        lookups to unpack and the Subscriptions whose currentCSV changes."""
+        groups = self._list("OperatorGroup", ns, api_version=V1)
+        if len(groups) != 1:
+            raise _ResolutionError(
+                "ErrorPreventedResolution",
+                f"expected 1 OperatorGroup in the namespace, found {len(groups)}",
+            )
+        namespaces = [ns]
+        excluded = (groups[0]["metadata"].get("annotations") or {}).get(
+            "olm.operatorframework.io/exclude-global-namespace-resolution"
+        ) == "true"
+        if not excluded and ns != GLOBAL_NAMESPACE:
+            namespaces.append(GLOBAL_NAMESPACE)
+        sources = {
+            (cs["metadata"]["namespace"], cs["metadata"]["name"]): cs
+            for n in namespaces
+            for cs in self._list("CatalogSource", n)
+        }
+        # Subscription variables first; an unreadable catalog (cache.Error) wins over them.
+        csv_rt = self.t("ClusterServiceVersion")
+        invalid: list[str] = []
+        ops: list[dict] = []
+        for sub in sorted(subs, key=lambda s: s["metadata"]["name"]):
+            name = sub["metadata"]["name"]
+            status = statuses[name]
+            installed = status.get("installedCSV")
+            current = self.store.peek(csv_rt, ns, installed) if installed else None
+            if current is not None and _is_copied(current):
+                current = None
+            choice = self._choose(sub, current, sources, invalid)
+            if choice is None:
+                continue
+            csv_name, pkg, channel, cs = choice
+            current_csv = status.get("currentCSV")
+            if current_csv == csv_name and self.store.peek(csv_rt, ns, csv_name) is not None:
+                continue  # up to date
+            ops.append(
+                {
+                    "sub": name,
+                    "name": csv_name,
+                    "package": pkg,
+                    "channel": channel,
+                    "catalog": cs,
+                    "replaces": current["metadata"]["name"] if current is not None else "",
+                }
+            )
+        errors = []
+        for key in sorted(sources) if self.unreadable_catalogs_block_resolution else ():
+            problem = self._source_error(sources[key])
+            if problem:
+                errors.append(f"error using catalogsource {key[0]}/{key[1]}: {problem}")
+        if errors:
+            raise _ResolutionError("ErrorPreventedResolution", _aggregate(errors))
+        if invalid:
+            raise _ResolutionError(
+                "ConstraintsNotSatisfiable", f"constraints not satisfiable: {invalid[0]}"
+            )
+        lookups: list[dict] = []
+        updated: list[tuple[str, str]] = []
+        for op in ops:
+            if not any(lk["name"] == op["name"] for lk in lookups):
+                lookups.append(op)
+            if statuses[op["sub"]].get("currentCSV") != op["name"]:
+                updated.append((op["sub"], op["name"]))
+        return lookups, updated
+
+    def _choose(self, sub, current, sources, invalid):
+        """resolver.go getSubscriptionVariables: the CSV the solver picks for `sub`, None when
+        it keeps what is installed (or is invalid; the reason is appended to `invalid`)."""
+        name = sub["metadata"]["name"]
+        spec = sub.get("spec") or {}
+        source, source_ns = spec.get("source", ""), spec.get("sourceNamespace", "")
+        package, channel = spec.get("name", ""), spec.get("channel", "")
+        cs = sources.get((source_ns, source))
+        pkgs = (
+            self.catalog.packages(cs["spec"].get("image", ""))
+            if cs and catalog_state(cs) == "READY"
+            else []
+        )
+        pkg = next((p for p in pkgs if p.name == package), None)
+        message = None
+        if not pkgs:
+            message = (
                 f"no operators found from catalog {source} in namespace {source_ns} "
                 f"referenced by subscription {name}"
             )
-        elif state == "READY":
-            pkg = self.catalog.package(catsrc["spec"].get("image", ""), spec.get("name", ""))
-            channel = spec.get("channel") or (pkg.default_channel if pkg else "")
-            if pkg is None:
-                failure = (
-                    f"no operators found in package {spec.get('name')} in the catalog "
-                    f"referenced by subscription {name}"
-                )
-            elif channel not in pkg.channels:
-                failure = (
-                    f"no operators found in channel {channel} of package {pkg.name} in the "
-                    f"catalog referenced by subscription {name}"
-                )
-            elif (
-                spec.get("startingCSV")
-                and not status.get("installedCSV")
-                and spec["startingCSV"] not in pkg.channels[channel]
-            ):
-                failure = (
-                    f"no operators found with name {spec['startingCSV']} in channel {channel} "
-                    f"of package {pkg.name} in the catalog referenced by subscription {name}"
-                )
-        if failure:
-            message = f"constraints not satisfiable: {failure}, subscription {name} exists"
-            already = any(
-                c["type"] == "ResolutionFailed" and c.get("message") == message for c in conditions
+        elif pkg is None:
+            message = f"no operators found in package {package} in the catalog referenced by subscription {name}"
+        elif channel and channel not in pkg.channels:
+            message = (
+                f"no operators found in channel {channel} of package {package} in the catalog "
+                f"referenced by subscription {name}"
             )
-            _set_condition(
-                conditions, "ResolutionFailed", "True", "ConstraintsNotSatisfiable", message
+        if message is None:
+            channels = [channel] if channel else _channel_names(pkg)
+            candidates: list[tuple[str, str]] = []
+            for ch in channels:
+                chain = _chain(pkg, ch)
+                if current is not None:
+                    version = str((current.get("spec") or {}).get("version", ""))
+                    nexts = (
+                        pkg.next_versions(ch, current["metadata"]["name"], from_version=version)
+                        if hasattr(pkg, "next_versions")
+                        else []
+                    )
+                    candidates += [(n, ch) for n in chain if n in nexts]
+                elif spec.get("startingCSV"):
+                    candidates += [
+                        (n, ch) for n in pkg.channels.get(ch, []) if n == spec["startingCSV"]
+                    ]
+                else:
+                    candidates += [(n, ch) for n in chain]
+            if current is None and spec.get("startingCSV") and not candidates:
+                message = (
+                    f"no operators found with name {spec['startingCSV']} in channel {channel} of "
+                    f"package {package} in the catalog referenced by subscription {name}"
+                )
+            elif candidates:
+                return candidates[0][0], pkg, candidates[0][1], cs
+            else:
+                return None  # the installed CSV stays: nothing newer has an edge from it
+        invalid.append(f"{message}, subscription {name} exists")
+        return None
+
+    def _unpack_bundles(self, lookups: list[dict]) -> tuple[str, str]:
+        """bundle/bundle_unpacker.go as the resolver sees it: each bundle's unpack Job runs
+        in the catalog's namespace for UNPACK_TICKS ticks; a Job whose bundle image cannot
+        be pulled hits its activeDeadlineSeconds after UNPACK_DEADLINE_TICKS ticks.
+        Returns ("done" | "pending" | "failed", the condition message OLM v0.43+ writes)."""
+        outcome, message = "done", ""
+        for lk in lookups:
+            bundle = lk["package"].bundle(lk["name"]) if hasattr(lk["package"], "bundle") else None
+            image = getattr(bundle, "image", "") or ""
+            key = (
+                lk["catalog"]["metadata"]["namespace"],
+                image or f"{lk['package'].name}/{lk['name']}",
             )
-            if not already:
-                self.event(sub, "ResolutionFailed", message, CATALOG_OPERATOR, "Warning")
-            self._write_sub(sub, status, old_status)
-            return
-        if state != "READY":
-            self._write_sub(sub, status, old_status)
-            return
-        status["conditions"] = conditions = _drop_condition(conditions, "ResolutionFailed")
-        self._resolve(sub, status, pkg, channel, catsrc)
-        self._write_sub(sub, status, old_status)
+            started = self._unpacks.setdefault(key, self._tick_no)
+            elapsed = self._tick_no - started
+            unpullable = bool(getattr(bundle, "unpullable", False)) or "unpullable" in image
+            if unpullable and elapsed >= UNPACK_DEADLINE_TICKS:
+                # catalog/operator.go syncResolvingNamespace (v0.43+, #3832)
+                return "failed", (
+                    "Bundle unpacking failed - DeadlineExceeded: Job was active longer than "
+                    f"specified deadline. {UNPACK_GUIDANCE}"
+                )
+            if unpullable:
+                outcome = "pending"
+                if elapsed >= 1:  # the unpack pod is in ImagePullBackOff
+                    message = PULL_HINT
+            elif elapsed < UNPACK_TICKS:
+                outcome = "pending"
+        return outcome, message
 
-    def _resolve(self, sub, status, pkg, channel, catsrc) -> None:
-        ns = sub["metadata"]["namespace"]
-        spec = sub["spec"]
-        csv_rt = self.t("ClusterServiceVersion")
-        installed = status.get("installedCSV")
-        ip_ref = status.get("installPlanRef") or {}
-        ip = (
-            self.store.peek(self.t("InstallPlan"), ns, ip_ref["name"])
-            if ip_ref.get("name")
-            else None
-        )
-        if installed and self.store.peek(csv_rt, ns, installed) is None:
-            pending = ip and ip["status"].get("phase") not in ("Complete", "Failed")
-            if not pending:
-                # The CSV was deleted (uninstall in progress, or by hand): resolve afresh.
-                status.pop("installedCSV", None)
-                installed = None
-        head = pkg.head(channel)
-        if installed:
-            head_version = (pkg.csv(head) or {}).get("spec", {}).get("version", "")
-            installed_csv = self.store.peek(csv_rt, ns, installed) or {}
-            installed_version = (installed_csv.get("spec") or {}).get("version", "")
-            newer = version_key(head_version) > version_key(installed_version)
-            target = head if newer else installed
-        else:
-            target = spec.get("startingCSV") or head
-        status["installPlanGeneration"] = status.get("installPlanGeneration", 0)
-        if target == installed:
-            status["currentCSV"] = installed
-            status["state"] = "AtLatestKnown"
-            status["conditions"] = _drop_condition(status["conditions"], "InstallPlanPending")
-            return
-        ip_targets = ((ip or {}).get("spec") or {}).get("clusterServiceVersionNames") or []
-        if ip is None or status.get("currentCSV") != target or target not in ip_targets:
-            ip = self._create_install_plan(sub, status, pkg, target, installed, catsrc)
-            status["currentCSV"] = target
-            status["installPlanGeneration"] += 1
-            status["installPlanRef"] = _ref(ip)
-            status["installplan"] = {
-                "apiVersion": V1A1,
-                "kind": "InstallPlan",
-                "name": ip["metadata"]["name"],
-                "uuid": ip["metadata"]["uid"],
-            }
-            status["state"] = "UpgradePending"
-        phase = (ip.get("status") or {}).get("phase", "")
-        if phase == "Complete":
-            if self.store.peek(csv_rt, ns, target) is not None:
-                status["installedCSV"] = target
-                status["state"] = "AtLatestKnown"
-                status["conditions"] = _drop_condition(status["conditions"], "InstallPlanPending")
-                status["conditions"] = _drop_condition(status["conditions"], "InstallPlanFailed")
-        elif phase == "Failed":
-            status["state"] = "UpgradePending"
-            _set_condition(
-                status["conditions"],
-                "InstallPlanFailed",
-                "True",
-                "InstallComponentFailed",
-                (ip.get("status") or {}).get("message", "install plan failed"),
+    def _ensure_install_plan(self, ns, generation, subs, approval, lookups) -> dict:
+        """catalog/operator.go ensureInstallPlan / createInstallPlan."""
+        for ip in self._list("InstallPlan", ns):
+            if (ip.get("spec") or {}).get("generation") == generation:
+                return ip
+        steps: list[dict] = []
+        names: list[str] = []
+        labels: dict[str, str] = {}
+        catalogs: list[str] = []
+        bundle_lookups = []
+        for lk in lookups:
+            pkg, target, cs = lk["package"], lk["name"], lk["catalog"]
+            source, source_ns = cs["metadata"]["name"], cs["metadata"]["namespace"]
+            csv = pkg.csv(target)
+            if lk["replaces"]:
+                csv["spec"]["replaces"] = lk["replaces"]  # resolver/steps.go NewStepsFromBundle
+            label = "operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]
+            csv["metadata"].setdefault("labels", {})[label] = ""
+            steps.append(self._step(target, csv, source, source_ns))
+            for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
+                crd = self.catalog.crd(owned["name"])
+                if crd:
+                    steps.append(self._step(target, crd, source, source_ns))
+            for perm in (csv["spec"].get("install") or {}).get("spec", {}).get("permissions") or []:
+                sa = {
+                    "apiVersion": "v1",
+                    "kind": "ServiceAccount",
+                    "metadata": {"name": perm["serviceAccountName"], "namespace": ns},
+                }
+                steps.append(self._step(target, sa, source, source_ns))
+            names.append(target)
+            labels[label] = ""
+            if source not in catalogs:
+                catalogs.append(source)
+            bundle = pkg.bundle(target) if hasattr(pkg, "bundle") else None
+            bundle_lookups.append(
+                {
+                    "identifier": target,
+                    "path": getattr(bundle, "image", "") or cs["spec"].get("image", ""),
+                    "replaces": lk["replaces"],
+                    "catalogSourceRef": {"name": source, "namespace": source_ns},
+                }
             )
-        else:
-            status["state"] = "UpgradePending"
-            reason = "RequiresApproval" if phase == "RequiresApproval" else "Installing"
-            _set_condition(status["conditions"], "InstallPlanPending", "True", reason, "")
-
-    def _write_sub(self, sub, status, old_status) -> None:
-        if status != old_status:
-            status["lastUpdated"] = now()
-            sub["status"] = status
-            self.store.save(self.t("Subscription"), sub, manager=CATALOG_OPERATOR, status=True)
-
-    def _create_install_plan(self, sub, status, pkg, target, installed, catsrc) -> dict:
-        ns = sub["metadata"]["namespace"]
-        spec = sub["spec"]
-        approval = spec.get("installPlanApproval") or "Automatic"
-        csv = pkg.csv(target)
-        if installed:
-            csv["spec"]["replaces"] = installed
-        source, source_ns = catsrc["metadata"]["name"], catsrc["metadata"]["namespace"]
-        steps = [self._step(target, csv, source, source_ns)]
-        for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
-            crd = self.catalog.crd(owned["name"])
-            if crd:
-                steps.append(self._step(target, crd, source, source_ns))
-        for perm in (csv["spec"].get("install") or {}).get("spec", {}).get("permissions") or []:
-            sa = {
-                "apiVersion": "v1",
-                "kind": "ServiceAccount",
-                "metadata": {"name": perm["serviceAccountName"], "namespace": ns},
-            }
-            steps.append(self._step(target, sa, source, source_ns))
-        label = "operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]
         body: dict = {
             "apiVersion": V1A1,
             "kind": "InstallPlan",
@@ -636,51 +1185,25 @@ class OLMControllers:
                 "name": f"install-{random_suffix()}",
                 "namespace": ns,
                 "generateName": "install-",
-                "labels": {label: ""},
+                "labels": labels,
                 "ownerReferences": [
-                    {**owner_ref(sub, controller=False), "blockOwnerDeletion": False}
+                    {**owner_ref(s, controller=False), "blockOwnerDeletion": False} for s in subs
                 ],
             },
             "spec": {
                 "approval": approval,
                 "approved": approval == "Automatic",
-                "clusterServiceVersionNames": [target],
-                "generation": status.get("installPlanGeneration", 0) + 1,
+                "clusterServiceVersionNames": names,
+                "generation": generation,
             },
             "status": {
                 "phase": "RequiresApproval" if approval == "Manual" else "Installing",
-                "catalogSources": [],
-                "bundleLookups": [
-                    {
-                        "identifier": target,
-                        "path": catsrc["spec"].get("image", ""),
-                        "replaces": installed or "",
-                        "catalogSourceRef": {"name": source, "namespace": source_ns},
-                    }
-                ],
+                "catalogSources": catalogs,
+                "bundleLookups": bundle_lookups,
                 "plan": steps,
-                "startTime": now(),
             },
         }
-        if approval == "Manual":
-            body["status"]["conditions"] = [
-                {
-                    "type": "Installed",
-                    "status": "False",
-                    "reason": "RequiresApproval",
-                    "message": "",
-                    "lastTransitionTime": now(),
-                    "lastUpdateTime": now(),
-                }
-            ]
-        ip = self.store.save(self.t("InstallPlan"), body, manager=CATALOG_OPERATOR, status=True)
-        self.event(
-            sub,
-            "InstallPlanCreated" if not installed else "UpgradeAvailable",
-            f"created InstallPlan {ip['metadata']['name']} for {target} ({approval} approval)",
-            CATALOG_OPERATOR,
-        )
-        return ip
+        return self.store.save(self.t("InstallPlan"), body, manager=CATALOG_OPERATOR, status=True)
 
     @staticmethod
     def _step(target, manifest, source, source_ns) -> dict:
@@ -706,15 +1229,13 @@ class OLMControllers:
         for ip in self._list("InstallPlan"):
             status = copy.deepcopy(ip.get("status") or {})
             phase = status.get("phase", "")
+            # catalog/operator.go transitionInstallPlanState
             if phase == "RequiresApproval" and ip["spec"].get("approved"):
                 status["phase"] = "Installing"
-                status["conditions"] = [
-                    c
-                    for c in status.get("conditions") or []
-                    if c.get("reason") != "RequiresApproval"
-                ]
+                status.pop("message", None)
                 self.event(ip, "Approved", "install plan approved", CATALOG_OPERATOR)
             elif phase == "Installing":
+                status.setdefault("startTime", now())
                 status = self._execute(ip, status)
             if status != (ip.get("status") or {}):
                 ip["status"] = status
@@ -732,8 +1253,6 @@ class OLMControllers:
                     if self.store.peek(rt, ns, res["name"]) is None:
                         manifest["metadata"]["namespace"] = ns
                         manifest["metadata"].pop("resourceVersion", None)
-                        pkg_label = ip["metadata"].get("labels") or {}
-                        manifest["metadata"].setdefault("labels", {}).update(pkg_label)
                         self.store.create(rt, ns, manifest, manager=CATALOG_OPERATOR)
                         step["status"] = "Created"
                     else:
@@ -779,13 +1298,114 @@ class OLMControllers:
     def csvs(self) -> None:
         rt = self.t("ClusterServiceVersion")
         all_csvs = self._list("ClusterServiceVersion")
+        own = [c for c in all_csvs if not _is_copied(c)]
         for csv in all_csvs:
             if csv["metadata"].get("deletionTimestamp"):
                 continue
             try:
-                self._csv(rt, csv, all_csvs)
+                if _is_copied(csv):
+                    self._remove_dangling_copy(csv)
+                    continue
+                self._csv(rt, csv, own)
+                self._copy_csv(csv)
             except ApiError:
                 continue
+
+    def _copy_csv(self, csv: dict) -> None:
+        """olm/operatorgroup.go ensureCSVsInNamespaces + csvCopyPrototype: a CSV whose
+        OperatorGroup targets other namespaces (AllNamespaces: every namespace) is copied
+        into each, labelled olm.copiedFrom=<its namespace>, status reason Copied."""
+        ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]
+        latest = self.store.peek(self.t("ClusterServiceVersion"), ns, name)
+        if latest is None or latest["metadata"].get("deletionTimestamp"):
+            return
+        status = latest.get("status") or {}
+        if not status.get("phase") or status.get("reason") in _UNCOPIABLE:
+            return  # IsUncopiable
+        annotations = latest["metadata"].get("annotations") or {}
+        if "olm.targetNamespaces" not in annotations:
+            return
+        targets = annotations["olm.targetNamespaces"].split(",")
+        if targets == [ns]:
+            return  # "skipping copy for OwnNamespace operatorgroup"
+        everywhere = targets == [""]
+        rt = self.t("ClusterServiceVersion")
+        for namespace in self.store.list(NAMESPACE)[0]:
+            target = namespace["metadata"]["name"]
+            if target == ns or namespace["metadata"].get("deletionTimestamp"):
+                continue
+            if not everywhere and target not in targets:
+                continue
+            prototype = {
+                "apiVersion": latest["apiVersion"],
+                "kind": latest["kind"],
+                "metadata": {
+                    "name": name,
+                    "namespace": target,
+                    "annotations": {
+                        k: v
+                        for k, v in annotations.items()
+                        if k
+                        not in (
+                            "olm.targetNamespaces",
+                            "kubectl.kubernetes.io/last-applied-configuration",
+                        )
+                    },
+                    "labels": {
+                        **{
+                            k: v
+                            for k, v in (latest["metadata"].get("labels") or {}).items()
+                            if not k.startswith("operators.coreos.com/")
+                        },
+                        COPIED_LABEL: ns,
+                    },
+                },
+                "spec": copy.deepcopy(latest["spec"]),
+            }
+            copied_status = {
+                **copy.deepcopy(status),
+                "reason": "Copied",
+                "message": f"The operator is running in {ns} but is managing this namespace",
+            }
+            existing = self.store.peek(rt, target, name)
+            if existing is None:
+                created = self.store.create(rt, target, prototype, manager=OLM)
+                created["status"] = copied_status
+                self.store.save(rt, created, manager=OLM, status=True)
+                continue
+            if not _is_copied(existing):
+                continue  # the namespace installs its own CSV of that name
+            if (
+                existing.get("spec") != prototype["spec"]
+                or existing["metadata"].get("labels") != prototype["metadata"]["labels"]
+                or existing["metadata"].get("annotations") != prototype["metadata"]["annotations"]
+            ):
+                existing["spec"] = prototype["spec"]
+                existing["metadata"]["labels"] = prototype["metadata"]["labels"]
+                existing["metadata"]["annotations"] = prototype["metadata"]["annotations"]
+                existing = self.store.save(rt, existing, manager=OLM)
+            if existing.get("status") != copied_status:
+                existing["status"] = copied_status
+                self.store.save(rt, existing, manager=OLM, status=True)
+
+    def _remove_dangling_copy(self, csv: dict) -> None:
+        """olm/operator.go removeDanglingChildCSVs: a copy goes when its parent does, or
+        when the parent no longer targets the copy's namespace."""
+        rt = self.t("ClusterServiceVersion")
+        ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]
+        parent_ns = (csv["metadata"].get("annotations") or {}).get("olm.operatorNamespace")
+        parent = self.store.peek(rt, parent_ns, name) if parent_ns else None
+        targets = ((parent or {}).get("metadata", {}).get("annotations") or {}).get(
+            "olm.targetNamespaces"
+        )
+        dangling = (
+            parent is None
+            or parent["metadata"].get("deletionTimestamp")
+            or parent_ns == ns
+            or (targets is not None and targets != "" and ns not in targets.split(","))
+        )
+        if dangling:
+            self.store.delete(rt, ns, name)
 
     def _transition(self, csv, phase, reason, message, *, warn=False) -> dict:
         stamp = now()
@@ -837,15 +1457,8 @@ class OLMControllers:
         targets = (og.get("status") or {}).get("namespaces")
         if targets is None:
             return "", ""  # not reconciled yet: wait a tick
-        mode, description = _install_mode(targets, ns)
-        supported = {
-            m.get("type"): m.get("supported") for m in csv["spec"].get("installModes") or []
-        }
-        if not supported.get(mode):
-            return (
-                "UnsupportedOperatorGroup",
-                f"{mode} InstallModeType not supported, cannot configure to watch {description}",
-            )
+        # olm/operator.go operatorGroupForCSV: annotate first, then (transitionCSVState)
+        # check the install modes against the annotated targets.
         annotations = csv["metadata"].setdefault("annotations", {})
         wanted = {
             "olm.operatorGroup": og["metadata"]["name"],
@@ -856,6 +1469,9 @@ class OLMControllers:
             annotations.update(wanted)
             saved = self.store.save(self.t("ClusterServiceVersion"), csv, manager=OLM)
             csv["metadata"] = saved["metadata"]
+        problem = _supports(csv["spec"].get("installModes") or [], ns, list(targets))
+        if problem:
+            return "UnsupportedOperatorGroup", problem
         return None
 
     def _csv(self, rt, csv, all_csvs) -> None:
@@ -1051,8 +1667,8 @@ class OLMControllers:
                 csv,
                 "Replacing",
                 "BeingReplaced",
-                f"being replaced by csv: /apis/{V1A1}/namespaces/{ns}/clusterserviceversions/"
-                f"{newer['metadata']['name']}",
+                # olm/operator.go checkReplacementsAndUpdateStatus
+                f"being replaced by csv: {newer['metadata']['name']}",
             )
         elif phase == "Replacing" and newer_phase == "Succeeded":
             self._transition(

@@ -66,6 +66,16 @@ def test_unknown_image_is_transient_failure(kube):
     # Its packages never show up.
     packages = kube.r("packages.operators.coreos.com/v1", "PackageManifest")
     assert not packages.get(namespace="olm", label_selector="catalog=broken").items
+    # A catalog the resolver cannot read blocks resolution in every namespace (OLM's
+    # resolver cache errors out): remove it so the session's other tests can install.
+    kube.r(V1A1, "CatalogSource").delete(namespace="olm", name="broken")
+    wait_for(
+        lambda: (
+            not kube.r(V1A1, "CatalogSource")
+            .get(namespace="olm", field_selector="metadata.name=broken")
+            .items
+        )
+    )
 
 
 def test_package_manifests(kube, ns):
@@ -243,7 +253,9 @@ def test_manual_approval(kube, ns):
     ip = wait_for(lambda: kube.get(V1A1, "InstallPlan", ip_name, ns))
     assert ip.status.phase == "RequiresApproval"
     assert ip.spec.approval == "Manual" and ip.spec.approved is False
-    sub = kube.sub_status(ns)
+    sub = wait_for(
+        lambda: (s := kube.sub_status(ns)) and "InstallPlanPending" in conditions(s) and s
+    )
     assert sub["state"] == "UpgradePending"
     assert conditions(sub)["InstallPlanPending"]["reason"] == "RequiresApproval"
     assert "installedCSV" not in sub
@@ -293,16 +305,26 @@ def test_resolution_failed(kube, ns, spec, message):
     assert failed["reason"] == "ConstraintsNotSatisfiable"
     assert failed["message"] == message
     assert "installPlanRef" not in kube.sub_status(ns)
-    warnings = kube.events(ns, reason="ResolutionFailed")
-    assert warnings and warnings[0]["type"] == "Warning"
+    # catalog/operator.go records the event on the Namespace (cluster-scoped: in "default").
+    warnings = wait_for(
+        lambda: kube.events("default", reason="ResolutionFailed", **{"involvedObject.name": ns})
+    )
+    assert warnings[0]["type"] == "Warning" and warnings[0]["message"] == message
+    assert warnings[0]["involvedObject"]["kind"] == "Namespace"
 
 
 def test_missing_catalog_is_unhealthy(kube, ns):
     kube.operator_group(ns)
     kube.subscribe(ns, source="no-such-catalog")
-    unhealthy = wait_for(lambda: conditions(kube.sub_status(ns)).get("CatalogSourcesUnhealthy"))
+    # The first write says the list of catalogs grew (state.go UpdateHealth), the next one why.
+    unhealthy = wait_for(
+        lambda: (
+            (c := conditions(kube.sub_status(ns)).get("CatalogSourcesUnhealthy"))
+            and c["reason"] == "UnhealthyCatalogSourceFound"
+            and c
+        )
+    )
     assert unhealthy["status"] == "True"
-    assert unhealthy["reason"] == "UnhealthyCatalogSourceFound"
     assert unhealthy["message"] == "targeted catalogsource olm/no-such-catalog missing"
     assert (
         "no operators found from catalog no-such-catalog in namespace olm"
@@ -311,22 +333,33 @@ def test_missing_catalog_is_unhealthy(kube, ns):
 
 
 def test_no_operator_group(kube, ns):
+    # step_resolver.go ResolveSteps refuses to resolve without exactly one OperatorGroup:
+    # no InstallPlan, no CSV (the CSV-level NoOperatorGroup is for CSVs already there).
     kube.catalog()
     kube.subscribe(ns)
+    failed = wait_for(lambda: conditions(kube.sub_status(ns)).get("ResolutionFailed"))
+    assert failed["reason"] == "ErrorPreventedResolution"
+    assert failed["message"] == "expected 1 OperatorGroup in the namespace, found 0"
+    assert "lastTransitionTime" not in failed
+    assert not kube.r(V1A1, "ClusterServiceVersion").get(namespace=ns).items
+    # Creating the OperatorGroup lets the install go through.
+    kube.operator_group(ns)
+    wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Succeeded")
+    assert "ResolutionFailed" not in conditions(kube.sub_status(ns))
+    # Deleting it afterwards fails the CSV (olm/operator.go operatorGroupForCSV).
+    kube.r("operators.coreos.com/v1", "OperatorGroup").delete(namespace=ns, name="og")
     wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Failed")
     status = kube.status(V1A1, "ClusterServiceVersion", CSV_V110, ns)
     assert status["reason"] == "NoOperatorGroup"
     assert status["message"] == "csv in namespace with no operatorgroups"
-    # Creating the OperatorGroup lets the install go through.
-    kube.operator_group(ns)
-    wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Succeeded")
 
 
 def test_too_many_operator_groups(kube, ns):
     kube.catalog()
-    kube.operator_group(ns, name="og-1")
-    kube.operator_group(ns, name="og-2")
+    kube.operator_group(ns)
     kube.subscribe(ns)
+    wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Succeeded")
+    kube.operator_group(ns, name="og-2")
     wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Failed")
     status = kube.status(V1A1, "ClusterServiceVersion", CSV_V110, ns)
     assert status["reason"] == "TooManyOperatorGroups"
@@ -334,8 +367,11 @@ def test_too_many_operator_groups(kube, ns):
         status["message"]
         == "csv created in namespace with multiple operatorgroups, can't pick one automatically"
     )
+    failed = wait_for(lambda: conditions(kube.sub_status(ns)).get("ResolutionFailed"))
+    assert failed["message"] == "expected 1 OperatorGroup in the namespace, found 2"
     kube.r("operators.coreos.com/v1", "OperatorGroup").delete(namespace=ns, name="og-2")
     wait_for(lambda: kube.csv_phase(ns, CSV_V110) == "Succeeded")
+    wait_for(lambda: "ResolutionFailed" not in conditions(kube.sub_status(ns)))
 
 
 def test_unsupported_install_mode(kube, ns):
