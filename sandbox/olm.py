@@ -1728,20 +1728,22 @@ def package_manifest(cs: dict, pkg, namespace: str | None) -> dict:
     channels = []
     for channel, entries in pkg.channels.items():
         head = pkg.csv(entries[-1])
-        channels.append(
-            {
-                "name": channel,
-                "currentCSV": entries[-1],
-                "currentCSVDesc": _csv_description(head),
-                "entries": [
-                    {
-                        "name": e,
-                        "version": (pkg.csv(e) or {}).get("spec", {}).get("version", ""),
-                    }
-                    for e in reversed(entries)
-                ],
-            }
-        )
+        item: dict = {
+            "name": channel,
+            "currentCSV": entries[-1],
+            "currentCSVDesc": _csv_description(head),
+            "entries": [
+                {
+                    "name": e,
+                    "version": (pkg.csv(e) or {}).get("spec", {}).get("version", ""),
+                    # olm.deprecations of the bundle (packagemanifest_types.go ChannelEntry)
+                    **_deprecation(getattr(pkg, "bundle_deprecation", lambda _n: None)(e)),
+                }
+                for e in reversed(entries)
+            ],
+            **_deprecation(getattr(pkg, "channel_deprecation", lambda _n: None)(channel)),
+        }
+        channels.append(item)
     provider = (pkg.csv(pkg.head(pkg.default_channel)) or {}).get("spec", {}).get("provider") or {}
     return {
         "apiVersion": "packages.operators.coreos.com/v1",
@@ -1770,8 +1772,15 @@ def package_manifest(cs: dict, pkg, namespace: str | None) -> dict:
             "provider": provider,
             "defaultChannel": pkg.default_channel,
             "channels": channels,
+            **_deprecation(getattr(pkg, "deprecation", None)),
         },
     }
+
+
+def _deprecation(message: str | None) -> dict:
+    """`{"deprecation": {"message": …}}` where the catalog deprecates it, else nothing
+    (packageserver omits the field: packagemanifest_types.go `Deprecation *Deprecation`)."""
+    return {"deprecation": {"message": message}} if message else {}
 
 
 def _csv_description(csv: dict) -> dict:

@@ -594,10 +594,6 @@ def test_package_manifest_deprecations_model(catalog):
     assert redis.deprecation.startswith("redis-operator is no longer maintained")
 
 
-@pytest.mark.xfail(
-    reason="olm.py's package_manifest does not read Package/Channel/Bundle deprecations yet",
-    strict=False,
-)
 def test_package_manifest_serves_deprecations(fresh):
     kube = fresh()
     assert kube.catalog("fbc-folders", image=FBC) == "READY"

@@ -71,7 +71,7 @@ def test_submitted_catalog_becomes_ready_and_lists_its_packages(
 
 
 def test_unknown_image_fails_with_the_reason(
-    provider, sandbox_cluster, django_capture_on_commit_callbacks
+    provider, sandbox_cluster, sandbox, django_capture_on_commit_callbacks
 ):
     catalog = _submit(
         provider,
@@ -84,6 +84,17 @@ def test_unknown_image_fails_with_the_reason(
     assert catalog.last_observed_state == "TRANSIENT_FAILURE"
     assert catalog.message
     assert not catalog.packages.exists()
+    # As on a real cluster, a global catalog that cannot be listed stops OLM resolving in
+    # every namespace: the provider deletes it (and this test must not leave it behind).
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_catalog_source(actor=provider[1], catalog_source=catalog)
+    wait_until(
+        lambda: (
+            sandbox_object(sandbox, "operators.coreos.com/v1alpha1", "CatalogSource", "olm", "nope")
+            is None
+        ),
+        message="the broken catalog to be gone from the cluster",
+    )
 
 
 def test_sync_costs_list_calls_per_cluster_not_gets_per_catalog(
