@@ -182,9 +182,17 @@ def project_install_problem(*, version: AssetVersion, channel: str, cluster_id: 
     if installs_into_own_namespace(modes):
         return ""
     if ALL_NAMESPACES in set(modes or ()):
-        if cluster_id is not None and cluster_wide_installation(
-            cluster_id=cluster_id, package=version.package_name
-        ):
+        platform = (
+            cluster_wide_installation(cluster_id=cluster_id, package=version.package_name)
+            if cluster_id is not None
+            else None
+        )
+        if platform is not None and platform.status == Installation.Status.FAILED:
+            return _(
+                "This operator runs cluster-wide on this cluster, but its installation "
+                "failed: %(reason)s A platform admin must fix it first."
+            ) % {"reason": platform.failure_reason or platform.get_status_display()}
+        if platform is not None:
             return ""
         return _(
             "This operator only watches all namespaces (install mode AllNamespaces), so it "

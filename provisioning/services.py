@@ -189,6 +189,7 @@ def _create_installation(
                     },
                 )
                 records.mirror_provider(installation_id=installation.pk)
+                enqueue_on_commit(tasks.install_operator, installation.pk)  # its namespace
             else:
                 add_event(
                     installation=installation,

@@ -65,14 +65,14 @@ def _follow_soon(cluster_id: int) -> None:
 def install_operator(self: Task, installation_id: int) -> str | None:
     """Namespace → OperatorGroup (reuse the one there) → Subscription, by server-side apply."""
     installation = _load(installation_id)
-    if (
-        installation is None
-        or installation.is_provided
-        or installation.status
-        not in (
-            Installation.Status.PENDING,
-            Installation.Status.SUBSCRIBING,
-        )
+    if installation is not None and installation.is_provided:
+        # The operator runs cluster-wide; the project only needs its namespace, watched.
+        kube.gateway_for(installation.cluster).apply(namespace_manifest(installation.namespace))
+        records.mirror_provider(installation_id=installation.pk)
+        return None
+    if installation is None or installation.status not in (
+        Installation.Status.PENDING,
+        Installation.Status.SUBSCRIBING,
     ):
         logger.info(
             "install of %s skipped: %s",
