@@ -637,6 +637,28 @@ def test_operator_installs_from_the_fbc_catalog(fresh):
     assert versions == [("v1alpha1", True, False), ("v1beta1", True, True)]
 
 
+def test_install_plan_lists_each_crd_once(fresh, catalog):
+    """argocd-operator 0.9.0 owns ArgoCD in v1alpha1 and v1beta1: two `owned` entries, one
+    CRD, so one CustomResourceDefinition step (resolver/steps.go steps per bundle manifest)."""
+    csv = _pkg(catalog, FBC, "argocd-operator").bundle("argocd-operator.v0.9.0").csv
+    owned = csv["spec"]["customresourcedefinitions"]["owned"]
+    assert sorted(o["version"] for o in owned if o["kind"] == "ArgoCD") == ["v1alpha1", "v1beta1"]
+    kube = fresh()
+    assert kube.catalog("fbc", image=FBC) == "READY"
+    ns = kube.namespace()
+    kube.operator_group(ns)
+    kube.subscribe(ns, name="argocd", package="argocd-operator", channel="alpha", source="fbc")
+    ref = wait_for(lambda: kube.sub_status(ns, "argocd").get("installPlanRef"), message="plan")
+    ip = kube.get("operators.coreos.com/v1alpha1", "InstallPlan", ref["name"], ns).to_dict()
+    crd_steps = [
+        s["resource"]["name"]
+        for s in ip["status"]["plan"]
+        if s["resource"]["kind"] == "CustomResourceDefinition"
+    ]
+    assert sorted(crd_steps) == sorted({o["name"] for o in owned})
+    assert crd_steps.count("argocds.argoproj.io") == 1
+
+
 def _descriptors(csv: dict) -> set[str]:
     owned = (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []
     return {x for o in owned for d in o.get("specDescriptors") or [] for x in d["x-descriptors"]}
