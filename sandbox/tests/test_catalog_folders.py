@@ -46,6 +46,7 @@ def test_builtin_folders_are_served(catalog):
     assert sorted(p.name for p in catalog.packages(COMMUNITY)) == [
         "cert-manager",
         "etcd",
+        "grafana-operator",
         "memcached-operator",
         "opentelemetry-operator",
     ]
