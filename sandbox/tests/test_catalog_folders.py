@@ -567,6 +567,25 @@ def test_package_manifest_of_a_folder_catalog(fresh):
     [all_only] = [c for c in cert["channels"] if c["name"] == "stable"]
     supported = [m["type"] for m in all_only["currentCSVDesc"]["installModes"] if m["supported"]]
     assert supported == ["AllNamespaces"]
+    strimzi = _manifest(kube, "strimzi-kafka-operator")["status"]
+    assert strimzi["defaultChannel"] == "stable"
+    [stable] = strimzi["channels"]
+    assert stable["currentCSV"] == "strimzi-cluster-operator.v0.41.0"
+    assert [e["name"] for e in stable["entries"]] == [
+        "strimzi-cluster-operator.v0.41.0",
+        "strimzi-cluster-operator.v0.40.0",
+    ]
+    grafana = _manifest(kube, "grafana-operator")["status"]
+    assert grafana["defaultChannel"] == "v5"
+    [v5] = grafana["channels"]
+    assert v5["currentCSV"] == "grafana-operator.v5.9.0"
+    modes = {m["type"]: m["supported"] for m in v5["currentCSVDesc"]["installModes"]}
+    assert modes == {
+        "OwnNamespace": True,
+        "SingleNamespace": True,
+        "MultiNamespace": False,
+        "AllNamespaces": True,
+    }
 
 
 def test_package_manifest_deprecations_model(catalog):
@@ -792,6 +811,8 @@ def test_bundles_cover_the_console_shapes(catalog):
     }
     assert ("argocd-operator", "ArgoCDExport") in missing
     assert ("redis-operator", "RedisSentinel") in missing
+    assert ("strimzi-kafka-operator", "KafkaTopic") in missing
+    assert not {kind for pkg, kind in missing if pkg == "grafana-operator"}
 
     crds = {c["metadata"]["name"]: c for b in bundles for c in b.crds}
     assert crds["clusterissuers.cert-manager.io"]["spec"]["scope"] == "Cluster"
