@@ -1154,8 +1154,14 @@ class OLMControllers:
             label = "operators.coreos.com/" + f"{pkg.name}.{ns}"[:63]
             csv["metadata"].setdefault("labels", {})[label] = ""
             steps.append(self._step(target, csv, source, source_ns))
+            # One step per CRD manifest of the bundle (resolver/steps.go
+            # NewStepsFromBundle): a CRD owned in several versions is still listed once.
+            crd_names: list[str] = []
             for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
-                crd = self.catalog.crd(owned["name"])
+                if owned["name"] not in crd_names:
+                    crd_names.append(owned["name"])
+            for crd_name in crd_names:
+                crd = self.catalog.crd(crd_name)
                 if crd:
                     steps.append(self._step(target, crd, source, source_ns))
             for perm in (csv["spec"].get("install") or {}).get("spec", {}).get("permissions") or []:

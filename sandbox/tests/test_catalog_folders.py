@@ -16,6 +16,7 @@ from sandbox.bundles import load_yaml_documents
 from sandbox.catalog import BUILTIN_FOLDERS, CATALOG_DIR, Catalog, CatalogError, load_folder
 from sandbox.fbc import render_bundle
 from sandbox.server import SandboxCluster
+from sandbox.validation import validate_custom_resource
 
 from .conftest import wait_for
 
@@ -46,12 +47,14 @@ def test_builtin_folders_are_served(catalog):
     assert sorted(p.name for p in catalog.packages(COMMUNITY)) == [
         "cert-manager",
         "etcd",
+        "grafana-operator",
         "memcached-operator",
         "opentelemetry-operator",
+        "strimzi-kafka-operator",
     ]
     assert sorted(p.name for p in catalog.packages(FBC)) == ["argocd-operator", "redis-operator"]
     bundles = [b for image in (COMMUNITY, FBC) for p in catalog.packages(image) for b in p.bundles]
-    assert len(bundles) >= 12
+    assert len(bundles) >= 15
 
 
 def test_community_layout_bundle(catalog):
@@ -564,6 +567,25 @@ def test_package_manifest_of_a_folder_catalog(fresh):
     [all_only] = [c for c in cert["channels"] if c["name"] == "stable"]
     supported = [m["type"] for m in all_only["currentCSVDesc"]["installModes"] if m["supported"]]
     assert supported == ["AllNamespaces"]
+    strimzi = _manifest(kube, "strimzi-kafka-operator")["status"]
+    assert strimzi["defaultChannel"] == "stable"
+    [stable] = strimzi["channels"]
+    assert stable["currentCSV"] == "strimzi-cluster-operator.v0.41.0"
+    assert [e["name"] for e in stable["entries"]] == [
+        "strimzi-cluster-operator.v0.41.0",
+        "strimzi-cluster-operator.v0.40.0",
+    ]
+    grafana = _manifest(kube, "grafana-operator")["status"]
+    assert grafana["defaultChannel"] == "v5"
+    [v5] = grafana["channels"]
+    assert v5["currentCSV"] == "grafana-operator.v5.9.0"
+    modes = {m["type"]: m["supported"] for m in v5["currentCSVDesc"]["installModes"]}
+    assert modes == {
+        "OwnNamespace": True,
+        "SingleNamespace": True,
+        "MultiNamespace": False,
+        "AllNamespaces": True,
+    }
 
 
 def test_package_manifest_deprecations_model(catalog):
@@ -637,6 +659,116 @@ def test_operator_installs_from_the_fbc_catalog(fresh):
     assert versions == [("v1alpha1", True, False), ("v1beta1", True, True)]
 
 
+def test_install_plan_lists_each_crd_once(fresh, catalog):
+    """argocd-operator 0.9.0 owns ArgoCD in v1alpha1 and v1beta1: two `owned` entries, one
+    CRD, so one CustomResourceDefinition step (resolver/steps.go steps per bundle manifest)."""
+    csv = _pkg(catalog, FBC, "argocd-operator").bundle("argocd-operator.v0.9.0").csv
+    owned = csv["spec"]["customresourcedefinitions"]["owned"]
+    assert sorted(o["version"] for o in owned if o["kind"] == "ArgoCD") == ["v1alpha1", "v1beta1"]
+    kube = fresh()
+    assert kube.catalog("fbc", image=FBC) == "READY"
+    ns = kube.namespace()
+    kube.operator_group(ns)
+    kube.subscribe(ns, name="argocd", package="argocd-operator", channel="alpha", source="fbc")
+    ref = wait_for(lambda: kube.sub_status(ns, "argocd").get("installPlanRef"), message="plan")
+    ip = kube.get("operators.coreos.com/v1alpha1", "InstallPlan", ref["name"], ns).to_dict()
+    crd_steps = [
+        s["resource"]["name"]
+        for s in ip["status"]["plan"]
+        if s["resource"]["kind"] == "CustomResourceDefinition"
+    ]
+    assert sorted(crd_steps) == sorted({o["name"] for o in owned})
+    assert crd_steps.count("argocds.argoproj.io") == 1
+
+
+def _owned_kinds(bundle) -> list[tuple[str, str, str]]:
+    owned = bundle.csv["spec"]["customresourcedefinitions"]["owned"]
+    return sorted((o["kind"], o["name"], o["version"]) for o in owned)
+
+
+def _supported_modes(bundle) -> list[str]:
+    return [m["type"] for m in bundle.csv["spec"]["installModes"] if m["supported"]]
+
+
+def test_grafana_and_strimzi_bundles(catalog):
+    grafana = _pkg(catalog, COMMUNITY, "grafana-operator")
+    assert grafana.default_channel == "v5"
+    assert grafana.channels == {"v5": ["grafana-operator.v5.9.0"]}
+    assert grafana.head("v5") == "grafana-operator.v5.9.0"
+    bundle = grafana.bundle("grafana-operator.v5.9.0")
+    assert bundle.version == "5.9.0"
+    assert _supported_modes(bundle) == ["OwnNamespace", "SingleNamespace", "AllNamespaces"]
+    assert _owned_kinds(bundle) == [
+        ("Grafana", "grafanas.grafana.integreatly.org", "v1beta1"),
+        ("GrafanaDashboard", "grafanadashboards.grafana.integreatly.org", "v1beta1"),
+    ]
+    assert all(c["spec"]["scope"] == "Namespaced" for c in bundle.crds)
+    examples = json.loads(bundle.csv["metadata"]["annotations"]["alm-examples"])
+    assert sorted(e["kind"] for e in examples) == ["Grafana", "GrafanaDashboard"]
+    assert {"group": "grafana.integreatly.org", "kind": "Grafana", "version": "v1beta1"} in (
+        bundle.provided_apis()
+    )
+
+    strimzi = _pkg(catalog, COMMUNITY, "strimzi-kafka-operator")
+    assert strimzi.default_channel == "stable"
+    assert strimzi.head("stable") == "strimzi-cluster-operator.v0.41.0"
+    assert strimzi.channel("stable").chain() == [
+        "strimzi-cluster-operator.v0.41.0",
+        "strimzi-cluster-operator.v0.40.0",
+    ]
+    new = strimzi.bundle("strimzi-cluster-operator.v0.41.0")
+    assert new.csv["spec"]["replaces"] == "strimzi-cluster-operator.v0.40.0"
+    assert new.skip_range == "<0.41.0"
+    assert strimzi.next_versions("stable", "strimzi-cluster-operator.v0.40.0") == [
+        "strimzi-cluster-operator.v0.41.0"
+    ]
+    for name in ("strimzi-cluster-operator.v0.40.0", "strimzi-cluster-operator.v0.41.0"):
+        b = strimzi.bundle(name)
+        assert _supported_modes(b) == ["AllNamespaces"], name
+        assert _owned_kinds(b) == [
+            ("Kafka", "kafkas.kafka.strimzi.io", "v1beta2"),
+            ("KafkaTopic", "kafkatopics.kafka.strimzi.io", "v1beta2"),
+        ]
+        examples = json.loads(b.csv["metadata"]["annotations"]["alm-examples"])
+        assert [e["kind"] for e in examples] == ["Kafka"], name  # KafkaTopic has none
+        assert all(c["spec"]["scope"] == "Namespaced" for c in b.crds)
+        [version] = b.crd("kafkas.kafka.strimzi.io")["spec"]["versions"]
+        assert validate_custom_resource(examples[0], version["schema"]["openAPIV3Schema"]) == [], (
+            name
+        )
+    [topic] = new.crd("kafkatopics.kafka.strimzi.io")["spec"]["versions"]
+    bad = {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaTopic", "metadata": {}}
+    bad["spec"] = {"partitions": 0, "replicas": 3}
+    assert [e.field for e in validate_custom_resource(bad, topic["schema"]["openAPIV3Schema"])] == [
+        "spec.partitions"
+    ]
+
+
+def test_grafana_operator_installs_in_an_own_namespace_group(fresh):
+    kube = fresh()
+    assert kube.catalog("community", image=COMMUNITY) == "READY"
+    ns = kube.namespace()
+    kube.operator_group(ns)  # targetNamespaces: [ns], OwnNamespace
+    kube.subscribe(ns, name="grafana", package="grafana-operator", channel="v5", source="community")
+    csv = wait_for(lambda: kube.sub_status(ns, "grafana").get("installedCSV"), message="installed")
+    assert csv == "grafana-operator.v5.9.0"
+    wait_for(lambda: kube.csv_phase(ns, csv) == "Succeeded", message=f"{csv} Succeeded")
+    got = kube.get("operators.coreos.com/v1alpha1", "ClusterServiceVersion", csv, ns).to_dict()
+    assert got["metadata"]["annotations"]["olm.targetNamespaces"] == ns
+    dep = kube.get("apps/v1", "Deployment", "grafana-operator-controller-manager-v5", ns)
+    assert dep.status.availableReplicas == 1
+    for name in ("grafanas.grafana.integreatly.org", "grafanadashboards.grafana.integreatly.org"):
+        crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+        assert crd.spec.scope == "Namespaced"
+    # the CSV's examples are accepted by the CRDs' schemas
+    for example in json.loads(got["metadata"]["annotations"]["alm-examples"]):
+        kube.r(example["apiVersion"], example["kind"]).create(namespace=ns, body=example)
+    dashboard = kube.get(
+        "grafana.integreatly.org/v1beta1", "GrafanaDashboard", "grafanadashboard-sample", ns
+    )
+    assert dashboard.spec.instanceSelector.matchLabels.dashboards == "grafana-a"
+
+
 def _descriptors(csv: dict) -> set[str]:
     owned = (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []
     return {x for o in owned for d in o.get("specDescriptors") or [] for x in d["x-descriptors"]}
@@ -679,6 +811,8 @@ def test_bundles_cover_the_console_shapes(catalog):
     }
     assert ("argocd-operator", "ArgoCDExport") in missing
     assert ("redis-operator", "RedisSentinel") in missing
+    assert ("strimzi-kafka-operator", "KafkaTopic") in missing
+    assert not {kind for pkg, kind in missing if pkg == "grafana-operator"}
 
     crds = {c["metadata"]["name"]: c for b in bundles for c in b.crds}
     assert crds["clusterissuers.cert-manager.io"]["spec"]["scope"] == "Cluster"
