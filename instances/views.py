@@ -173,12 +173,17 @@ def _owned_api(installation, kind):
     return api
 
 
-def _kind_and_version(csv_info, kind, version_name):
-    """The owned kind and the served version asked for (the default one when none): 404s."""
+def _kind_and_version(csv_info, kind, version_name, *, fallback=False):
+    """The owned kind and the served version asked for (the default one when none): 404s.
+
+    `fallback` (an existing instance): a version no longer served opens the default one,
+    whose check then says which apiVersion to write."""
     kind_api = schema.find_kind(csv_info, kind)
     if kind_api is None:
         raise Http404("The operator provides no such API.")
     version = schema.version_of(kind_api, version_name)
+    if version is None and fallback:
+        version = schema.version_of(kind_api, None)
     if version is None:
         raise Http404("The operator serves no such version of that API.")
     return kind_api, version
@@ -234,6 +239,7 @@ def _operand_create(request, installation, kind):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Creating %(name)s…") % {"name": instance.name})
+            _pruned_notice(request, form)
             return redirect("instances:instance-detail", instance_id=instance.pk)
     sync_url = reverse("instances:instance-create-sync", args=[installation.pk])
     return render(
@@ -252,6 +258,18 @@ def _operand_create(request, installation, kind):
     )
 
 
+def _pruned_notice(request, form):
+    if form.pruned:
+        messages.warning(
+            request,
+            _(
+                "The operator's schema has no %(fields)s: left out, as the API server "
+                "would have dropped them."
+            )
+            % {"fields": ", ".join(form.pruned)},
+        )
+
+
 @login_required
 @require_POST
 def operand_sync(request, installation_id=None, instance_id=None):
@@ -265,7 +283,9 @@ def operand_sync(request, installation_id=None, instance_id=None):
         installation = get_installation_for(user=request.user, installation_id=installation_id)
         namespace, fixed_name = installation.namespace, ""
         kind, version_name = request.GET.get("kind", ""), request.GET.get("version")
-    kind_api, version = _kind_and_version(installation.csv_info, kind, version_name)
+    kind_api, version = _kind_and_version(
+        installation.csv_info, kind, version_name, fallback=instance_id is not None
+    )
     options = {
         "csv_info": installation.csv_info,
         "kind_api": kind_api,
@@ -375,7 +395,7 @@ def _attach(form: Any, exc: ValidationError) -> None:
 def _operand_edit(request, instance):
     installation = instance.installation
     kind_api, version = _kind_and_version(
-        installation.csv_info, instance.kind, instance.api_version
+        installation.csv_info, instance.kind, instance.api_version, fallback=True
     )
     form = _operand_form(
         request,
@@ -398,6 +418,7 @@ def _operand_edit(request, instance):
             messages.success(
                 request, _("Applying the new spec of %(name)s…") % {"name": instance.name}
             )
+            _pruned_notice(request, form)
             return redirect("instances:instance-detail", instance_id=instance.pk)
     return render(
         request,

@@ -607,3 +607,33 @@ def test_the_api_creates_a_chosen_version_and_names_the_fields(buyer, operator):
         "/api/v1/instances/form-schema/", {"installation": certs.pk, "kind": "ClusterIssuer"}
     ).json()
     assert refused["creatable"] is False and refused["scope"] == "Cluster"
+
+
+def test_fields_the_schema_does_not_know_are_left_out_and_said_so(client, buyer, operator):
+    client.force_login(buyer.owner)
+    installation = operator(PROMETHEUS)
+    url = f"/instances/new/{installation.pk}/?kind=Prometheus"
+    page = client.get(url).content.decode()
+    text = _yaml_of(page).replace("spec:\n", "spec:\n  retentionSize: 10GB\n", 1)
+    response = client.post(url, {"_current": "yaml", "_submit": "1", "yaml": text}, follow=True)
+    instance = OperandInstance.objects.get(kind="Prometheus")
+    assert "retentionSize" not in instance.spec and instance.spec["replicas"] == 2
+    assert "spec.retentionSize" in html_module.unescape(response.content.decode())
+
+
+def test_without_the_crds_the_form_comes_from_the_descriptors_and_the_example(
+    client, buyer, operator
+):
+    client.force_login(buyer.owner)
+    installation = operator(without_crds(PROMETHEUS))
+    page = client.get(f"/instances/new/{installation.pk}/?kind=Prometheus").content.decode()
+    assert re.search(r'<input type="number" name="f:spec.replicas"[^>]*value="2"[^>]*min="0"', page)
+    assert 'name="f:spec.resources.requests.memory" value="400Mi"' in page
+    assert "f:spec.listenLocal" not in page
+    # The example's fields the form does not show are kept in the YAML.
+    assert "serviceAccountName: prometheus-k8s" in _yaml_of(page)
+    response = client.post(f"/instances/new/{installation.pk}/?kind=Prometheus", _submit(page))
+    assert response.status_code == 302
+    assert OperandInstance.objects.get(kind="Prometheus").spec["serviceAccountName"] == (
+        "prometheus-k8s"
+    )
