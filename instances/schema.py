@@ -367,6 +367,11 @@ def _check_object(value: Obj, schema: Obj, path: str, out: _Result) -> Obj:
     result: Obj = {}
     for key, item in value.items():
         child_path = _join(path, str(key))
+        child = (properties or {}).get(key) if isinstance(properties, dict) else None
+        if child is None and isinstance(additional, dict):
+            child = additional
+        if item is None and isinstance(child, dict) and not child.get("nullable"):
+            continue  # the API server drops a null it was not told to keep
         if isinstance(properties, dict) and key in properties:
             result[key] = _check(item, properties[key], child_path, out)
         elif isinstance(additional, dict):
@@ -380,7 +385,7 @@ def _check_object(value: Obj, schema: Obj, path: str, out: _Result) -> Obj:
         else:
             out.pruned.append(child_path)  # what the API server drops without a word
     for key in schema.get("required") or []:
-        if key not in value:
+        if key not in result:
             out.add(_join(path, key), _("Required."))
     count = len(result)
     if isinstance(schema.get("minProperties"), int) and count < schema["minProperties"]:

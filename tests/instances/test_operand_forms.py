@@ -223,6 +223,8 @@ def test_unknown_fields_are_pruned_as_the_api_server_does_unless_preserved():
     assert sorted(check.pruned) == ["spec.bogus", "spec.serviceMonitorSelector.typo"]
     assert check.manifest["spec"]["affinity"] == {"nodeAffinity": {"anything": ["goes"]}}
     assert "bogus" not in check.manifest["spec"]
+    nulls = _check(PROMETHEUS, _obj("monitoring.coreos.com/v1", "Prometheus", {"retention": None}))
+    assert nulls.errors == {} and nulls.manifest["spec"] == {}  # a bare `retention:` line
     top = _obj("monitoring.coreos.com/v1", "Prometheus", {"replicas": 1})
     top["extra"] = 1
     assert _check(PROMETHEUS, top).pruned == ["extra"]
