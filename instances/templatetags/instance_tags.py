@@ -25,6 +25,8 @@ def instances_tab_context(installation):
             for kind in schema.owned_kinds(installation.csv_info)
         ],
         "memcached_kind": memcached.KIND,
+        "has_memcached": memcached.find_api(installation.csv_info, memcached.KIND) is not None
+        or not installation.csv_info,
         "installed": installation.is_serving,
         "entitlement_active": active is not None,
         "ended_entitlement": ended,

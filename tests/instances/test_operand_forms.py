@@ -362,6 +362,8 @@ def test_the_tab_offers_one_create_per_kind_and_none_for_cluster_scoped(client, 
     assert 'data-testid="create-ClusterIssuer"' not in tab
     assert 'data-testid="cluster-scoped-ClusterIssuer"' in tab
     assert "it would be shared by every tenant" in html_module.unescape(tab)
+    assert "the operator's controller runs it" in html_module.unescape(tab)
+    assert "Create a Memcached cluster" not in tab
 
 
 def test_the_form_view_renders_the_descriptors_widgets(client, buyer, operator):
