@@ -537,6 +537,11 @@ class OperandForm:
         self.pruned = check.pruned
         for path, messages in check.errors.items():
             self._add(path, messages)
+        for leaf in [leaf for f in self.fields for leaf in f.leaves()]:
+            # A required field left blank: the API server takes "" but the operator will not.
+            found, value = operand_form._get(self.obj, leaf.path)
+            if leaf.required and found and value == "" and not leaf.errors:
+                self._add(leaf.path, [str(_("Required."))])
         if self.fixed_name and (self.obj.get("metadata") or {}).get("name") != self.fixed_name:
             self.non_field_errors.append(
                 str(_("The name cannot change; create a new instance instead."))

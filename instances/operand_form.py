@@ -496,7 +496,9 @@ def merge(fields: list[Field], obj: Obj, data: Any, *, base: Obj) -> dict[str, l
         if f.widget == "select" and old is not None:
             old = _display("text", old)
             value = value if value is None else _display("text", value)
-        if value == (old if found else None):
+        if not found or old in ({}, [], ""):
+            old = None  # an empty map, list or text reads back as an empty field
+        if value == old:
             continue
         if value is None:
             _remove(obj, f.path)

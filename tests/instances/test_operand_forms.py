@@ -641,3 +641,25 @@ def test_without_the_crds_the_form_comes_from_the_descriptors_and_the_example(
     assert OperandInstance.objects.get(kind="Prometheus").spec["serviceAccountName"] == (
         "prometheus-k8s"
     )
+
+
+def test_a_required_field_left_blank_is_refused_on_its_field(client, buyer, operator):
+    client.force_login(buyer.owner)
+    info = json.loads(json.dumps(CERT_MANAGER))
+    info["alm_examples"] = "[]"  # no example: the skeleton has secretName "" and issuerRef.name ""
+    installation = operator(info)
+    url = f"/instances/new/{installation.pk}/?kind=Certificate"
+    page = client.get(url).content.decode()
+    assert re.search(r'name="f:spec.secretName"[^>]*value=""', page)
+    response = client.post(url, _submit(page, **{"f:spec.issuerRef.name": "ca"}))
+    assert response.status_code == 400
+    assert _errors(response.content.decode(), "spec.secretName") == "<li>Required.</li>"
+    assert not _errors(response.content.decode(), "spec.issuerRef.name")
+    response = client.post(
+        url, _submit(page, **{"f:spec.issuerRef.name": "ca", "f:spec.secretName": "web-tls"})
+    )
+    assert response.status_code == 302
+    assert OperandInstance.objects.get(kind="Certificate").spec == {
+        "secretName": "web-tls",
+        "issuerRef": {"name": "ca"},
+    }
