@@ -132,6 +132,10 @@ class SpecFieldsSerializer(serializers.Serializer):
         required=False,
         help_text="The whole custom resource (any API the operator owns), instead of fields.",
     )
+    spec = serializers.DictField(
+        required=False, help_text="The spec of any other owned API (with `kind`)."
+    )
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
 
     def validate_affinity(self, value):
         if isinstance(value, str):
@@ -163,8 +167,6 @@ class InstanceCreateSerializer(SpecFieldsSerializer):
         help_text="The served version to create (`v1beta1` or `group/v1beta1`); default: "
         "the storage version, else the newest served.",
     )
-    spec = serializers.DictField(required=False, help_text="The spec of a `kind` instance.")
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -425,6 +427,19 @@ class OperandInstanceViewSet(
         instance = self.get_object()
         incoming = SpecFieldsSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        if instance.kind != memcached.KIND and data.get("manifest") is None:
+            # Any other owned API: `spec` (and `labels`) replace theirs; the rest stays.
+            manifest = manifest_of(instance)
+            if "spec" in data:
+                manifest["spec"] = data["spec"]
+            if "labels" in data:
+                manifest["metadata"]["labels"] = dict(data["labels"])
+            try:
+                services.update_instance(actor=request.user, instance=instance, manifest=manifest)
+            except ValidationError as exc:
+                raise _generic_fields(exc) from None
+            return self._respond(instance)
         manifest, as_fields = _manifest_from(
             incoming.validated_data,
             namespace=instance.namespace,

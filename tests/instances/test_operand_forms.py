@@ -580,6 +580,13 @@ def test_the_api_creates_a_chosen_version_and_names_the_fields(buyer, operator):
     assert created.status_code == 201, created.json()
     assert created.json()["api_version"] == "monitoring.coreos.com/v1beta1"
     assert created.json()["spec"]["timeIntervals"] == [{"name": "n"}]
+    changed = api.patch(
+        f"/api/v1/instances/{created.json()['id']}/",
+        {"spec": {"route": {"receiver": "pager"}, "bogus": 1}},
+        format="json",
+    )
+    assert changed.status_code == 202, changed.json()
+    assert changed.json()["spec"] == {"route": {"receiver": "pager"}}  # pruned
     etcd = operator(ETCD)
     bad = api.post(
         "/api/v1/instances/",
