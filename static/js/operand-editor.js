@@ -66,7 +66,16 @@
         // Keep the open "Advanced" sections open.
         var open = [];
         fields.querySelectorAll("details").forEach(function (d, i) { if (d.open) open.push(i); });
+        // Passwords are never drawn by the server: keep what was typed.
+        var typed = {};
+        fields.querySelectorAll('input[type="password"]').forEach(function (input) {
+          if (input.value) typed[input.name] = input.value;
+        });
         fields.innerHTML = answer.fields_html;
+        Object.keys(typed).forEach(function (name) {
+          var input = fields.querySelector('input[type="password"][name="' + CSS.escape(name) + '"]');
+          if (input) input.value = typed[name];
+        });
         var all = fields.querySelectorAll("details");
         open.forEach(function (i) { if (all[i]) all[i].open = true; });
         showAddButtons(fields);
