@@ -670,3 +670,50 @@ def test_a_required_field_left_blank_is_refused_on_its_field(client, buyer, oper
         "secretName": "web-tls",
         "issuerRef": {"name": "ca"},
     }
+
+
+def test_typed_values_come_back_with_their_type():
+    version = {
+        "name": "v1",
+        "api_version": "example.com/v1",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"type": "integer", "enum": [80, 443]},
+                        "ratio": {"type": "number"},
+                        "tls": {"type": "boolean"},
+                        "hosts": {"type": "array", "items": {"type": "string"}},
+                        "target": {"x-kubernetes-int-or-string": True},
+                    },
+                }
+            },
+        },
+        "spec_descriptors": [
+            {
+                "path": "ratio",
+                "display_name": "Ratio",
+                "x_descriptors": [f"{operand_form.UI}number"],
+            }
+        ],
+    }
+    fields = operand_form.build_fields(version)
+    base = {"spec": {"port": 80, "tls": True, "hosts": ["a"], "target": 8080}}
+    obj = json.loads(json.dumps(base))
+    data = {
+        "f:spec.port": "443",
+        "f:spec.ratio": "0.5",
+        "f:spec.tls._shown": "1",  # unchecked
+        "f:spec.hosts": "a\nb\n",
+        "f:spec.target": "8080",  # as drawn: unchanged, stays an integer
+    }
+    assert operand_form.merge(fields, obj, data, base=base) == {}
+    assert obj["spec"] == {
+        "port": 443,
+        "ratio": 0.5,
+        "tls": False,
+        "hosts": ["a", "b"],
+        "target": 8080,
+    }
