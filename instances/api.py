@@ -21,7 +21,7 @@ from core.errors import NON_FIELD, NotFound, invalid
 from provisioning.models import Installation
 from provisioning.selectors import installations_for
 
-from . import memcached, selectors, services
+from . import memcached, operand_form, schema, selectors, services
 from .errors import InstancesErrorCode as Code
 from .forms import API_FIELD_FOR_PATH
 from .manifests import manifest_of
@@ -132,6 +132,10 @@ class SpecFieldsSerializer(serializers.Serializer):
         required=False,
         help_text="The whole custom resource (any API the operator owns), instead of fields.",
     )
+    spec = serializers.DictField(
+        required=False, help_text="The spec of any other owned API (with `kind`)."
+    )
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
 
     def validate_affinity(self, value):
         if isinstance(value, str):
@@ -155,6 +159,14 @@ class SpecFieldsSerializer(serializers.Serializer):
 class InstanceCreateSerializer(SpecFieldsSerializer):
     installation = serializers.PrimaryKeyRelatedField(queryset=Installation.objects.none())
     expose = serializers.BooleanField(default=False, help_text="可集群外访问 right away.")
+    kind = serializers.CharField(
+        required=False, help_text="Any kind the operator owns (default MemcachedCluster)."
+    )
+    api_version = serializers.CharField(
+        required=False,
+        help_text="The served version to create (`v1beta1` or `group/v1beta1`); default: "
+        "the storage version, else the newest served.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -278,6 +290,43 @@ def _manifest_from(data, *, namespace, base=None):
     return memcached.manifest(name=name, namespace=namespace, spec=spec), True
 
 
+GENERIC_FIELD_FOR_PATH = {"metadata.name": "name", "apiVersion": "api_version"}
+
+
+def _operand_manifest(data, *, installation):
+    """`kind` + `api_version` + `name` + `spec` (any owned API) as the custom resource."""
+    csv_info = installation.csv_info
+    kind_api = schema.find_kind(csv_info, data["kind"])
+    if kind_api is None:
+        kinds = ", ".join(k["kind"] for k in schema.owned_kinds(csv_info)) or "-"
+        raise invalid(f"This operator provides {kinds}.", code=Code.UNKNOWN_KIND, field="kind")
+    version = schema.version_of(kind_api, data.get("api_version"))
+    if version is None:
+        served = ", ".join(v["api_version"] for v in kind_api["versions"])
+        raise invalid(
+            f"{kind_api['kind']} is served as {served}.",
+            code=Code.UNKNOWN_VERSION,
+            field="api_version",
+        )
+    metadata = {"name": data.get("name") or "", "namespace": installation.namespace}
+    if data.get("labels"):
+        metadata["labels"] = dict(data["labels"])
+    return {
+        "apiVersion": version["api_version"],
+        "kind": kind_api["kind"],
+        "metadata": metadata,
+        "spec": data.get("spec") or {},
+    }
+
+
+def _generic_fields(exc: ValidationError) -> ValidationError:
+    if not hasattr(exc, "error_dict"):
+        return exc
+    return ValidationError(
+        {GENERIC_FIELD_FOR_PATH.get(p, p): errors for p, errors in exc.error_dict.items()}
+    )
+
+
 def _by_fields(exc: ValidationError, as_fields: bool) -> ValidationError:
     """Custom-resource paths → the API's field names, when fields were sent (codes kept)."""
     if not hasattr(exc, "error_dict"):
@@ -330,7 +379,35 @@ class OperandInstanceViewSet(
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         installation = data["installation"]
+        generic = data.get("manifest") is None and (
+            data.get("kind", memcached.KIND) != memcached.KIND or "spec" in data
+        )
+        if generic:
+            try:
+                manifest = _operand_manifest(
+                    {"kind": memcached.KIND, **data}, installation=installation
+                )
+                instance = services.request_instance(
+                    actor=request.user,
+                    installation=installation,
+                    manifest=manifest,
+                    request_key=request.headers.get("Idempotency-Key", "")[:100],
+                    origin=OperandInstance.Origin.API,
+                )
+            except ValidationError as exc:
+                raise _generic_fields(exc) from None
+            return self._respond(instance, status.HTTP_201_CREATED)
         manifest, as_fields = _manifest_from(data, namespace=installation.namespace)
+        if (
+            as_fields is False
+            and data.get("api_version")
+            and isinstance(manifest, dict)
+            and not manifest.get("apiVersion")
+        ):
+            kind_api = schema.find_kind(installation.csv_info, str(manifest.get("kind") or ""))
+            version = schema.version_of(kind_api, data["api_version"]) if kind_api else None
+            if version is not None:
+                manifest = {**manifest, "apiVersion": version["api_version"]}
         try:
             instance = services.request_instance(
                 actor=request.user,
@@ -350,6 +427,19 @@ class OperandInstanceViewSet(
         instance = self.get_object()
         incoming = SpecFieldsSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        if instance.kind != memcached.KIND and data.get("manifest") is None:
+            # Any other owned API: `spec` (and `labels`) replace theirs; the rest stays.
+            manifest = manifest_of(instance)
+            if "spec" in data:
+                manifest["spec"] = data["spec"]
+            if "labels" in data:
+                manifest["metadata"]["labels"] = dict(data["labels"])
+            try:
+                services.update_instance(actor=request.user, instance=instance, manifest=manifest)
+            except ValidationError as exc:
+                raise _generic_fields(exc) from None
+            return self._respond(instance)
         manifest, as_fields = _manifest_from(
             incoming.validated_data,
             namespace=instance.namespace,
@@ -410,6 +500,54 @@ class OperandInstanceViewSet(
         """验证访问: the worker sets and gets a random key; see `verification` for the result."""
         return self._respond(
             services.request_verify(actor=request.user, instance=self.get_object())
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("installation", OpenApiTypes.INT, required=True),
+            OpenApiParameter("kind", str, required=True),
+            OpenApiParameter("version", str, description="Default: the storage version."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"], url_path="form-schema")
+    def form_schema(self, request):
+        """The create form of a kind and version: its fields (from the CRD's schema and the
+        CSV's specDescriptors), the versions served, and the object it starts from."""
+        try:
+            installation = installations_for(user=request.user).get(
+                pk=request.query_params.get("installation")
+            )
+        except (Installation.DoesNotExist, ValueError, TypeError):
+            raise NotFound("No such installation.") from None
+        kind_api = schema.find_kind(installation.csv_info, request.query_params.get("kind", ""))
+        if kind_api is None:
+            raise NotFound("The operator provides no such API.")
+        version = schema.version_of(kind_api, request.query_params.get("version"))
+        if version is None:
+            raise invalid(
+                "Not a served version of this kind.", code=Code.UNKNOWN_VERSION, field="version"
+            )
+        scoped = schema.cluster_scoped(kind_api)
+        return Response(
+            {
+                "kind": kind_api["kind"],
+                "group": kind_api["group"],
+                "scope": kind_api["scope"] or None,
+                "creatable": not scoped,
+                "reason": schema.cluster_scoped_reason(kind_api["kind"]) if scoped else "",
+                "versions": [
+                    {"name": v["name"], "api_version": v["api_version"], "storage": v["storage"]}
+                    for v in kind_api["versions"]
+                ],
+                "version": version["name"],
+                "api_version": version["api_version"],
+                "schema": version["schema"],
+                "fields": [f.as_dict() for f in operand_form.build_fields(version)],
+                "initial": operand_form.start_object(
+                    installation.csv_info, kind_api, version, namespace=installation.namespace
+                ),
+            }
         )
 
     @extend_schema(

@@ -8,6 +8,8 @@ class InstancesErrorCode(ErrorCode):
     NO_ENTITLEMENT = "no_entitlement"
     INVALID_MANIFEST = "invalid_manifest"
     UNKNOWN_KIND = "unknown_kind"
+    CLUSTER_SCOPED = "cluster_scoped"
+    UNKNOWN_VERSION = "unknown_version"
     NAME_TAKEN = "name_taken"
     NAME_FIXED = "name_fixed"
     OPERATOR_NOT_INSTALLED = "operator_not_installed"

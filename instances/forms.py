@@ -7,15 +7,20 @@ the custom resource and land on the form field that edits that path.
 
 from __future__ import annotations
 
+import json
+import uuid
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project
 from clusters.models import Cluster
+from core.errors import NON_FIELD
 
-from . import memcached
-from .manifests import validate_manifest
+from . import memcached, operand_form
+from .manifests import check_manifest, validate_manifest
 from .services import MAX_LOG_LINES
 
 # Where an error of a custom-resource path is shown on the Form tab.
@@ -392,3 +397,154 @@ class CatalogPlacementForm(forms.Form):
         default = clusters.filter(is_default=True).first()
         if default is not None:
             self.fields["cluster"].initial = default.pk
+
+
+class OperandForm:
+    """Form view and YAML side by side, for any owned API but MemcachedCluster.
+
+    Built from the chosen version's schema and specDescriptors (`operand_form`); a submit
+    merges the fields changed since the page was drawn into the YAML's object, then the
+    result is checked like every other manifest (`manifests.check_manifest`). Errors land on
+    the field of their path, else under the YAML.
+    """
+
+    tab = "operand"
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        csv_info: dict[str, Any],
+        kind_api: dict[str, Any],
+        version: dict[str, Any],
+        namespace: str,
+        initial: dict[str, Any] | None = None,
+        fixed_name: str = "",
+        secrets: dict[str, Any] | None = None,
+    ) -> None:
+        self.csv_info = csv_info or {}
+        self.kind_api, self.version, self.namespace = kind_api, version, namespace
+        self.fixed_name = fixed_name
+        self.secrets = secrets or {}
+        self.data = data
+        self.is_bound = data is not None
+        self.fields = operand_form.build_fields(version, example=initial)
+        self.non_field_errors: list[str] = []
+        self.yaml_errors: list[str] = []
+        self.pruned: list[str] = []
+        self.manifest: dict[str, Any] | None = None
+        self.cleaned_data: dict[str, Any] = {}
+        self.obj: dict[str, Any] | None = None
+        self.yaml_text = ""
+        if data is None:
+            self.request_key = uuid.uuid4().hex
+            self.obj = json.loads(json.dumps(initial or {}))
+        else:
+            self.request_key = str(data.get("request_key") or "") or uuid.uuid4().hex
+            self.yaml_text = str(data.get("yaml") or "")
+            try:
+                self.obj = memcached.parse_yaml(self.yaml_text)
+            except memcached.ManifestError as exc:
+                self.yaml_errors.append(str(exc))
+            if self.obj is not None:
+                try:
+                    base = memcached.parse_yaml(str(data.get("_base") or ""))
+                except memcached.ManifestError:
+                    base = json.loads(json.dumps(self.obj))
+                for path, messages in operand_form.merge(
+                    self.fields, self.obj, data, base=base
+                ).items():
+                    self._add(path, messages)
+        if fixed_name:
+            for f in self.fields:
+                if f.path == "metadata.name":
+                    f.disabled = True
+            if self.obj is not None:
+                self.obj.setdefault("metadata", {})["name"] = fixed_name
+        if self.obj is not None:
+            operand_form.fill(self.fields, self.obj)
+            self.yaml_text = memcached.to_yaml(operand_form.without_secrets(self.obj, self.fields))
+        self.base_text = self.yaml_text
+        self.cleaned_data = {"request_key": self.request_key, "expose": False}
+
+    @property
+    def errors(self) -> bool:
+        return bool(
+            self.non_field_errors
+            or self.yaml_errors
+            or any(leaf.errors for f in self.fields for leaf in f.leaves())
+        )
+
+    @property
+    def secret_fields(self) -> list[str]:
+        return operand_form.secret_paths(self.fields)
+
+    @property
+    def main_fields(self) -> list[operand_form.Field]:
+        return [f for f in self.fields if not f.advanced]
+
+    @property
+    def advanced_fields(self) -> list[operand_form.Field]:
+        return [f for f in self.fields if f.advanced]
+
+    @property
+    def yaml_side(self) -> bool:
+        """Errors go under the YAML when it was the side edited last (or the only one sent)."""
+        data = self.data
+        if data is None:
+            return False
+        return data.get("_current") == "yaml" or not any(
+            str(k).startswith(operand_form.PREFIX) for k in data
+        )
+
+    def _add(self, path: str, messages: list[str]) -> None:
+        if self.yaml_side and path not in (NON_FIELD, "non_field_errors"):
+            self.yaml_errors.extend(f"{path}: {m}" for m in messages)
+            return
+        if path in (NON_FIELD, "non_field_errors", "kind"):
+            self.non_field_errors.extend(messages)
+            return
+        target = operand_form.find(self.fields, path)
+        if target is None or target.disabled:
+            self.yaml_errors.extend(f"{path}: {m}" for m in messages)
+        elif target.path == path:
+            target.errors.extend(messages)
+        else:
+            target.errors.extend(f"{path}: {m}" for m in messages)
+
+    def add_error(self, field: str | None, messages: Any) -> None:
+        messages = messages if isinstance(messages, list) else [messages]
+        self._add(field or NON_FIELD, [str(m) for m in messages])
+
+    def with_secrets(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """On edit: a password not typed again keeps its value."""
+        for path in operand_form.secret_paths(self.fields):
+            found, _value = operand_form._get(obj, path)
+            kept, value = operand_form._get({"spec": self.secrets}, path)
+            if not found and kept:
+                operand_form._set(obj, path, value)
+        return obj
+
+    def is_valid(self) -> bool:
+        if not self.is_bound or self.obj is None or self.errors:
+            return False
+        check = check_manifest(
+            csv_info=self.csv_info,
+            namespace=self.namespace,
+            obj=self.with_secrets(json.loads(json.dumps(self.obj))),
+            kind=self.kind_api["kind"],
+        )
+        self.pruned = check.pruned
+        for path, messages in check.errors.items():
+            self._add(path, messages)
+        for leaf in [leaf for f in self.fields for leaf in f.leaves()]:
+            # A required field left blank: the API server takes "" but the operator will not.
+            found, value = operand_form._get(self.obj, leaf.path)
+            if leaf.required and found and value == "" and not leaf.errors:
+                self._add(leaf.path, [str(_("Required."))])
+        if self.fixed_name and (self.obj.get("metadata") or {}).get("name") != self.fixed_name:
+            self.non_field_errors.append(
+                str(_("The name cannot change; create a new instance instead."))
+            )
+        self.manifest = None if self.errors else check.manifest
+        return self.manifest is not None

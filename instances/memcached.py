@@ -3,7 +3,8 @@
 A MemcachedCluster (daas.tenxcloud.com/v1) is built from the create form or parsed from
 the YAML editor, and both go through the same `validate_memcached`, which names every
 error by its path in the custom resource (`spec.replicas`, `spec.affinity`, …). Any other
-API a CSV owns gets `validate_generic`. Nothing here talks to a cluster or the network.
+API a CSV owns is checked by its CRD's schema (manifests.validate_operand). Nothing
+here talks to a cluster or the network.
 """
 
 import difflib
@@ -734,33 +735,6 @@ def validate_memcached(obj, *, namespace, versions, max_replicas):
     if spec.get("resources") is not None:
         _resources(spec["resources"], errors)
 
-    if errors:
-        return None, dict(errors)
-    return _normalised(obj, namespace=namespace), {}
-
-
-def validate_generic(obj, *, api, namespace):
-    """Any other owned API: the right apiVersion/kind, a valid name, a mapping as spec."""
-    errors = _Errors()
-    if not isinstance(obj, dict):
-        errors.add("non_field_errors", _("The YAML must describe one object (a mapping)."))
-        return None, dict(errors)
-    _type_and_kind(obj, errors, api_version=api["api_version"], kind=api["kind"])
-    _metadata(
-        obj,
-        errors,
-        namespace=namespace,
-        name_rule=lambda n: name_error(n, max_length=63, letter_first=False),
-    )
-    if obj.get("spec") is not None and not isinstance(obj.get("spec"), dict):
-        errors.add("spec", _("Must be a mapping."))
-    for key in obj:
-        if key not in ("apiVersion", "kind", "metadata", "spec"):
-            errors.add(
-                "non_field_errors",
-                _("Unknown top-level field “%(field)s”; write apiVersion, kind, metadata and spec.")
-                % {"field": key},
-            )
     if errors:
         return None, dict(errors)
     return _normalised(obj, namespace=namespace), {}

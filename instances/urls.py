@@ -17,6 +17,8 @@ urlpatterns = [
     path("<int:instance_id>/logs/fetch/", views.instance_logs, name="instance-logs"),
     path("<int:instance_id>/<str:tab>/", views.instance_detail, name="instance-tab"),
     path("new/<int:installation_id>/", views.instance_create, name="instance-create"),
+    path("new/<int:installation_id>/sync/", views.operand_sync, name="instance-create-sync"),
+    path("<int:instance_id>/edit/sync/", views.operand_sync, name="instance-edit-sync"),
     path(
         "of-installation/<int:installation_id>/",
         views.installation_instances,

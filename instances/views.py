@@ -14,8 +14,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -30,13 +31,14 @@ from core.errors import NON_FIELD, error_text, messages_by_field
 from core.pagination import paginate
 from provisioning.selectors import get_installation_for
 
-from . import memcached, selectors, services
+from . import memcached, operand_form, schema, selectors, services
 from .forms import (
     FIELD_FOR_PATH,
     CatalogPlacementForm,
     LogsForm,
     ManifestForm,
     MemcachedForm,
+    OperandForm,
     ScaleForm,
     initial_from_manifest,
 )
@@ -171,9 +173,152 @@ def _owned_api(installation, kind):
     return api
 
 
+def _kind_and_version(csv_info, kind, version_name, *, fallback=False):
+    """The owned kind and the served version asked for (the default one when none): 404s.
+
+    `fallback` (an existing instance): a version no longer served opens the default one,
+    whose check then says which apiVersion to write."""
+    kind_api = schema.find_kind(csv_info, kind)
+    if kind_api is None:
+        raise Http404("The operator provides no such API.")
+    version = schema.version_of(kind_api, version_name)
+    if version is None and fallback:
+        version = schema.version_of(kind_api, None)
+    if version is None:
+        raise Http404("The operator serves no such version of that API.")
+    return kind_api, version
+
+
+def _operand_form(request, *, csv_info, kind_api, version, namespace, initial, **options):
+    data = request.POST if request.method == "POST" else None
+    return OperandForm(
+        data,
+        csv_info=csv_info,
+        kind_api=kind_api,
+        version=version,
+        namespace=namespace,
+        initial=initial,
+        **options,
+    )
+
+
+def _operand_context(kind_api, version, *, sync_url):
+    return {
+        "kind_api": kind_api,
+        "version": version,
+        "cluster_scoped": schema.cluster_scoped(kind_api),
+        "cluster_scoped_reason": schema.cluster_scoped_reason(kind_api["kind"]),
+        "sync_url": sync_url,
+    }
+
+
+def _operand_create(request, installation, kind):
+    kind_api, version = _kind_and_version(installation.csv_info, kind, request.GET.get("version"))
+    initial = operand_form.start_object(
+        installation.csv_info, kind_api, version, namespace=installation.namespace
+    )
+    form = _operand_form(
+        request,
+        csv_info=installation.csv_info,
+        kind_api=kind_api,
+        version=version,
+        namespace=installation.namespace,
+        initial=initial,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            instance = services.request_instance(
+                actor=request.user,
+                installation=installation,
+                manifest=form.manifest,
+                request_key=form.request_key,
+            )
+        except ValidationError as exc:
+            _attach(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Creating %(name)s…") % {"name": instance.name})
+            _pruned_notice(request, form)
+            return redirect("instances:instance-detail", instance_id=instance.pk)
+    sync_url = reverse("instances:instance-create-sync", args=[installation.pk])
+    return render(
+        request,
+        "instances/create.html",
+        {
+            "installation": installation,
+            "kind": kind,
+            "form": form,
+            "action": request.get_full_path(),
+            **_operand_context(
+                kind_api, version, sync_url=f"{sync_url}?kind={kind}&version={version['name']}"
+            ),
+        },
+        status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
+def _pruned_notice(request, form):
+    if form.pruned:
+        messages.warning(
+            request,
+            _(
+                "The operator's schema has no %(fields)s: left out, as the API server "
+                "would have dropped them."
+            )
+            % {"fields": ", ".join(form.pruned)},
+        )
+
+
+@login_required
+@require_POST
+def operand_sync(request, installation_id=None, instance_id=None):
+    """The editor's other side, for static/js/operand-editor.js: `_source=form` answers the
+    YAML of the form's values; `_source=yaml` the form drawn from the YAML (or why not)."""
+    if instance_id is not None:
+        instance = _instance_or_404(request, instance_id)
+        installation, namespace = instance.installation, instance.namespace
+        kind, version_name, fixed_name = instance.kind, instance.api_version, instance.name
+    else:
+        installation = get_installation_for(user=request.user, installation_id=installation_id)
+        namespace, fixed_name = installation.namespace, ""
+        kind, version_name = request.GET.get("kind", ""), request.GET.get("version")
+    kind_api, version = _kind_and_version(
+        installation.csv_info, kind, version_name, fallback=instance_id is not None
+    )
+    options = {
+        "csv_info": installation.csv_info,
+        "kind_api": kind_api,
+        "version": version,
+        "namespace": namespace,
+        "fixed_name": fixed_name,
+    }
+    if request.POST.get("_source") == "yaml":
+        try:
+            obj = memcached.parse_yaml(request.POST.get("yaml", ""))
+        except memcached.ManifestError as exc:
+            return JsonResponse({"yaml_error": str(exc)})
+        form = OperandForm(initial=obj, **options)
+        html = render_to_string("instances/_operand_fields.html", {"form": form}, request=request)
+        return JsonResponse({"fields_html": html})
+    data = request.POST.copy()
+    data["_base"] = data.get("yaml", "")
+    form = OperandForm(data, **options)
+    if form.obj is None:
+        data["yaml"] = data["_base"] = request.POST.get("_base", "")
+        form = OperandForm(data, **options)
+    problems = {
+        leaf.path: [str(e) for e in leaf.errors]
+        for f in form.fields
+        for leaf in f.leaves()
+        if leaf.errors
+    }
+    return JsonResponse({"yaml": form.yaml_text, "problems": problems})
+
+
 @login_required
 def instance_create(request, installation_id):
-    """创建 Memcached 集群 (or any other API the CSV owns, as YAML)."""
+    """创建 Memcached 集群, or an instance of any other API the CSV owns (form and YAML)."""
     installation = get_installation_for(user=request.user, installation_id=installation_id)
     kind = request.GET.get("kind") or memcached.KIND
     api = _owned_api(installation, kind)
@@ -186,24 +331,22 @@ def instance_create(request, installation_id):
         )
     if services.entitlement_error(tenant=installation.tenant, asset=installation.asset):
         return _blocked(request, asset=installation.asset, tenant=installation.tenant)
-    example = memcached.example_for(installation.csv_info, api)
-    if kind == memcached.KIND:
-        initial_spec = memcached.initial_spec(installation.csv_info)
-        name = initial_spec.pop("name")
-        example = memcached.manifest(
-            name=name,
-            namespace=installation.namespace,
-            spec={k: v for k, v in initial_spec.items() if v not in (None, {}, [])},
-        )
-    else:
-        example.setdefault("metadata", {})["namespace"] = installation.namespace
+    if kind != memcached.KIND:
+        return _operand_create(request, installation, kind)
+    initial_spec = memcached.initial_spec(installation.csv_info)
+    name = initial_spec.pop("name")
+    example = memcached.manifest(
+        name=name,
+        namespace=installation.namespace,
+        spec={k: v for k, v in initial_spec.items() if v not in (None, {}, [])},
+    )
     form, ok = _editor(
         request,
         csv_info=installation.csv_info,
         namespace=installation.namespace,
         kind=kind,
         initial=example,
-        with_expose=kind == memcached.KIND,
+        with_expose=True,
     )
     if ok:
         try:
@@ -238,8 +381,8 @@ def instance_create(request, installation_id):
 def _attach(form: Any, exc: ValidationError) -> None:
     """A service's errors (by custom-resource path) onto the tab that was submitted."""
     for path, messages_ in messages_by_field(exc).items():
-        if path == NON_FIELD:
-            form.add_error(None, messages_)
+        if path == NON_FIELD or form.tab == "operand":
+            form.add_error(None if path == NON_FIELD else path, messages_)
             continue
         if form.tab == "yaml":
             field = "yaml"
@@ -249,12 +392,63 @@ def _attach(form: Any, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, messages_)
 
 
+def _operand_edit(request, instance):
+    installation = instance.installation
+    kind_api, version = _kind_and_version(
+        installation.csv_info, instance.kind, instance.api_version, fallback=True
+    )
+    form = _operand_form(
+        request,
+        csv_info=installation.csv_info,
+        kind_api=kind_api,
+        version=version,
+        namespace=instance.namespace,
+        initial=manifest_of(instance),
+        fixed_name=instance.name,
+        secrets=instance.spec,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_instance(actor=request.user, instance=instance, manifest=form.manifest)
+        except ValidationError as exc:
+            _attach(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("Applying the new spec of %(name)s…") % {"name": instance.name}
+            )
+            _pruned_notice(request, form)
+            return redirect("instances:instance-detail", instance_id=instance.pk)
+    return render(
+        request,
+        "instances/create.html",
+        {
+            "installation": installation,
+            "instance": instance,
+            "kind": instance.kind,
+            "form": form,
+            "action": request.get_full_path(),
+            **_operand_context(
+                kind_api,
+                version,
+                sync_url=reverse("instances:instance-edit-sync", args=[instance.pk]),
+            ),
+        },
+        status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
 @login_required
 def instance_edit(request, instance_id):
     """编辑: the same form, the name fixed; a failed instance is created again with the fix."""
     instance = _instance_or_404(request, instance_id)
     if instance.status in (OperandInstance.Status.DELETING, OperandInstance.Status.DELETED):
         raise Http404("This instance is being deleted.")
+    if instance.kind != memcached.KIND and schema.find_kind(
+        instance.installation.csv_info, instance.kind
+    ):
+        return _operand_edit(request, instance)
     form, ok = _editor(
         request,
         csv_info=instance.installation.csv_info,

@@ -2,7 +2,7 @@
 
 from django import template
 
-from .. import memcached
+from .. import memcached, schema
 from ..selectors import entitlement_state, instances_of
 
 register = template.Library()
@@ -14,8 +14,19 @@ def instances_tab_context(installation):
     return {
         "installation": installation,
         "instances": instances,
-        "apis": memcached.owned_apis(installation.csv_info),
+        # One entry per kind (whatever versions the CSV owns it in); cluster-scoped kinds are
+        # listed without a Create button, with the reason.
+        "apis": [
+            {
+                **kind,
+                "cluster_scoped": schema.cluster_scoped(kind),
+                "reason": schema.cluster_scoped_reason(kind["kind"]),
+            }
+            for kind in schema.owned_kinds(installation.csv_info)
+        ],
         "memcached_kind": memcached.KIND,
+        "has_memcached": memcached.find_api(installation.csv_info, memcached.KIND) is not None
+        or not installation.csv_info,
         "installed": installation.is_serving,
         "entitlement_active": active is not None,
         "ended_entitlement": ended,
