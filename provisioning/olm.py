@@ -199,16 +199,26 @@ def _csv_problem(csv: Obj) -> str:
     return f"{status.get('reason') or 'Failed'}: {status.get('message') or ''}".strip()
 
 
-def _settling(since: datetime | None, now: datetime | None, condition: Obj) -> bool:
+def _settling(
+    since: datetime | None, now: datetime | None, condition: Obj, written: str = ""
+) -> bool:
     """A failure that may predate our last apply: OLM has not looked at the new spec yet.
 
-    With a lastTransitionTime (catalog health, InstallPlan conditions) the time decides;
-    without one (ResolutionFailed, BundleUnpack*) a grace period after our apply does."""
+    With a lastTransitionTime (catalog health, InstallPlan conditions) the time decides.
+    Without one (ResolutionFailed, BundleUnpack*): the Subscription's `status.lastUpdated`,
+    which catalog-operator sets whenever it sets or removes a condition that changed
+    (pkg/controller/operators/catalog/operator.go setSubsCond / removeSubsCond), written at
+    or after our apply says OLM has seen it; else a grace period after our apply decides
+    (an identical failure leaves lastUpdated as it was)."""
     if since is None:
         return False
+    floor = since.replace(microsecond=0)
     changed = parse_datetime(condition.get("lastTransitionTime") or "")
     if changed is not None:
-        return changed < since.replace(microsecond=0)
+        return changed < floor
+    updated = parse_datetime(written or "")
+    if updated is not None and updated >= floor:
+        return False
     return now is not None and now - since < SETTLE_GRACE
 
 
@@ -291,6 +301,7 @@ def assess(
     if subscription is None:
         return Assessment(status="subscribing", step="subscription")
     status = subscription.get("status") or {}
+    written = str(status.get("lastUpdated") or "")
     spec = subscription.get("spec") or {}
     conditions = _conditions(subscription)
     notes = _notes(
@@ -356,7 +367,7 @@ def assess(
 
     namespace = (subscription.get("metadata") or {}).get("namespace", "")
     unpack_failed = conditions.get("BundleUnpackFailed")
-    if unpack_failed is not None and not _settling(since, now, unpack_failed):
+    if unpack_failed is not None and not _settling(since, now, unpack_failed, written):
         return Assessment(
             status="failed",
             step="installplan",
@@ -377,7 +388,7 @@ def assess(
     if (
         unhealthy is not None
         and (unhealthy.get("message") or "").startswith("targeted catalogsource")
-        and not _settling(since, now, unhealthy)
+        and not _settling(since, now, unhealthy, written)
     ):
         return Assessment(
             status="failed",
@@ -394,7 +405,7 @@ def assess(
             if namespace
             else f"ResolutionFailed: {resolution.get('message', '')}"
         )
-        if not _settling(since, now, resolution):
+        if not _settling(since, now, resolution, written):
             return Assessment(
                 status="failed",
                 step="subscription",

@@ -9,6 +9,9 @@ export WEB_HOST="${WEB_HOST:-127.0.0.1}"
 export WEB_PORT="${WEB_PORT:-8000}"
 export SANDBOX_PORT="${SANDBOX_PORT:-8701}"
 export SANDBOX_TOKEN="${SANDBOX_TOKEN:-sandbox-token}"
+# Extra catalog images for the sandbox: "IMAGE=FOLDER,IMAGE=FOLDER" (community-operators
+# layout or File-Based Catalog folders); read by `python -m sandbox`.
+export SANDBOX_CATALOGS="${SANDBOX_CATALOGS:-}"
 export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 
@@ -24,6 +27,8 @@ cat <<BANNER
     provider  provider tenant zs-olm (asset management)
     buyer     buyer tenant zs2-corp with projects my-mem and two
   Sandbox cluster (simulated Kubernetes + OLM): http://127.0.0.1:${SANDBOX_PORT}
+    catalog images: the seed's memcached-registry:v1, quay.io/sandbox/community-catalog:v1,
+    quay.io/sandbox/fbc-catalog:v1${SANDBOX_CATALOGS:+, and $SANDBOX_CATALOGS}
   API docs: http://${WEB_HOST}:${WEB_PORT}/api/docs/     Ctrl-C stops everything.
 
 BANNER

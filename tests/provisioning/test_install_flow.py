@@ -451,8 +451,16 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_installation(
     settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 2
     sandbox.clear_request_log()
     tasks.sync_cluster(sandbox_cluster.pk, force=True)
-    gets = [r for r in sandbox.request_log if r.method == "GET" and "/api" in r.path]
-    assert sorted(r.path for r in gets) == sorted(
+    gets = [
+        r
+        for r in sandbox.request_log
+        if r.method == "GET" and "/api" in r.path and "/customresourcedefinitions/" not in r.path
+    ]
+    # The session's sandbox may hold more than a page of some kind: later pages of one
+    # list carry the server's continue token, and nothing else is asked twice.
+    first_pages = [r for r in gets if "continue" not in r.query]
+    assert all(r.path in {f.path for f in first_pages} for r in gets)
+    assert sorted(r.path for r in first_pages) == sorted(
         [
             "/apis/operators.coreos.com/v1alpha1/subscriptions",
             "/apis/operators.coreos.com/v1alpha1/installplans",
@@ -473,7 +481,15 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_installation(
     settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 8
     sandbox.clear_request_log()
     tasks.sync_cluster(sandbox_cluster.pk, force=True)
-    paths = [r.path for r in sandbox.request_log if r.method == "GET" and "/api" in r.path]
+    paths = [
+        r.path
+        for r in sandbox.request_log
+        if r.method == "GET"
+        and "/api" in r.path
+        and "continue" not in r.query
+        # The owned CRDs are read once per CSV, when it first succeeds (operand forms).
+        and "/customresourcedefinitions/" not in r.path
+    ]
     namespaces = sorted(i.namespace for i in installations)
     assert sorted(paths) == sorted(
         [

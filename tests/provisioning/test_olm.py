@@ -350,6 +350,20 @@ def test_resolution_failed_without_a_timestamp_waits_a_grace_period_after_our_ap
     assert "no operators found in channel beta" in settled.message
 
 
+def test_resolution_failed_written_after_our_apply_is_shown_at_once():
+    # catalog-operator sets status.lastUpdated whenever it sets a changed condition
+    # (operator.go setSubsCond): written after our apply, the failure is about our spec.
+    written_after = _olm_sub(
+        conditions=[HEALTHY, RESOLUTION_FAILED], lastUpdated="2026-05-01T10:09:55Z"
+    )
+    assert _assess(written_after, since=APPLIED_JUST_NOW).status == "failed"
+    # Written before it (an identical failure leaves lastUpdated alone): the grace decides.
+    written_before = _olm_sub(
+        conditions=[HEALTHY, RESOLUTION_FAILED], lastUpdated="2026-05-01T10:09:40Z"
+    )
+    assert _assess(written_before, since=APPLIED_JUST_NOW).status == "subscribing"
+
+
 def test_a_namespace_wide_resolution_failure_leaves_an_installed_operator_installed():
     # Point 2: OLM writes ResolutionFailed on every Subscription of the namespace, also on
     # this one whose CSV runs.
