@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from provisioning.models import Installation
 from tests.instances.conftest import clean_namespace  # noqa: F401 - fixtures
 from tests.instances.operand_fixtures import ETCD
-from tests.provisioning.conftest import buyer, on_sale_version  # noqa: F401 - fixtures
+from tests.provisioning.conftest import buyer, list_operator, on_sale_version  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-Secret-123"  # tests/conftest.py's make_user default
