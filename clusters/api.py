@@ -231,6 +231,15 @@ class CatalogSourceViewSet(
         )
         return Response(self.get_serializer(catalog).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: CatalogSourceSerializer})
+    @action(detail=True, methods=["post"])
+    def redeploy(self, request, pk=None):
+        """重新部署: a failed (or withdrawn) catalog is applied to its cluster again."""
+        catalog = services.redeploy_catalog_source(
+            actor=request.user, catalog_source=self.get_object()
+        )
+        return Response(self.get_serializer(catalog).data, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(responses=CatalogPackageSerializer(many=True))
     @action(detail=True, methods=["get"])
     def packages(self, request, pk=None):

@@ -17,6 +17,7 @@ class ClustersErrorCode(ErrorCode):
     CLUSTER_NAME_MISSING = "cluster_name_missing"
     CLUSTER_NAME_TAKEN = "cluster_name_taken"
     CATALOG_NAMESPACE_INVALID = "catalog_namespace_invalid"
+    CATALOG_NOT_FAILED = "catalog_not_failed"
     CLUSTER_IN_USE = "cluster_in_use"
     # Submitting or deleting a CatalogSource.
     NOT_A_PROVIDER = "not_a_provider"

@@ -66,6 +66,10 @@ def record_connection_result(*, cluster_id: int, report: ConnectionReport) -> Cl
     return cluster
 
 
+# last_observed_state of a catalog the worker withdrew from its cluster.
+WITHDRAWN = "WITHDRAWN"
+
+
 def record_catalog_state(
     *, catalog_source_id: int, state: str, observed: str = "", message: str = ""
 ) -> CatalogSource:
@@ -182,3 +186,17 @@ def import_cluster_events(
             [model(**{f"{model.OWNER_FIELD}_id": owner_id}, **row) for row in rows],
             ignore_conflicts=True,
         )
+
+
+def record_catalog_withdrawn(*, catalog_source_id: int) -> CatalogSource:
+    """The worker took a failing catalog off the cluster: it stays failed here, saying why."""
+    return record_catalog_state(
+        catalog_source_id=catalog_source_id,
+        state=CatalogSource.State.FAILED,
+        observed=WITHDRAWN,
+        message=_(
+            "Withdrawn from the cluster: while OLM cannot list this catalog it stops "
+            "installs and upgrades in every namespace that sees it. Fix the image, then "
+            "redeploy the CatalogSource."
+        ),
+    )

@@ -398,6 +398,39 @@ def catalog_source_users(catalog_source: CatalogSource) -> list[str]:
     return reasons
 
 
+def redeploy_catalog_source(*, actor: User | None, catalog_source: CatalogSource) -> CatalogSource:
+    """重新部署: a failed (or withdrawn) catalog is applied to its cluster again."""
+    if not is_platform_admin(actor):
+        require_member(
+            user=actor,
+            tenant=catalog_source.tenant,
+            message=_("You cannot redeploy this CatalogSource."),
+        )
+    with transaction.atomic():
+        catalog = CatalogSource.objects.select_for_update().get(pk=catalog_source.pk)
+        if catalog.state != CatalogSource.State.FAILED:
+            raise invalid(
+                _("Only a failed CatalogSource can be redeployed; this one is %(state)s.")
+                % {"state": catalog.get_state_display().lower()},
+                code=Code.CATALOG_NOT_FAILED,
+            )
+        previous = catalog.state
+        catalog.state = CatalogSource.State.DEPLOYING
+        catalog.state_changed_at = timezone.now()
+        catalog.message = ""
+        catalog.save(update_fields=["state", "state_changed_at", "message", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="catalogsource.redeploy_requested",
+            obj=catalog,
+            tenant=catalog.tenant,
+            from_state=previous,
+            to_state=catalog.state,
+        )
+        enqueue_on_commit(tasks.deploy_catalog_source, catalog.pk)
+    return catalog
+
+
 def delete_catalog_source(*, actor: User | None, catalog_source: CatalogSource) -> CatalogSource:
     """Refused while a listed version uses it; otherwise removed from the cluster first."""
     if not is_platform_admin(actor):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from core.retry import CLUSTER_JOB_RETRY
 
@@ -137,6 +139,17 @@ def sync_cluster_catalogs(cluster_id: int) -> int:
     return len(catalogs)
 
 
+def _failing_too_long(catalog: CatalogSource) -> bool:
+    """Failed for CATALOG_WITHDRAW_AFTER seconds: OLM's resolver fails every namespace that
+    sees an erroring catalog (resolver.go: namespacedCache.Error()), so it must go."""
+    changed = catalog.state_changed_at
+    return (
+        catalog.state == CatalogSource.State.FAILED
+        and changed is not None
+        and timezone.now() - changed >= timedelta(seconds=settings.CATALOG_WITHDRAW_AFTER)
+    )
+
+
 def _follow_catalogs(cluster: Cluster, catalogs: list[CatalogSource]) -> None:
     gateway = kube.gateway_for(cluster)
     namespace = cluster.catalog_namespace
@@ -162,6 +175,11 @@ def _follow_catalogs(cluster: Cluster, catalogs: list[CatalogSource]) -> None:
         )
         if updated.state == CatalogSource.State.READY:
             ready.append(catalog)
+        elif _failing_too_long(updated):
+            gateway.delete(
+                "operators.coreos.com/v1alpha1", "CatalogSource", catalog.name, catalog.namespace
+            )
+            records.record_catalog_withdrawn(catalog_source_id=catalog.pk)
     if ready:
         # packageserver labels each PackageManifest with its catalog (OLM
         # pkg/package-server/provider/registry.go): one paged list selecting our ready

@@ -18,4 +18,9 @@ urlpatterns = [
     path("catalog-sources/new/", views.catalog_create, name="catalog-create"),
     path("catalog-sources/<int:catalog_id>/", views.catalog_detail, name="catalog-detail"),
     path("catalog-sources/<int:catalog_id>/delete/", views.catalog_delete, name="catalog-delete"),
+    path(
+        "catalog-sources/<int:catalog_id>/redeploy/",
+        views.catalog_redeploy,
+        name="catalog-redeploy",
+    ),
 ]

@@ -227,6 +227,21 @@ def catalog_detail(request, catalog_id):
 
 
 @login_required
+@require_POST
+def catalog_redeploy(request, catalog_id):
+    catalog = selectors.get_catalog_source_for(user=request.user, catalog_source_id=catalog_id)
+    try:
+        services.redeploy_catalog_source(actor=request.user, catalog_source=catalog)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request, _("CatalogSource “%(name)s” is being deployed again.") % {"name": catalog.name}
+        )
+    return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
+
+
+@login_required
 def catalog_delete(request, catalog_id):
     catalog = selectors.get_catalog_source_for(user=request.user, catalog_source_id=catalog_id)
     if request.method == "POST":

@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 # How often the worker follows CatalogSources on the clusters (seconds).
 CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
+# A catalog OLM cannot list stops resolution in every namespace that sees it (OLM's
+# resolver fails on any erroring catalog in scope): one failed this long is withdrawn from
+# the cluster until its provider redeploys it.
+CATALOG_WITHDRAW_AFTER = env_int("CATALOG_WITHDRAW_AFTER", 300)
 # How often the worker follows unfinished installations (seconds); installed ones
 # back off to once a minute. A job still pending after INSTALL_RESUBMIT_AFTER seconds
 # (its message lost, its worker killed) is enqueued again.

@@ -1,6 +1,8 @@
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from rest_framework.test import APIClient
 
@@ -492,3 +494,45 @@ def test_seed_demo_registers_the_sandbox_and_the_seed_catalog(db, monkeypatch, s
     assert CatalogSource.objects.get().image == SEED_IMAGE
     assert set(cluster.projects.values_list("namespace", flat=True)) >= {"my-mem", "one"}
     assert account_services  # the demo projects come from accounts' part of seed_demo
+
+
+def test_a_catalog_failing_too_long_is_withdrawn_then_redeployed(
+    provider, sandbox_cluster, sandbox, settings, django_capture_on_commit_callbacks
+):
+    # OLM's resolver fails every namespace that sees a catalog it cannot list
+    # (resolver.go: namespacedCache.Error()), so a broken global catalog must not stay.
+    settings.CATALOG_WITHDRAW_AFTER = 300
+    catalog = _submit(
+        provider,
+        sandbox_cluster,
+        django_capture_on_commit_callbacks,
+        name="broken",
+        image="registry.example.com/broken/catalog:v1",
+    )
+    _sync_until(catalog, CatalogSource.State.FAILED)
+    cs = ("operators.coreos.com/v1alpha1", "CatalogSource", "olm", "broken")
+    tasks.sync_cluster_catalogs(sandbox_cluster.pk)
+    assert sandbox_object(sandbox, *cs) is not None  # young failures may still recover
+    with time_machine.travel(catalog.state_changed_at + timedelta(seconds=301), tick=False):
+        tasks.sync_cluster_catalogs(sandbox_cluster.pk)
+    catalog.refresh_from_db()
+    assert sandbox_object(sandbox, *cs) is None
+    assert catalog.state == CatalogSource.State.FAILED
+    assert catalog.last_observed_state == records.WITHDRAWN
+    assert "stops installs and upgrades in every namespace" in catalog.message
+    tasks.sync_cluster_catalogs(sandbox_cluster.pk)  # gone stays gone: not applied again
+    assert sandbox_object(sandbox, *cs) is None
+
+    # The provider fixed the image (here: it is still broken) and redeploys, over the API.
+    api = APIClient()
+    api.force_authenticate(provider[1])
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(f"/api/v1/catalog-sources/{catalog.pk}/redeploy/")
+    assert answer.status_code == 202, answer.content
+    assert sandbox_object(sandbox, *cs) is not None
+    again = api.post(f"/api/v1/catalog-sources/{catalog.pk}/redeploy/")
+    assert again.status_code == 400 and again.json()["code"] == "catalog_not_failed"
+    _sync_until(catalog, CatalogSource.State.FAILED)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_catalog_source(actor=provider[1], catalog_source=catalog)
+    wait_until(lambda: sandbox_object(sandbox, *cs) is None, message="the catalog removed")
