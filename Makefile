@@ -21,10 +21,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	./scripts/run-dev.sh
 
-# Debian packages the tests drive for real: Chromium (browser tests) and memcached.
+# Debian packages the tests drive for real: Chromium (browser tests), memcached, openssl
+# (the sandbox's CA for HTTPS).
 test-system-deps:
 	@missing=""; \
-	for pkg in chromium fonts-wqy-microhei memcached redis-server gettext; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in chromium fonts-wqy-microhei memcached redis-server gettext openssl; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

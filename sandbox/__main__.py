@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 
 from .catalog import CatalogError, parse_catalog_specs
 from .server import SandboxCluster
+from .tls import ensure_certificates, write_kubeconfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,6 +33,19 @@ def main(argv: list[str] | None = None) -> None:
         help="serve index image IMAGE from FOLDER (community bundle layout or File-Based "
         "Catalog); repeatable; default: $SANDBOX_CATALOGS (comma-separated IMAGE=FOLDER)",
     )
+    parser.add_argument(
+        "--tls-dir",
+        default=None,
+        metavar="DIR",
+        help="serve HTTPS with a CA made on first start and kept in DIR (kubectl sends "
+        "bearer tokens over HTTPS only)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        default=None,
+        metavar="FILE",
+        help="write a kubeconfig for this sandbox to FILE (server, CA data, token)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
@@ -38,6 +53,16 @@ def main(argv: list[str] | None = None) -> None:
         folders = parse_catalog_specs(args.catalog or os.environ.get("SANDBOX_CATALOGS", ""))
     except ValueError as exc:
         parser.error(str(exc))
+    cert_file: str | None = None
+    key_file: str | None = None
+    certificates = None
+    if args.tls_dir:
+        try:
+            certificates = ensure_certificates(args.tls_dir)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            print(f"sandbox: cannot make TLS certificates: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        cert_file, key_file = str(certificates.cert_file), str(certificates.key_file)
     try:
         cluster = SandboxCluster(
             host=args.host,
@@ -47,12 +72,22 @@ def main(argv: list[str] | None = None) -> None:
             catalog_file=args.catalog_file,
             state_file=args.state_file,
             catalog_folders=folders,
+            tls_cert_file=cert_file,
+            tls_key_file=key_file,
         )
     except CatalogError as exc:
         print(f"sandbox: cannot load catalog: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cluster.start()
     print(f"sandbox cluster serving at {cluster.url} (token: {args.token})", flush=True)
+    if args.kubeconfig:
+        if certificates is None:
+            print("sandbox: --kubeconfig needs --tls-dir (kubectl sends tokens over HTTPS only)")
+        else:
+            written = write_kubeconfig(
+                args.kubeconfig, server=cluster.url, ca_file=certificates.ca_file, token=args.token
+            )
+            print(f"kubeconfig: export KUBECONFIG={written.resolve()}", flush=True)
     cluster.serve_forever()
 
 

@@ -122,6 +122,8 @@ def test_main_module_parses_arguments(monkeypatch):
         "catalog_file": None,
         "state_file": "/tmp/x.json",
         "catalog_folders": {"quay.io/me/ops:v1": "/srv/ops", "quay.io/me/fbc:v2": "/srv/fbc"},
+        "tls_cert_file": None,
+        "tls_key_file": None,
         "served": True,
     }
     started.clear()
