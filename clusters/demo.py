@@ -1,6 +1,7 @@
 """Demo data of the clusters app: the sandbox cluster and the seed's catalog on it."""
 
 import os
+from pathlib import Path
 
 from accounts.models import Project, Tenant
 
@@ -18,7 +19,11 @@ def seed_demo_clusters(*, admin, provider):
     Returns the cluster and the catalog."""
     port = os.environ.get("SANDBOX_PORT", "8701")
     token = os.environ.get("SANDBOX_TOKEN", "sandbox-token")
-    api_url = f"http://127.0.0.1:{port}"
+    # `make run` serves the sandbox over HTTPS with its own CA (SANDBOX_CA_FILE): the demo
+    # cluster trusts that CA, as a real cluster's registration would, never "skip verify".
+    ca_file = os.environ.get("SANDBOX_CA_FILE", "")
+    ca_data = Path(ca_file).read_text(encoding="utf-8") if ca_file else ""
+    api_url = f"{'https' if ca_data else 'http'}://127.0.0.1:{port}"
     projects = list(Project.objects.all())
     cluster = Cluster.objects.filter(name=SANDBOX_NAME).first()
     if cluster is None:
@@ -28,18 +33,24 @@ def seed_demo_clusters(*, admin, provider):
             auth_method=Cluster.AuthMethod.TOKEN,
             api_url=api_url,
             token=token,
+            ca_data=ca_data,
             is_default=True,
             is_sandbox=True,
             external_host="127.0.0.1",
             projects=projects,
         )
-    elif cluster.api_url != api_url or (cluster.credentials or {}).get("token") != token:
+    elif (
+        cluster.api_url != api_url
+        or (cluster.credentials or {}).get("token") != token
+        or (cluster.credentials or {}).get("ca_data", "") != ca_data
+    ):
         services.update_cluster(
             actor=admin,
             cluster=cluster,
             name=cluster.name,
             api_url=api_url,
             token=token,
+            ca_data=ca_data,
             auth_method=Cluster.AuthMethod.TOKEN,
             skip_tls_verify=False,
             is_default=cluster.is_default,

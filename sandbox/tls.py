@@ -88,3 +88,10 @@ def write_kubeconfig(path: str | Path, **kwargs: str | Path) -> Path:
     target.write_text(yaml.safe_dump(kubeconfig(**kwargs), sort_keys=False), encoding="utf-8")  # type: ignore[arg-type]
     target.chmod(0o600)
     return target
+
+
+if __name__ == "__main__":  # python -m sandbox.tls DIR: make the CA before anything needs it
+    import sys
+
+    made = ensure_certificates(sys.argv[1] if len(sys.argv) > 1 else "var/sandbox-tls")
+    print(made.ca_file)

@@ -16,6 +16,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 
 mkdir -p "${DATA_DIR:-var}"
+# The sandbox serves HTTPS with its own CA (kubectl sends bearer tokens over HTTPS only);
+# made once and kept under var/, trusted by the demo cluster and by the kubeconfig below.
+export SANDBOX_TLS_DIR="${DATA_DIR:-var}/sandbox-tls"
+export SANDBOX_CA_FILE="$(python -m sandbox.tls "$SANDBOX_TLS_DIR")"
+export SANDBOX_KUBECONFIG="${DATA_DIR:-var}/sandbox.kubeconfig"
 python manage.py migrate --noinput
 python manage.py seed_demo
 
@@ -26,7 +31,8 @@ cat <<BANNER
     admin     platform admin (approvals, clusters)
     provider  provider tenant zs-olm (asset management)
     buyer     buyer tenant zs2-corp with projects my-mem and two
-  Sandbox cluster (simulated Kubernetes + OLM): http://127.0.0.1:${SANDBOX_PORT}
+  Sandbox cluster (simulated Kubernetes + OLM): https://127.0.0.1:${SANDBOX_PORT}
+    kubectl: export KUBECONFIG=$(realpath -m "$SANDBOX_KUBECONFIG")
     catalog images: the seed's memcached-registry:v1, quay.io/sandbox/community-catalog:v1,
     quay.io/sandbox/fbc-catalog:v1${SANDBOX_CATALOGS:+, and $SANDBOX_CATALOGS}
   API docs: http://${WEB_HOST}:${WEB_PORT}/api/docs/     Ctrl-C stops everything.

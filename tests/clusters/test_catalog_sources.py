@@ -487,6 +487,7 @@ def test_seed_demo_registers_the_sandbox_and_the_seed_catalog(db, monkeypatch, s
 
     monkeypatch.setenv("SANDBOX_PORT", sandbox.url.rsplit(":", 1)[1])
     monkeypatch.setenv("SANDBOX_TOKEN", "sandbox-test-token")
+    monkeypatch.delenv("SANDBOX_CA_FILE", raising=False)  # the session's sandbox is HTTP
     call_command("seed_demo", verbosity=0)
     call_command("seed_demo", verbosity=0)
     cluster = Cluster.objects.get()

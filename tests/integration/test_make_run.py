@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 DEMO_STATE = (
     "from clusters.models import Cluster, CatalogSource, CatalogPackage; "
     "c = Cluster.objects.get(name='sandbox'); cs = CatalogSource.objects.get(name='mem-registry'); "
-    "print(c.connection_state, cs.state, ' '.join(CatalogPackage.objects.values_list('name', flat=True)))"
+    "print(c.api_url.split(':')[0], bool(c.credentials.get('ca_data')), c.skip_tls_verify, "
+    "c.connection_state, cs.state, "
+    "' '.join(CatalogPackage.objects.filter(catalog_source=cs).values_list('name', flat=True)))"
 )
 
 
@@ -104,11 +106,25 @@ def test_make_run_starts_web_worker_and_beat_and_is_ready(tmp_path):
             return lines[-1] if lines else ""
 
         _wait_for(
-            lambda: demo_state() == "connected ready memcached-cluster-operator",
+            # Over HTTPS, trusting the sandbox's own CA (no "skip TLS verify" in the demo).
+            lambda: demo_state() == "https True False connected ready memcached-cluster-operator",
             timeout=90,
             what="the sandbox cluster to connect and the seed catalog to be READY",
             output=lambda: output() + "\nstate: " + demo_state(),
         )
+        # The banner's kubeconfig works with the real kubectl, certificate verified.
+        kubeconfig = tmp_path / "var" / "sandbox.kubeconfig"
+        assert f"export KUBECONFIG={kubeconfig}" in output()
+        _wait_for(kubeconfig.exists, timeout=30, what="the sandbox's kubeconfig", output=output)
+        listed = subprocess.run(
+            ["kubectl", "get", "catalogsources", "-n", "olm", "-o", "name"],
+            env={**env, "KUBECONFIG": str(kubeconfig)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "catalogsource.operators.coreos.com/mem-registry" in listed.stdout
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does
         try:
