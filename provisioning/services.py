@@ -42,6 +42,22 @@ SALEABLE = (
 )
 
 
+def _check_subscription(
+    errors: FieldErrors, *, version: AssetVersion, channel: str, approval: str
+) -> None:
+    """What every Subscription we apply needs: one of the version's channels, a known
+    approval strategy (the install, the cluster-wide install and the 订阅 tab share it)."""
+    if channel not in version.channels:
+        errors.add(
+            "channel",
+            _("Choose one of the channels %(channels)s.")
+            % {"channels": ", ".join(version.channels)},
+            code=Code.CHANNEL_UNKNOWN,
+        )
+    if approval not in Installation.Approval.values:
+        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+
+
 def _installation_errors(
     *,
     tenant: Tenant,
@@ -62,15 +78,7 @@ def _installation_errors(
         errors.add(
             "cluster", _("This project may not deploy to that cluster."), code=Code.CLUSTER_NOT_OPEN
         )
-    if channel not in version.channels:
-        errors.add(
-            "channel",
-            _("Choose one of the channels %(channels)s.")
-            % {"channels": ", ".join(version.channels)},
-            code=Code.CHANNEL_UNKNOWN,
-        )
-    if approval not in Installation.Approval.values:
-        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    _check_subscription(errors, version=version, channel=channel, approval=approval)
     if version.status not in SALEABLE:
         errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
     problem = project_install_problem(
@@ -374,15 +382,7 @@ def change_subscription(
     _require_may_manage(actor, installation)
     _refuse_if_provided(installation)
     errors = FieldErrors()
-    if channel not in installation.version.channels:
-        errors.add(
-            "channel",
-            _("Choose one of the channels %(channels)s.")
-            % {"channels": ", ".join(installation.version.channels)},
-            code=Code.CHANNEL_UNKNOWN,
-        )
-    if approval not in Installation.Approval.values:
-        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    _check_subscription(errors, version=installation.version, channel=channel, approval=approval)
     errors.raise_if_any()
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation.pk)
@@ -441,15 +441,7 @@ def install_cluster_wide(
     require_platform_admin(user=actor)
     channel = channel or version.default_channel
     errors = FieldErrors()
-    if channel not in version.channels:
-        errors.add(
-            "channel",
-            _("Choose one of the channels %(channels)s.")
-            % {"channels": ", ".join(version.channels)},
-            code=Code.CHANNEL_UNKNOWN,
-        )
-    if approval not in Installation.Approval.values:
-        errors.add("approval", _("Choose Automatic or Manual."), code=Code.APPROVAL_UNKNOWN)
+    _check_subscription(errors, version=version, channel=channel, approval=approval)
     if version.status not in SALEABLE:
         errors.add("version", _("This version is not on sale."), code=Code.VERSION_NOT_ON_SALE)
     elif installs_into_own_namespace(version.install_modes(channel)):

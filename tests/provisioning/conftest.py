@@ -118,3 +118,49 @@ def buyer(tenant_with_owner, on_sale_version):
 def channel_head(sandbox, channel="stable"):
     """The CSV a channel serves now (tests may have published newer ones into it)."""
     return sandbox.catalog.package(SEED_IMAGE, PACKAGE).head(channel)
+
+
+@pytest.fixture
+def shopper(tenant_with_owner, platform_admin):
+    """A buyer tenant with a project and 100 T, holding nothing yet."""
+    from accounts import services as account_services
+    from orders import services as order_services
+
+    tenant, owner = tenant_with_owner(f"shop-{uuid.uuid4().hex[:4]}")
+    tenant.owner = owner
+    tenant.project = account_services.create_project(
+        actor=owner, tenant=tenant, name="apps", namespace=f"apps-{uuid.uuid4().hex[:6]}"
+    )
+    order_services.top_up_wallet(
+        actor=platform_admin, tenant=tenant, amount=Decimal("100.00"), reason="test credit"
+    )
+    return tenant
+
+
+def buy_now(shopper, version, cluster, capture, *, channel="stable"):
+    """The shopper buys `version` for its project on `cluster` and pays at once (直接支付)."""
+    from orders import services as order_services
+
+    with capture(execute=True):
+        return order_services.place_order(
+            actor=shopper.owner,
+            plan=version.asset.plans.first(),
+            project=shopper.project,
+            cluster=cluster,
+            channel=channel,
+            pay_now=True,
+            idempotency_key=uuid.uuid4().hex,
+        )
+
+
+def follow(installation, until, *, timeout=15):
+    """Runs the cluster's sync until the installation reaches one of `until`."""
+    from provisioning import tasks
+
+    def reached():
+        tasks.sync_cluster(installation.cluster_id, force=True)
+        installation.refresh_from_db()
+        return installation.status in until
+
+    wait_until(reached, timeout=timeout, message=f"{installation} to reach {until}")
+    return installation

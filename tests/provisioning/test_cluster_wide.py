@@ -3,17 +3,16 @@ refuses them in a project's own namespace (UnsupportedOperatorGroup), so a platf
 installs them once per cluster and projects that buy them use that installation."""
 
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from core.errors import error_code
-from orders import services as order_services
 from orders.models import Order
-from provisioning import services, tasks
+from provisioning import services
 from provisioning.models import Installation
-from tests.conftest import sandbox_object, wait_until
+from tests.conftest import sandbox_object
+from tests.provisioning.conftest import buy_now, follow
 
 COMMUNITY = "quay.io/sandbox/community-catalog:v1"
 V1ALPHA1 = "operators.coreos.com/v1alpha1"
@@ -31,43 +30,6 @@ def cert_manager(list_operator):
     )
 
 
-@pytest.fixture
-def shopper(tenant_with_owner, platform_admin):
-    from accounts import services as account_services
-
-    tenant, owner = tenant_with_owner(f"shop-{uuid.uuid4().hex[:4]}")
-    tenant.owner = owner
-    tenant.project = account_services.create_project(
-        actor=owner, tenant=tenant, name="certs", namespace=f"certs-{uuid.uuid4().hex[:6]}"
-    )
-    order_services.top_up_wallet(
-        actor=platform_admin, tenant=tenant, amount=Decimal("100.00"), reason="test credit"
-    )
-    return tenant
-
-
-def _buy(shopper, version, cluster, capture):
-    with capture(execute=True):
-        return order_services.place_order(
-            actor=shopper.owner,
-            plan=version.asset.plans.first(),
-            project=shopper.project,
-            cluster=cluster,
-            channel="stable",
-            pay_now=True,
-            idempotency_key=uuid.uuid4().hex,
-        )
-
-
-def _follow(installation, until, timeout=20):
-    def reached():
-        tasks.sync_cluster(installation.cluster_id, force=True)
-        installation.refresh_from_db()
-        return installation.status in until
-
-    wait_until(reached, timeout=timeout, message=f"{installation} to reach {until}")
-
-
 def test_the_catalog_says_cert_manager_only_watches_all_namespaces(cert_manager):
     assert cert_manager.install_modes("stable") == ["AllNamespaces"]
 
@@ -76,7 +38,7 @@ def test_refused_before_payment_until_the_platform_runs_it_cluster_wide(
     cert_manager, shopper, sandbox_cluster, client, django_capture_on_commit_callbacks
 ):
     with pytest.raises(ValidationError) as refused:
-        _buy(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
+        buy_now(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
     assert error_code(refused.value) == "not_installable_in_project"
     assert "installed once per cluster by the platform" in str(refused.value)
     assert not Order.objects.filter(buyer=shopper).exists()  # nothing charged
@@ -107,7 +69,7 @@ def test_platform_admin_installs_once_and_buyers_use_it(
     # The namespace's OperatorGroup (OLM's own global-operators) watches everything.
     platform.refresh_from_db()
     assert platform.operator_group == "global-operators"
-    _follow(platform, {"installed"})
+    follow(platform, {"installed"}, timeout=20)
     # A second cluster-wide install of the same package is refused.
     with pytest.raises(ValidationError) as twice:
         services.install_cluster_wide(
@@ -115,7 +77,7 @@ def test_platform_admin_installs_once_and_buyers_use_it(
         )
     assert error_code(twice.value) == "already_installed"
 
-    order = _buy(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
+    order = buy_now(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
     use = Installation.objects.get(order=order)
     assert use.provided_by_id == platform.pk and use.namespace == shopper.project.namespace
     assert use.status == "installed" and use.installed_csv == platform.installed_csv
@@ -157,10 +119,10 @@ def test_a_project_use_follows_the_cluster_wide_state(
         )
     # Bought while the platform's install is still under way: the use waits with it.
     platform.refresh_from_db()
-    order = _buy(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
+    order = buy_now(shopper, cert_manager, sandbox_cluster, django_capture_on_commit_callbacks)
     use = Installation.objects.get(order=order)
     assert use.provided_by_id == platform.pk
-    _follow(platform, {"installed"})
+    follow(platform, {"installed"}, timeout=20)
     use.refresh_from_db()
     assert use.status == "installed"
     assert use.events.filter(reason="ProvidedClusterWide").exists()

@@ -5,7 +5,6 @@ is refused before payment with the reason, or fails with OLM's own reason."""
 
 import json
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,11 +13,11 @@ from core.errors import error_code
 from instances import services as instance_services
 from instances.models import OperandInstance
 from instances.schema import clean_example
-from orders import services as order_services
 from orders.models import Order
-from provisioning import services, tasks
+from provisioning import services
 from provisioning.models import Installation
 from tests.conftest import sandbox_object, wait_until
+from tests.provisioning.conftest import buy_now, follow
 
 SEED = "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1"
 REDIS_SEED = "dev-registry.tenxcloud.com/system_containers/redis-registry:v1"
@@ -45,43 +44,6 @@ BUNDLES = [
     (COMMUNITY, "grafana-operator", "v5", "v5.9.0", PROJECT, "Grafana"),
     (COMMUNITY, "strimzi-kafka-operator", "stable", "v0.41.0", CLUSTER, "Kafka"),
 ]
-
-
-@pytest.fixture
-def shopper(tenant_with_owner, platform_admin):
-    from accounts import services as account_services
-
-    tenant, owner = tenant_with_owner(f"shop-{uuid.uuid4().hex[:4]}")
-    tenant.owner = owner
-    tenant.project = account_services.create_project(
-        actor=owner, tenant=tenant, name="apps", namespace=f"apps-{uuid.uuid4().hex[:6]}"
-    )
-    order_services.top_up_wallet(
-        actor=platform_admin, tenant=tenant, amount=Decimal("100.00"), reason="test credit"
-    )
-    return tenant
-
-
-def _buy(shopper, version, cluster, channel, capture):
-    with capture(execute=True):
-        return order_services.place_order(
-            actor=shopper.owner,
-            plan=version.asset.plans.first(),
-            project=shopper.project,
-            cluster=cluster,
-            channel=channel,
-            pay_now=True,
-            idempotency_key=uuid.uuid4().hex,
-        )
-
-
-def _follow(installation, until, timeout=30):
-    def reached():
-        tasks.sync_cluster(installation.cluster_id, force=True)
-        installation.refresh_from_db()
-        return installation.status in until
-
-    wait_until(reached, timeout=timeout, message=f"{installation} to reach {until}")
 
 
 def _example(installation, kind):
@@ -149,7 +111,7 @@ def _refused_then_installed_cluster_wide(
     how, listed, channel, shopper, cluster, platform_admin, capture
 ):
     with pytest.raises(ValidationError) as refused:
-        _buy(shopper, listed, cluster, channel, capture)
+        buy_now(shopper, listed, cluster, capture, channel=channel)
     assert error_code(refused.value) == "not_installable_in_project"
     assert "installed once per cluster by the platform" in str(refused.value)
     assert not Order.objects.filter(buyer=shopper).exists()  # nothing was charged
@@ -158,14 +120,14 @@ def _refused_then_installed_cluster_wide(
             actor=platform_admin, cluster=cluster, version=listed, channel=channel
         )
     if how == UNPACK_FAILS:
-        _follow(platform, {"failed"})
+        follow(platform, {"failed"}, timeout=30)
         assert "Bundle unpacking failed" in platform.failure_reason
         # A failed cluster-wide operator is not sold into projects either.
         with pytest.raises(ValidationError) as broken:
-            _buy(shopper, listed, cluster, channel, capture)
+            buy_now(shopper, listed, cluster, capture, channel=channel)
         assert "its installation failed" in str(broken.value)
         return platform
-    _follow(platform, {"installed"})
+    follow(platform, {"installed"}, timeout=30)
     assert platform.installed_csv == listed.starting_csv(channel)
     return platform
 
@@ -184,7 +146,7 @@ def _uninstall_all(shopper, platform, platform_admin, capture):
 def _bought_installed_and_used(
     listed, channel, how, operand, starting_csv, shopper, sandbox, sandbox_cluster, capture
 ):
-    order = _buy(shopper, listed, sandbox_cluster, channel, capture)
+    order = buy_now(shopper, listed, sandbox_cluster, capture, channel=channel)
     installation = Installation.objects.get(order=order)
     if how == PROJECT:
         subscription = sandbox_object(
@@ -195,7 +157,7 @@ def _bought_installed_and_used(
             listed.package_name,
         )
         assert subscription["spec"]["startingCSV"] == starting_csv
-    _follow(installation, {"installed"})
+    follow(installation, {"installed"}, timeout=30)
     assert installation.installed_csv == starting_csv
     assert installation.csv_info["provided_apis"]
     if operand is None:
