@@ -407,19 +407,9 @@ def _operand_edit(request, instance):
         fixed_name=instance.name,
         secrets=instance.spec,
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_instance(actor=request.user, instance=instance, manifest=form.manifest)
-        except ValidationError as exc:
-            _attach(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(
-                request, _("Applying the new spec of %(name)s…") % {"name": instance.name}
-            )
-            _pruned_notice(request, form)
-            return redirect("instances:instance-detail", instance_id=instance.pk)
+    if request.method == "POST" and form.is_valid() and _updated(request, instance, form):
+        _pruned_notice(request, form)
+        return redirect("instances:instance-detail", instance_id=instance.pk)
     return render(
         request,
         "instances/create.html",
@@ -437,6 +427,20 @@ def _operand_edit(request, instance):
         },
         status=400 if request.method == "POST" and form.errors else 200,
     )
+
+
+def _updated(request, instance, form) -> bool:
+    """编辑's save: the new spec applied (and said so), or the reasons on the form."""
+    try:
+        services.update_instance(actor=request.user, instance=instance, manifest=form.manifest)
+    except ValidationError as exc:
+        _attach(form, exc)
+        return False
+    except PermissionDenied as exc:
+        form.add_error(None, str(exc))
+        return False
+    messages.success(request, _("Applying the new spec of %(name)s…") % {"name": instance.name})
+    return True
 
 
 @login_required
@@ -458,18 +462,8 @@ def instance_edit(request, instance_id):
         fixed_name=instance.name,
         with_expose=False,
     )
-    if ok:
-        try:
-            services.update_instance(actor=request.user, instance=instance, manifest=form.manifest)
-        except ValidationError as exc:
-            _attach(form, exc)
-        except PermissionDenied as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(
-                request, _("Applying the new spec of %(name)s…") % {"name": instance.name}
-            )
-            return redirect("instances:instance-detail", instance_id=instance.pk)
+    if ok and _updated(request, instance, form):
+        return redirect("instances:instance-detail", instance_id=instance.pk)
     return render(
         request,
         "instances/create.html",
