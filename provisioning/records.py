@@ -200,7 +200,8 @@ def mirror_provider(*, installation_id: int) -> bool:
         changed = before != [getattr(installation, f) for f in MIRRORED_FIELDS] + [
             installation.status
         ]
-        installation.save()
+        if changed:  # every sync of the platform's installation mirrors: write only news
+            installation.save()
     return changed
 
 

@@ -223,4 +223,5 @@ def cluster_wide(request: WorkspaceRequest) -> HttpResponse:
             return redirect("provisioning:installation-detail", installation_id=installation.pk)
     context = paginate(request, selectors.cluster_wide_installations())
     context["form"] = form
-    return render(request, "provisioning/cluster_wide.html", context)
+    failed = request.method == "POST" and bool(form.errors)
+    return render(request, "provisioning/cluster_wide.html", context, status=400 if failed else 200)

@@ -165,6 +165,17 @@ def test_the_cluster_wide_page_and_api(
     assert page.status_code == 200
     body = page.content.decode()
     assert 'data-testid="cluster-wide-form"' in body and "cert-manager" in body
+    # The page's form: a channel the version lacks is named on its field, nothing made.
+    refused = client.post(
+        "/operators/cluster-wide/",
+        {"version": cert_manager.pk, "cluster": sandbox_cluster.pk, "channel": "nightly",
+         "approval": "Automatic"},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.context["form"].errors["channel"] == [
+        "Choose one of the channels candidate, stable."
+    ]
+    assert not Installation.objects.filter(scope="cluster").exists()
     bad = client.post(
         "/api/v1/installations/cluster-wide/",
         {"cluster": sandbox_cluster.pk, "version": cert_manager.pk, "channel": "nightly"},
