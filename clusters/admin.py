@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CatalogPackage, CatalogSource, Cluster
+from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
 
 
 @admin.register(Cluster)
@@ -23,3 +23,18 @@ class CatalogSourceAdmin(admin.ModelAdmin):
     list_display = ["name", "cluster", "tenant", "image", "state"]
     list_filter = ["state", "cluster"]
     inlines = [CatalogPackageInline]
+
+
+@admin.register(FoundCatalogSource)
+class FoundCatalogSourceAdmin(admin.ModelAdmin):
+    """Read-only: the catalog sync writes these from what it finds on the cluster."""
+
+    list_display = ("namespace", "name", "cluster", "image", "last_observed_state", "seen_at")
+    list_filter = ("cluster",)
+    search_fields = ("namespace", "name", "image")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

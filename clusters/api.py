@@ -13,7 +13,7 @@ from accounts.models import Project, Tenant
 from accounts.permissions import IsPlatformAdmin
 
 from . import selectors, services
-from .models import CatalogPackage, CatalogSource, Cluster
+from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
 
 
 def _choices_from(field: serializers.Field, queryset: QuerySet[Model]) -> None:
@@ -154,6 +154,31 @@ class CatalogPackageSerializer(serializers.ModelSerializer):
         fields = ["name", "display_name", "provider", "default_channel", "channels", "updated_at"]
 
 
+class FoundCatalogSourceSerializer(serializers.ModelSerializer):
+    submitted_as = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="Name of your platform CatalogSource with the same image, if you submitted one.",
+    )
+
+    class Meta:
+        model = FoundCatalogSource
+        fields = [
+            "id",
+            "cluster",
+            "namespace",
+            "name",
+            "display_name",
+            "image",
+            "publisher",
+            "source_type",
+            "last_observed_state",
+            "seen_at",
+            "submitted_as",
+        ]
+        read_only_fields = fields
+
+
 class CatalogSourceSerializer(serializers.ModelSerializer):
     # The querysets are the caller's (see __init__); `none()` only for the schema.
     tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
@@ -239,6 +264,16 @@ class CatalogSourceViewSet(
             actor=request.user, catalog_source=self.get_object()
         )
         return Response(self.get_serializer(catalog).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=FoundCatalogSourceSerializer(many=True), filters=False)
+    @action(detail=False, methods=["get"], serializer_class=FoundCatalogSourceSerializer)
+    def found(self, request):
+        """CatalogSources applied with kubectl in your projects' namespaces (seen by the catalog
+        sync); submit one's image with a POST to this collection to offer it to buyers."""
+        tenants = account_selectors.tenants_for(user=request.user)
+        found = selectors.found_catalog_sources_for(tenants=tenants)
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(FoundCatalogSourceSerializer(page, many=True).data)
 
     @extend_schema(responses=CatalogPackageSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -41,6 +41,22 @@ def observed_state(catalog_source_object: dict[str, Any]) -> tuple[str, str]:
     return state, message
 
 
+def found_catalog_fields(catalog_source_object: dict[str, Any]) -> dict[str, str]:
+    """The fields the portal shows of a CatalogSource someone else applied."""
+    meta = catalog_source_object.get("metadata") or {}
+    spec = catalog_source_object.get("spec") or {}
+    state, _message = observed_state(catalog_source_object)
+    return {
+        "namespace": str(meta.get("namespace") or ""),
+        "name": str(meta.get("name") or ""),
+        "display_name": str(spec.get("displayName") or "")[:200],
+        "image": str(spec.get("image") or "")[:300],
+        "publisher": str(spec.get("publisher") or "")[:200],
+        "source_type": str(spec.get("sourceType") or "")[:32],
+        "last_observed_state": str(state)[:32],
+    }
+
+
 def packages_from_manifests(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """PackageManifest objects → the rows the portal caches (see CatalogPackage)."""
     packages = []

@@ -158,6 +158,37 @@ class CatalogSource(models.Model):
         return f"{self.display_name} ({self.name})"
 
 
+class FoundCatalogSource(models.Model):
+    """A CatalogSource someone applied to a provider's project namespace (`kubectl apply`, as
+    the seed's step does), seen by the catalog sync. The platform never writes or deletes
+    it; a provider picks it to submit the same image as a platform CatalogSource, which goes
+    to the global catalog namespace because OLM resolves a Subscription only against
+    catalogs in its own namespace and the global one."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="found_catalogs")
+    namespace = models.CharField(_("namespace"), max_length=63)
+    name = models.CharField(_("name"), max_length=253)
+    display_name = models.CharField(_("display name"), max_length=200, blank=True)
+    image = models.CharField(_("registry image"), max_length=300, blank=True)
+    publisher = models.CharField(_("publisher"), max_length=200, blank=True)
+    source_type = models.CharField(max_length=32, blank=True)
+    last_observed_state = models.CharField(max_length=32, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["cluster__name", "namespace", "name"]
+        verbose_name = _("CatalogSource found on a cluster")
+        verbose_name_plural = _("CatalogSources found on clusters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace", "name"], name="foundcatalog_unique_per_cluster"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.namespace}/{self.name}"
+
+
 class CatalogPackage(models.Model):
     """A package a READY catalog serves, cached from its PackageManifest.
 

@@ -14,7 +14,14 @@ from django.utils.translation import gettext as _
 
 from accounts.services import record_audit
 
-from .models import CatalogPackage, CatalogSource, Cluster, EventSource, TimelineEvent
+from .models import (
+    CatalogPackage,
+    CatalogSource,
+    Cluster,
+    EventSource,
+    FoundCatalogSource,
+    TimelineEvent,
+)
 
 if TYPE_CHECKING:
     from .kube import ConnectionReport
@@ -200,3 +207,25 @@ def record_catalog_withdrawn(*, catalog_source_id: int) -> CatalogSource:
             "redeploy the CatalogSource."
         ),
     )
+
+
+def record_found_catalogs(*, cluster_id: int, found: Iterable[dict[str, str]]) -> None:
+    """Replaces what the last sync found on the cluster: gone ones go, changed ones are
+    updated (`seen_at` says when it was found or last changed), unchanged ones are not
+    written."""
+    now = timezone.now()
+    rows = {(f["namespace"], f["name"]): f for f in found if f.get("namespace") and f.get("name")}
+    with transaction.atomic():
+        existing = {
+            (row.namespace, row.name): row
+            for row in FoundCatalogSource.objects.select_for_update().filter(cluster_id=cluster_id)
+        }
+        gone = [row.pk for key, row in existing.items() if key not in rows]
+        if gone:
+            FoundCatalogSource.objects.filter(pk__in=gone).delete()
+        for key, fields in rows.items():
+            row = existing.get(key)
+            if row is None:
+                FoundCatalogSource.objects.create(cluster_id=cluster_id, seen_at=now, **fields)
+            elif any(getattr(row, field) != value for field, value in fields.items()):
+                FoundCatalogSource.objects.filter(pk=row.pk).update(**fields, seen_at=now)

@@ -5,13 +5,13 @@ A cluster or CatalogSource the user may not see is "not found" (a 404), never "f
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Project, Tenant, User
 from accounts.permissions import is_platform_admin
 from core.errors import NotFound
 
-from .models import CatalogPackage, CatalogSource, Cluster
+from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
 
 
 def clusters_for(*, user: User) -> QuerySet[Cluster]:
@@ -104,3 +104,49 @@ def get_catalog_source_for(*, user: User, catalog_source_id: int | str) -> Catal
 
 def packages_of(*, catalog_source: CatalogSource) -> QuerySet[CatalogPackage]:
     return CatalogPackage.objects.filter(catalog_source=catalog_source).order_by("name")
+
+
+def _provider_projects_on(cluster: Cluster) -> QuerySet[Project]:
+    projects = Project.objects.filter(tenant__is_provider=True)
+    return projects if cluster.is_default else projects.filter(clusters=cluster)
+
+
+def provider_namespaces_on(*, cluster: Cluster) -> set[str]:
+    """Where providers may apply their own CatalogSources on a cluster: their projects'."""
+    return set(_provider_projects_on(cluster).values_list("namespace", flat=True))
+
+
+def clusters_with_provider_projects() -> set[int]:
+    """Clusters on which some provider project may deploy (so the sync looks for catalogs)."""
+    if not Project.objects.filter(tenant__is_provider=True).exists():
+        return set()
+    linked = set(
+        Cluster.objects.filter(projects__tenant__is_provider=True).values_list("pk", flat=True)
+    )
+    return linked | set(Cluster.objects.filter(is_default=True).values_list("pk", flat=True))
+
+
+def found_catalog_sources_for(*, tenants: QuerySet[Tenant]) -> QuerySet[FoundCatalogSource]:
+    """CatalogSources applied in the tenants' project namespaces on clusters they may use, with
+    `submitted_as`: the name of their platform CatalogSource of the same image, if any."""
+    provider_tenants = tenants.filter(is_provider=True)
+    namespaces = Project.objects.filter(tenant__in=provider_tenants).values("namespace")
+    same_image = CatalogSource.objects.filter(
+        tenant__in=provider_tenants, cluster=OuterRef("cluster"), image=OuterRef("image")
+    ).exclude(state=CatalogSource.State.DELETING)
+    return (
+        FoundCatalogSource.objects.filter(
+            cluster__in=clusters_open_to(tenants=provider_tenants), namespace__in=namespaces
+        )
+        .select_related("cluster")
+        .annotate(submitted_as=Subquery(same_image.order_by("pk").values("name")[:1]))
+        .order_by("cluster__name", "namespace", "name")
+    )
+
+
+def get_found_catalog_source_for(*, tenant: Tenant, found_id: int | str) -> FoundCatalogSource:
+    try:
+        tenants = Tenant.objects.filter(pk=tenant.pk)
+        return found_catalog_sources_for(tenants=tenants).get(pk=found_id)
+    except (FoundCatalogSource.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such CatalogSource found on your clusters.") from None

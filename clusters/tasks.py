@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from core.retry import CLUSTER_JOB_RETRY
 
-from . import kube, records
+from . import kube, records, selectors
 from .manifests import (
     CATALOG_ID_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     catalog_source_manifest,
+    found_catalog_fields,
     observed_state,
     packages_from_manifests,
 )
@@ -102,12 +103,10 @@ def sync_catalog_sources() -> int:
 
     It talks to no cluster itself. Each job expires after one sync interval: jobs piled up
     behind a slow worker are dropped, the next tick enqueues fresh ones."""
-    cluster_ids = list(
-        CatalogSource.objects.exclude(state__in=NOT_FOLLOWED)
-        .order_by("cluster_id")
-        .values_list("cluster_id", flat=True)
-        .distinct()
+    followed = set(
+        CatalogSource.objects.exclude(state__in=NOT_FOLLOWED).values_list("cluster_id", flat=True)
     )
+    cluster_ids = sorted(followed | selectors.clusters_with_provider_projects())
     for cluster_id in cluster_ids:
         sync_cluster_catalogs.apply_async(
             args=(cluster_id,), expires=settings.CATALOG_SYNC_INTERVAL
@@ -122,21 +121,41 @@ def sync_cluster_catalogs(cluster_id: int) -> int:
 
     A cluster that cannot be reached is logged and left for the next periodic run (no
     retries: the beat is the retry)."""
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None:
+        return 0
     catalogs = list(
         CatalogSource.objects.select_related("cluster")
         .filter(cluster_id=cluster_id)
         .exclude(state__in=NOT_FOLLOWED)
         .order_by("pk")
     )
-    if not catalogs:
-        return 0
-    cluster = catalogs[0].cluster
     try:
-        _follow_catalogs(cluster, catalogs)
+        if catalogs:
+            _follow_catalogs(cluster, catalogs)
+        _find_applied_catalogs(cluster)
     except kube.KubeError as exc:
         logger.warning("catalog sync of cluster %s failed: %s", cluster.name, exc.message)
         return 0
     return len(catalogs)
+
+
+def _find_applied_catalogs(cluster: Cluster) -> None:
+    """CatalogSources applied by hand (kubectl) in provider projects' namespaces, written down
+    for the provider portal to offer; ours (labelled) are followed above, not found here."""
+    namespaces = selectors.provider_namespaces_on(cluster=cluster)
+    if not namespaces:
+        records.record_found_catalogs(cluster_id=cluster.pk, found=[])
+        return
+    objects = kube.gateway_for(cluster).list_in_namespaces(
+        "operators.coreos.com/v1alpha1",
+        "CatalogSource",
+        namespaces,
+        label_selector=f"{MANAGED_BY_LABEL}!={MANAGED_BY}",
+    )
+    records.record_found_catalogs(
+        cluster_id=cluster.pk, found=[found_catalog_fields(obj) for obj in objects]
+    )
 
 
 def _failing_too_long(catalog: CatalogSource) -> bool:

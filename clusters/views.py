@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import platform_admin_required
+from accounts.models import Tenant
 from accounts.permissions import is_platform_admin
 from core.errors import NotPermitted, apply_to_form, error_text
 from core.pagination import paginate
@@ -198,7 +199,20 @@ def catalog_create(request):
             code=ClustersErrorCode.NOT_A_PROVIDER,
         )
     clusters = selectors.clusters_open_to(tenant=tenant)
-    form = CatalogSourceForm(request.POST or None, clusters=clusters)
+    found = list(selectors.found_catalog_sources_for(tenants=Tenant.objects.filter(pk=tenant.pk)))
+    initial = {}
+    if request.method == "GET" and request.GET.get("found"):
+        picked = selectors.get_found_catalog_source_for(
+            tenant=tenant, found_id=request.GET["found"]
+        )
+        initial = {
+            "cluster": picked.cluster_id,
+            "name": picked.name if len(picked.name) <= 63 else "",
+            "display_name": picked.display_name or picked.name,
+            "image": picked.image,
+            "publisher": picked.publisher,
+        }
+    form = CatalogSourceForm(request.POST or None, clusters=clusters, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             catalog = services.submit_catalog_source(
@@ -214,7 +228,9 @@ def catalog_create(request):
             )
             return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
     return render(
-        request, "clusters/catalog_form.html", {"form": form, "no_clusters": not clusters.exists()}
+        request,
+        "clusters/catalog_form.html",
+        {"form": form, "no_clusters": not clusters.exists(), "found": found},
     )
 
 
