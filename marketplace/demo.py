@@ -30,6 +30,8 @@ DEMO_USERS = [
 DEMO_PROJECTS = [
     # tenant, project name, namespace
     ("zs-olm", "one", "one"),
+    # The seed applies its CatalogSource with kubectl here (README: the seed's steps).
+    ("zs-olm", "love-story", "love-story"),
     ("zs2-corp", "my-mem", "my-mem"),
     ("zs2-corp", "two", "two"),
 ]
