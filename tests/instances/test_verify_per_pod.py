@@ -201,3 +201,15 @@ def test_the_verdict_names_what_was_expected():
     )
     assert distribution_verdict("sharded", rows(False, False))[1] is False
     assert distribution_verdict("replset", [])[1] is None
+
+
+def test_the_api_schema_documents_the_per_pod_result(client, db):
+    schema = client.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    verification = components["Verification"]["properties"]
+    assert {"address_source", "expectation", "distribution_ok", "pods"} <= set(verification)
+    assert "exactly one" in verification["expectation"]["description"]
+    assert "could not be reached" in components["PodKey"]["properties"]["holds"]["description"]
+    instance = components["OperandInstance"]["properties"]
+    assert {"router_ip_address", "stuck_rollout"} <= set(instance)
+    assert "/api/v1/instances/{id}/delete-stuck-pods/" in schema["paths"]
