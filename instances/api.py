@@ -42,13 +42,74 @@ class ExternalAccessSerializer(serializers.Serializer):
     error = serializers.CharField(source="access_error")
 
 
+class PodKeySerializer(serializers.Serializer):
+    pod = serializers.CharField(help_text="The memcached pod's name.")
+    address = serializers.CharField(
+        help_text="podIP:port as the cluster reports it (status.podIP, the container's port); "
+        "empty while the pod has no IP."
+    )
+    holds = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether `get` of the test key on this pod returned it; null when the pod "
+        "could not be reached (see `error`).",
+    )
+    error = serializers.CharField(help_text="Why the pod could not be reached, else empty.")
+
+
 class VerificationSerializer(serializers.Serializer):
+    """验证访问: a random key set and got through `address`, then read from each memcached pod."""
+
     running = serializers.BooleanField(source="verify_running")
-    ok = serializers.BooleanField(source="verify_ok", allow_null=True)
+    ok = serializers.BooleanField(
+        source="verify_ok",
+        allow_null=True,
+        help_text="The set/get round trip through `address` worked (null: never verified).",
+    )
     message = serializers.CharField(source="verify_message")
-    address = serializers.CharField(source="verify_address")
+    address = serializers.CharField(source="verify_address", help_text="The address used.")
+    address_source = serializers.ChoiceField(
+        source="verify_source",
+        choices=["override", "external", "cluster-ip", "dns", ""],
+        help_text="Which address that was: `external` the service exit, `cluster-ip` the "
+        "router Service's spec.clusterIP:port, `dns` its in-cluster DNS name, `override` "
+        "MEMCACHED_ACCESS_OVERRIDES (the pods are then not read).",
+    )
     round_trip_ms = serializers.FloatField(source="verify_ms", allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)
+    expectation = serializers.ChoiceField(
+        source="verify_expectation",
+        choices=["all", "one", ""],
+        help_text="`all`: replset, every memcached pod must hold the key; `one`: sharded, "
+        "exactly one must.",
+    )
+    distribution_ok = serializers.BooleanField(
+        source="verify_distribution_ok",
+        allow_null=True,
+        help_text="The pods hold the key as `expectation` says; false is a problem (a pod "
+        "lacking it, or unreachable); null when the pods were not read.",
+    )
+    distribution_message = serializers.CharField(
+        source="verify_distribution_message",
+        help_text="What was expected and what was found, in words.",
+    )
+    pods = PodKeySerializer(source="verify_pods", many=True, help_text="Per memcached pod.")
+
+
+class StuckPodSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    revision = serializers.CharField(help_text="The pod's controller-revision-hash (the old one).")
+    reason = serializers.CharField(help_text="e.g. Unschedulable, ImagePullBackOff.")
+    message = serializers.CharField()
+    since = serializers.DateTimeField(help_text="Pending since.")
+
+
+class StuckRolloutSerializer(serializers.Serializer):
+    """A StatefulSet rollout that cannot go on: fix it with POST `delete-stuck-pods`."""
+
+    statefulset = serializers.CharField(required=False)
+    current_revision = serializers.CharField(required=False)
+    update_revision = serializers.CharField(required=False)
+    pods = StuckPodSerializer(many=True, required=False)
 
 
 class OperandInstanceSerializer(serializers.ModelSerializer):
@@ -63,6 +124,15 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
     verification = VerificationSerializer(source="*", read_only=True)
     pods = serializers.ListField(child=serializers.DictField(), read_only=True)
     services = serializers.ListField(child=serializers.DictField(), read_only=True)
+    router_ip_address = serializers.CharField(
+        read_only=True,
+        help_text="The router Service's spec.clusterIP:port as the cluster reports it (where "
+        "the platform's worker connects); `router_address` is its in-cluster DNS name.",
+    )
+    stuck_rollout = StuckRolloutSerializer(
+        read_only=True,
+        help_text="Empty when no rollout is stuck; else the old-revision pods left Pending.",
+    )
 
     class Meta:
         model = OperandInstance
@@ -89,7 +159,9 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
             "pods",
             "services",
             "router_address",
+            "router_ip_address",
             "pod_addresses",
+            "stuck_rollout",
             "external_access",
             "verification",
             "origin",
@@ -195,7 +267,12 @@ class ScaleSerializer(serializers.Serializer):
 
 class LogsRequestSerializer(serializers.Serializer):
     pod = serializers.CharField()
-    container = serializers.CharField(required=False, allow_blank=True, default="")
+    container = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="One of the pod's containers; default: its first (an mcrouter pod's is mcrouter).",
+    )
     tail = serializers.IntegerField(default=100)
 
 
@@ -497,9 +574,20 @@ class OperandInstanceViewSet(
     @extend_schema(request=None, responses={202: OperandInstanceSerializer})
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
-        """验证访问: the worker sets and gets a random key; see `verification` for the result."""
+        """验证访问: the worker sets and gets a random key through the router, then reads it
+        from each memcached pod; see `verification` for the result (`ok`, and per pod
+        `pods` with `expectation` and `distribution_ok`)."""
         return self._respond(
             services.request_verify(actor=request.user, instance=self.get_object())
+        )
+
+    @extend_schema(request=None, responses={202: OperandInstanceSerializer})
+    @action(detail=True, methods=["post"], url_path="delete-stuck-pods")
+    def delete_stuck_pods(self, request, pk=None):
+        """A stuck rollout's fix (see `stuck_rollout`): the worker deletes the old-revision
+        pods left Pending, and their StatefulSet recreates them with the new spec."""
+        return self._respond(
+            services.delete_stuck_pods(actor=request.user, instance=self.get_object())
         )
 
     @extend_schema(

@@ -27,3 +27,4 @@ class InstancesErrorCode(ErrorCode):
     UNKNOWN_RANGE = "unknown_range"
     NO_LOGS_YET = "no_logs_yet"
     UNKNOWN_ASSET = "unknown_asset"
+    ROLLOUT_NOT_STUCK = "rollout_not_stuck"

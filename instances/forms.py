@@ -368,16 +368,50 @@ class ScaleForm(forms.Form):
 
 
 class LogsForm(forms.Form):
+    """日志: a pod, one of that pod's containers, how many lines.
+
+    The container list follows the pod (htmx swaps it when the pod changes); `containers_of`
+    says which pod the list was drawn for, so a container chosen for another pod (no
+    script) is not sent: the pod's first container is used instead.
+    """
+
     pod = forms.ChoiceField(label=_("Pod"))
-    container = forms.CharField(required=False, widget=forms.HiddenInput)
+    container = forms.CharField(label=_("Container"), required=False, widget=forms.Select)
+    containers_of = forms.CharField(required=False, widget=forms.HiddenInput)
     tail = forms.IntegerField(
         label=_("Last lines"), min_value=1, max_value=MAX_LOG_LINES, initial=100
     )
 
     def __init__(self, *args, instance, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["pod"].choices = [(p["name"], p["name"]) for p in instance.pods or []]
+        pods = instance.pods or []
+        self.containers = {p["name"]: p.get("containers") or [] for p in pods}
+        self.fields["pod"].choices = [(p["name"], p["name"]) for p in pods]
         self.fields["tail"].widget.attrs["class"] = "narrow"
+        pod = (self.data.get("pod") if self.is_bound else self.initial.get("pod")) or ""
+        self.for_pod = pod if pod in self.containers else (pods[0]["name"] if pods else "")
+        self.fields["container"].widget.choices = [
+            (c, c) for c in self.containers.get(self.for_pod, [])
+        ]
+        if not self.is_bound:
+            self.initial["containers_of"] = self.for_pod
+
+    def clean(self):
+        data = super().clean()
+        pod = data.get("pod")
+        if not pod:
+            return data
+        containers = self.containers.get(pod, [])
+        container = data.get("container") or ""
+        if data.get("containers_of") and data["containers_of"] != pod:
+            container = ""  # chosen from another pod's list
+        if container and containers and container not in containers:
+            self.add_error(
+                "container",
+                _("Choose one of %(containers)s.") % {"containers": ", ".join(containers)},
+            )
+        data["container"] = container or (containers[0] if containers else "")
+        return data
 
 
 class CatalogPlacementForm(forms.Form):

@@ -797,8 +797,29 @@ def _pod_status(pod):
     return (pod.get("status") or {}).get("phase") or "Pending"
 
 
+def _container_port(pod):
+    """The port the pod serves memcached on, from its spec (the first container's port that
+    says so, else its first TCP port); PORT when the spec declares none."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    ports = [
+        p
+        for c in containers
+        for p in c.get("ports") or []
+        if p.get("containerPort") and p.get("protocol", "TCP") == "TCP"
+    ]
+    named = next((p for p in ports if p.get("name") in ("memcached", "mcrouter")), None)
+    chosen = named or next(iter(ports), None)
+    return int(chosen["containerPort"]) if chosen else PORT
+
+
+def join_address(host, port):
+    """host and port as "host:port", an IPv6 host in brackets ("[fd00::1]:11211")."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def pod_rows(pods):
-    """Pods as `kubectl get pod -o wide` shows them, memcached first, then mcrouter."""
+    """Pods as `kubectl get pod -o wide` shows them, memcached first, then mcrouter; with the
+    port the pod serves on and its StatefulSet revision (to read each pod directly)."""
     rows = []
     for pod in pods:
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
@@ -814,6 +835,8 @@ def pod_rows(pods):
                 "restarts": sum(int(s.get("restartCount") or 0) for s in statuses),
                 "node": (pod.get("spec") or {}).get("nodeName") or "",
                 "ip": (pod.get("status") or {}).get("podIP") or "",
+                "port": _container_port(pod),
+                "revision": labels.get("controller-revision-hash", ""),
                 "containers": containers,
                 "created": created.isoformat() if created else "",
             }
@@ -845,6 +868,91 @@ def service_rows(services, *, external_name=""):
         )
     rows.sort(key=lambda r: r["name"])
     return rows
+
+
+def router_service_name(name):
+    return f"{name}-mcrouter-service"
+
+
+def router_ip_address(services, *, name):
+    """The router Service's `spec.clusterIP:port` as the cluster reports it, or "" (none yet,
+    or headless): reachable from a worker in the cluster network, with no cluster DNS."""
+    router = next((s for s in services if s["metadata"]["name"] == router_service_name(name)), None)
+    spec = (router or {}).get("spec") or {}
+    ip = spec.get("clusterIP") or ""
+    ports = spec.get("ports") or []
+    port = next((p for p in ports if p.get("port") == PORT), None) or next(iter(ports), None)
+    if not ip or ip == "None" or not port or not port.get("port"):
+        return ""
+    return join_address(ip, port["port"])
+
+
+def _pending_reason(pod):
+    """Why a Pending pod does not run: the scheduler's message, or a container's waiting one."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return condition.get("reason") or "Unschedulable", condition.get("message", "")
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            return waiting["reason"], waiting.get("message", "")
+    return "Pending", ""
+
+
+def _pending_since(pod):
+    status = pod.get("status") or {}
+    scheduled = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {}
+    )
+    return parse_datetime(scheduled.get("lastTransitionTime") or "") or _age_source(pod)
+
+
+def stuck_rollout(statefulset, pods, *, now, after_seconds):
+    """A StatefulSet rollout that will not go on by itself, or {}.
+
+    The StatefulSet controller replaces old-revision pods only once every pod is Running and
+    Ready, so a pod of the old revision left Pending (e.g. a nodeSelector no node matches,
+    an image that does not pull) blocks the new revision for good, even once the spec is
+    fixed; the way out is to delete that pod (Kubernetes docs, StatefulSet "Forced
+    rollback"). Stuck means: updateRevision != currentRevision and an old-revision pod
+    Pending for at least `after_seconds`.
+    """
+    status = (statefulset or {}).get("status") or {}
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    if not statefulset or not update or not current or update == current:
+        return {}
+    stuck = []
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        revision = labels.get("controller-revision-hash")
+        phase = (pod.get("status") or {}).get("phase") or "Pending"
+        if not revision or revision == update or phase != "Pending":
+            continue
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        since = _pending_since(pod)
+        if since is None or (now - since).total_seconds() < after_seconds:
+            continue
+        reason, message = _pending_reason(pod)
+        stuck.append(
+            {
+                "name": pod["metadata"]["name"],
+                "revision": revision,
+                "reason": reason,
+                "message": message,
+                "since": since.isoformat(),
+            }
+        )
+    if not stuck:
+        return {}
+    stuck.sort(key=lambda p: p["name"])
+    return {
+        "statefulset": statefulset["metadata"]["name"],
+        "current_revision": current,
+        "update_revision": update,
+        "pods": stuck,
+    }
 
 
 def external_service_name(name):
@@ -936,3 +1044,50 @@ def parse_stats(raw):
         except (TypeError, ValueError):
             result[field] = 0
     return result
+
+
+def distribution_verdict(setup, rows):
+    """验证访问, per pod: (expectation, ok, message) for the key read straight from each pod.
+
+    `rows` are {pod, address, holds, error} with `holds` True, False or None (unreachable).
+    replset: every memcached holds every key; sharded: each key lives on exactly one pod.
+    An unreachable pod proves nothing, so it is a problem too.
+    """
+    expectation = "all" if setup == "replset" else "one"
+    if not rows:
+        return expectation, None, _("No memcached pods were recorded yet: nothing to compare.")
+    holding = [r["pod"] for r in rows if r["holds"] is True]
+    lacking = [r["pod"] for r in rows if r["holds"] is False]
+    unreachable = [r["pod"] for r in rows if r["holds"] is None]
+    if expectation == "all":
+        expected = _("replset: every memcached pod must hold the key")
+        ok = not lacking and not unreachable
+    else:
+        expected = _("sharded: exactly one memcached pod must hold the key")
+        ok = len(holding) == 1 and not unreachable
+    found = [_("%(count)s of %(total)s pods hold it") % {"count": len(holding), "total": len(rows)}]
+    if expectation == "all" and lacking:
+        found.append(_("missing on %(pods)s") % {"pods": ", ".join(lacking)})
+    if expectation == "one" and len(holding) > 1:
+        found.append(_("held by %(pods)s") % {"pods": ", ".join(holding)})
+    if unreachable:
+        found.append(_("%(pods)s could not be reached") % {"pods": ", ".join(unreachable)})
+    if ok:
+        return (
+            expectation,
+            True,
+            _("As expected (%(expected)s): %(found)s.")
+            % {
+                "expected": expected,
+                "found": "; ".join(found),
+            },
+        )
+    return (
+        expectation,
+        False,
+        _("Expected %(expected)s, but %(found)s.")
+        % {
+            "expected": expected,
+            "found": "; ".join(found),
+        },
+    )

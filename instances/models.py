@@ -69,6 +69,12 @@ class OperandInstance(models.Model):
     desired_replicas = models.PositiveIntegerField(null=True, blank=True)
     pods = models.JSONField(default=list, blank=True)
     services = models.JSONField(default=list, blank=True)
+    # The router Service's spec.clusterIP:port: where a worker inside the cluster network
+    # connects (the DNS name `router_address` resolves only inside the cluster).
+    router_ip_address = models.CharField(max_length=300, blank=True)
+    # A StatefulSet rollout that cannot go on by itself: a Pending pod of the old revision
+    # (the controller waits for it forever); {} when none. See memcached.stuck_rollout.
+    stuck_rollout = models.JSONField(default=dict, blank=True)
     # False while the platform waits for the cluster to settle (polled often).
     settled = models.BooleanField(default=False)
     synced_at = models.DateTimeField(null=True, blank=True)
@@ -92,6 +98,14 @@ class OperandInstance(models.Model):
     verify_address = models.CharField(max_length=300, blank=True)
     verify_ms = models.FloatField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Which address the worker used: override | external | cluster-ip | dns.
+    verify_source = models.CharField(max_length=12, blank=True)
+    # The key read straight from each memcached pod: [{pod, address, holds, error}], where
+    # `holds` is True, False or None (unreachable); `all` (replset) or `one` (sharded) must.
+    verify_pods = models.JSONField(default=list, blank=True)
+    verify_expectation = models.CharField(max_length=4, blank=True)
+    verify_distribution_ok = models.BooleanField(null=True, blank=True)
+    verify_distribution_message = models.TextField(blank=True)
     # Monitoring: the last stats poll, good or bad.
     stats_error = models.TextField(blank=True)
     stats_at = models.DateTimeField(null=True, blank=True)

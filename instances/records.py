@@ -106,6 +106,8 @@ def record_deleted(*, instance_id: int) -> OperandInstance:
         instance.access_address = ""
         instance.pods = []
         instance.services = []
+        instance.router_ip_address = ""
+        instance.stuck_rollout = {}
         instance.save()
         add_event(
             instance=instance,
@@ -141,6 +143,8 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
             "desired_replicas",
             "pods",
             "services",
+            "router_ip_address",
+            "stuck_rollout",
             "access_state",
             "access_address",
             "access_error",
@@ -179,11 +183,48 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
                 message=_("Reachable from outside the cluster at %(address)s.")
                 % {"address": instance.access_address},
             )
+        if instance.stuck_rollout and not before["stuck_rollout"]:
+            add_event(
+                instance=instance,
+                reason="RolloutStuck",
+                message=stuck_message(instance.stuck_rollout),
+                type="Warning",
+            )
         after = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
         changed = before != after
         if changed:
             instance.save()
     return changed
+
+
+def stuck_message(stuck: dict[str, Any]) -> str:
+    """The stuck rollout in words: which pods, why, and the way out."""
+    pods = "; ".join(
+        f"{p['name']} ({p['reason']}{': ' + p['message'] if p.get('message') else ''})"
+        for p in stuck.get("pods") or []
+    )
+    return _(
+        "The rollout of StatefulSet %(statefulset)s is stuck: the pod of the old revision "
+        "%(pods)s stays Pending, and a StatefulSet does not replace a Pending pod of its old "
+        "revision. Delete the stuck pod: the controller recreates it with the new spec."
+    ) % {"statefulset": stuck.get("statefulset", ""), "pods": pods}
+
+
+def record_stuck_pods_deleted(*, instance_id: int, pods: list[str]) -> None:
+    """The fix was carried out: the controller now recreates those pods at the new revision."""
+    with transaction.atomic():
+        instance = locked(instance_id)
+        instance.stuck_rollout = {}
+        instance.settled = False
+        instance.save()
+        add_event(
+            instance=instance,
+            reason="StuckPodDeleted",
+            message=_("Deleted the stuck pod %(pods)s; its StatefulSet recreates it.")
+            % {"pods": ", ".join(pods)}
+            if pods
+            else _("No pod was stuck any more; nothing deleted."),
+        )
 
 
 def record_synced(*, instance_ids: list[int], now: datetime) -> None:
@@ -231,8 +272,19 @@ def record_access(
 
 
 def record_verification(
-    *, instance_id: int, ok: bool, message: str, address: str, ms: float | None
+    *,
+    instance_id: int,
+    ok: bool,
+    message: str,
+    address: str,
+    ms: float | None,
+    source: str = "",
+    pods: list[dict[str, Any]] | None = None,
+    expectation: str = "",
+    distribution_ok: bool | None = None,
+    distribution_message: str = "",
 ) -> OperandInstance:
+    """验证访问's result: the round trip, and how the key sat on the memcached pods."""
     with transaction.atomic():
         instance = locked(instance_id)
         instance.verify_running = False
@@ -240,6 +292,11 @@ def record_verification(
         instance.verify_message = message
         instance.verify_address = address
         instance.verify_ms = ms
+        instance.verify_source = source
+        instance.verify_pods = pods or []
+        instance.verify_expectation = expectation
+        instance.verify_distribution_ok = distribution_ok
+        instance.verify_distribution_message = distribution_message
         instance.verified_at = timezone.now()
         instance.save()
         add_event(
@@ -248,6 +305,13 @@ def record_verification(
             message=message,
             type="Normal" if ok else "Warning",
         )
+        if distribution_ok is False:
+            add_event(
+                instance=instance,
+                reason="KeyDistributionMismatch",
+                message=distribution_message,
+                type="Warning",
+            )
     return instance
 
 

@@ -198,32 +198,57 @@ def memcached_offerings(*, tenant: Tenant | None) -> QuerySet[Asset]:
 
 @dataclass
 class Target:
-    """Where the worker connects to reach an instance, or why it does not."""
+    """Where the worker connects to reach an instance (`source` says which address it is)."""
 
     address: str = ""
-    source: str = ""  # override | external | in-cluster
+    source: str = ""  # override | external | cluster-ip | dns
     problem: str = ""
+
+    @property
+    def label(self) -> str:
+        return target_label(self.source)
+
+
+def target_label(source: str) -> str:
+    """What a verification's address was, in words (the result says which one was used)."""
+    return {
+        "override": _("the test override (MEMCACHED_ACCESS_OVERRIDES)"),
+        "external": _("the service exit"),
+        "cluster-ip": _("the router Service's ClusterIP"),
+        "dns": _("the router Service's DNS name"),
+    }.get(source, source)
 
 
 def access_target(instance: OperandInstance) -> Target:
-    """The override (tests and demos of simulated clusters) first, then the real address."""
+    """Where the worker reaches the router: an override (only for clusters the platform
+    cannot reach), else the service exit when exposed, else the router Service's ClusterIP
+    as the cluster reports it (the worker runs in the cluster network; `x.ns.svc` names
+    resolve only inside the cluster), else that DNS name as a last resort."""
     override = (settings.MEMCACHED_ACCESS_OVERRIDES or {}).get(
         f"{instance.namespace}/{instance.name}"
     )
     if override:
         return Target(address=override, source="override")
-    shown = instance.access_address or instance.router_address
-    if instance.cluster.is_sandbox:
-        return Target(
-            problem=_(
-                "This is a simulated cluster: nothing listens at %(address)s. Point "
-                "MEMCACHED_ACCESS_OVERRIDES at a real memcached to try it."
-            )
-            % {"address": shown}
-        )
-    if instance.access_address:
+    if instance.access_address and instance.access_state == OperandInstance.Access.EXPOSED:
         return Target(address=instance.access_address, source="external")
-    return Target(address=instance.router_address, source="in-cluster")
+    if instance.router_ip_address:
+        return Target(address=instance.router_ip_address, source="cluster-ip")
+    return Target(address=instance.router_address, source="dns")
+
+
+def memcached_pods(instance: OperandInstance) -> list[dict[str, Any]]:
+    """The memcached pods the last sync read, with the address each serves on (podIP:port as
+    the cluster reports them; "" while a pod has no IP yet)."""
+    return [
+        {
+            "name": pod["name"],
+            "address": memcached.join_address(pod["ip"], pod.get("port") or memcached.PORT)
+            if pod.get("ip")
+            else "",
+        }
+        for pod in instance.pods or []
+        if pod.get("role") == "memcached"
+    ]
 
 
 def pod_addresses(instance: OperandInstance) -> list[str]:

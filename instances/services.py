@@ -355,6 +355,38 @@ def request_verify(*, actor: User, instance: OperandInstance) -> OperandInstance
     return instance
 
 
+def delete_stuck_pods(*, actor: User, instance: OperandInstance) -> OperandInstance:
+    """The fix of a stuck rollout: the worker deletes the old-revision pods left Pending, so
+    that their StatefulSet recreates them with the new spec (it never does so by itself)."""
+    require_member(user=actor, tenant=instance.tenant)
+    with transaction.atomic():
+        instance = locked(instance.pk)
+        _check_manageable(instance)
+        pods = [p["name"] for p in (instance.stuck_rollout or {}).get("pods") or []]
+        if not pods:
+            raise invalid(
+                _("No rollout of this instance is stuck: there is no pod to delete."),
+                code=Code.ROLLOUT_NOT_STUCK,
+            )
+        instance.settled = False
+        instance.save(update_fields=["settled", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="instance.stuck_pods_deleted",
+            obj=instance,
+            tenant=instance.tenant,
+            changes={"pods": pods},
+        )
+        add_event(
+            instance=instance,
+            reason="DeleteStuckPodRequested",
+            message=_("%(user)s asked to delete the stuck pod %(pods)s.")
+            % {"user": actor, "pods": ", ".join(pods)},
+        )
+        enqueue_on_commit(tasks.delete_stuck_pods, instance.pk)
+    return instance
+
+
 def request_logs(
     *,
     actor: User,

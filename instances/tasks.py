@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -227,8 +228,65 @@ def _client(address: str, timeout: float) -> Any:
     return Client((host, port), connect_timeout=timeout, timeout=timeout, no_delay=True)
 
 
-def check_access(address: str, *, timeout: float) -> tuple[bool, str, float | None]:
-    """set, then get, a random key through `address`: (ok, message, round-trip ms)."""
+@dataclass
+class AccessCheck:
+    """What one 验证访问 found: the round trip through the chosen address, then the key as
+    each memcached pod holds it (empty when the pods were not read)."""
+
+    ok: bool
+    message: str
+    ms: float | None = None
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    expectation: str = ""
+    distribution_ok: bool | None = None
+    distribution_message: str = ""
+
+
+def _read_key(address: str, key: str, value: str, timeout: float) -> dict[str, Any]:
+    """`get key` straight from one memcached pod: holds True/False, None when unreachable."""
+    from pymemcache.exceptions import MemcacheError
+
+    if not address:
+        return {"address": "", "holds": None, "error": _("no pod IP yet")}
+    try:
+        client = _client(address, timeout)
+    except ValueError:
+        return {
+            "address": address,
+            "holds": None,
+            "error": _("“%(address)s” is not a host:port address.") % {"address": address},
+        }
+    try:
+        got = client.get(key)
+    except MemcacheError as exc:
+        return {"address": address, "holds": None, "error": str(exc)}
+    except OSError as exc:
+        return {"address": address, "holds": None, "error": _network_error(exc, timeout)}
+    finally:
+        client.close()
+    return {"address": address, "holds": got == value.encode(), "error": ""}
+
+
+def read_pods(
+    pods: list[dict[str, str]], *, key: str, value: str, timeout: float
+) -> list[dict[str, Any]]:
+    """The key read from every pod at once (as the seed does by hand with telnet per pod)."""
+    if not pods:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(pods))) as pool:
+        found = list(pool.map(lambda p: _read_key(p["address"], key, value, timeout), pods))
+    return [{"pod": pod["name"], **row} for pod, row in zip(pods, found, strict=True)]
+
+
+def check_access(
+    address: str,
+    *,
+    timeout: float,
+    pods: list[dict[str, str]] | None = None,
+    setup: str = "",
+) -> AccessCheck:
+    """set, then get, a random key through `address`; then (given `pods`) read it from each
+    memcached pod and judge the spread by `setup`; the key is deleted through `address`."""
     from pymemcache.exceptions import MemcacheError
 
     key = f"marketplace-verify-{secrets.token_hex(6)}"
@@ -236,58 +294,110 @@ def check_access(address: str, *, timeout: float) -> tuple[bool, str, float | No
     try:
         client = _client(address, timeout)
     except ValueError:
-        return False, _("“%(address)s” is not a host:port address.") % {"address": address}, None
+        return AccessCheck(
+            False, _("“%(address)s” is not a host:port address.") % {"address": address}
+        )
     started = time.perf_counter()
     try:
         stored = client.set(key, value, expire=60, noreply=False)
         got = client.get(key)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        with contextlib.suppress(MemcacheError, OSError):
-            client.delete(key, noreply=True)
-    except MemcacheError as exc:
-        return False, _("memcached answered with an error: %(error)s") % {"error": exc}, None
-    except OSError as exc:
-        return False, f"{address}: {_network_error(exc, timeout)}", None
-    finally:
-        client.close()
-    if not stored:
-        return False, _("set %(key)s was not stored.") % {"key": key}, elapsed
-    if got != value.encode():
-        return (
-            False,
-            _("set %(key)s was stored, but get returned %(got)s.")
-            % {"key": key, "got": got.decode(errors="replace") if got else _("nothing")},
+        if not stored:
+            return AccessCheck(False, _("set %(key)s was not stored.") % {"key": key}, elapsed)
+        if got != value.encode():
+            return AccessCheck(
+                False,
+                _("set %(key)s was stored, but get returned %(got)s.")
+                % {"key": key, "got": got.decode(errors="replace") if got else _("nothing")},
+                elapsed,
+            )
+        check = AccessCheck(
+            True,
+            _("set %(key)s → STORED, get → %(value)s (through %(address)s).")
+            % {"key": key, "value": value, "address": address},
             elapsed,
         )
-    return (
-        True,
-        _("set %(key)s → STORED, get → %(value)s (through %(address)s).")
-        % {"key": key, "value": value, "address": address},
-        elapsed,
-    )
+        if pods is not None:
+            check.pods = read_pods(pods, key=key, value=value, timeout=timeout)
+            check.expectation, check.distribution_ok, check.distribution_message = (
+                memcached.distribution_verdict(setup, check.pods)
+            )
+        with contextlib.suppress(MemcacheError, OSError):
+            client.delete(key, noreply=False)  # the test key goes, from every pod it reached
+        return check
+    except MemcacheError as exc:
+        return AccessCheck(False, _("memcached answered with an error: %(error)s") % {"error": exc})
+    except OSError as exc:
+        return AccessCheck(False, f"{address}: {_network_error(exc, timeout)}")
+    finally:
+        client.close()
 
 
 @shared_task(acks_late=True)
 def verify_access(instance_id: int) -> bool | None:
-    """验证访问: never raises; the result (and round-trip time) is stored on the instance."""
+    """验证访问: never raises; the result (round trip, and the key on each memcached pod)
+    is stored on the instance. With an override the platform cannot reach the cluster, so
+    the pods are not read."""
     instance = _load(instance_id)
     if instance is None:
         return None
     target = access_target(instance)
-    if not target.address:
-        records.record_verification(
-            instance_id=instance.pk, ok=False, message=target.problem, address="", ms=None
-        )
-        return False
+    pods = None if target.source == "override" else selectors.memcached_pods(instance)
     try:
-        ok, message, ms = check_access(target.address, timeout=settings.MEMCACHED_VERIFY_TIMEOUT)
+        check = check_access(
+            target.address,
+            timeout=settings.MEMCACHED_VERIFY_TIMEOUT,
+            pods=pods,
+            setup=instance.setup,
+        )
     except Exception as exc:  # a verification reports; it never fails the job
         logger.exception("verify of instance %s failed", instance_id)
-        ok, message, ms = False, f"{type(exc).__name__}: {exc}", None
+        check = AccessCheck(False, f"{type(exc).__name__}: {exc}")
+    if check.ok and pods is None:
+        check.distribution_message = _(
+            "The pods were not read: the test override says the platform cannot reach this cluster."
+        )
     records.record_verification(
-        instance_id=instance.pk, ok=ok, message=message, address=target.address, ms=ms
+        instance_id=instance.pk,
+        ok=check.ok,
+        message=check.message,
+        address=target.address,
+        ms=check.ms,
+        source=target.source,
+        pods=check.pods,
+        expectation=check.expectation,
+        distribution_ok=check.distribution_ok,
+        distribution_message=check.distribution_message,
     )
-    return ok
+    return check.ok and check.distribution_ok is not False
+
+
+@shared_task(bind=True, **CLUSTER_JOB_RETRY)
+def delete_stuck_pods(self: Task, instance_id: int) -> list[str] | None:
+    """Deletes the pods that still hold the rollout back, read afresh from the cluster (only
+    old-revision pods still Pending: a pod that started meanwhile is left alone)."""
+    instance = _load(instance_id)
+    if instance is None or instance.status in (Status.DELETING, Status.DELETED):
+        return None
+    gateway = kube.gateway_for(instance.cluster)
+    statefulset = gateway.get_or_none(
+        "apps/v1", "StatefulSet", f"{instance.name}-memcached", instance.namespace
+    )
+    pods = gateway.list(
+        "v1", "Pod", instance.namespace, label_selector=f"{memcached.CR_LABEL}={instance.name}"
+    )
+    stuck = memcached.stuck_rollout(
+        statefulset,
+        [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "memcached"],
+        now=timezone.now(),
+        after_seconds=0,
+    )
+    names = [p["name"] for p in stuck.get("pods") or []]
+    for name in names:
+        gateway.delete("v1", "Pod", name, instance.namespace)
+    records.record_stuck_pods_deleted(instance_id=instance.pk, pods=names)
+    sync_instances.apply_async((instance.cluster_id,), countdown=1)
+    return names
 
 
 @shared_task(bind=True, **CLUSTER_JOB_RETRY)
@@ -349,6 +459,8 @@ def observe(
     *,
     pods: list[dict[str, Any]],
     services_: list[dict[str, Any]],
+    statefulsets: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """What one instance is, according to the cluster's objects of this sync."""
     status = memcached.assess(cr, current=instance.status)
@@ -369,6 +481,21 @@ def observe(
         external_name = memcached.external_service_name(instance.name)
         observed["pods"] = memcached.pod_rows(pods)
         observed["services"] = memcached.service_rows(services_, external_name=external_name)
+        observed["router_ip_address"] = memcached.router_ip_address(services_, name=instance.name)
+        statefulset = next(
+            (
+                s
+                for s in statefulsets or []
+                if s["metadata"]["name"] == f"{instance.name}-memcached"
+            ),
+            None,
+        )
+        observed["stuck_rollout"] = memcached.stuck_rollout(
+            statefulset,
+            [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "memcached"],
+            now=now or timezone.now(),
+            after_seconds=settings.INSTANCE_STUCK_ROLLOUT_AFTER,
+        )
         external = next((s for s in services_ if s["metadata"]["name"] == external_name), None)
         state = instance.access_state
         if instance.expose_requested and state in (Access.EXPOSING, Access.EXPOSED):
@@ -472,14 +599,17 @@ def _sync_instances(cluster_id: int, *, force: bool) -> int:
             custom[kind] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects}
         pods: list[dict] = []
         services_: list[dict] = []
+        statefulsets: list[dict] = []
         if any(i.is_memcached for i in to_read):
             pods = in_ours("v1", "Pod", label_selector=memcached.CR_LABEL)
             services_ = in_ours("v1", "Service", label_selector=memcached.CR_LABEL)
+            statefulsets = in_ours("apps/v1", "StatefulSet", label_selector=memcached.CR_LABEL)
         events = in_ours("v1", "Event")
     except kube.KubeError as exc:
         logger.warning("instance sync of cluster %s failed: %s", cluster_id, exc.message)
         return 0
     pods_by_cr, services_by_cr = _group(pods), _group(services_)
+    statefulsets_by_cr = _group(statefulsets)
     known_uids = selectors.known_event_uids(instances=to_read)
     for instance in to_read:
         if instance.kind not in custom:
@@ -489,7 +619,12 @@ def _sync_instances(cluster_id: int, *, force: bool) -> int:
             continue  # never created (refused), or already known to be gone
         key = (instance.namespace, instance.name)
         observed = observe(
-            instance, cr, pods=pods_by_cr.get(key, []), services_=services_by_cr.get(key, [])
+            instance,
+            cr,
+            pods=pods_by_cr.get(key, []),
+            services_=services_by_cr.get(key, []),
+            statefulsets=statefulsets_by_cr.get(key, []),
+            now=now,
         )
         records.record_observation(instance_id=instance.pk, observed=observed)
         records.record_cluster_events(

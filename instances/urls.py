@@ -15,6 +15,11 @@ urlpatterns = [
     path("<int:instance_id>/access/change/", views.instance_access, name="instance-access"),
     path("<int:instance_id>/verify/", views.instance_verify, name="instance-verify"),
     path("<int:instance_id>/logs/fetch/", views.instance_logs, name="instance-logs"),
+    path(
+        "<int:instance_id>/rollout/delete-stuck-pods/",
+        views.instance_delete_stuck_pods,
+        name="instance-delete-stuck-pods",
+    ),
     path("<int:instance_id>/<str:tab>/", views.instance_detail, name="instance-tab"),
     path("new/<int:installation_id>/", views.instance_create, name="instance-create"),
     path("new/<int:installation_id>/sync/", views.operand_sync, name="instance-create-sync"),

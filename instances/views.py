@@ -51,6 +51,7 @@ FRAGMENTS = {
     "overview": "instances/_overview_live.html",
     "access": "instances/_access_live.html",
     "logs": "instances/_log_box.html",
+    "log-containers": "instances/_log_container.html",
 }
 
 
@@ -500,7 +501,7 @@ def instance_detail(request, instance_id, tab="overview"):
     elif tab == "yaml":
         context["yaml"] = memcached.to_yaml(manifest_of(instance))
     elif tab == "access":
-        context["target"] = selectors.access_target(instance)
+        context.update(_access_context(instance))
     elif tab == "monitoring":
         range_name = request.GET.get("range", "1h")
         context["range"] = range_name if range_name in selectors.RANGES else "1h"
@@ -523,28 +524,47 @@ def instance_detail(request, instance_id, tab="overview"):
         context.update(_logs_context(request, instance))
     if request.htmx and fragment in FRAGMENTS:
         if fragment == "access":
-            context["target"] = selectors.access_target(instance)
+            context.update(_access_context(instance))
         return render(request, FRAGMENTS[fragment], context)
     context["scale_form"] = ScaleForm(initial={"replicas": instance.replicas})
     return render(request, "instances/detail.html", context)
+
+
+def _access_context(instance):
+    return {
+        "target": selectors.access_target(instance),
+        "verify_label": selectors.target_label(instance.verify_source),
+        "pod_addresses": selectors.pod_addresses(instance),
+    }
 
 
 def _logs_context(request, instance):
     pods = instance.pods or []
     pod_name = request.GET.get("pod") or (pods[0]["name"] if pods else "")
     pod = next((p for p in pods if p["name"] == pod_name), None)
-    container = request.GET.get("container") or ((pod or {}).get("containers") or [""])[0]
+    containers = (pod or {}).get("containers") or []
+    container = request.GET.get("container", "")
+    if container not in containers:  # none asked, or one of another pod: the pod's first
+        container = containers[0] if containers else ""
     logs = selectors.logs_of(instance=instance)
     log = logs.get((pod_name, container))
+    form = LogsForm(
+        instance=instance,
+        initial={"pod": pod_name, "container": container, "tail": log.tail_lines if log else 100},
+    )
+    # The container list follows the pod: htmx asks for the chosen pod's containers.
+    form.fields["pod"].widget.attrs.update(
+        {
+            "hx-get": reverse("instances:instance-tab", args=[instance.pk, "logs"])
+            + "?fragment=log-containers",
+            "hx-trigger": "change",
+            "hx-include": "this",
+            "hx-target": "#log-container",
+            "hx-swap": "outerHTML",
+        }
+    )
     return {
-        "logs_form": LogsForm(
-            instance=instance,
-            initial={
-                "pod": pod_name,
-                "container": container,
-                "tail": log.tail_lines if log else 100,
-            },
-        ),
+        "logs_form": form,
         "log": log,
         "log_pod": pod_name,
         "log_container": container,
@@ -616,13 +636,22 @@ def instance_verify(request, instance_id):
         return render(
             request,
             "instances/_access_live.html",
-            {
-                "instance": instance,
-                "target": selectors.access_target(instance),
-                "pod_addresses": selectors.pod_addresses(instance),
-            },
+            {"instance": instance, **_access_context(instance)},
         )
     return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+
+
+@login_required
+@require_POST
+def instance_delete_stuck_pods(request, instance_id):
+    """The stuck rollout's fix: delete the old-revision pod left Pending (confirmed first)."""
+    instance = _instance_or_404(request, instance_id)
+    if _run(request, services.delete_stuck_pods, instance=instance) is not None:
+        messages.success(
+            request,
+            _("Deleting the stuck pod; the StatefulSet recreates it with the new spec…"),
+        )
+    return redirect("instances:instance-detail", instance_id=instance.pk)
 
 
 @login_required

@@ -243,10 +243,13 @@ INSTANCE_SETTLED_SYNC_INTERVAL = env_int("INSTANCE_SETTLED_SYNC_INTERVAL", 30)
 MEMCACHED_STATS_INTERVAL = env_int("MEMCACHED_STATS_INTERVAL", 60)
 MEMCACHED_STATS_RETENTION_DAYS = env_int("MEMCACHED_STATS_RETENTION_DAYS", 8)
 MEMCACHED_VERIFY_TIMEOUT = env_int("MEMCACHED_VERIFY_TIMEOUT", 3)
-# For tests and demos of simulated clusters, where nothing answers on pod IPs or node
-# ports: "namespace/name" → "host:port" that 验证访问 and stats polling use instead of the
-# instance's own address. Empty by default; from the environment as
-# "my-mem/mm2=127.0.0.1:11211,two/cache=127.0.0.1:11212".
+# A StatefulSet rollout is called stuck once a pod of the old revision has been Pending this
+# many seconds while a newer revision waits (the instance page then offers to delete it).
+INSTANCE_STUCK_ROLLOUT_AFTER = env_int("INSTANCE_STUCK_ROLLOUT_AFTER", 30)
+# Only for clusters the platform cannot reach (the worker runs outside their network):
+# "namespace/name" → "host:port" that 验证访问 and stats polling use instead of the
+# instance's own address (the pods are then not read). Empty by default; from the
+# environment as "my-mem/mm2=127.0.0.1:11211,two/cache=127.0.0.1:11212".
 MEMCACHED_ACCESS_OVERRIDES = dict(
     item.split("=", 1) for item in env_list("MEMCACHED_ACCESS_OVERRIDES") if "=" in item
 )

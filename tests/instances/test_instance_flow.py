@@ -150,12 +150,15 @@ def test_sync_costs_one_list_call_per_kind_per_cluster(
             "/apis/daas.tenxcloud.com/v1/memcachedclusters",
             "/api/v1/pods",
             "/api/v1/services",
+            "/apis/apps/v1/statefulsets",
             "/api/v1/events",
         ]
     )
     assert all(r.query.get("limit") == str(settings.KUBE_LIST_PAGE_SIZE) for r in gets)
     assert {
-        r.query.get("labelSelector") for r in gets if r.path.endswith(("pods", "services"))
+        r.query.get("labelSelector")
+        for r in gets
+        if r.path.endswith(("pods", "services", "statefulsets"))
     } == {"memcached_cr"}
     # Few namespaces: one list per kind in each of ours, none across the cluster.
     settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 8
@@ -167,6 +170,7 @@ def test_sync_costs_one_list_call_per_kind_per_cluster(
             f"/apis/daas.tenxcloud.com/v1/namespaces/{ns}/memcachedclusters",
             f"/api/v1/namespaces/{ns}/pods",
             f"/api/v1/namespaces/{ns}/services",
+            f"/apis/apps/v1/namespaces/{ns}/statefulsets",
             f"/api/v1/namespaces/{ns}/events",
         ]
     )

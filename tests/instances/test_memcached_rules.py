@@ -517,10 +517,18 @@ def test_reading_the_cluster_back():
         {
             "metadata": {
                 "name": "m-memcached-0",
-                "labels": {"app": "memcached"},
+                "labels": {"app": "memcached", "controller-revision-hash": "m-memcached-7f9c"},
                 "creationTimestamp": "2024-01-01T00:00:00Z",
             },
-            "spec": {"nodeName": "press2.65", "containers": [{"name": "memcached"}]},
+            "spec": {
+                "nodeName": "press2.65",
+                "containers": [
+                    {
+                        "name": "memcached",
+                        "ports": [{"name": "memcached", "containerPort": 11311, "protocol": "TCP"}],
+                    }
+                ],
+            },
             "status": {
                 "phase": "Running",
                 "podIP": "172.31.61.202",
@@ -551,6 +559,8 @@ def test_reading_the_cluster_back():
         "restarts": 1,
         "node": "press2.65",
         "ip": "172.31.61.202",
+        "port": 11311,  # the container's port, as the pod's spec declares it
+        "revision": "m-memcached-7f9c",
         "containers": ["memcached"],
         "created": "",
     }
