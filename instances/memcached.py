@@ -1091,3 +1091,22 @@ def distribution_verdict(setup, rows):
             "found": "; ".join(found),
         },
     )
+
+
+def combine_stats(per_pod: list[dict[str, int]], *, setup: str) -> dict[str, int]:
+    """监控 of the whole cluster from each memcached pod's `stats` (a router's own `stats`
+    are not memcached's: mcrouter reports its routing, twemproxy none over the protocol).
+
+    Lookups, connections and evictions happen on one pod each, so they add up. What is
+    stored depends on the setup: `sharded` pods hold disjoint keys (items, bytes and
+    capacity add up); `replset` pods each hold every key, so the set holds what its fullest
+    pod holds within what its smallest one can. Uptime is the youngest pod's."""
+    if not per_pod:
+        return {}
+    total = {field: sum(stats.get(field, 0) for stats in per_pod) for field in STAT_FIELDS}
+    if setup == "replset":
+        total["items"] = max(stats.get("items", 0) for stats in per_pod)
+        total["bytes"] = max(stats.get("bytes", 0) for stats in per_pod)
+        total["limit_maxbytes"] = min(stats.get("limit_maxbytes", 0) for stats in per_pod)
+    total["uptime"] = min(stats.get("uptime", 0) for stats in per_pod)
+    return total

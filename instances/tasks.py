@@ -665,22 +665,46 @@ def _read_stats(address: str, timeout: float) -> tuple[dict[str, int] | None, st
         client.close()
 
 
+def _stats_addresses(instance: OperandInstance) -> tuple[list[str], str]:
+    """Where 监控 reads `stats`: each memcached pod (podIP:port as the cluster reports them),
+    or the one override address; ([], why) when there is nowhere to read."""
+    target = access_target(instance)
+    if target.source == "override":
+        return [target.address], ""
+    pods = [pod["address"] for pod in selectors.memcached_pods(instance) if pod["address"]]
+    if pods:
+        return pods, ""
+    if target.address:
+        return [target.address], ""
+    return [], target.problem or _("No memcached pod has an address yet.")
+
+
+def _read_cluster_stats(
+    instance: OperandInstance, addresses: list[str], timeout: float
+) -> tuple[dict[str, int] | None, str]:
+    results = [_read_stats(address, timeout) for address in addresses]
+    read = [values for values, _error in results if values is not None]
+    if not read:
+        return None, "; ".join(error for _values, error in results if error)
+    return memcached.combine_stats(read, setup=instance.setup), ""
+
+
 @shared_task(acks_late=True)
 def poll_stats() -> int:
     """监控: every reachable MemcachedCluster's `stats` into the time series; old points pruned."""
     now = timezone.now()
     targets = []
     for instance in selectors.instances_to_poll():
-        target = access_target(instance)
-        if target.address:
-            targets.append((instance, target.address))
+        addresses, problem = _stats_addresses(instance)
+        if addresses:
+            targets.append((instance, addresses))
         else:
-            records.record_stats_error(instance_id=instance.pk, error=target.problem, now=now)
+            records.record_stats_error(instance_id=instance.pk, error=problem, now=now)
     timeout = settings.MEMCACHED_VERIFY_TIMEOUT
     if targets:
         with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-            results = list(pool.map(lambda t: _read_stats(t[1], timeout), targets))
-        for (instance, _address), (values, error) in zip(targets, results, strict=True):
+            results = list(pool.map(lambda t: _read_cluster_stats(t[0], t[1], timeout), targets))
+        for (instance, _addresses), (values, error) in zip(targets, results, strict=True):
             if values is not None:
                 records.record_metric(instance_id=instance.pk, values=values, now=now)
             else:
