@@ -311,11 +311,14 @@ def _builtin_schemas(kinds: tuple[tuple[str, str, str], ...]) -> tuple[dict, dic
             for candidate in _candidates(group, version, kind):
                 name = built.add_class(candidate)
                 if name:
+                    built.add_class(candidate + "List")  # PodList ... with the client's words
                     break
             for meta in ("V1Status", "V1DeleteOptions", "V1ObjectMeta", "V1ListMeta"):
                 built.add_class(meta)
-        if name is None:
-            name = f"{_reverse_group(group) or 'io.k8s.api.core'}.{version}.{kind}"
+        if name is None and version == "v1" and group in _PACKAGES:
+            name = f"{_PACKAGES[group]}.{kind}"
+        elif name is None:
+            name = f"{_reverse_group(group)}.{version}.{kind}"
         names[(group, version, kind)] = name
     schemas = built.schemas if built is not None else {}
     return schemas, names

@@ -9,6 +9,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -425,3 +426,34 @@ def test_kubectl_on_a_bundles_custom_resource(cluster):
     out = cluster.kubectl("get", "memcachedcluster", "cache", "-n", ns, "-o", "json")
     assert json.loads(out.stdout)["spec"]["setup"] == "replset"
     assert "foo" not in json.loads(out.stdout)["spec"]
+
+
+def test_without_the_kubernetes_package_built_in_kinds_get_permissive_schemas(tmp_path):
+    """The sandbox itself needs only PyYAML: with no `kubernetes` package the documents still
+    exist (any field accepted), and CRD schemas are unaffected."""
+    script = (
+        "import sys, json\n"
+        "sys.modules['kubernetes'] = None  # as if not installed: importing it fails\n"
+        "from sandbox.rbac import RBACStore\n"
+        "from sandbox import openapi\n"
+        "docs = openapi.documents(RBACStore())\n"
+        "pod = next(t for t in docs.index.types if t.kind == 'Pod')\n"
+        "schema, comps = docs.resolver(pod)\n"
+        "body = {'apiVersion': 'v1', 'kind': 'Pod', 'spec': {'foo': 1}}\n"
+        "print(json.dumps({'name': docs.schema_name(pod), 'schema': schema,\n"
+        "                  'unknown': openapi.unknown_fields(body, schema, comps)[1],\n"
+        "                  'index': sorted(docs.v3_index()['paths'])}))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["name"] == "io.k8s.api.core.v1.Pod"
+    assert got["schema"]["x-kubernetes-preserve-unknown-fields"] is True
+    assert got["schema"]["x-kubernetes-group-version-kind"] == [
+        {"group": "", "kind": "Pod", "version": "v1"}
+    ]
+    assert got["unknown"] == []
+    assert "api/v1" in got["index"]
