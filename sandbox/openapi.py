@@ -919,15 +919,17 @@ def _resolve(schema: dict, comps: dict, depth: int = 0) -> dict:
 
 
 def unknown_fields(
-    value, schema: dict, comps: dict, *, patch: bool = False
+    value, schema: dict, comps: dict, *, patch: bool = False, smd: bool = False
 ) -> tuple[object, list[str]]:
     """(value without unknown fields, their paths as the API server spells them:
-    `spec.foo`, `spec.containers[0].bar`). With `patch`, `$`-directives are kept."""
+    `spec.foo`, `spec.containers[0].bar`; with `smd` as structured-merge-diff does for
+    server-side apply: `.spec.containers[name="web"].bar`). With `patch`, `$`-directives
+    are kept."""
     found: list[str] = []
-    return _walk(value, schema, comps, "", found, patch), found
+    return _walk(value, schema, comps, "", found, patch, smd), found
 
 
-def _walk(value, schema: dict, comps: dict, path: str, found: list[str], patch: bool):
+def _walk(value, schema: dict, comps: dict, path: str, found: list[str], patch: bool, smd: bool):
     schema = _resolve(schema, comps)
     if not schema or schema.get("x-kubernetes-preserve-unknown-fields"):
         return value
@@ -939,11 +941,11 @@ def _walk(value, schema: dict, comps: dict, path: str, found: list[str], patch: 
         embedded = schema.get("x-kubernetes-embedded-resource")
         out = {}
         for key, sub in value.items():
-            child = f"{path}.{key}" if path else key
+            child = f"{path}.{key}" if path or smd else key
             if props and key in props:
-                out[key] = _walk(sub, props[key], comps, child, found, patch)
+                out[key] = _walk(sub, props[key], comps, child, found, patch, smd)
             elif isinstance(additional, dict):
-                out[key] = _walk(sub, additional, comps, child, found, patch)
+                out[key] = _walk(sub, additional, comps, child, found, patch, smd)
             elif (
                 additional is True
                 or (embedded and key in ("apiVersion", "kind", "metadata"))
@@ -955,10 +957,23 @@ def _walk(value, schema: dict, comps: dict, path: str, found: list[str], patch: 
         return out
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [
-            _walk(item, schema["items"], comps, f"{path}[{i}]", found, patch)
+            _walk(
+                item, schema["items"], comps, path + _item(schema, i, item, smd), found, patch, smd
+            )
             for i, item in enumerate(value)
         ]
     return value
+
+
+def _item(schema: dict, index: int, item, smd: bool) -> str:
+    """A list element's path: `[0]`, or for server-side apply on a map list `[name="web"]`
+    (structured-merge-diff fieldpath.PathElement.String)."""
+    keys = schema.get("x-kubernetes-list-map-keys") or []
+    if smd and schema.get("x-kubernetes-list-type") == "map" and isinstance(item, dict):
+        present = [k for k in keys if k in item]
+        if present:
+            return "[" + ",".join(f"{k}={json.dumps(item[k])}" for k in present) + "]"
+    return f"[{index}]"
 
 
 def warning_header(text: str) -> tuple[str, str]:
@@ -1038,8 +1053,8 @@ def check_patch_request(store, req, target) -> tuple[object, list[tuple[str, str
     body = req.json_body()
     mode_query = req.query
     if req.content_type == APPLY:
-        # Server-side apply: unknown fields are the field manager's business (typed patch).
         directive(mode_query, options_kind="PatchOptions")
+        _check_apply(store, target.rt, body)
         return body, []
     current = store.peek(target.rt, target.namespace, target.name) if target.name else None
     if current is None:
@@ -1058,3 +1073,26 @@ def check_patch_request(store, req, target) -> tuple[object, list[tuple[str, str
     return check_patch(
         store, target.rt, patched, body, mode_query, strategic=req.content_type == STRATEGIC
     )
+
+
+def _check_apply(store, rt: ResourceType, body) -> None:
+    """Server-side apply refuses unknown fields whatever fieldValidation says: the field
+    manager cannot make a typed object of the body (managedfields structuredMergeManager.Apply,
+    a plain error, so 500 with no reason)."""
+    if not isinstance(body, dict) or rt.kind == "PackageManifest":
+        return
+    meta = body.get("metadata")
+    if not body.get("apiVersion") or not body.get("kind") or not isinstance(meta, dict):
+        return  # the decoding errors come first (the store's)
+    if meta.get("managedFields") is not None:
+        return  # "metadata.managedFields must be nil" comes first (the store's)
+    schema, comps = documents(store).resolver(rt)
+    _, paths = unknown_fields(body, schema, comps, smd=True)
+    if not paths:
+        return
+    errs = [f"{p}: field not declared in schema" for p in paths]
+    detail = errs[0] if len(errs) == 1 else "errors:\n" + "\n".join("  " + e for e in errs)
+    group, _, version = body["apiVersion"].rpartition("/")
+    gvk = f"{group}/{version}, Kind={body['kind']}"
+    where = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}; {gvk}"
+    raise errors.ApiError(500, "", f"failed to create typed patch object ({where}): {detail}")

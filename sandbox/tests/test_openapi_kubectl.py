@@ -457,3 +457,18 @@ def test_without_the_kubernetes_package_built_in_kinds_get_permissive_schemas(tm
     ]
     assert got["unknown"] == []
     assert "api/v1" in got["index"]
+
+
+@needs_kubectl
+def test_kubectl_server_side_apply_refuses_fields_the_schema_does_not_declare(cluster):
+    ns = cluster.kube.namespace("ssa")
+    bad = _pod("typed", ns, container_extra={"bogus": 1})
+    out = cluster.kubectl("apply", "--server-side", "-f", "-", stdin=bad)
+    assert out.returncode != 0
+    assert (
+        f"Error from server: failed to create typed patch object ({ns}/typed; /v1, Kind=Pod): "
+        '.spec.containers[name="web"].bogus: field not declared in schema'
+    ) in out.stderr
+    out = cluster.kubectl("apply", "--server-side", "-f", "-", stdin=_pod("typed", ns))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "pod/typed serverside-applied"
