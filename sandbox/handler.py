@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 
 import yaml
 
-from . import errors, logs, rbac
+from . import errors, logs, openapi, rbac
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .patch import json_patch, merge_patch
@@ -41,10 +41,17 @@ _TOKEN_PATH = ["namespaces", "serviceaccounts", "token"]
 
 
 class Response:
-    def __init__(self, code: int, body, content_type: str = "application/json"):
+    def __init__(
+        self,
+        code: int,
+        body,
+        content_type: str = "application/json",
+        headers: list[tuple[str, str]] | None = None,
+    ):
         self.code = code
         self.body = body
         self.content_type = content_type
+        self.headers = headers or []  # extra headers, e.g. `Warning: 299 - "..."`
 
 
 class Request:
@@ -111,6 +118,9 @@ class Router:
             return Response(200, VERSION_INFO)
         if req.path in ("/healthz", "/livez", "/readyz"):
             return Response(200, "ok", "text/plain")
+        if parts[:1] == ["openapi"] and req.method == "GET":
+            reply = openapi.serve(self.store, req.path, req.query, req.headers.get("Accept"))
+            return Response(reply.code, reply.body, reply.content_type, reply.headers)
         if not parts or parts[0] not in ("api", "apis"):
             raise errors.page_not_found()
         index = self.store.types()
@@ -191,10 +201,11 @@ class Router:
                 if rt.namespaced and t.namespace is None:
                     raise errors.page_not_found()
                 self._require_body_type(req)
-                obj = store.create(
-                    rt, t.namespace, req.json_body(), manager=req.manager, dry_run=dry_run
+                body, warnings = openapi.check_body(
+                    store, rt, req.json_body(), req.query, options_kind="CreateOptions"
                 )
-                return Response(201, obj)
+                obj = store.create(rt, t.namespace, body, manager=req.manager, dry_run=dry_run)
+                return Response(201, obj, headers=warnings)
             if method == "DELETE":
                 return self._delete_collection(req, t)
             raise errors.method_not_allowed()
@@ -210,16 +221,19 @@ class Router:
             return Response(200, store.get(rt, t.namespace, t.name))
         if method == "PUT":
             self._require_body_type(req)
+            body, warnings = openapi.check_body(
+                store, rt, req.json_body(), req.query, options_kind="UpdateOptions"
+            )
             obj = store.update(
                 rt,
                 t.namespace,
                 t.name,
-                req.json_body(),
+                body,
                 manager=req.manager,
                 subresource=t.sub,
                 dry_run=dry_run,
             )
-            return Response(200, obj)
+            return Response(200, obj, headers=warnings)
         if method == "PATCH":
             if req.content_type not in PATCH_TYPES:
                 raise errors.unsupported_patch(strategic=not rt.crd)
@@ -248,18 +262,19 @@ class Router:
                         ],
                     )
                 manager = req.manager
+            patch_body, warnings = openapi.check_patch_request(store, req, t)
             obj = store.patch(
                 rt,
                 t.namespace,
                 t.name,
                 req.content_type,
-                req.json_body(),
+                patch_body,
                 manager=manager,
                 force=force,
                 subresource=t.sub,
                 dry_run=dry_run,
             )
-            return Response(200 if existed else 201, obj)
+            return Response(200 if existed else 201, obj, headers=warnings)
         if method == "DELETE":
             if t.sub:
                 raise errors.method_not_allowed()

@@ -202,8 +202,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.code)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-cache, private")
+        extra = getattr(response, "headers", ())
+        if not any(name == "Cache-Control" for name, _ in extra):
+            self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", str(uuid.uuid4()))
+        for name, value in extra:
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
