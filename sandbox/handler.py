@@ -394,10 +394,16 @@ class Router:
             since_seconds=number("sinceSeconds"),
             limit_bytes=number("limitBytes"),
         )
-        if not req.flag("follow"):
-            return Response(200, text, "text/plain")
         container = req.query.get("container") or pod["spec"]["containers"][0]["name"]
         source = self.cluster.log_source or _synthetic_log
+        if self.cluster.log_source is not None:  # another source (real output): tail/limit only
+            text = logstream.render(
+                source(pod, container),
+                tail_lines=number("tailLines"),
+                limit_bytes=number("limitBytes"),
+            )
+        if not req.flag("follow"):
+            return Response(200, text, "text/plain")
         store, rt, namespace, name = self.store, t.rt, t.namespace, t.name
         cluster = self.cluster
 

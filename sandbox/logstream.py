@@ -22,6 +22,17 @@ LogSource = Callable[[dict, str], str]
 POLL_SECONDS = 0.25
 
 
+def render(text: str, *, tail_lines: int | None, limit_bytes: int | None) -> str:
+    """A source's whole log cut as `tailLines` and `limitBytes` ask."""
+    lines = text.splitlines(keepends=True)
+    if tail_lines is not None:
+        lines = lines[-tail_lines:] if tail_lines > 0 else []
+    body = "".join(lines)
+    if limit_bytes is not None:
+        body = body.encode()[:limit_bytes].decode(errors="ignore")
+    return body
+
+
 def _container_done(pod: dict, container: str) -> bool:
     status = pod.get("status") or {}
     if status.get("phase") in ("Succeeded", "Failed"):

@@ -200,7 +200,17 @@ def _overlaps(a: Path, b: Path) -> bool:
 
 
 def format_path(path: Path) -> str:
-    return "".join(f".{key}" for key in path)
+    """structured-merge-diff's path string: `.spec.ports[port=80,protocol="TCP"].name`."""
+    out = []
+    for key in path:
+        if isinstance(key, ItemKey) and key.startswith("k:"):
+            fields = json.loads(key[2:])
+            out.append("[" + ",".join(f"{k}={_compact(v)}" for k, v in fields.items()) + "]")
+        elif isinstance(key, ItemKey):
+            out.append(f"[={key[2:]}]")
+        else:
+            out.append(f".{key}")
+    return "".join(out)
 
 
 def to_fields_v1(paths: set[Path], *, dots: bool) -> dict:
@@ -365,8 +375,11 @@ def apply(
         for owned in entry.paths:
             if not any(_overlaps(owned, p) for p in applied):
                 continue
-            if get_path(live, owned, lists) == get_path(merged, owned, lists):
+            before, after = get_path(live, owned, lists), get_path(merged, owned, lists)
+            if before == after:
                 continue
+            if isinstance(before[1], dict) and isinstance(after[1], dict):
+                continue  # an owned (empty) map gained keys: those are new fields, not a change
             label = entry.manager
             if entry.operation == "Update":
                 label += f'" using {entry.api_version}'
