@@ -58,16 +58,19 @@ def _is_key_field(item, field: str) -> bool:
     return field in json.loads(item[2:])
 
 
-def _missing_key(path: Path, index: int, list_type) -> ApiError:
-    missing = next(k for k in list_type[1] if k not in list_type[2])
-    where = "".join(f".{p}" for p in path)
-    return ApiError(
-        500,
-        "InternalError",
-        f"Internal error occurred: failed to create typed patch object: {where}: element "
-        f'{index}: associative list with keys has an element that omits key field "{missing}" '
-        "(and doesn't have default value)",
-    )
+class MissingKey(Exception):
+    """An applied associative-list item without one of its key fields (and no default)."""
+
+    def __init__(self, path: Path, index: int, item, list_type):
+        _kind, keys, defaults = list_type
+        field = next(
+            (k for k in keys if not (isinstance(item, dict) and k in item) and k not in defaults),
+            keys[0] if keys else "",
+        )
+        super().__init__(
+            f"{format_path(path)}: element {index}: associative list with keys has an element "
+            f'that omits key field "{field}" (and doesn\'t have default value)'
+        )
 
 
 # Top-level fields that are maps (not structs): their FieldsV1 nodes carry `.` in Update entries.
@@ -120,7 +123,7 @@ def leaf_paths(
             key = item_key(item, list_type)
             if key is None:
                 if strict:
-                    raise _missing_key(prefix, index, list_type)
+                    raise MissingKey(prefix, index, item, list_type)
                 return {prefix}
             below = (
                 leaf_paths(item, (*prefix, key), lists, strict=strict) if key[0] == "k" else set()
@@ -359,12 +362,20 @@ def apply(
     has_status: bool,
     subresource: str | None = None,
     lists: ListTypes | None = None,
+    subject: str = "",
 ) -> dict:
     """Server-side apply `config` onto `live`; returns the merged object with managedFields."""
     live = copy.deepcopy(live) if live else {}
     entries = _entries(live)
     applied_cfg = _strip(config, subresource=subresource, has_status=has_status)
-    applied = leaf_paths(applied_cfg, (), lists, strict=True)
+    try:
+        applied = leaf_paths(applied_cfg, (), lists, strict=True)
+    except MissingKey as exc:  # structuredmerge.go: a plain error, so 500 on the wire
+        raise ApiError(
+            500,
+            "InternalError",
+            f"Internal error occurred: failed to create typed patch object ({subject}): {exc}",
+        ) from None
     merged = deep_merge(live, applied_cfg, lists)
 
     conflicts: dict[str, list[str]] = {}

@@ -541,6 +541,8 @@ class Store:
             "has_status": rt.has_status,
             "subresource": subresource,
             "lists": list_types(rt),
+            # objectGVKNN: how the field manager names the object in its errors
+            "subject": f"{namespace or ''}/{name}; {rt.group}/{rt.version}, Kind={rt.kind}",
         }
         if old is None:
             if subresource:

@@ -124,6 +124,14 @@ def test_service_ports_from_two_managers_merge_by_port_and_protocol(sandbox, ns)
     assert {c["field"] for c in answer["details"]["causes"]} == {
         '.spec.ports[port=443,protocol="TCP"].targetPort'
     }
+    # A port without its key field `port` (protocol has a default, port has none).
+    status, answer = apply(sandbox, path, svc({"name": "x", "targetPort": 1}), "team-d")
+    assert status == 500
+    assert answer["message"] == (
+        f"Internal error occurred: failed to create typed patch object ({ns}/web; /v1, "
+        "Kind=Service): .spec.ports: element 0: associative list with keys has an element "
+        'that omits key field "port" (and doesn\'t have default value)'
+    )
 
 
 def test_containers_and_env_merge_by_name(sandbox, kube, ns):
