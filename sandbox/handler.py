@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 
 import yaml
 
-from . import errors, logs, openapi, rbac
+from . import errors, logs, logstream, openapi, printing, rbac
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .patch import json_patch, merge_patch
@@ -185,7 +185,7 @@ class Router:
 
     def _resource(self, req: Request, t: Target) -> Response:
         store, rt, method = self.store, t.rt, req.method
-        dry_run = req.query.get("dryRun") == "All"
+        dry_run = _dry_run(req)
         if t.name is None:
             if method == "GET":
                 if req.flag("watch"):
@@ -196,7 +196,7 @@ class Router:
                     label_selector=req.query.get("labelSelector"),
                     field_selector=req.query.get("fieldSelector"),
                 )
-                return Response(200, self._list_body(rt, items, rv, req))
+                return self._listed(req, rt, self._list_body(rt, items, rv, req))
             if method == "POST":
                 if rt.namespaced and t.namespace is None:
                     raise errors.page_not_found()
@@ -218,7 +218,7 @@ class Router:
         if t.sub == "finalize":
             raise errors.method_not_allowed()
         if method == "GET":
-            return Response(200, store.get(rt, t.namespace, t.name))
+            return self._got(req, rt, store.get(rt, t.namespace, t.name))
         if method == "PUT":
             self._require_body_type(req)
             body, warnings = openapi.check_body(
@@ -311,6 +311,19 @@ class Router:
             )
         raise errors.method_not_allowed()
 
+    def _listed(self, req: Request, rt: ResourceType, body: dict) -> Response:
+        """A list, or the Table / PartialObjectMetadataList the Accept header asks for."""
+        conversion = printing.negotiate(req.headers.get("Accept"))
+        if conversion is None:
+            return Response(200, body)
+        return Response(200, printing.convert_list(rt, self.store, body, conversion, req.query))
+
+    def _got(self, req: Request, rt: ResourceType, obj: dict) -> Response:
+        conversion = printing.negotiate(req.headers.get("Accept"))
+        if conversion is None:
+            return Response(200, obj)
+        return Response(200, printing.convert_object(rt, self.store, obj, conversion, req.query))
+
     def _require_body_type(self, req: Request) -> None:
         if req.content_type and req.content_type not in (
             "application/json",
@@ -396,7 +409,32 @@ class Router:
             since_seconds=number("sinceSeconds"),
             limit_bytes=number("limitBytes"),
         )
-        return Response(200, text, "text/plain")
+        container = req.query.get("container") or pod["spec"]["containers"][0]["name"]
+        source = self.cluster.log_source or _synthetic_log
+        if self.cluster.log_source is not None:  # another source (real output): tail/limit only
+            text = logstream.render(
+                source(pod, container),
+                tail_lines=number("tailLines"),
+                limit_bytes=number("limitBytes"),
+            )
+        if not req.flag("follow"):
+            return Response(200, text, "text/plain")
+        store, rt, namespace, name = self.store, t.rt, t.namespace, t.name
+        cluster = self.cluster
+
+        def stream(handler: BaseHTTPRequestHandler) -> None:
+            logstream.follow(
+                handler,
+                initial=text,
+                source=source,
+                current_pod=lambda: store.peek(rt, namespace, name),
+                container=container,
+                timestamps=req.flag("timestamps"),
+                limit_bytes=number("limitBytes"),
+                stopping=lambda: cluster.stopping,
+            )
+
+        return Response(200, ("stream", stream))
 
     def _scale(self, req: Request, t: Target, dry_run: bool) -> Response:
         assert t.name is not None  # _resource routes only named targets to subresources
@@ -476,14 +514,58 @@ class Router:
                 label_selector=req.query.get("labelSelector"),
                 field_selector=req.query.get("fieldSelector"),
             )
-            return Response(200, self._list_body(t.rt, items, self.store.resource_version, req))
+            body = self._list_body(t.rt, items, self.store.resource_version, req)
+            return self._listed(req, t.rt, body)
         items = [m for m in olm.package_manifests(t.namespace) if m["metadata"]["name"] == t.name]
         if not items:
             raise errors.not_found(resource=t.rt.plural, group=t.rt.group, name=t.name)
         if t.sub == "icon":
             data, media_type = olm.package_icon(items[0])
             return Response(200, data, media_type)
-        return Response(200, items[0])
+        return self._got(req, t.rt, items[0])
+
+
+_OPTIONS_KIND = {
+    "POST": "CreateOptions",
+    "PUT": "UpdateOptions",
+    "PATCH": "PatchOptions",
+    "DELETE": "DeleteOptions",
+}
+
+
+class _UnsupportedDryRun(errors.FieldError):
+    """field.NotSupported on a []string: the value renders as Go's %#v does."""
+
+    def body(self) -> str:
+        values = ", ".join(json.dumps(v) for v in self.value)
+        return f'Unsupported value: []string{{{values}}}: supported values: "All"'
+
+
+def _dry_run(req: Request) -> bool:
+    """`dryRun=All` (repeatable); any other value is 422 on the verb's options, as
+    apimachinery's ValidateDryRun (before anything is written)."""
+    values = [
+        v for k, v in urllib.parse.parse_qsl(req.raw_query, keep_blank_values=True) if k == "dryRun"
+    ]
+    if not values:
+        return False
+    kind = _OPTIONS_KIND.get(req.method)
+    if kind and any(v != "All" for v in values):
+        raise errors.invalid(
+            kind=kind,
+            group="meta.k8s.io",
+            name="",
+            errors=[_UnsupportedDryRun("dryRun", "NotSupported", value=values, supported=["All"])],
+        )
+    return kind is not None
+
+
+def _synthetic_log(pod: dict, container: str) -> str:
+    """The default follow source: the sandbox's synthetic log, whole ("" while it cannot be read)."""
+    try:
+        return logs.pod_log(pod, container=container)
+    except ApiError:
+        return ""
 
 
 def faults_response(cluster, req: Request) -> tuple[Response, dict]:
@@ -507,33 +589,86 @@ def faults_response(cluster, req: Request) -> tuple[Response, dict]:
 
 
 def watch_stream(handler: BaseHTTPRequestHandler, cluster, req: Request, t: Target) -> None:
-    """Stream watch events (chunked JSON lines) until timeoutSeconds or shutdown."""
+    """Stream watch events (chunked JSON lines) until timeoutSeconds or shutdown.
+
+    As the API server's watch cache: a selector-filtered watch turns a change that makes an
+    object match into ADDED and one that makes it stop matching into DELETED (with the
+    object as it was); `sendInitialEvents=true` ends the initial ADDED events with a
+    BOOKMARK annotated `k8s.io/initial-events-end`; a Table Accept header turns every object
+    into a one-row Table (column definitions in the first event only).
+    """
     store = cluster.store
     labels_match = parse_label_selector(req.query.get("labelSelector"))
     fields_match = parse_field_selector(req.query.get("fieldSelector"), t.rt.kind, crd=t.rt.crd)
     timeout = float(req.query.get("timeoutSeconds") or 1800)
     deadline = time.monotonic() + timeout
+    conversion = printing.negotiate(req.headers.get("Accept"))
+    include = printing.include_object(req.query)
+    table = (
+        printing.TablePrinter(t.rt, store)
+        if conversion is not None and conversion.kind == "Table"
+        else None
+    )
+    initial_events = req.flag("sendInitialEvents")
+    if initial_events and req.query.get("resourceVersionMatch") != "NotOlderThan":
+        raise errors.invalid(
+            kind="ListOptions",
+            group="meta.k8s.io",
+            name="",
+            errors=[
+                errors.FieldError(
+                    "resourceVersionMatch",
+                    "Forbidden",
+                    detail="sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                )
+            ],
+        )
     handler.send_response(200)
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.send_header("Cache-Control", "no-cache, private")
     handler.end_headers()
+    # Headers go out now: client-go's watch call returns only once it has them, and an
+    # informer (kubectl wait, rollout status) waits for that before it reports its list.
+    handler.wfile.flush()
+    headers_sent = False
 
     def send(event_type: str, obj: dict) -> None:
+        nonlocal headers_sent
+        if event_type not in ("ERROR", "BOOKMARK") and conversion is not None:
+            if table is not None:
+                obj = table.table(
+                    [obj],
+                    conversion=conversion,
+                    include_object=include,
+                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                    headers=not headers_sent,
+                )
+                headers_sent = True
+            else:
+                obj = printing.partial(obj, conversion.version)
         line = json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
         handler.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
         handler.wfile.flush()
 
-    def matches(obj: dict) -> bool:
+    def matches(obj: dict | None) -> bool:
+        if obj is None:
+            return False
         meta = obj.get("metadata") or {}
         if t.rt.namespaced and t.namespace and meta.get("namespace") != t.namespace:
             return False
         return labels_match(meta.get("labels") or {}) and fields_match(obj)
 
+    def bookmark(rv: int, *, initial_end: bool) -> dict:
+        meta: dict = {"resourceVersion": str(rv)}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return {"kind": t.rt.kind, "apiVersion": t.rt.api_version, "metadata": meta}
+
     try:
         rv = req.query.get("resourceVersion") or "0"
         with store.lock:
-            if rv in ("0", ""):
+            if rv in ("0", "") or initial_events:
                 items, current = store.list(t.rt, t.namespace)
                 initial = [i for i in items if matches(i)]
                 since = int(current)
@@ -551,6 +686,8 @@ def watch_stream(handler: BaseHTTPRequestHandler, cluster, req: Request, t: Targ
         else:
             for obj in initial:
                 send("ADDED", obj)
+            if initial_events:
+                send("BOOKMARK", bookmark(since, initial_end=True))
             while not cluster.stopping and time.monotonic() < deadline:
                 with store.lock:
                     pending = [e for e in store.history if e.rv > since and e.key == t.rt.key]
@@ -563,8 +700,21 @@ def watch_stream(handler: BaseHTTPRequestHandler, cluster, req: Request, t: Targ
                     since = event.rv
                     obj = dict(event.object)
                     obj["apiVersion"], obj["kind"] = t.rt.api_version, t.rt.kind
-                    if matches(obj):
-                        send(event.type, obj)
+                    now_matches = matches(obj)
+                    if event.type != "MODIFIED":
+                        if now_matches:
+                            send(event.type, obj)
+                        continue
+                    before = event.prev
+                    was_matching = matches(before) if before is not None else now_matches
+                    if now_matches:
+                        send("MODIFIED" if was_matching else "ADDED", obj)
+                    elif was_matching and before is not None:
+                        gone = dict(before, apiVersion=t.rt.api_version, kind=t.rt.kind)
+                        gone["metadata"] = dict(
+                            before.get("metadata") or {}, resourceVersion=str(event.rv)
+                        )
+                        send("DELETED", gone)
         handler.wfile.write(b"0\r\n\r\n")
         handler.wfile.flush()
     except (BrokenPipeError, ConnectionResetError, OSError):

@@ -30,6 +30,45 @@ CATALOG_OPERATOR = "catalog-operator"
 _PRESERVE = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
 
 
+def _column(name: str, json_path: str, description: str = "", type_: str = "string") -> dict:
+    column = {"name": name, "type": type_, "jsonPath": json_path}
+    if description:
+        column["description"] = description
+    return column
+
+
+# The kubebuilder printcolumns of operator-framework/api crds/operators.coreos.com_*.yaml
+# (`kubectl get csv` prints DISPLAY VERSION REPLACES PHASE; OperatorGroup has none: NAME AGE).
+_PRINTER_COLUMNS = {
+    "CatalogSource": [
+        _column("Display", ".spec.displayName", "The pretty name of the catalog"),
+        _column("Type", ".spec.sourceType", "The type of the catalog"),
+        _column("Publisher", ".spec.publisher", "The publisher of the catalog"),
+        _column("Age", ".metadata.creationTimestamp", type_="date"),
+    ],
+    "Subscription": [
+        _column("Package", ".spec.name", "The package subscribed to"),
+        _column("Source", ".spec.source", "The catalog source for the specified package"),
+        _column("Channel", ".spec.channel", "The channel of updates to subscribe to"),
+    ],
+    "InstallPlan": [
+        _column(
+            "CSV",
+            ".spec.clusterServiceVersionNames[0]",
+            "The first CSV in the list of clusterServiceVersionNames",
+        ),
+        _column("Approval", ".spec.approval", "The approval mode"),
+        _column("Approved", ".spec.approved", type_="boolean"),
+    ],
+    "ClusterServiceVersion": [
+        _column("Display", ".spec.displayName", "The name of the CSV"),
+        _column("Version", ".spec.version", "The version of the CSV"),
+        _column("Replaces", ".spec.replaces", "The name of a CSV that this one replaces"),
+        _column("Phase", ".status.phase"),
+    ],
+}
+
+
 def _olm_crd(
     kind, plural, singular, versions, short_names, schema_spec, *, required=(), scope="Namespaced"
 ):
@@ -71,6 +110,11 @@ def _olm_crd(
                     "storage": i == 0,
                     "subresources": {"status": {}},
                     "schema": {"openAPIV3Schema": schema},
+                    **(
+                        {"additionalPrinterColumns": _PRINTER_COLUMNS[kind]}
+                        if kind in _PRINTER_COLUMNS
+                        else {}
+                    ),
                 }
                 for i, v in enumerate(versions)
             ],

@@ -36,6 +36,7 @@ from .controllers import KubeControllers, seed_objects
 from .errors import ApiError
 from .faults import Faults
 from .handler import Request, Response, Router, faults_response, watch_stream
+from .logstream import LogSource
 from .memcached import MemcachedOperator
 from .olm import OLMControllers, olm_crds, seed_operator_groups
 from .rbac import RBAC, RBACStore
@@ -149,6 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = Router(cluster).handle(req)
             if isinstance(response.body, tuple) and response.body[0] == "watch":
                 watch_stream(self, cluster, req, response.body[1])
+                return
+            if isinstance(response.body, tuple) and response.body[0] == "stream":
+                response.body[1](self)  # a streamed body (pods/log?follow=true)
                 return
         except ApiError as exc:
             response = Response(exc.code, exc.status())
@@ -277,6 +281,9 @@ class SandboxCluster:
         self.kube = KubeControllers(self.store, image_pullable=self._image_pullable)
         self.olm = OLMControllers(self.store, self.catalog)
         self.memcached = MemcachedOperator(self.store)
+        # Where `kubectl logs -f` reads a container's whole log so far: (pod, container) -> str
+        # (None: the synthetic log of sandbox.logs; real process output plugs in here).
+        self.log_source: LogSource | None = None
         self.rbac = RBAC(self.store, token)  # ServiceAccount tokens, authorizer, default roles
         self.stopping = False
         self._httpd: _HTTPServer | None = None

@@ -20,6 +20,7 @@ import uuid
 from . import admission, errors, managed
 from .errors import ApiError, FieldError
 from .label_selectors import parse_field_selector, parse_label_selector
+from .listtypes import list_types
 from .patch import json_patch, merge_patch, strategic_merge
 from .resources import BUILTIN_TYPES, ResourceType, TypeIndex, crd_is_established, crd_types
 from .validation import (
@@ -69,11 +70,29 @@ def _unchanged(old: dict, new: dict) -> bool:
     return untimed(old) == untimed(new)
 
 
-class WatchEvent:
-    __slots__ = ("rv", "key", "namespace", "type", "object")
+def _check_apply_body(rt: ResourceType, body) -> None:
+    """What the field manager refuses before merging (k8s.io/apimachinery
+    util/managedfields/internal versioncheck.go and structuredmerge.go `Apply`)."""
+    if not isinstance(body, dict):
+        return  # _check_body answers that
+    api_version = body["apiVersion"] if isinstance(body.get("apiVersion"), str) else ""
+    kind = body["kind"] if isinstance(body.get("kind"), str) else ""
+    if (api_version, kind) != (rt.api_version, rt.kind):
+        group, _, version = api_version.rpartition("/")
+        raise errors.bad_request(f"invalid object type: {group}/{version}, Kind={kind}")
+    meta = body.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("managedFields"), list):
+        raise errors.bad_request("metadata.managedFields must be nil")
 
-    def __init__(self, rv, key, namespace, type_, obj):
+
+class WatchEvent:
+    __slots__ = ("rv", "key", "namespace", "type", "object", "prev")
+
+    def __init__(self, rv, key, namespace, type_, obj, prev=None):
         self.rv, self.key, self.namespace, self.type, self.object = rv, key, namespace, type_, obj
+        # The stored object before this change (no apiVersion/kind): a selector-filtered
+        # watch turns MODIFIED into ADDED/DELETED when the match changes, as the watch cache.
+        self.prev = prev
 
 
 class Store:
@@ -299,6 +318,7 @@ class Store:
                     api_version=rt.api_version,
                     now=now(),
                     has_status=rt.has_status,
+                    lists=list_types(rt),
                 )
             obj = self._admit(rt, obj, None)
             return self._commit(rt, obj, "ADDED", dry_run=dry_run)
@@ -326,20 +346,20 @@ class Store:
         stored.pop("apiVersion", None)
         stored.pop("kind", None)
         key = (self._ns(rt, obj["metadata"].get("namespace")), obj["metadata"]["name"])
+        prev = self._bucket(rt).get(key)
         if event == "DELETED":
             self._bucket(rt).pop(key, None)
         else:
             self._bucket(rt)[key] = stored
-        self._notify(rt, obj, event)
+        self._notify(rt, obj, event, prev=prev)
         return self._present(rt, stored)
 
-    def _notify(self, rt: ResourceType, obj: dict, event: str) -> None:
+    def _notify(self, rt: ResourceType, obj: dict, event: str, *, prev: dict | None = None) -> None:
         if rt.key == CRD_KEY:
             self._index = None
         presented = self._present(rt, obj)
-        self.history.append(
-            WatchEvent(self._rv, rt.key, obj["metadata"].get("namespace", ""), event, presented)
-        )
+        namespace = obj["metadata"].get("namespace", "")
+        self.history.append(WatchEvent(self._rv, rt.key, namespace, event, presented, prev))
         self.dirty = True
         self.changed.notify_all()
 
@@ -439,6 +459,7 @@ class Store:
                 now=now(),
                 has_status=rt.has_status,
                 subresource=subresource,
+                lists=list_types(rt),
             )
         new = self._admit(rt, new, old)
         if _unchanged(old, new):
@@ -501,6 +522,7 @@ class Store:
                     FieldError("fieldManager", "Required", detail="is required for apply patch")
                 ],
             )
+        _check_apply_body(rt, body)
         config = self._check_body(rt, body, namespace)
         if config["metadata"].get("name", name) != name:
             raise errors.bad_request(
@@ -518,6 +540,9 @@ class Store:
             "now": now(),
             "has_status": rt.has_status,
             "subresource": subresource,
+            "lists": list_types(rt),
+            # objectGVKNN: how the field manager names the object in its errors
+            "subject": f"{namespace or ''}/{name}; {rt.group}/{rt.version}, Kind={rt.kind}",
         }
         if old is None:
             if subresource:
