@@ -380,6 +380,7 @@ class Router:
             timestamps=req.flag("timestamps"),
             since_seconds=number("sinceSeconds"),
             limit_bytes=number("limitBytes"),
+            source=getattr(self.cluster, "container_log", None),
         )
         return Response(200, text, "text/plain")
 
