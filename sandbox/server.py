@@ -253,7 +253,7 @@ class SandboxCluster:
         catalog_folders: dict[str, str] | None = None,
         tls_cert_file: str | os.PathLike | None = None,
         tls_key_file: str | os.PathLike | None = None,
-        run_processes: bool = True,
+        run_processes: bool | None = None,
         max_processes: int | None = None,
     ):
         self.host = host
@@ -274,7 +274,10 @@ class SandboxCluster:
         self.catalog = Catalog.load(catalog_file, catalog_folders)
         self.faults = Faults(on_down=self._set_down)
         # What really runs (memcached, routers, kube-proxy) on the sandbox's 127.N.0.0/16;
-        # run_processes=False leaves everything simulated (the addresses stay real).
+        # run_processes=False (or SANDBOX_PROCESSES=0) leaves everything simulated (the
+        # addresses stay real).
+        if run_processes is None:
+            run_processes = os.environ.get("SANDBOX_PROCESSES", "1") not in ("0", "false", "no")
         self.network = Network(self.store, run_processes=run_processes, max_processes=max_processes)
         self._network_base: int | None = None  # N of 127.N.0.0/16, kept in the state file
         self.kube = KubeControllers(

@@ -356,3 +356,23 @@ def router_ip_of(cmdlines: list[str]) -> str:
         if "nutcracker" in cmdline:
             return cmdline.split(" -a ", 1)[1].split()[0]
     raise AssertionError("no nutcracker")
+
+
+def test_a_memcached_that_dies_is_restarted_as_the_kubelet_does(kube, operator_ns):
+    ns = operator_ns
+    create(kube, ns, "crash", setup="replset", replicas=1)
+    running(kube, ns, "crash")
+    (pod,) = pods(kube, ns, "crash")
+    (record,) = [r for r in kube.sb.network.records.values() if r.pod == "crash-memcached-0"]
+    assert record.proc is not None
+    os.kill(record.proc.pid, signal.SIGKILL)
+
+    def restarted():
+        (cs,) = pods(kube, ns, "crash")[0].status.containerStatuses
+        return cs.restartCount == 1 and cs.ready and cs
+
+    cs = wait_for(restarted, timeout=15, message="restarted and ready")
+    assert cs.lastState.terminated.exitCode == 137
+    assert not refused(pod.status.podIP)
+    backoff = kube.events(ns, reason="BackOff", **{"involvedObject.name": "crash-memcached-0"})
+    assert backoff and backoff[0]["type"] == "Warning"
