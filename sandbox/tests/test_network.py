@@ -6,6 +6,7 @@ A user reaches these with telnet or a memcached client at the addresses the API 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -376,3 +377,41 @@ def test_a_memcached_that_dies_is_restarted_as_the_kubelet_does(kube, operator_n
     assert not refused(pod.status.podIP)
     backoff = kube.events(ns, reason="BackOff", **{"involvedObject.name": "crash-memcached-0"})
     assert backoff and backoff[0]["type"] == "Warning"
+
+
+def test_a_state_file_from_before_real_addresses_moves_into_the_network(fresh, tmp_path):
+    state = tmp_path / "state.json"
+    kube = fresh(state_file=state, run_processes=False)
+    ns = kube.namespace("net")
+    kube.r("v1", "Service").create(
+        namespace=ns,
+        body={
+            "metadata": {"name": "lb"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]},
+        },
+    )
+    kube.sb.stop()
+    data = json.loads(state.read_text())
+    del data["network"]  # written before the sandbox had a network
+    for record in data["store"]["objects"]:
+        obj = record["object"]
+        if record["plural"] == "nodes":
+            i = obj["metadata"]["name"].rsplit("-", 1)[1]
+            obj["status"]["addresses"][0]["address"] = f"10.0.0.{10 + int(i)}"
+            obj["spec"]["podCIDR"] = f"10.244.{i}.0/24"
+        if record["plural"] == "services" and obj["metadata"]["name"] == "lb":
+            obj["spec"]["clusterIP"] = "10.96.3.4"
+            obj["spec"]["clusterIPs"] = ["10.96.3.4"]
+            obj["status"]["loadBalancer"] = {"ingress": [{"ip": "172.18.255.20"}]}
+    state.write_text(json.dumps(data))
+
+    again = fresh(state_file=state, run_processes=False)
+    base = again.sb.network.base
+    node = again.get("v1", "Node", "sandbox-node-2")
+    assert node.status.addresses[0].address == f"127.{base}.0.12"
+    assert node.spec.podCIDR == f"127.{base}.2.0/24"
+    svc = again.get("v1", "Service", "lb", ns)
+    assert svc.spec.clusterIP == f"127.{base}.131.4" and svc.spec.clusterIPs == [svc.spec.clusterIP]
+    assert svc.status.loadBalancer.ingress[0].ip == f"127.{base}.255.20"
+    again.sb.stop()
+    assert json.loads(state.read_text())["network"] == {"base": base}
