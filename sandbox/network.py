@@ -20,6 +20,7 @@ import concurrent.futures
 import contextlib
 import ctypes
 import datetime
+import errno
 import functools
 import itertools
 import json
@@ -71,9 +72,15 @@ def claim_base(preferred: int | None) -> tuple[int, list[socket.socket]]:
                 held.append(sock)
                 sock.bind((plan.node_ip(i), KUBELET_PORT))
                 sock.listen(8)
-        except OSError:
+        except OSError as exc:
             for sock in held:
                 sock.close()
+            if exc.errno == errno.EADDRNOTAVAIL:  # not Linux: only 127.0.0.1 is on lo
+                logger.warning(
+                    "sandbox: 127.%s.0.0/16 is not routed to lo here; nothing runs for real",
+                    base,
+                )
+                return base, []
             continue
         return base, held
     raise RuntimeError("no free 127.N.0.0/16 network for the sandbox (60 tried)")
@@ -391,8 +398,11 @@ class ReplsetRouter:
     """The operator's replset route for real: writes to every server (AllSyncRoute: waits for
     all, answers the worst reply), reads from the first server that hits (MissFailoverRoute)."""
 
-    def __init__(self, record: Running, servers: list[tuple[str, tuple[str, int]]]):
+    def __init__(
+        self, record: Running, servers: list[tuple[str, tuple[str, int]]], *, unresolved: str
+    ):
         self.record = record
+        self.unresolved = unresolved  # where servers DNS does not resolve yet point
         self.servers = servers
         self.server: asyncio.base_events.Server | None = None
         self.started = time.time()
@@ -414,7 +424,10 @@ class ReplsetRouter:
         self._log_servers()
 
     def _log_servers(self) -> None:
-        listed = ", ".join(f"{name}={ip}:{port}" for name, (ip, port) in self.servers)
+        listed = ", ".join(
+            f"{name}={ip}:{port}" if ip != self.unresolved else f"{name}=(no address yet)"
+            for name, (ip, port) in self.servers
+        )
         self.record.write(f"pool A: {len(self.servers)} servers: {listed}")
 
     async def close(self) -> None:
@@ -604,8 +617,8 @@ class Network:
         return self.base
 
     def start(self) -> None:
-        if not self.run_processes or self._loop is not None:
-            return
+        if not self.run_processes or self._loop is not None or not self._sockets:
+            return  # off, already on, or 127.N.x.x is not a local address here
         self._spawner = _Spawner()
         self._loop = _Loop()
         self._run_dir = tempfile.mkdtemp(prefix="sandbox-net-")
@@ -723,7 +736,9 @@ class Network:
                 config = self._router_config(pod, container)
                 assert config is not None and self._loop is not None
                 record.config = config
-                record.router = ReplsetRouter(record, list(config[1]))
+                record.router = ReplsetRouter(
+                    record, list(config[1]), unresolved=self.plan.unused_ip
+                )
                 self._loop.call(record.router.start())
         except (OSError, RuntimeError, concurrent.futures.TimeoutError) as exc:
             return f"sandbox: failed to start {kind}: {exc}"
