@@ -920,12 +920,15 @@ class Network:
         waiting = (state.get("waiting") or {}).get("reason")
         if record is None:
             if "running" in state and status.get("phase") == "Running":
-                # The sandbox restarted (or the process was refused before): run it again.
+                # The sandbox restarted: run it again. The pod stays ready (it comes up in
+                # milliseconds; flapping would mark its MemcachedCluster Degraded for nothing).
                 error = self.run(raw, container, status["podIP"])
                 if error:
                     self._set_waiting(raw, container["name"], CREATE_ERROR, error)
                 elif key in self.records:
-                    self._set_ready(raw, container["name"], False)
+                    self.records[key].ready = bool(
+                        self._container_status(raw, container["name"]).get("ready")
+                    )
             elif waiting == CREATE_ERROR:
                 error = self.run(raw, container, status["podIP"])
                 if not error and key in self.records:
