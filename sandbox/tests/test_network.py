@@ -415,3 +415,20 @@ def test_a_state_file_from_before_real_addresses_moves_into_the_network(fresh, t
     assert svc.status.loadBalancer.ingress[0].ip == f"127.{base}.255.20"
     again.sb.stop()
     assert json.loads(state.read_text())["network"] == {"base": base}
+
+
+def test_without_the_memcached_binary_pods_run_simulated(fresh, caplog):
+    kube = fresh()
+    kube.sb.network.memcached_binary = None  # as on a machine without Debian's memcached
+    kube.sb.network.nutcracker_binary = None
+    kube.sb.network._said.clear()
+    with caplog.at_level("WARNING", logger="sandbox.network"):
+        kube.sb.network._say_missing()
+        kube.sb.network._say_missing()
+    assert sum("no memcached binary" in r.getMessage() for r in caplog.records) == 1
+    ns = kube.namespace("net")
+    kube.install_operator(ns)
+    create(kube, ns, "sim", setup="sharded", replicas=1)
+    running(kube, ns, "sim")
+    assert refused(pods(kube, ns, "sim")[0].status.podIP)
+    assert kube.sb.network.count() == 0
