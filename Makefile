@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint format check-deploy test-system-deps clean messages
+.PHONY: run test lint format check-deploy system-deps test-system-deps clean messages
 
 $(VENV)/.runtime: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
@@ -18,14 +18,26 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime system-deps
 	./scripts/run-dev.sh
 
-# Debian packages the tests drive for real: Chromium (browser tests), memcached, openssl
-# (the sandbox's CA for HTTPS).
+# Debian packages the sandbox runs for real: memcached (a process per memcached pod),
+# nutcracker (the router of sharded instances), openssl (its CA for HTTPS).
+SYSTEM_PACKAGES := memcached nutcracker openssl
+# ... and what the tests drive besides: Chromium (browser tests), redis, gettext.
+TEST_PACKAGES := $(SYSTEM_PACKAGES) chromium fonts-wqy-microhei redis-server gettext
+
+system-deps:
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
 test-system-deps:
 	@missing=""; \
-	for pkg in chromium fonts-wqy-microhei memcached redis-server gettext openssl; do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in $(TEST_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -10,6 +10,8 @@ from .models import CatalogSource, Cluster
 
 SANDBOX_NAME = "sandbox"
 SEED_CATALOG_IMAGE = "dev-registry.tenxcloud.com/system_containers/memcached-registry:v1"
+# What earlier demo data set; nothing of the sandbox listens there (its nodes are 127.N.0.x).
+OLD_DEMO_EXTERNAL_HOST = "127.0.0.1"
 
 
 def seed_demo_clusters(*, admin, provider):
@@ -36,13 +38,16 @@ def seed_demo_clusters(*, admin, provider):
             ca_data=ca_data,
             is_default=True,
             is_sandbox=True,
-            external_host="127.0.0.1",
+            # No external host: an exit is shown at a node's InternalIP (127.N.0.11:<nodePort>
+            # of the sandbox's network), where the sandbox's kube-proxy really listens.
+            external_host="",
             projects=projects,
         )
     elif (
         cluster.api_url != api_url
         or (cluster.credentials or {}).get("token") != token
         or (cluster.credentials or {}).get("ca_data", "") != ca_data
+        or cluster.external_host == OLD_DEMO_EXTERNAL_HOST
     ):
         services.update_cluster(
             actor=admin,
@@ -56,7 +61,9 @@ def seed_demo_clusters(*, admin, provider):
             is_default=cluster.is_default,
             catalog_namespace=cluster.catalog_namespace,
             external_access=cluster.external_access,
-            external_host=cluster.external_host,
+            external_host=""
+            if cluster.external_host == OLD_DEMO_EXTERNAL_HOST
+            else cluster.external_host,
             projects=projects,
         )
     provider_tenant = Tenant.objects.get(slug="zs-olm")

@@ -46,6 +46,17 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FILE",
         help="write a kubeconfig for this sandbox to FILE (server, CA data, token)",
     )
+    parser.add_argument(
+        "--no-processes",
+        action="store_true",
+        help="run nothing for real: no memcached, routers or Service listeners (all simulated)",
+    )
+    parser.add_argument(
+        "--max-processes",
+        type=int,
+        default=None,
+        help="at most this many containers run for real (default: $SANDBOX_MAX_PROCESSES or 40)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
@@ -74,12 +85,19 @@ def main(argv: list[str] | None = None) -> None:
             catalog_folders=folders,
             tls_cert_file=cert_file,
             tls_key_file=key_file,
+            run_processes=not args.no_processes,
+            max_processes=args.max_processes,
         )
     except CatalogError as exc:
         print(f"sandbox: cannot load catalog: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     cluster.start()
     print(f"sandbox cluster serving at {cluster.url} (token: {args.token})", flush=True)
+    print(
+        f"sandbox network: 127.{cluster.network.base}.0.0/16 "
+        f"({'memcached, routers and Services run for real' if cluster.network.active else 'nothing runs for real'})",
+        flush=True,
+    )
     if args.kubeconfig:
         if certificates is None:
             print("sandbox: --kubeconfig needs --tls-dir (kubectl sends tokens over HTTPS only)")

@@ -15,7 +15,6 @@ import random
 from .errors import ApiError, FieldError
 
 NODE_PORT_RANGE = (30000, 32767)
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
 
 
 def mutate(store, rt, obj: dict, old: dict | None) -> None:
@@ -70,9 +69,12 @@ def _service(store, rt, obj, old):
     elif old_spec.get("clusterIP") and not spec.get("clusterIP"):
         spec["clusterIP"] = old_spec["clusterIP"]
     elif not spec.get("clusterIP"):
-        hosts = list(SERVICE_CIDR.hosts())
+        # ClusterIPs come from the sandbox's 127.N.128.0/17, so they are real addresses here.
+        network = store.addresses.service_network
+        first = int(network.network_address) + 10
+        size = network.num_addresses - 11
         while True:
-            candidate = str(random.choice(hosts[10:]))
+            candidate = str(ipaddress.IPv4Address(first + random.randrange(size)))
             if candidate not in used_ips:
                 break
         spec["clusterIP"] = candidate

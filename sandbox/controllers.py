@@ -1,8 +1,9 @@
 """Simulated Kubernetes control plane: scheduler, kubelet, workload controllers, GC.
 
-Nothing runs for real: a pod is "pulled" and "started" by writing the status a
-kubelet would write, one step per tick, so clients see the same progression
-(Pending -> Running, readyReplicas climbing) as on a real cluster.
+A pod is "pulled" and "started" by writing the status a kubelet would write, one step
+per tick, so clients see the same progression (Pending -> Running, readyReplicas
+climbing) as on a real cluster. Containers the sandbox runs for real (memcached, the
+mcrouter routers; see network.py) become ready when their process listens.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import time
 
 from . import events
+from .addresses import AddressPlan
 from .errors import ApiError
 from .resources import BUILTIN_TYPES, ResourceType
 from .store import Store, now, random_suffix
@@ -82,7 +84,7 @@ def _parse_time(stamp: str) -> datetime.datetime:
     return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
 
 
-def seed_objects() -> list[tuple[ResourceType, dict]]:
+def seed_objects(plan: AddressPlan) -> list[tuple[ResourceType, dict]]:
     """What a fresh cluster with OLM installed has: namespaces, nodes, system deployments."""
     objs: list[tuple[ResourceType, dict]] = []
     for ns in ("default", "kube-system", "kube-public", "kube-node-lease", "olm", "operators"):
@@ -106,8 +108,8 @@ def seed_objects() -> list[tuple[ResourceType, dict]]:
                         },
                         "annotations": {"sandbox.tenxcloud.com/simulated": "true"},
                     },
-                    "spec": {"podCIDR": f"10.244.{i}.0/24", "podCIDRs": [f"10.244.{i}.0/24"]},
-                    "status": _node_status(i, name),
+                    "spec": {"podCIDR": plan.pod_cidr(i), "podCIDRs": [plan.pod_cidr(i)]},
+                    "status": _node_status(i, name, plan),
                 },
             )
         )
@@ -137,11 +139,11 @@ def seed_objects() -> list[tuple[ResourceType, dict]]:
     return objs
 
 
-def _node_status(i: int, name: str) -> dict:
+def _node_status(i: int, name: str, plan: AddressPlan) -> dict:
     stamp = now()
     return {
         "addresses": [
-            {"type": "InternalIP", "address": f"10.0.0.{10 + i}"},
+            {"type": "InternalIP", "address": plan.node_ip(i)},
             {"type": "Hostname", "address": name},
         ],
         "capacity": {
@@ -208,9 +210,10 @@ def _node_status(i: int, name: str) -> dict:
 class KubeControllers:
     """Scheduler, kubelet and the kube-controller-manager loops the sandbox needs."""
 
-    def __init__(self, store: Store, *, image_pullable):
+    def __init__(self, store: Store, *, image_pullable, runtime=None):
         self.store = store
         self.image_pullable = image_pullable
+        self.runtime = runtime  # network.Network: what runs for real (None: nothing does)
         self._last_event_sweep = time.monotonic()
 
     def tick(self) -> None:
@@ -748,26 +751,42 @@ class KubeControllers:
     def _start(self, pod, nodes) -> None:
         node = next((n for n in nodes if n["metadata"]["name"] == pod["spec"]["nodeName"]), None)
         node_index = int(node["metadata"]["name"].rsplit("-", 1)[-1]) if node else 1
+        plan = self.store.addresses
         host_ip = next(
             (
                 a["address"]
                 for a in (node or {}).get("status", {}).get("addresses", [])
                 if a["type"] == "InternalIP"
             ),
-            "10.0.0.11",
+            plan.node_ip(node_index),
         )
-        uid_hash = int(hashlib.md5(pod["metadata"]["uid"].encode()).hexdigest(), 16)
-        pod_ip = f"10.244.{node_index}.{2 + uid_hash % 250}"
+        pod_ip = self._allocate_pod_ip(plan, node_index, pod["metadata"]["uid"])
         stamp = now()
         containers = pod["spec"].get("containers") or []
         pullable = all(self.image_pullable(pod, c.get("image", "")) for c in containers)
+        # Containers that run for real start now and turn ready when they listen.
+        backed: dict[str, str | None] = {}
+        refused: dict[str, str] = {}
+        if pullable and self.runtime is not None:
+            for c in containers:
+                backed[c["name"]] = self.runtime.backed(pod, c)
+                if backed[c["name"]]:
+                    error = self.runtime.run(pod, c, pod_ip)
+                    if error:
+                        refused[c["name"]] = error
         statuses = []
         for c in containers:
             image = c.get("image", "")
-            if pullable:
+            if c["name"] in refused:
+                state = {
+                    "waiting": {"reason": "CreateContainerError", "message": refused[c["name"]]}
+                }
+            elif pullable:
                 state = {"running": {"startedAt": stamp}}
             else:
                 state = {"waiting": {"reason": "ErrImagePull", "message": _pull_error(image)}}
+            container_ready = pullable and not backed.get(c["name"])
+            started = pullable and c["name"] not in refused
             statuses.append(
                 {
                     "name": c["name"],
@@ -778,8 +797,8 @@ class KubeControllers:
                     "containerID": f"containerd://{hashlib.sha256((pod['metadata']['uid'] + c['name']).encode()).hexdigest()}"
                     if pullable
                     else None,
-                    "ready": pullable,
-                    "started": pullable,
+                    "ready": container_ready,
+                    "started": started,
                     "restartCount": 0,
                     "state": state,
                     "lastState": {},
@@ -787,8 +806,9 @@ class KubeControllers:
             )
             if statuses[-1]["containerID"] is None:
                 del statuses[-1]["containerID"]
-        ready = "True" if pullable else "False"
-        conditions = [
+        unready = [s["name"] for s in statuses if not s["ready"]]
+        ready = "False" if unready else "True"
+        conditions: list[dict] = [
             {
                 "type": "PodReadyToStartContainers",
                 "status": "True",
@@ -815,14 +835,14 @@ class KubeControllers:
                 "lastTransitionTime": stamp,
             },
         ]
-        if not pullable:
-            names = ", ".join(c["name"] for c in containers)
+        if unready:
+            names = " ".join(unready)
             for cond in conditions[2:4]:
                 cond["reason"] = "ContainersNotReady"
                 cond["message"] = f"containers with unready status: [{names}]"
         pod["status"].update(
             {
-                "phase": "Running" if pullable else "Pending",
+                "phase": "Running" if pullable and not refused else "Pending",
                 "hostIP": host_ip,
                 "hostIPs": [{"ip": host_ip}],
                 "podIP": pod_ip,
@@ -836,7 +856,16 @@ class KubeControllers:
         node_name = pod["spec"]["nodeName"]
         for c in containers:
             image = c.get("image", "")
-            if pullable:
+            if c["name"] in refused:
+                self.event(
+                    pod,
+                    "Failed",
+                    f"Error: {refused[c['name']]}",
+                    "kubelet",
+                    "Warning",
+                    host=node_name,
+                )
+            elif pullable:
                 self.event(
                     pod,
                     "Pulled",
@@ -863,6 +892,16 @@ class KubeControllers:
                 self.event(
                     pod, "Failed", "Error: ErrImagePull", "kubelet", "Warning", host=node_name
                 )
+
+    def _allocate_pod_ip(self, plan, node_index: int, uid: str) -> str:
+        """A free address of the node's pod range (127.N.<node>.2-254), stable per uid hash."""
+        used = {(p.get("status") or {}).get("podIP") for p in self.store.scan(POD)}
+        first = int(hashlib.md5(uid.encode()).hexdigest(), 16) % 253
+        for k in range(253):
+            candidate = plan.pod_ip(node_index, 2 + (first + k) % 253)
+            if candidate not in used:
+                return candidate
+        return plan.pod_ip(node_index, 2 + first)  # 253 pods on one node: share (never here)
 
     def _retry_pull(self, pod) -> None:
         changed = False
@@ -897,12 +936,26 @@ class KubeControllers:
                 continue
             svc = self.store.get(SERVICE, raw["metadata"]["namespace"], raw["metadata"]["name"])
             self.event(svc, "EnsuringLoadBalancer", "Ensuring load balancer", "service-controller")
-            octet = 10 + int(hashlib.md5(svc["metadata"]["uid"].encode()).hexdigest(), 16) % 240
             svc.setdefault("status", {})["loadBalancer"] = {
-                "ingress": [{"ip": f"172.18.255.{octet}", "ipMode": "VIP"}]
+                "ingress": [{"ip": self._allocate_load_balancer_ip(svc), "ipMode": "VIP"}]
             }
             self.store.save(SERVICE, svc, manager="service-controller", status=True)
             self.event(svc, "EnsuredLoadBalancer", "Ensured load balancer", "service-controller")
+
+    def _allocate_load_balancer_ip(self, svc) -> str:
+        """A free address of the LoadBalancer pool 127.N.255.10-254 (MetalLB-like)."""
+        plan = self.store.addresses
+        used = {
+            i.get("ip")
+            for s in self.store.scan(SERVICE)
+            for i in ((s.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        }
+        first = int(hashlib.md5(svc["metadata"]["uid"].encode()).hexdigest(), 16) % 245
+        for k in range(245):
+            candidate = plan.load_balancer_ip(10 + (first + k) % 245)
+            if candidate not in used:
+                return candidate
+        return plan.load_balancer_ip(10 + first)
 
     # -- event TTL -------------------------------------------------------------------------
 

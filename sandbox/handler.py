@@ -408,6 +408,7 @@ class Router:
             timestamps=req.flag("timestamps"),
             since_seconds=number("sinceSeconds"),
             limit_bytes=number("limitBytes"),
+            source=getattr(self.cluster, "container_log", None),
         )
         container = req.query.get("container") or pod["spec"]["containers"][0]["name"]
         source = self.cluster.log_source or _synthetic_log

@@ -1,4 +1,5 @@
-"""Plausible container logs for `pods/log`, derived from the pod (nothing really runs)."""
+"""Container logs for `pods/log`: the real output of containers the sandbox runs
+(network.py), plausible lines derived from the pod for the simulated ones."""
 
 from __future__ import annotations
 
@@ -164,8 +165,12 @@ def pod_log(
     timestamps: bool = False,
     since_seconds: int | None = None,
     limit_bytes: int | None = None,
+    source=None,
 ) -> str:
-    """The log text `kubectl logs` would show, with the API server's errors for bad requests."""
+    """The log text `kubectl logs` would show, with the API server's errors for bad requests.
+
+    `source(pod, container_name)` gives the real output [(datetime, line)] of a container
+    that runs for real, or None (then the lines are simulated)."""
     name = pod["metadata"]["name"]
     containers = (pod.get("spec") or {}).get("containers") or []
     names = [c["name"] for c in containers]
@@ -195,17 +200,22 @@ def pod_log(
         )
     start = _start(pod)
     now = datetime.datetime.now(datetime.UTC)
-    elapsed = max(0, int((now - start).total_seconds()))
-    rng = random.Random(pod["metadata"].get("uid", name) + chosen["name"])
-    lines = _kind(chosen.get("image", ""))(pod, chosen, rng, start, elapsed)[-_MAX_LINES:]
+    real = source(pod, chosen["name"]) if source is not None else None
+    if real is not None:
+        lines = [(ts, text) for ts, text in real[-_MAX_LINES:]]
+    else:
+        elapsed = max(0, int((now - start).total_seconds()))
+        rng = random.Random(pod["metadata"].get("uid", name) + chosen["name"])
+        simulated = _kind(chosen.get("image", ""))(pod, chosen, rng, start, elapsed)
+        lines = [(start + datetime.timedelta(seconds=s), t) for s, t in simulated[-_MAX_LINES:]]
     if since_seconds is not None:
-        lines = [(s, text) for s, text in lines if elapsed - s <= since_seconds]
+        cutoff = now - datetime.timedelta(seconds=since_seconds)
+        lines = [(ts, text) for ts, text in lines if ts >= cutoff]
     if tail_lines is not None:
         lines = lines[-tail_lines:] if tail_lines > 0 else []
     rendered = []
-    for second, text in lines:
+    for ts, text in lines:
         if timestamps:
-            ts = start + datetime.timedelta(seconds=second)
             text = f"{ts:%Y-%m-%dT%H:%M:%S.%f}000Z {text}"
         rendered.append(text + "\n")
     body = "".join(rendered)

@@ -38,6 +38,7 @@ from .faults import Faults
 from .handler import Request, Response, Router, faults_response, watch_stream
 from .logstream import LogSource
 from .memcached import MemcachedOperator
+from .network import Network, readdress
 from .olm import OLMControllers, olm_crds, seed_operator_groups
 from .rbac import RBAC, RBACStore
 from .resources import BUILTIN_TYPES
@@ -260,6 +261,8 @@ class SandboxCluster:
         catalog_folders: dict[str, str] | None = None,
         tls_cert_file: str | os.PathLike | None = None,
         tls_key_file: str | os.PathLike | None = None,
+        run_processes: bool | None = None,
+        max_processes: int | None = None,
     ):
         self.host = host
         self.port = port
@@ -278,7 +281,16 @@ class SandboxCluster:
         # folder raises CatalogError naming the file and the problem.
         self.catalog = Catalog.load(catalog_file, catalog_folders)
         self.faults = Faults(on_down=self._set_down)
-        self.kube = KubeControllers(self.store, image_pullable=self._image_pullable)
+        # What really runs (memcached, routers, kube-proxy) on the sandbox's 127.N.0.0/16;
+        # run_processes=False (or SANDBOX_PROCESSES=0) leaves everything simulated (the
+        # addresses stay real).
+        if run_processes is None:
+            run_processes = os.environ.get("SANDBOX_PROCESSES", "1") not in ("0", "false", "no")
+        self.network = Network(self.store, run_processes=run_processes, max_processes=max_processes)
+        self._network_base: int | None = None  # N of 127.N.0.0/16, kept in the state file
+        self.kube = KubeControllers(
+            self.store, image_pullable=self._image_pullable, runtime=self.network
+        )
         self.olm = OLMControllers(self.store, self.catalog)
         self.memcached = MemcachedOperator(self.store)
         # Where `kubectl logs -f` reads a container's whole log so far: (pod, container) -> str
@@ -310,9 +322,16 @@ class SandboxCluster:
         """Load or seed state, then serve HTTP and run controllers in background threads."""
         if self._started:
             return self
-        if not self._load_state() and not self.store.all_objects():
+        loaded = self._load_state()
+        self.network.claim(self._network_base)
+        self._network_base = self.network.base
+        if not loaded and not self.store.all_objects():
             self._seed()
+        else:
+            with self.store.lock:
+                readdress(self.store)  # another N, or a state file from before real addresses
         self.rbac.bootstrap()  # default ClusterRoles/Bindings, also into an older state file
+        self.network.start()
         self._open()
         self._stop.clear()
         self.stopping = False
@@ -328,6 +347,7 @@ class SandboxCluster:
         if self._ticker:
             self._ticker.join(timeout=5)
         self._close()
+        self.network.release()  # processes and listeners stop; the pods keep their status
         self.save_state()
         self._started = False
 
@@ -432,7 +452,7 @@ class SandboxCluster:
 
     def tick(self) -> None:
         """Run every controller once (the ticker calls this every tick_interval)."""
-        for controller in (self.olm, self.memcached, self.kube, self.rbac):
+        for controller in (self.olm, self.memcached, self.kube, self.network, self.rbac):
             # One controller at a time holds the lock, so API requests interleave between them.
             with self.store.lock:
                 try:
@@ -445,6 +465,10 @@ class SandboxCluster:
             self.tick()
             if self.store.dirty and time.monotonic() - self._last_save >= self.save_interval:
                 self.save_state()
+
+    def container_log(self, pod: dict, container: str | None) -> list | None:
+        """A container's real output [(datetime, line)], None when it is simulated."""
+        return self.network.container_log(pod, container)
 
     def _image_pullable(self, pod: dict, image: str) -> bool:
         """Catalog registry pods pull only index images the sandbox knows; others always."""
@@ -487,7 +511,7 @@ class SandboxCluster:
         by_kind = {t.kind: t for t in BUILTIN_TYPES}
         crd_type = by_kind["CustomResourceDefinition"]
         with self.store.lock:
-            for rt, obj in seed_objects():
+            for rt, obj in seed_objects(self.store.addresses):
                 self.store.save(rt, obj, manager="kube-apiserver", status=True)
             for crd in olm_crds():
                 self.store.create(crd_type, None, crd, manager="olm-install")
@@ -509,6 +533,7 @@ class SandboxCluster:
             return False
         self.store.restore(data["store"])
         self.catalog.replay(data.get("published") or [])
+        self._network_base = (data.get("network") or {}).get("base")
         return True
 
     def save_state(self) -> None:
@@ -520,6 +545,7 @@ class SandboxCluster:
                 "version": STATE_VERSION,
                 "store": self.store.snapshot(),
                 "published": self.catalog.published,
+                "network": {"base": self._network_base},
             }
             self.store.dirty = False
         self._last_save = time.monotonic()

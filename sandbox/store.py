@@ -18,6 +18,7 @@ import threading
 import uuid
 
 from . import admission, errors, managed
+from .addresses import UNCLAIMED_BASE, AddressPlan
 from .errors import ApiError, FieldError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .listtypes import list_types
@@ -107,6 +108,9 @@ class Store:
         self.history: collections.deque[WatchEvent] = collections.deque(maxlen=10000)
         self.dirty = False
         self.last_change = 0.0
+        # The sandbox's 127.N.0.0/16 (SandboxCluster claims N at start; admission allocates
+        # ClusterIPs from it, the kubelet pod IPs).
+        self.addresses = AddressPlan(UNCLAIMED_BASE)
 
     # -- types ---------------------------------------------------------------------------
 

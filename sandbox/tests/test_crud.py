@@ -58,8 +58,12 @@ def test_cluster_scoped_crud_and_list_across_namespaces(kube, ns):
         "sandbox-node-2",
         "sandbox-node-3",
     ]
-    addresses = {a.type: a.address for a in nodes.items[0].status.addresses}
-    assert addresses["InternalIP"].startswith("10.")
+    base = kube.sb.network.base
+    assert [{a.type: a.address for a in n.status.addresses}["InternalIP"] for n in nodes.items] == [
+        f"127.{base}.0.11",
+        f"127.{base}.0.12",
+        f"127.{base}.0.13",
+    ]
     namespaces = {n.metadata.name for n in kube.r("v1", "Namespace").get().items}
     assert {"default", "kube-system", "olm", ns} <= namespaces
 

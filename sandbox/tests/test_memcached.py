@@ -1,5 +1,6 @@
 """The simulated memcached operator, pods, services, events and pod logs."""
 
+import ipaddress
 import json
 
 import pytest
@@ -79,7 +80,9 @@ def test_sharded_cluster_children(kube, operator_ns):
     headless = kube.get("v1", "Service", "memcached-test-memcached", ns)
     assert headless.spec.clusterIP == "None" and headless.spec.ports[0].port == 11211
     svc = kube.get("v1", "Service", "memcached-test-mcrouter-service", ns)
-    assert svc.spec.type == "ClusterIP" and svc.spec.clusterIP.startswith("10.96.")
+    base = kube.sb.network.base
+    assert svc.spec.type == "ClusterIP"
+    assert ipaddress.ip_address(svc.spec.clusterIP) in ipaddress.ip_network(f"127.{base}.128.0/17")
     assert (svc.spec.ports[0].port, svc.spec.ports[0].protocol) == (11211, "TCP")
 
     config = mcrouter_config(kube, ns)
@@ -97,7 +100,9 @@ def test_sharded_cluster_children(kube, operator_ns):
     nodes = {f"sandbox-node-{i}" for i in (1, 2, 3)}
     for pod in pods:
         assert pod.status.phase == "Running"
-        assert pod.status.podIP.startswith("10.244.") and pod.status.hostIP.startswith("10.0.0.")
+        node_index = int(pod.spec.nodeName.rsplit("-", 1)[1])
+        assert pod.status.hostIP == f"127.{base}.0.{10 + node_index}"
+        assert pod.status.podIP.startswith(f"127.{base}.{node_index}.")
         assert pod.spec.nodeName in nodes
         (cs,) = pod.status.containerStatuses
         assert cs.ready is True and cs.restartCount == 0
@@ -340,7 +345,8 @@ def test_pod_logs(kube, sandbox, operator_ns):
         .get(namespace=ns, label_selector="app=mcrouter,memcached_cr=logs")
         .items[0]
     )
-    assert "mcrouter" in core.read_namespaced_pod_log(
+    # A sharded router is Debian's nutcracker: its own output is the log.
+    assert "nutcracker-0.5" in core.read_namespaced_pod_log(
         mcrouter.metadata.name, ns, container="mcrouter"
     )
     with pytest.raises(client.ApiException) as exc:

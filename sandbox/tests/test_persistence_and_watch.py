@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import types
 
 from kubernetes import client, watch
 
@@ -98,6 +99,7 @@ def test_main_module_parses_arguments(monkeypatch):
         def __init__(self, **kwargs):
             started.update(kwargs)
             self.url = "http://127.0.0.1:1"
+            self.network = types.SimpleNamespace(base=77, active=True)
 
         def start(self):
             return self
@@ -124,11 +126,15 @@ def test_main_module_parses_arguments(monkeypatch):
         "catalog_folders": {"quay.io/me/ops:v1": "/srv/ops", "quay.io/me/fbc:v2": "/srv/fbc"},
         "tls_cert_file": None,
         "tls_key_file": None,
+        "run_processes": True,
+        "max_processes": None,
         "served": True,
     }
     started.clear()
     entry.main(["--port", "0"])  # no --catalog: the environment variable
     assert started["catalog_folders"] == {"quay.io/me/ignored:v1": "/nowhere"}
+    entry.main(["--port", "0", "--no-processes", "--max-processes", "5"])
+    assert (started["run_processes"], started["max_processes"]) == (False, 5)
 
 
 def test_stop_and_start_again_keeps_objects_and_port(fresh):

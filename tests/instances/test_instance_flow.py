@@ -49,7 +49,8 @@ def test_create_runs_statefulset_deployment_services_and_pods(running, sandbox):
     first = running.pods[0]
     assert first["name"] == "mem1-memcached-0" and first["ready"] == "1/1"
     assert first["status"] == "Running" and first["node"].startswith("sandbox-node-")
-    assert first["ip"].startswith("10.244.")
+    # Pod IPs are real loopback addresses of the sandbox's 127.N.0.0/16 (its node index third).
+    assert first["ip"].startswith(f"127.{sandbox.network.base}.")
     assert {s["name"] for s in running.services} == {"mem1-memcached", "mem1-mcrouter-service"}
     reasons = set(running.events.values_list("reason", flat=True))
     assert {"CreateRequested", "Applied", "Running"} <= reasons
@@ -189,7 +190,7 @@ def test_external_access_on_a_node_port_then_removed(
     node_port = service["spec"]["ports"][0]["nodePort"]
     assert running.access_state == "exposed" and running.access_type == "NodePort"
     # No external host set: the first Ready node's InternalIP, as `kubectl get node -o wide`.
-    assert running.access_address == f"10.0.0.11:{node_port}"
+    assert running.access_address == f"127.{sandbox.network.base}.0.11:{node_port}"
     assert running.events.filter(reason="Exposed").exists()
     _wait(running, lambda i: any(s["external"] for s in i.services), "the external Service")
 
@@ -211,7 +212,7 @@ def test_external_access_on_a_node_port_then_removed(
 
 
 def test_external_access_through_a_load_balancer(
-    running, sandbox_cluster, django_capture_on_commit_callbacks
+    running, sandbox, sandbox_cluster, django_capture_on_commit_callbacks
 ):
     sandbox_cluster.external_access = "LoadBalancer"
     sandbox_cluster.save()
@@ -221,7 +222,7 @@ def test_external_access_through_a_load_balancer(
         )
     _wait(running, lambda i: i.access_state == "exposed", "the load balancer's address")
     assert running.access_type == "LoadBalancer"
-    assert running.access_address.startswith("172.18.255.")
+    assert running.access_address.startswith(f"127.{sandbox.network.base}.255.")
     assert running.access_address.endswith(":11211")
 
 

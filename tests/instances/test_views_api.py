@@ -127,11 +127,15 @@ def test_tab_switches_keep_the_values_and_yaml_validates_the_same_way(client, bu
     assert "spec.replicas: At least 1 replica." in _field_errors(bad.content.decode(), "yaml")
 
 
-def test_detail_page_tabs(client, buyer, running, settings, memcached_server):
+def test_detail_page_tabs(client, buyer, running, settings, memcached_server, sandbox):
     client.force_login(buyer.owner)
     settings.MEMCACHED_ACCESS_OVERRIDES = {f"{running.namespace}/mem1": memcached_server}
     html = client.get(f"/instances/{running.pk}/").content.decode()
-    assert "mem1-memcached-0" in html and "sandbox-node-" in html and "10.244." in html
+    assert (
+        "mem1-memcached-0" in html
+        and "sandbox-node-" in html
+        and f"127.{sandbox.network.base}." in html
+    )
     assert "mem1-mcrouter-service" in html and "Replicas ready / desired" in html
     access = client.get(f"/instances/{running.pk}/access/").content.decode()
     assert f"mem1-mcrouter-service.{running.namespace}.svc:11211" in access
@@ -301,7 +305,7 @@ def test_api_errors_name_the_field(buyer, installed, overrides, field, fragment,
 
 
 def test_api_crud_scale_access_verify_metrics_logs_events(
-    buyer, installed, settings, memcached_server, django_capture_on_commit_callbacks
+    buyer, installed, settings, memcached_server, django_capture_on_commit_callbacks, sandbox
 ):
     api = APIClient()
     api.force_authenticate(buyer.owner)
@@ -358,7 +362,9 @@ def test_api_crud_scale_access_verify_metrics_logs_events(
         "error": "",
     }
     exposed = api.get(url).json()["external_access"]
-    assert exposed["state"] == "exposed" and exposed["address"].startswith("10.0.0.")
+    assert exposed["state"] == "exposed" and exposed["address"].startswith(
+        f"127.{sandbox.network.base}.0.1"
+    )
     assert exposed["service"] == "api-cache-mcrouter-external" and exposed["type"] == "NodePort"
 
     settings.MEMCACHED_ACCESS_OVERRIDES = {f"{installed.namespace}/api-cache": memcached_server}
