@@ -42,7 +42,9 @@ class Cluster(models.Model):
     is_sandbox = models.BooleanField(
         _("simulated (sandbox)"),
         default=False,
-        help_text=_("A simulated cluster for development and demos: it runs no pods."),
+        help_text=_(
+            "A simulated cluster for development and demos: its memcached pods are real processes on the machine that runs the platform, other pods only report a status."
+        ),
     )
     catalog_namespace = models.CharField(
         _("global catalog namespace"),

@@ -411,7 +411,10 @@ class Router:
             source=getattr(self.cluster, "container_log", None),
         )
         container = req.query.get("container") or pod["spec"]["containers"][0]["name"]
-        source = self.cluster.log_source or _synthetic_log
+        real = getattr(self.cluster, "container_log", None)
+        source = self.cluster.log_source or (
+            lambda pod, container: _whole_log(pod, container, real=real)
+        )
         if self.cluster.log_source is not None:  # another source (real output): tail/limit only
             text = logstream.render(
                 source(pod, container),
@@ -561,10 +564,11 @@ def _dry_run(req: Request) -> bool:
     return kind is not None
 
 
-def _synthetic_log(pod: dict, container: str) -> str:
-    """The default follow source: the sandbox's synthetic log, whole ("" while it cannot be read)."""
+def _whole_log(pod: dict, container: str, *, real=None) -> str:
+    """The default follow source: the container's whole log so far ("" while it cannot be
+    read): the real process output where it runs for real (`real`), else the synthetic one."""
     try:
-        return logs.pod_log(pod, container=container)
+        return logs.pod_log(pod, container=container, source=real)
     except ApiError:
         return ""
 

@@ -223,6 +223,36 @@ def test_pod_logs_are_the_real_output(kube, sandbox, operator_ns):
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z ", stamped)
 
 
+def test_following_a_log_streams_the_real_process_output(kube, sandbox, operator_ns):
+    """`kubectl logs -f`: a memcached pod's stream carries what memcached -vv prints next."""
+    import threading
+    import urllib.request
+
+    ns = operator_ns
+    create(kube, ns, "fl", setup="replset", replicas=1)
+    running(kube, ns, "fl")
+    pod = pods(kube, ns, "fl")[0]
+    request = urllib.request.Request(
+        f"{sandbox.url}/api/v1/namespaces/{ns}/pods/{pod.metadata.name}/log?follow=true",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    seen: list[bytes] = []
+    response = urllib.request.urlopen(request, timeout=20)
+
+    def read() -> None:
+        try:
+            for line in response:
+                seen.append(line)
+        except OSError:
+            pass
+
+    threading.Thread(target=read, daemon=True).start()
+    wait_for(lambda: any(b"server listening" in line for line in seen), message="the start")
+    memcache(pod.status.podIP).set("followed-key", "1", noreply=False)
+    wait_for(lambda: any(b"set followed-key" in line for line in seen), message="the new -vv line")
+    response.close()
+
+
 def test_the_process_limit_keeps_a_pod_waiting_and_says_why(fresh):
     kube = fresh(max_processes=3)
     ns = kube.namespace("net")
