@@ -94,10 +94,7 @@ class MakeRun:
             DATA_DIR=str(self.var),
             WEB_PORT=str(self.port),
             SANDBOX_PORT=str(free_port()),
-            # Periodic jobs expire after one interval; the filesystem broker polls each second.
             CATALOG_SYNC_INTERVAL="2",
-            INSTANCE_SYNC_INTERVAL="2",
-            INSTALL_SYNC_INTERVAL="2",
         )
         self.process: subprocess.Popen | None = None
         self.tokens: dict[str, str] = {}
@@ -324,6 +321,13 @@ def _memcached(address: str, *commands: bytes) -> bytes:
         return answer
 
 
+def _try_memcached(address: str, *commands: bytes) -> bytes | None:
+    try:
+        return _memcached(address, *commands)
+    except OSError:
+        return None
+
+
 def _verified(run: MakeRun, instance_id: int) -> dict:
     asked = run.api("buyer", "POST", f"instances/{instance_id}/verify/")
     assert asked.status_code == 202, asked.text
@@ -374,6 +378,7 @@ def test_bought_replset_and_sharded_clusters_answer_with_their_distribution(make
                 "installation": installation_id,
                 "name": name,
                 "replicas": 3,
+                "version": "1.6.5",
                 "setup": setup,
                 "resources": small,
             },
@@ -417,7 +422,15 @@ def test_bought_replset_and_sharded_clusters_answer_with_their_distribution(make
             what=f"the {setup} instance's service exit",
         )
         exit_address = body["external_access"]["address"]
-        stored = _memcached(exit_address, b"set hello 0 0 5\r\nworld\r\n", b"get hello\r\n")
+        # kube-proxy opens the port on its next sync, as on a real cluster: retry a while.
+        stored = _wait_for(
+            lambda address=exit_address: _try_memcached(
+                address, b"set hello 0 0 5\r\nworld\r\n", b"get hello\r\n"
+            ),
+            timeout=30,
+            what=f"the service exit {exit_address} to answer",
+            output=run.output,
+        )
         assert b"STORED" in stored and b"VALUE hello 0 5\r\nworld" in stored, stored
         verification = _verified(run, instance_id)
         assert verification["ok"] is True and verification["address_source"] == "external"
