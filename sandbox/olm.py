@@ -408,6 +408,8 @@ class OLMControllers:
         self._tick_no = 0
         # (catalog namespace, bundle image) -> tick its unpack Job started
         self._unpacks: dict[tuple[str, str], int] = {}
+        # Catalog health within one pass of the subscription syncer (None outside one).
+        self._health_this_pass: dict[tuple[str, str, str], bool] | None = None
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
@@ -602,6 +604,16 @@ class OLMControllers:
 
     def subscriptions(self) -> None:
         self._tick_no += 1
+        # A catalog's health is the same for every Subscription that sees it within one pass
+        # (OLM reads it from its informer cache); without this a pass costs
+        # subscriptions x catalogs x pod lists.
+        self._health_this_pass = {}
+        try:
+            self._sync_subscriptions()
+        finally:
+            self._health_this_pass = None
+
+    def _sync_subscriptions(self) -> None:
         by_namespace: dict[str, list[dict]] = {}
         for sub in self._list("Subscription"):
             if sub["metadata"].get("deletionTimestamp"):
@@ -663,6 +675,16 @@ class OLMControllers:
             and ((pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"))
         )
 
+    def _registry_healthy_this_pass(self, cs: dict) -> bool:
+        meta = cs["metadata"]
+        key = (meta["namespace"], meta["name"], str(meta.get("resourceVersion", "")))
+        cache = self._health_this_pass
+        if cache is None:
+            return self._registry_healthy(cs)
+        if key not in cache:
+            cache[key] = self._registry_healthy(cs)
+        return cache[key]
+
     def _update_health(self, sub: dict, status: dict) -> None:
         """catalog/subscription/state.go catalogHealthState.UpdateHealth, quirks included: the
         message names the targeted catalog only; another unhealthy catalog keeps the old
@@ -672,7 +694,7 @@ class OLMControllers:
         health: list[dict] = [
             {
                 "catalogSourceRef": _ref(cs),
-                "healthy": self._registry_healthy(cs),
+                "healthy": self._registry_healthy_this_pass(cs),
                 "lastUpdated": stamp,
             }
             for cs in self._scoped_sources(sub["metadata"]["namespace"])

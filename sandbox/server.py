@@ -330,6 +330,7 @@ class SandboxCluster:
         else:
             with self.store.lock:
                 readdress(self.store)  # another N, or a state file from before real addresses
+                self._upgrade_olm_crds()
         self.rbac.bootstrap()  # default ClusterRoles/Bindings, also into an older state file
         self.network.start()
         self._open()
@@ -520,6 +521,23 @@ class SandboxCluster:
             for og in seed_operator_groups():
                 self.store.create(og_type, og["metadata"]["namespace"], og, manager="olm-install")
             self.store.dirty = True
+
+    def _upgrade_olm_crds(self) -> None:
+        """A state file written by an older sandbox keeps its OLM CRDs as they were (without
+        printer columns, say); OLM's own upgrade replaces them, and so does this."""
+        crd_type = next(t for t in BUILTIN_TYPES if t.kind == "CustomResourceDefinition")
+        for crd in olm_crds():
+            stored = self.store.peek(crd_type, None, crd["metadata"]["name"])
+            if stored is None:
+                self.store.create(crd_type, None, crd, manager="olm-install")
+            elif stored.get("spec") != crd["spec"]:
+                self.store.update(
+                    crd_type,
+                    None,
+                    crd["metadata"]["name"],
+                    {**stored, "spec": crd["spec"]},
+                    manager="olm-install",
+                )
 
     def _load_state(self) -> bool:
         if not self.state_file or not self.state_file.exists():

@@ -145,3 +145,24 @@ def test_stop_and_start_again_keeps_objects_and_port(fresh):
     kube.sb.start()
     assert kube.sb.port == port
     assert kube.get("v1", "Namespace", ns).status.phase == "Active"
+
+
+def test_a_state_file_with_older_olm_crds_gets_todays(fresh, tmp_path):
+    """OLM's CRDs as an older sandbox stored them (no printer columns) are replaced on
+    start, as an OLM upgrade replaces them: `kubectl get csv` shows PHASE again."""
+    state = tmp_path / "state.json"
+    kube = fresh(state_file=state, run_processes=False)
+    kube.sb.stop()
+    data = json.loads(state.read_text())
+    name = "clusterserviceversions.operators.coreos.com"
+    for record in data["store"]["objects"]:
+        obj = record["object"]
+        if record["plural"] == "customresourcedefinitions" and obj["metadata"]["name"] == name:
+            for version in obj["spec"]["versions"]:
+                version.pop("additionalPrinterColumns", None)
+    state.write_text(json.dumps(data))
+
+    again = fresh(state_file=state, run_processes=False)
+    crd = again.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+    columns = [c.name for c in crd.spec.versions[0].additionalPrinterColumns]
+    assert "Phase" in columns and "Version" in columns

@@ -95,6 +95,7 @@ class MakeRun:
             WEB_PORT=str(self.port),
             SANDBOX_PORT=str(free_port()),
             CATALOG_SYNC_INTERVAL="2",
+            MEMCACHED_STATS_INTERVAL="5",
         )
         self.process: subprocess.Popen | None = None
         self.tokens: dict[str, str] = {}
@@ -410,6 +411,35 @@ def test_bought_replset_and_sharded_clusters_answer_with_their_distribution(make
         else:
             assert verification["expectation"] == "one" and sorted(holds) == [False, False, True]
         assert verification["distribution_ok"] is True, verification
+
+    # 监控 and 日志 come from the real processes, with no override.
+    mib = 1024 * 1024
+    for setup, instance_id in created.items():
+        metrics = run.wait_api(
+            "buyer",
+            f"instances/{instance_id}/metrics/",
+            lambda body: body["latest"] is not None,
+            timeout=60,
+            what=f"监控 of the {setup} instance",
+        )
+        # Three pods of -m 64: a sharded cluster holds three times one pod, a replset one.
+        expected = 3 * 64 * mib if setup == "sharded" else 64 * mib
+        assert metrics["latest"]["limit_maxbytes"] == expected, metrics["latest"]
+    asked = run.api(
+        "buyer",
+        "POST",
+        f"instances/{created['replset']}/logs/",
+        json={"pod": "rep-memcached-0", "tail": 2000},
+    )
+    assert asked.status_code == 202, asked.text
+    logs = run.wait_api(
+        "buyer",
+        f"instances/{created['replset']}/logs/?pod=rep-memcached-0",
+        lambda body: "server listening" in (body.get("text") or ""),
+        timeout=60,
+        what="日志 of a memcached pod",
+    )
+    assert "slab class" in logs["text"]
 
     # 可集群外访问: the 服务出口 answers telnet's set/get, then 验证访问 goes through it.
     for setup, instance_id in created.items():
