@@ -142,3 +142,17 @@ def memcached_server():
 def closed_port():
     """A loopback port nothing listens on (bound, then released)."""
     return f"127.0.0.1:{free_port()}"
+
+
+def synced_until(instance, predicate, message, timeout=20):
+    """Syncs the instance from the cluster until `predicate(instance)` holds (deadline)."""
+    from instances import tasks as instance_tasks
+    from tests.conftest import wait_until
+
+    def check():
+        instance_tasks.sync_instances(instance.cluster_id, force=True)
+        instance.refresh_from_db()
+        return predicate(instance)
+
+    wait_until(check, timeout=timeout, message=message)
+    return instance

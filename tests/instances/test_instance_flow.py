@@ -14,19 +14,9 @@ from provisioning import services, tasks
 from provisioning.models import Installation
 from tests.conftest import sandbox_object, wait_until
 
-from .conftest import cr, create, follow
+from .conftest import cr, create, follow, synced_until
 
 MC = "daas.tenxcloud.com/v1"
-
-
-def _wait(instance, predicate, message, timeout=20):
-    def check():
-        instance_tasks.sync_instances(instance.cluster_id, force=True)
-        instance.refresh_from_db()
-        return predicate(instance)
-
-    wait_until(check, timeout=timeout, message=message)
-    return instance
 
 
 def test_create_runs_statefulset_deployment_services_and_pods(running, sandbox):
@@ -71,7 +61,7 @@ def test_scale_then_edit_then_delete(running, sandbox, django_capture_on_commit_
     owner = running.created_by
     with django_capture_on_commit_callbacks(execute=True):
         instance_services.scale_instance(actor=owner, instance=running, replicas=3)
-    _wait(running, lambda i: i.ready_replicas == 3 and i.settled, "3 ready replicas")
+    synced_until(running, lambda i: i.ready_replicas == 3 and i.settled, "3 ready replicas")
     sts = sandbox_object(sandbox, "apps/v1", "StatefulSet", running.namespace, "mem1-memcached")
     assert sts["spec"]["replicas"] == 3
     assert running.events.filter(reason="Scaled", source="cluster").exists()
@@ -85,7 +75,7 @@ def test_scale_then_edit_then_delete(running, sandbox, django_capture_on_commit_
     manifest["spec"]["nodeSelector"] = {"kubernetes.io/os": "linux"}
     with django_capture_on_commit_callbacks(execute=True):
         instance_services.update_instance(actor=owner, instance=running, manifest=manifest)
-    _wait(running, lambda i: i.settled and i.phase == "Running", "the update")
+    synced_until(running, lambda i: i.settled and i.phase == "Running", "the update")
     sts = sandbox_object(sandbox, "apps/v1", "StatefulSet", running.namespace, "mem1-memcached")
     pod_spec = sts["spec"]["template"]["spec"]
     assert pod_spec["containers"][0]["image"].endswith("memcached:1.6.5")
@@ -192,7 +182,7 @@ def test_external_access_on_a_node_port_then_removed(
     # No external host set: the first Ready node's InternalIP, as `kubectl get node -o wide`.
     assert running.access_address == f"127.{sandbox.network.base}.0.11:{node_port}"
     assert running.events.filter(reason="Exposed").exists()
-    _wait(running, lambda i: any(s["external"] for s in i.services), "the external Service")
+    synced_until(running, lambda i: any(s["external"] for s in i.services), "the external Service")
 
     with django_capture_on_commit_callbacks(execute=True):
         instance_services.set_external_access(actor=owner, instance=running, enabled=False)
@@ -220,7 +210,7 @@ def test_external_access_through_a_load_balancer(
         instance_services.set_external_access(
             actor=running.created_by, instance=running, enabled=True
         )
-    _wait(running, lambda i: i.access_state == "exposed", "the load balancer's address")
+    synced_until(running, lambda i: i.access_state == "exposed", "the load balancer's address")
     assert running.access_type == "LoadBalancer"
     assert running.access_address.startswith(f"127.{sandbox.network.base}.255.")
     assert running.access_address.endswith(":11211")
@@ -239,7 +229,7 @@ def test_an_expired_entitlement_blocks_new_instances_but_not_the_running_ones(
     assert "ended on" in message and f"/orders/purchased/{entitlement.pk}/renew/" in message
     with django_capture_on_commit_callbacks(execute=True):
         instance_services.scale_instance(actor=buyer.owner, instance=running, replicas=1)
-    _wait(running, lambda i: i.desired_replicas == 1 and i.settled, "scaled to 1")
+    synced_until(running, lambda i: i.desired_replicas == 1 and i.settled, "scaled to 1")
 
 
 def test_uninstall_counts_the_instances_and_deletes_them_when_confirmed(
@@ -286,7 +276,7 @@ def test_a_custom_resource_deleted_outside_the_platform_is_reported(
     from clusters import kube
 
     kube.gateway_for(sandbox_cluster).delete(MC, "MemcachedCluster", "mem1", running.namespace)
-    _wait(running, lambda i: i.status == "failed", "the instance to be failed")
+    synced_until(running, lambda i: i.status == "failed", "the instance to be failed")
     assert "deleted outside the platform" in running.failure_reason
 
 

@@ -9,22 +9,10 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEntry
 from instances import memcached
 from instances import services as instance_services
-from instances import tasks as instance_tasks
 from instances.manifests import manifest_of
-from tests.conftest import sandbox_object, wait_until
+from tests.conftest import sandbox_object
 
-from .conftest import create
-
-
-def _synced(instance, predicate, message, timeout=30):
-    def check():
-        instance_tasks.sync_instances(instance.cluster_id, force=True)
-        instance.refresh_from_db()
-        return predicate(instance)
-
-    wait_until(check, timeout=timeout, message=message)
-    return instance
-
+from .conftest import create, synced_until
 
 # --- stuck rollout ------------------------------------------------------------------------
 
@@ -83,12 +71,13 @@ def test_a_rollout_stuck_on_a_pending_pod_is_named_and_fixed_by_deleting_it(
         installed, capture, name="picky", replicas=2, nodeSelector={"disktype": "none-has-it"}
     )
     ns = instance.namespace
-    _synced(
+    synced_until(
         instance,
         lambda i: any(
             p["name"] == "picky-memcached-0" and p["status"] == "Pending" for p in i.pods
         ),
         "the first pod to be Pending",
+        timeout=30,
     )
     assert instance.stuck_rollout == {}  # Pending, but no newer revision to roll out
     # The user removes the nodeSelector; the StatefulSet gets a new revision.
@@ -98,7 +87,9 @@ def test_a_rollout_stuck_on_a_pending_pod_is_named_and_fixed_by_deleting_it(
         instance_services.update_instance(
             actor=instance.created_by, instance=instance, manifest=manifest
         )
-    _synced(instance, lambda i: i.stuck_rollout.get("pods"), "the rollout to be stuck")
+    synced_until(
+        instance, lambda i: i.stuck_rollout.get("pods"), "the rollout to be stuck", timeout=30
+    )
     stuck = instance.stuck_rollout
     assert [p["name"] for p in stuck["pods"]] == ["picky-memcached-0"]
     assert stuck["pods"][0]["reason"] == "Unschedulable"
@@ -126,10 +117,11 @@ def test_a_rollout_stuck_on_a_pending_pod_is_named_and_fixed_by_deleting_it(
     assert response.status_code == 302
     audit = AuditEntry.objects.get(action="instance.stuck_pods_deleted", object_id=instance.pk)
     assert audit.actor == instance.created_by and audit.changes == {"pods": ["picky-memcached-0"]}
-    _synced(
+    synced_until(
         instance,
         lambda i: i.status == "running" and i.ready_replicas == 2 and i.settled,
         "the new revision to run",
+        timeout=30,
     )
     assert instance.stuck_rollout == {}
     assert instance.events.filter(reason="StuckPodDeleted").exists()
