@@ -24,6 +24,7 @@ from core.errors import invalid
 
 from .errors import AssetsErrorCode
 from .models import Asset, AssetVersion
+from .shelf import refresh_storefront_fields
 
 Status = AssetVersion.Status
 
@@ -154,6 +155,7 @@ def transition_version(
             locked.review_reason = reason
             fields.append("review_reason")
         locked.save(update_fields=fields)
+        refresh_storefront_fields(asset_id=locked.asset_id)
         record_audit(
             actor=actor,
             action=step.action,

@@ -39,6 +39,7 @@ from .models import (
     Screenshot,
     generate_asset_code,
 )
+from .shelf import refresh_storefront_fields
 from .signals import plan_is_referenced
 
 # Fields a provider writes on an asset (the icon and screenshots travel separately).
@@ -343,6 +344,7 @@ def register_asset(
             for plan in plan_rows:
                 plan.asset = asset
                 plan.save()
+            refresh_storefront_fields(asset_id=asset.pk)
             record_audit(
                 actor=actor,
                 action="asset.created",
@@ -508,6 +510,7 @@ def create_plan(
                 Plan.objects.filter(asset=asset).aggregate(top=Max("position"))["top"] or 0
             ) + 1
             plan.save()
+            refresh_storefront_fields(asset_id=asset.pk)
             record_audit(
                 actor=actor,
                 action="plan.created",
@@ -551,6 +554,8 @@ def update_plan(*, actor: User, plan: Plan, **fields: Any) -> Plan:
                 message=_("This plan could not be saved; please try again."),
                 code=AssetsErrorCode.PLAN_NOT_SAVED,
             ) from None
+        if "price" in changes:
+            refresh_storefront_fields(asset_id=plan.asset_id)
         if changes:
             record_audit(
                 actor=actor,
@@ -572,6 +577,7 @@ def archive_plan(*, actor: User, plan: Plan) -> Plan:
         plan.is_archived = True
         plan.archived_at = timezone.now()
         plan.save(update_fields=["is_archived", "archived_at", "updated_at"])
+        refresh_storefront_fields(asset_id=plan.asset_id)
         record_audit(
             actor=actor,
             action="plan.archived",
@@ -594,6 +600,7 @@ def restore_plan(*, actor: User, plan: Plan) -> Plan:
         _plan_errors(plan, exclude_pk=plan.pk).raise_if_any()
         plan.archived_at = None
         plan.save(update_fields=["is_archived", "archived_at", "updated_at"])
+        refresh_storefront_fields(asset_id=plan.asset_id)
         record_audit(
             actor=actor,
             action="plan.restored",
@@ -615,6 +622,7 @@ def delete_plan(*, actor: User, plan: Plan) -> None:
     )
     if plan_is_ordered(plan):
         raise refusal
+    asset_id = plan.asset_id
     try:
         with transaction.atomic():
             record_audit(
@@ -625,6 +633,7 @@ def delete_plan(*, actor: User, plan: Plan) -> None:
                 changes={"name": plan.name, "price": str(plan.price)},
             )
             plan.delete()
+            refresh_storefront_fields(asset_id=asset_id)
     except ProtectedError:
         raise refusal from None
 

@@ -6,10 +6,14 @@ Views (浏览量) are counted by the asset page, per browser session, not by API
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from assets import selectors
 from assets.markdown import render_markdown
@@ -195,10 +199,82 @@ STOREFRONT_PARAMETERS = [
         "sort",
         str,
         enum=[v for v, _label in market.SORT_CHOICES if v],
-        description="Default: newest listed first (best match first when searching); "
-        "price / -price, updated (newest first), views (most first).",
+        description="Default: newest listed first (best match first when searching and "
+        "at most 1000 assets match); price / -price, updated (newest first), views (most first).",
     ),
+    OpenApiParameter("page", int, description="A page number inside the counted 1000."),
+    OpenApiParameter(
+        "after", str, description="Beyond them: the cursor of a `next` link (opaque)."
+    ),
+    OpenApiParameter("before", str, description="The cursor of a `previous` link (opaque)."),
 ]
+
+
+class StorefrontPagination(BasePagination):
+    """The storefront's pages: a count bounded at 1,000 (`count_capped` says it stopped),
+    `page=N` inside it and a cursor (`after` / `before`) beyond, so no page costs more
+    on a large catalogue (see `storefront_page`). `next` / `previous` are the links."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            size = int(request.query_params.get(self.page_size_query_param) or 0)
+        except ValueError:
+            size = 0
+        default = settings.REST_FRAMEWORK.get("PAGE_SIZE") or 20
+        size = min(size, self.max_page_size) if size > 0 else default
+        self.request = request
+        self.page = market.storefront_page(
+            queryset,
+            sort=getattr(view, "storefront_sort", market.SORT_DEFAULT),
+            page=request.query_params.get("page"),
+            after=request.query_params.get("after") or "",
+            before=request.query_params.get("before") or "",
+            per_page=size,
+        )
+        return self.page.items
+
+    def _link(self, params: dict[str, str] | None) -> str | None:
+        if params is None:
+            return None
+        url = self.request.build_absolute_uri()
+        for key in ("after", "before", "page"):
+            url = remove_query_param(url, key)
+        for key, value in params.items():
+            url = replace_query_param(url, key, value)
+        return url
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.page.count,
+                "count_capped": self.page.count_capped,
+                "next": self._link(self.page.next_params),
+                "previous": self._link(self.page.previous_params),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["count", "count_capped", "results"],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "description": "Matches, counted up to 1000 (see count_capped).",
+                },
+                "count_capped": {
+                    "type": "boolean",
+                    "description": "True when there are more than `count` matches.",
+                },
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }
 
 
 class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
@@ -208,6 +284,8 @@ class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "code"
     lookup_value_regex = r"ASID-[0-9A-Za-z]{11}"
     filter_backends = []
+    pagination_class = StorefrontPagination
+    storefront_sort = market.SORT_DEFAULT
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -224,6 +302,7 @@ class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
             if not query.is_valid():
                 raise ValidationError(query.errors)
             data = query.validated_data
+            self.storefront_sort = data.get("sort") or market.SORT_DEFAULT
             assets = market.search_storefront(
                 query=data.get("q") or "",
                 category=data.get("category"),

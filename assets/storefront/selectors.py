@@ -8,10 +8,19 @@ it lives in `assets.storefront.services`.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, F, FloatField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
 from assets.models import Asset, AssetVersion, Category, Plan, Screenshot
@@ -57,50 +66,82 @@ SORT_CHOICES = [
 PAGE_SIZE = 12
 
 
-def _on_sale() -> QuerySet[AssetVersion]:
-    return AssetVersion.objects.filter(asset=OuterRef("pk"), status=AssetVersion.Status.ON_SALE)
-
-
-def _cheapest_plan() -> QuerySet[Plan, Any]:
-    return (
-        Plan.objects.filter(asset=OuterRef("pk"), is_archived=False)
-        .order_by("price", "id")
-        .values("price")[:1]
-    )
-
-
 def listed_assets() -> QuerySet[Asset]:
-    """Assets buyers see: a version on sale, with the cheapest plan and when it was listed."""
-    return (
-        Asset.objects.filter(Exists(_on_sale()))
-        .select_related("tenant", "category")
-        .annotate(
-            min_price=Subquery(_cheapest_plan()),
-            listed_at=Subquery(_on_sale().values("listed_at")[:1]),
+    """Assets buyers see: a version on sale (`listed_at` is stored on the asset, as is its
+    cheapest plan, `min_price`: see `assets.shelf`)."""
+    return Asset.objects.filter(listed_at__isnull=False).select_related("tenant", "category")
+
+
+# Queries shorter than this cannot use the trigram index (a trigram needs three characters).
+TRIGRAM_MIN = 3
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+# The stored document and the text the trigram index covers (migration 0006 of assets).
+_TEXT_SQL = "lower(assets_asset.name::text || ' ' || assets_asset.summary::text)"
+_PROVIDER_SQL = (
+    "assets_asset.tenant_id = ANY(ARRAY("
+    "SELECT id FROM accounts_tenant WHERE lower(accounts_tenant.name::text) LIKE %s))"
+)
+
+
+def _like(query: str) -> str:
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _cjk_grams(query: str) -> str:
+    """The query's CJK runs as the stored document spells them (single characters and
+    bigrams, in the `simple` configuration), all required: a tsquery string."""
+    grams: list[str] = []
+    for run in _CJK.findall(query):
+        grams.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+    return " & ".join(dict.fromkeys(grams))
+
+
+def _match_postgres(query: str) -> tuple[RawSQL, RawSQL]:
+    """(matches, rank): English words through the stored, stemmed tsvector; any substring
+    of name or summary through the trigram index (a one- or two-character CJK word
+    through the document's CJK grams, then checked as a substring); the provider's name
+    as a substring. Every arm is served by an index, so a search reads its matches only."""
+    like = _like(query)
+    arms = ["assets_asset.search_document @@ websearch_to_tsquery('english', %s)"]
+    params: list[Any] = [query]
+    grams = _cjk_grams(query)
+    if len(query) >= TRIGRAM_MIN:
+        arms.append(f"{_TEXT_SQL} LIKE %s")
+        params.append(like)
+    elif grams:
+        arms.append(
+            f"(assets_asset.search_document @@ to_tsquery('simple', %s) AND {_TEXT_SQL} LIKE %s)"
         )
+        params += [grams, like]
+    else:  # one or two Latin characters: words that start with them
+        prefix = re.sub(r"[^0-9a-z]", "", query.lower())
+        if prefix:
+            arms.append("assets_asset.search_document @@ to_tsquery('simple', %s)")
+            params.append(f"{prefix}:*")
+    arms.append(_PROVIDER_SQL)
+    params.append(like)
+    matches = RawSQL(f"({' OR '.join(arms)})", params, output_field=BooleanField())
+    rank = RawSQL(
+        "ts_rank(assets_asset.search_document, websearch_to_tsquery('english', %s))",
+        [query],
+        output_field=FloatField(),
     )
+    return matches, rank
 
 
 def _search(assets: QuerySet[Asset], query: str) -> tuple[QuerySet[Asset], bool]:
-    """PostgreSQL: full-text (stemmed, ranked) over name, summary and provider, plus a
-    substring match so a Chinese word inside a name is found too. SQLite: substrings."""
-    substring = (
-        Q(name__icontains=query) | Q(summary__icontains=query) | Q(tenant__name__icontains=query)
-    )
+    """PostgreSQL: full-text (stemmed, ranked) over name and summary, plus substrings of
+    name, summary and provider (Chinese too), all through indexes. SQLite: substrings."""
     if connection.vendor != "postgresql":
+        substring = (
+            Q(name__icontains=query)
+            | Q(summary__icontains=query)
+            | Q(tenant__name__icontains=query)
+        )
         return assets.filter(substring), False
-    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-    vector = (
-        SearchVector("name", weight="A", config="english")
-        + SearchVector("summary", weight="B", config="english")
-        + SearchVector("tenant__name", weight="C", config="english")
-    )
-    terms = SearchQuery(query, search_type="websearch", config="english")
-    assets = assets.annotate(search=vector, rank=SearchRank(vector, terms)).filter(
-        Q(search=terms) | substring
-    )
-    return assets, True
+    matches, rank = _match_postgres(query)
+    return assets.filter(matches).annotate(rank=rank), True
 
 
 def search_storefront(
@@ -110,20 +151,211 @@ def search_storefront(
     price: str = PRICE_ALL,
     sort: str = SORT_DEFAULT,
 ) -> QuerySet[Asset]:
-    """The storefront's list: filter, search and sort; unknown values mean "all"/"default"."""
+    """The storefront's list: filter, search and sort; unknown values mean "all"/"default".
+
+    Sorted by the sort's index order; `storefront_page` ranks a search by relevance when
+    its matches are few enough to be counted (see there)."""
     assets = listed_assets()
     if category is not None:
         assets = assets.filter(category=category)
     if price in PRICE_BANDS:
         assets = assets.filter(PRICE_BANDS[price])
-    ranked = False
     query = (query or "").strip()
     if query:
-        assets, ranked = _search(assets, query)
-    order = SORTS.get(sort, SORTS[SORT_DEFAULT])
-    if ranked and sort == SORT_DEFAULT:
-        order = ("-rank", *order)
-    return assets.order_by(*order)
+        assets, _ranked = _search(assets, query)
+    return assets.order_by(*SORTS.get(sort, SORTS[SORT_DEFAULT]))
+
+
+# --- pages --------------------------------------------------------------------------------
+
+# Counting stops here: beyond it a page says "1,000+" and pages on by keyset ("next" after
+# the last row shown), so no page ever reads or counts more rows than this.
+COUNT_CAP = 1000
+
+# Each sort's keyset: (field, descending) then the id, descending. `min_price` is nullable
+# (a listed asset whose plans are all archived): those rows come last in both directions.
+KEYSETS: dict[str, tuple[str, bool]] = {
+    SORT_DEFAULT: ("listed_at", True),
+    "price": ("min_price", False),
+    "-price": ("min_price", True),
+    "updated": ("updated_at", True),
+    "views": ("view_count", True),
+}
+
+
+@dataclass
+class ShelfPage:
+    """One page of the storefront: its rows, a count bounded by COUNT_CAP, and how to get
+    to the neighbouring pages (`page=N` inside the counted window, a cursor beyond)."""
+
+    items: list[Asset]
+    number: int
+    count: int
+    count_capped: bool
+    per_page: int
+    next_params: dict[str, str] | None = None
+    previous_params: dict[str, str] | None = None
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_params is not None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_params is not None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_next or self.has_previous
+
+    @property
+    def num_pages(self) -> int | None:
+        """Known when the count is exact."""
+        return None if self.count_capped else max(1, math.ceil(self.count / self.per_page))
+
+
+def _encode_cursor(asset: Asset, field: str) -> str:
+    value = getattr(asset, field)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    elif isinstance(value, Decimal):
+        value = str(value)
+    raw = json.dumps([value, asset.pk], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(token: str, field: str) -> tuple[Any, int] | None:
+    """A cursor from the URL, or None when it is not one of ours (then: page 1)."""
+    try:
+        value, pk = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(pk, int) or isinstance(pk, bool):
+            return None
+        if value is None:
+            return (None, pk) if field == "min_price" else None
+        if field in ("listed_at", "updated_at"):
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                return None
+            return parsed, pk
+        if field == "min_price":
+            return Decimal(str(value)), pk
+        return int(value), pk
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def _seek(
+    assets: QuerySet[Asset], field: str, descending: bool, value: Any, pk: int, forward: bool
+) -> list[QuerySet[Asset]]:
+    """The rows after (forward) or before a cursor in the sort's order, as querysets to
+    read in turn: one index range scan each (NULL prices form their own range, last)."""
+    ahead = descending == forward  # the field decreases in the direction we read
+    op = "lt" if ahead else "gt"
+    near = "lte" if ahead else "gte"
+    id_op = "id__lt" if forward else "id__gt"
+    if value is None:  # among the rows without a price (they are last)
+        nulls = assets.filter(**{f"{field}__isnull": True, id_op: pk})
+        if forward:
+            return [nulls]
+        return [nulls, assets.filter(**{f"{field}__isnull": False})]
+    ranged = assets.filter(
+        Q(**{f"{field}__{near}": value}), Q(**{f"{field}__{op}": value}) | Q(**{id_op: pk})
+    )
+    if field != "min_price":
+        return [ranged]
+    nulls = assets.filter(**{f"{field}__isnull": True})
+    return [ranged, nulls] if forward else [ranged]
+
+
+def _ordered(assets: QuerySet[Asset], sort: str, *, reverse: bool) -> QuerySet[Asset]:
+    """The sort's order, or its exact reverse (the same index read backwards)."""
+    if not reverse:
+        return assets.order_by(*SORTS[sort])
+    field, descending = KEYSETS[sort]
+    nulls = {"nulls_first": True} if field == "min_price" else {}
+    key = F(field).asc(**nulls) if descending else F(field).desc(**nulls)
+    return assets.order_by(key, "id")
+
+
+def storefront_page(
+    assets: QuerySet[Asset],
+    *,
+    sort: str = SORT_DEFAULT,
+    page: str | int | None = None,
+    after: str = "",
+    before: str = "",
+    per_page: int = PAGE_SIZE,
+) -> ShelfPage:
+    """A page of `search_storefront`'s rows whose cost does not grow with the catalogue.
+
+    The count stops at COUNT_CAP. Pages inside the counted window are `page=N` (an
+    out-of-range number shows the window's last page); beyond it "next" carries a cursor
+    (`after`, the last row shown) and "previous" one back (`before`), each read as one
+    index range scan. A search whose matches are all counted is ranked best match first
+    (when no other sort was asked for); a bigger one keeps the newest-first order.
+    """
+    if sort not in KEYSETS:
+        sort = SORT_DEFAULT
+    field, descending = KEYSETS[sort]
+    count = assets.order_by()[: COUNT_CAP + 1].count()
+    capped = count > COUNT_CAP
+    window = max(1, math.ceil(min(count, COUNT_CAP) / per_page))
+    try:
+        number = max(1, int(page or 1))
+    except (TypeError, ValueError):
+        number = 1
+    ranked = "rank" in assets.query.annotations and sort == SORT_DEFAULT and not capped
+    cursor = None
+    if capped and not ranked:
+        token, forward = (after, True) if after else (before, False)
+        cursor = _decode_cursor(token, field) if token else None
+    if cursor is not None:
+        value, pk = cursor
+        rows: list[Asset] = []
+        for part in _seek(assets, field, descending, value, pk, forward):
+            rows += list(_ordered(part, sort, reverse=not forward)[: per_page + 1 - len(rows)])
+            if len(rows) > per_page:
+                break
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        if not forward:
+            rows.reverse()
+        number = max(number, 2) if forward else max(1, number)
+        if not rows:
+            return storefront_page(assets, sort=sort, per_page=per_page)
+        has_next = more if forward else True
+        has_previous = True if forward else more
+    else:
+        number = min(number, window)
+        ordered = (
+            assets.order_by("-rank", *SORTS[sort])
+            if ranked
+            else _ordered(assets, sort, reverse=False)
+        )
+        offset = (number - 1) * per_page
+        rows = list(ordered[offset : offset + per_page + (1 if capped else 0)])
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        has_next = number < window or (capped and more)
+        has_previous = number > 1
+    shelf = ShelfPage(
+        items=rows, number=number, count=min(count, COUNT_CAP), count_capped=capped,
+        per_page=per_page,
+    )  # fmt: skip
+    if has_next and rows:
+        if number < window and cursor is None:
+            shelf.next_params = {"page": str(number + 1)}
+        else:
+            shelf.next_params = {"after": _encode_cursor(rows[-1], field), "page": str(number + 1)}
+    if has_previous and rows:
+        if number - 1 <= window:
+            shelf.previous_params = {"page": str(number - 1)}
+        else:
+            shelf.previous_params = {
+                "before": _encode_cursor(rows[0], field),
+                "page": str(number - 1),
+            }
+    return shelf
 
 
 def get_listed_asset(*, code: str) -> Asset:
@@ -136,12 +368,7 @@ def get_listed_asset(*, code: str) -> Asset:
 
 def get_asset_by_code(*, code: str) -> Asset:
     """Any asset by code, on sale or not: for holders of a delisted asset (renewals)."""
-    asset = (
-        Asset.objects.select_related("tenant", "category")
-        .annotate(min_price=Subquery(_cheapest_plan()))
-        .filter(code=code)
-        .first()
-    )
+    asset = Asset.objects.select_related("tenant", "category").filter(code=code).first()
     if asset is None:
         raise NotFound("No such asset.")
     return asset

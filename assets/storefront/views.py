@@ -17,7 +17,6 @@ from django.utils.translation import gettext_lazy as _
 
 from assets import selectors
 from core.errors import NotFound
-from core.pagination import paginate
 from orders import selectors as order_selectors
 
 from . import selectors as market
@@ -72,6 +71,15 @@ def _url(params: dict[str, Any], **changes: Any) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
+def _page_url(query_string: str, params: dict[str, str] | None) -> str:
+    """A neighbouring page's link: the filters, then the cursor and the page number."""
+    if params is None:
+        return ""
+    pages = QueryDict(mutable=True)
+    pages.update(params)
+    return "?" + "&".join(part for part in (query_string, pages.urlencode()) if part)
+
+
 @login_required
 def storefront(request):
     """云市场: cards with price, 已认证 and 购买 / 安装; filters, sorts and pages in the URL."""
@@ -87,8 +95,15 @@ def storefront(request):
     assets = order_selectors.with_entitlement_flag(
         market.search_storefront(**params), tenant=request.workspace.tenant
     )
-    page = paginate(request, assets, per_page=market.PAGE_SIZE)["page"]
-    assets = list(page.object_list)
+    page = market.storefront_page(
+        assets,
+        sort=params["sort"],
+        page=request.GET.get("page"),
+        after=request.GET.get("after") or "",
+        before=request.GET.get("before") or "",
+    )
+    assets = page.items
+    query_string = _url(current)[1:]
     price_sort = "-price" if current["sort"] == "price" else "price"
     return render(
         request,
@@ -122,7 +137,9 @@ def storefront(request):
             ],
             # The page links keep the filters as the other links spell them (known values
             # only, in one order), not the raw request's query string.
-            "query_string": _url(current)[1:],
+            "query_string": query_string,
+            "next_url": _page_url(query_string, page.next_params),
+            "previous_url": _page_url(query_string, page.previous_params),
         },
     )
 
