@@ -1,20 +1,23 @@
-"""Storefront (云市场) benchmark: SQL queries per page and server time, 10 vs 10,000 assets.
+"""Storefront (云市场) benchmark: page cost at two catalogue sizes, against the limit.
 
-    .venv/bin/python bench/storefront.py [--assets 10000] [--repeat 15] [--keep]
+    .venv/bin/python bench/storefront.py [--sizes 1000 50000] [--repeat 15] [--db NAME] [--keep]
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Creates the database
-`bench_marketplace` (dropped at the end unless --keep), migrates it, and fills it fast
-with bulk_create: on-sale assets with 3 plans each across the price bands, categories
-and 20 provider tenants, and a buyer tenant holding a few of them. Requests go through
-Django's test Client (the whole stack: middleware, selectors, templates / serializers)
-with the test settings (DEBUG off), signed in as the buyer.
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Creates the database (default
+`bench_storefront`; dropped at the end unless --keep), migrates it and fills it with
+bulk_create: on-sale assets with 3 plans each across the price bands, categories and 20
+provider tenants (their stored `min_price` / `listed_at` set as the services would), and a
+buyer tenant holding every 10th. Requests go through Django's test Client (the whole
+stack) with bench.settings (the test settings, DEBUG off, plus the reference views of
+bench/reference.py), signed in as the buyer.
 
-Prints:
-- SQL queries for the storefront page and for the API page, with 10 assets and with
-  all of them (they must be equal, and at most 10);
-- median and p95 server time of page 1 and of the deepest page for each filter
-  (all, each price band, a category, a keyword) and each sort (默认, 价格 ↑/↓, 更新时间,
-  浏览量), for the HTML page and for GET /api/v1/storefront/.
+For each size it measures, interleaved in the same process, every filter and sort: page
+1 and the deepest page (the last one, reached by its cursor when the count is capped) of
+the HTML storefront and of GET /api/v1/storefront/, and for each the reference: the same
+rows through the same middleware, read with one `.values()` and rendered with a bare
+template (HTML) or a bare JsonResponse (API). It prints the SQL queries per page (equal at
+both sizes, at most 10), then medians with the reference and the ratio, and last the
+growth (largest size / smallest size, target <= 1.5) and product / reference (target HTML
+<= 3, API <= 2).
 """
 
 import argparse
@@ -31,11 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "bench_marketplace"
+DB_NAME = os.environ.get("BENCH_DB", "bench_storefront")
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-os.environ["TEST_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic needed here
 
@@ -136,6 +137,9 @@ def add_assets(world, start, count, rng):
                     description=f"# {word}\n\nBenchmark asset {i}.",
                     icon="assets/bench/icon.png",
                     view_count=rng.randint(0, 5000),
+                    # What assets.shelf keeps: the cheapest plan (base below) and listing.
+                    min_price=BAND_BASES[i % len(BAND_BASES)],
+                    listed_at=now - timedelta(minutes=i),
                 )
             )
         assets = Asset.objects.bulk_create(assets)
@@ -202,16 +206,22 @@ def count_queries(client, url, params=None):
     return len(captured.captured_queries)
 
 
-def timed(client, url, params, repeat):
-    samples = []
+def _once(client, url, params):
+    started = time.perf_counter()
+    response = client.get(url, params)
+    elapsed = (time.perf_counter() - started) * 1000
+    assert response.status_code == 200, (url, params, response.status_code)
+    return elapsed
+
+
+def timed_pair(client, url, params, ref_url, ref_params, repeat):
+    """Product and reference interleaved, after one warm-up each: (median, median) in ms."""
+    _once(client, url, params), _once(client, ref_url, ref_params)
+    product, reference = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
-        response = client.get(url, params)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, params, response.status_code)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, math.ceil(0.95 * len(samples)) - 1)]
-    return statistics.median(samples), p95
+        product.append(_once(client, url, params))
+        reference.append(_once(client, ref_url, ref_params))
+    return statistics.median(product), statistics.median(reference)
 
 
 SCENARIOS = [
@@ -222,9 +232,11 @@ SCENARIOS = [
     ("filter: 999 - 9998", {"price": "999-9998"}),
     ("filter: 9999 以上", {"price": "9999+"}),
     ("filter: category", {"category": "database-middleware"}),
-    ("filter: keyword 'redis'", {"q": "redis"}),
-    ("filter: keyword '缓存'", {"q": "缓存"}),
-    ("sort: 默认 default", {"sort": ""}),
+    ("keyword 'redis'", {"q": "redis"}),
+    ("keyword '缓存'", {"q": "缓存"}),
+    ("keyword '消息队列'", {"q": "消息队列"}),
+    ("keyword 'operator-4'", {"q": "operator-4"}),
+    ("keyword 'redis' + price ↓", {"q": "redis", "sort": "-price"}),
     ("sort: 价格 price ↑", {"sort": "price"}),
     ("sort: 价格 price ↓", {"sort": "-price"}),
     ("sort: 更新时间 updated", {"sort": "updated"}),
@@ -232,12 +244,91 @@ SCENARIOS = [
 ]
 
 
+def deepest(params, per_page):
+    """The params of the last page, and the ids it shows (for the reference)."""
+    from assets.models import Category
+    from assets.storefront import selectors as market
+
+    category = Category.objects.filter(slug=params.get("category")).first()
+    sort = params.get("sort", "")
+    assets = market.search_storefront(
+        query=params.get("q", ""), category=category, price=params.get("price", ""), sort=sort
+    )
+    first = market.storefront_page(assets, sort=sort, per_page=per_page)
+    if not first.count_capped:
+        last = {**params, "page": str(first.num_pages)}
+    else:
+        total = assets.count()  # the bench may count; the product never does
+        tail = list(market._ordered(assets, sort, reverse=True)[: total % per_page or per_page])
+        before_tail = market._ordered(assets, sort, reverse=True)[len(tail) : len(tail) + 1][0]
+        field = market.KEYSETS[sort][0]
+        cursor = market._encode_cursor(before_tail, field)
+        last = {**params, "after": cursor, "page": str(math.ceil(total / per_page))}
+    page = market.storefront_page(
+        assets, sort=sort, page=last.get("page"), after=last.get("after", ""), per_page=per_page
+    )
+    return (
+        last,
+        ",".join(str(a.pk) for a in page.items),
+        ",".join(str(a.pk) for a in first.items),
+        first,
+    )
+
+
+def measure(page_client, api_client, repeat):
+    """{label: {figure: (product ms, reference ms)}} for every scenario at this size."""
+    url, api_url = "/market/", "/api/v1/storefront/"
+    ref_html, ref_json = "/bench/bare/html/", "/bench/bare/json/"
+    results = {}
+    for label, params in SCENARIOS:
+        deep, deep_ids, first_ids, first = deepest(params, 12)
+        api_deep, api_deep_ids, api_first_ids, _api_first = deepest(params, 20)
+        results[label] = {
+            "rows": f"{first.count}{'+' if first.count_capped else ''}",
+            "html p1": timed_pair(page_client, url, params, ref_html, {"ids": first_ids}, repeat),
+            "html deep": timed_pair(page_client, url, deep, ref_html, {"ids": deep_ids}, repeat),
+            "api p1": timed_pair(
+                api_client, api_url, params, ref_json, {"ids": api_first_ids}, repeat
+            ),
+            "api deep": timed_pair(
+                api_client, api_url, api_deep, ref_json, {"ids": api_deep_ids}, repeat
+            ),
+            "deep page": deep.get("page", "1"),
+        }
+        print(f"  measured {label}", flush=True)
+    return results
+
+
+def query_counts(page_client, api_client):
+    url, api_url = "/market/", "/api/v1/storefront/"
+    counts = {}
+    for label, params in SCENARIOS:
+        deep, *_rest = deepest(params, 12)
+        api_deep, *_rest = deepest(params, 20)
+        counts[label] = (
+            count_queries(page_client, url, params),
+            count_queries(page_client, url, deep),
+            count_queries(api_client, api_url, params),
+            count_queries(api_client, api_url, api_deep),
+        )
+    return counts
+
+
+FIGURES = ["html p1", "html deep", "api p1", "api deep"]
+LIMITS = {"html p1": 3.0, "html deep": 3.0, "api p1": 2.0, "api deep": 2.0}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--assets", type=int, default=10_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 50_000])
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--db", default="", help="the bench database (dropped first)")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
+    global DB_NAME
+    DB_NAME = args.db or DB_NAME
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["TEST_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
 
     recreate_database()
     import django
@@ -246,77 +337,73 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
-    from assets.models import Asset, Category
-    from assets.storefront import selectors as market
+    from assets.models import Category
 
     print(f"PostgreSQL database {DB_NAME}: migrating…", flush=True)
     call_command("migrate", verbosity=0)
     rng = random.Random(6)
+    sizes = sorted(args.sizes)
     try:
         world = World()
-        category = Category.objects.filter(slug="database-middleware").first()
-        if category is None:
+        if not Category.objects.filter(slug="database-middleware").exists():
             SCENARIOS[6] = ("filter: category", {"category": world.categories[0].slug})
         page_client, api_client = clients(world)
-        url, api_url = "/market/", "/api/v1/storefront/"
-
-        add_assets(world, 0, 10, rng)
-        small = (count_queries(page_client, url), count_queries(api_client, api_url))
-        small_filtered = (
-            count_queries(page_client, url, {"q": "redis", "sort": "-price"}),
-            count_queries(api_client, api_url, {"q": "redis", "sort": "-price"}),
-        )
-        started = time.perf_counter()
-        add_assets(world, 10, args.assets - 10, rng)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        built = time.perf_counter() - started
-        total = Asset.objects.count()
-        print(f"{total} on-sale assets, {total * 3} plans (bulk_create: {built:.1f} s)\n")
-        large = (count_queries(page_client, url), count_queries(api_client, api_url))
-        large_filtered = (
-            count_queries(page_client, url, {"q": "redis", "sort": "-price"}),
-            count_queries(api_client, api_url, {"q": "redis", "sort": "-price"}),
-        )
-        print(f"SQL queries per page          10 assets   {total:6d} assets")
-        print(f"  storefront page (/market/)     {small[0]:>4}        {large[0]:>4}")
-        print(f"  API page (/api/v1/storefront/) {small[1]:>4}        {large[1]:>4}")
-        print(
-            f"  page, keyword + price sort     {small_filtered[0]:>4}        {large_filtered[0]:>4}"
-        )
-        print(
-            f"  API, keyword + price sort      {small_filtered[1]:>4}        {large_filtered[1]:>4}"
-        )
-        same = small == large and small_filtered == large_filtered
-        at_most_10 = max(*large, *large_filtered) <= 10
-        print(
-            f"  constant: {'yes' if same else 'NO'}; at most 10: {'yes' if at_most_10 else 'NO'}\n"
-        )
-
-        print(f"server time, ms (median / p95 of {args.repeat} requests)")
-        header = f"  {'scenario':28} {'rows':>6}  {'page 1':>15}  {'deep page':>22}  {'API page 1':>15}  {'API deep':>22}"
-        print(header)
-        for label, params in SCENARIOS:
-            rows = market.search_storefront(
-                query=params.get("q", ""),
-                category=Category.objects.filter(slug=params.get("category")).first(),
-                price=params.get("price", ""),
-                sort=params.get("sort", ""),
-            ).count()
-            deep = max(1, math.ceil(rows / market.PAGE_SIZE))
-            api_deep = max(1, math.ceil(rows / 20))
-            first = timed(page_client, url, params, args.repeat)
-            last = timed(page_client, url, {**params, "page": deep}, args.repeat)
-            api_first = timed(api_client, api_url, params, args.repeat)
-            api_last = timed(api_client, api_url, {**params, "page": api_deep}, args.repeat)
+        results, counts, have = {}, {}, 0
+        for size in sizes:
+            started = time.perf_counter()
+            add_assets(world, have, size - have, rng)
+            have = size
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
             print(
-                f"  {label:28} {rows:>6}  {first[0]:6.1f} / {first[1]:6.1f}  "
-                f"p{deep:<5} {last[0]:6.1f} / {last[1]:6.1f}  "
-                f"{api_first[0]:6.1f} / {api_first[1]:6.1f}  "
-                f"p{api_deep:<5} {api_last[0]:6.1f} / {api_last[1]:6.1f}",
-                flush=True,
+                f"{size} on-sale assets, {size * 3} plans ({time.perf_counter() - started:.1f} s)"
             )
-        if not (same and at_most_10):
+            counts[size] = query_counts(page_client, api_client)
+            results[size] = measure(page_client, api_client, args.repeat)
+
+        small, large = sizes[0], sizes[-1]
+        print("\nSQL queries per page (HTML p1 / HTML deep / API p1 / API deep)")
+        print(f"  {'scenario':30} {small:>8} assets          {large:>8} assets")
+        for label, _params in SCENARIOS:
+            a, b = counts[small][label], counts[large][label]
+            print(f"  {label:30} {' / '.join(map(str, a)):>20}   {' / '.join(map(str, b)):>20}")
+        flat = [n for size in sizes for row in counts[size].values() for n in row]
+        constant = all(counts[small][k] == counts[large][k] for k in counts[small])
+        print(f"  constant: {'yes' if constant else 'NO'}; at most 10: "
+              f"{'yes' if max(flat) <= 10 else 'NO'} (max {max(flat)})\n")  # fmt: skip
+
+        print(f"median ms of {args.repeat}, product | reference (same rows, bare) | ratio")
+        worst_growth, worst_limit, failures = 0.0, {}, []
+        for figure in FIGURES:
+            print(f"\n{figure}  (limit: product <= {LIMITS[figure]}x reference; growth <= 1.5x)")
+            print(f"  {'scenario':30} {'rows':>6} {'page':>6}" + "".join(
+                f"  {f'{size} assets: product | ref | ratio':>36}" for size in sizes
+            ) + f"  {'growth':>7}")  # fmt: skip
+            for label, _params in SCENARIOS:
+                cells, base = "", None
+                for size in sizes:
+                    product, reference = results[size][label][figure]
+                    ratio = product / reference
+                    worst_limit[figure] = max(worst_limit.get(figure, 0), ratio)
+                    if ratio > LIMITS[figure]:
+                        failures.append(f"{figure} {label} at {size}: {ratio:.2f}x reference")
+                    cells += f"  {product:11.2f} | {reference:7.2f} | {ratio:5.2f}x        "
+                    base = base or product
+                growth = results[large][label][figure][0] / base
+                worst_growth = max(worst_growth, growth)
+                if growth > 1.5:
+                    failures.append(f"{figure} {label}: grows {growth:.2f}x")
+                rows = results[large][label]["rows"]
+                page = results[large][label]["deep page"] if "deep" in figure else "1"
+                print(f"  {label:30} {rows:>6} {page:>6}{cells}  {growth:6.2f}x")
+        print("\nsummary")
+        print(f"  worst growth {small} -> {large} assets: {worst_growth:.2f}x (target <= 1.5x)")
+        for figure in FIGURES:
+            print(f"  worst {figure} / reference: {worst_limit[figure]:.2f}x "
+                  f"(target <= {LIMITS[figure]}x)")  # fmt: skip
+        for failure in failures:
+            print(f"  MISSED: {failure}")
+        if failures or not constant or max(flat) > 10:
             sys.exit(1)
     finally:
         if not args.keep:
