@@ -21,7 +21,7 @@ from core.errors import FieldErrors, messages_by_field
 from .errors import AccountsErrorCode
 from .guards import require_owner
 from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Notification, Project, Tenant, User
-from .permissions import PLATFORM_ADMIN_GROUP, ensure_platform_admin_group
+from .permissions import ADMIN_CACHE_ATTR, PLATFORM_ADMIN_GROUP, ensure_platform_admin_group
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ def grant_platform_admin(*, user: User) -> None:
     """Platform admins are a group, so the grant is visible and revocable in one place."""
     ensure_platform_admin_group()
     user.groups.add(Group.objects.get(name=PLATFORM_ADMIN_GROUP))
+    user.__dict__.pop(ADMIN_CACHE_ATTR, None)
 
 
 # --- notifications ------------------------------------------------------------------------

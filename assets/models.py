@@ -1,5 +1,6 @@
 """Operator assets a provider registers: category, asset, plans, screenshots, versions."""
 
+import copy
 import secrets
 import string
 import uuid
@@ -7,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F
+from django.db.models import F, OrderBy
 from django.db.models.functions import Lower
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -93,6 +94,20 @@ def _mode_field():
     )
 
 
+class ShelfIndex(models.Index):
+    """An index whose NULLS FIRST/LAST order PostgreSQL needs for the price sorts; SQLite
+    accepts no NULLS clause in an index, so there it is the same columns without it."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "sqlite":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        plain = copy.deepcopy(self)
+        for expression in plain.expressions:
+            if isinstance(expression, OrderBy):
+                expression.nulls_first = expression.nulls_last = None
+        return models.Index.create_sql(plain, model, schema_editor, using=using, **kwargs)
+
+
 class Asset(models.Model):
     """An operator (or image, chart, API) a provider tenant registers for sale."""
 
@@ -166,13 +181,13 @@ class Asset(models.Model):
                 name="asset_shelf_newest",
                 condition=models.Q(listed_at__isnull=False),
             ),
-            models.Index(
+            ShelfIndex(
                 F("min_price").asc(nulls_last=True),
                 F("id").desc(),
                 name="asset_shelf_price_asc",
                 condition=models.Q(listed_at__isnull=False),
             ),
-            models.Index(
+            ShelfIndex(
                 F("min_price").desc(nulls_last=True),
                 F("id").desc(),
                 name="asset_shelf_price_desc",

@@ -228,3 +228,16 @@ def test_query_counts_stay_the_same_on_every_kind_of_page(buyer_client, many, bu
         counts[name] = len(captured.captured_queries)
     assert max(counts.values()) <= 10, counts
     assert counts["page 1"] == counts["page 2"] == counts["cursor page"], counts
+
+
+def test_the_admin_check_every_page_makes_is_one_query_per_request(
+    platform_admin, buyer, django_assert_num_queries
+):
+    from accounts.models import User
+    from accounts.permissions import is_platform_admin
+
+    admin, plain = User.objects.get(pk=platform_admin.pk), User.objects.get(pk=buyer.owner.pk)
+    with django_assert_num_queries(1):
+        assert is_platform_admin(admin) and is_platform_admin(admin)
+    with django_assert_num_queries(1):
+        assert not is_platform_admin(plain) and not is_platform_admin(plain)
