@@ -13,19 +13,24 @@ behind the same middleware; bench/reference.py). Prints req/s of each, the refer
 the ratio (target: >= 50% of the reference).
 """
 
-import argparse
-import http.client
-import os
-import random
-import socket
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path and its name would hide the
+# standard library's `http`: take the folder out, put the project root in.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import http.client  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 
 import bench.storefront as shelf  # noqa: E402
 
