@@ -229,16 +229,14 @@ def client_process(calls, user_id, threads, ready, go, results):
                 except ValidationError as exc:
                     outcomes.append(("refused", order_id, next(iter(exc.message_dict)), 0))
                     continue
-                except Exception as exc:  # noqa: BLE001 - reported as unexpected
+                except Exception as exc:  # reported as unexpected
                     outcomes.append(("unexpected", order_id, repr(exc), 0))
                     continue
             kind = "replay" if payment.replayed else "fresh"
             outcomes.append((kind, order_id, payment.result, statements))
         connections.close_all()
 
-    workers = [
-        threading.Thread(target=client, args=(calls[n::threads],)) for n in range(threads)
-    ]
+    workers = [threading.Thread(target=client, args=(calls[n::threads],)) for n in range(threads)]
     for worker in workers:
         worker.start()
     started.wait()
