@@ -19,7 +19,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -220,8 +221,47 @@ def _announce_paid(order: Order) -> None:
             )
 
 
+def _interval(order: Order) -> str:
+    """The plan's duration as a PostgreSQL interval: `timestamptz + '1 years'` in UTC turns
+    29 February into 28 February, as `add_duration` does."""
+    unit = "days" if order.plan_duration_unit == Plan.DurationUnit.DAY else "years"
+    return f"{order.plan_duration_value} {unit}"
+
+
 def _grant(*, order: Order, now: datetime) -> Entitlement:
-    """Create the entitlement, or extend it: from its end if it still runs, else from now."""
+    """Create the entitlement, or extend it: from its end if it still runs, else from now.
+
+    On PostgreSQL one upsert does it on the row as it is when locked, so two payments for
+    the same tenant and asset each extend it; elsewhere the row is read locked and saved.
+    """
+    if connection.vendor == "postgresql":
+        table = Entitlement._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} AS e
+                    (buyer_id, asset_id, plan_id, starts_at, ends_at, created_at, updated_at)
+                VALUES (%(buyer)s, %(asset)s, %(plan)s, %(now)s,
+                        %(now)s + %(duration)s::interval, %(now)s, %(now)s)
+                ON CONFLICT (buyer_id, asset_id) DO UPDATE SET
+                    starts_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                                     THEN e.starts_at ELSE EXCLUDED.starts_at END,
+                    ends_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                                   THEN e.ends_at + %(duration)s::interval ELSE EXCLUDED.ends_at END,
+                    plan_id = EXCLUDED.plan_id,
+                    updated_at = EXCLUDED.updated_at
+                RETURNING {", ".join(_ENTITLEMENT_COLUMNS)}
+                """,
+                {
+                    "buyer": order.buyer_id,
+                    "asset": order.asset_id,
+                    "plan": order.plan_id,
+                    "now": now,
+                    "duration": _interval(order),
+                },
+            )
+            row = cursor.fetchone()
+        return Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row)
     entitlement = (
         Entitlement.objects.select_for_update()
         .filter(buyer_id=order.buyer_id, asset_id=order.asset_id)
@@ -245,6 +285,203 @@ def _grant(*, order: Order, now: datetime) -> Entitlement:
     return entitlement
 
 
+_ENTITLEMENT_COLUMNS = [
+    "id",
+    "buyer_id",
+    "asset_id",
+    "plan_id",
+    "starts_at",
+    "ends_at",
+    "created_at",
+    "updated_at",
+]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """One leg of a payment: which wallet (a tenant's, or the platform's) gets `delta`."""
+
+    tenant_id: int | None
+    kind: str
+    delta: Decimal
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A wallet as locked: its id, owner and balance before the payment."""
+
+    id: int
+    tenant_id: int | None
+    is_platform: bool
+    balance: Decimal
+
+
+class _MissingWallet(Exception):
+    """A leg has no wallet row yet (a tenant from before wallets were made with it)."""
+
+    def __init__(self, tenant_id: int | None) -> None:
+        super().__init__(tenant_id)
+        self.tenant_id = tenant_id
+
+
+def _plan_moves(
+    *, order: Order, moves: list[_Move], held: list[_Held], deadline_hint: bool
+) -> list[tuple[_Held, _Move, Decimal]]:
+    """(wallet, move, balance after) per leg, or the buyer's error: short, or over the limit."""
+    by_owner = {None if w.is_platform else w.tenant_id: w for w in held}
+    running = {w.id: w.balance for w in held}
+    planned = []
+    for move in moves:
+        wallet = by_owner.get(move.tenant_id)
+        if wallet is None:
+            raise _MissingWallet(move.tenant_id)
+        running[wallet.id] += move.delta
+        planned.append((wallet, move, running[wallet.id]))
+    buyer = by_owner[order.buyer_id]
+    if running[buyer.id] < 0:
+        raise invalid(
+            shortfall_message(
+                balance=buyer.balance,
+                amount=order.amount_due,
+                deadline=order.payment_deadline if deadline_hint else None,
+            ),
+            code=OrdersErrorCode.INSUFFICIENT_BALANCE,
+            field="wallet",
+        )
+    if any(after > MAX_BALANCE for _wallet, _move, after in planned):
+        raise invalid(
+            _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
+            code=OrdersErrorCode.BALANCE_LIMIT,
+            field="wallet",
+        )
+    return planned
+
+
+def _move_money_postgres(
+    *, order: Order, moves: list[_Move], actor_id: int | None, now: datetime, transfer: uuid.UUID
+) -> tuple[list[_Held], bool]:
+    """One statement: lock the wallets in id order, and — only if every leg has a wallet and
+    every balance after it stays within [0, MAX_BALANCE] — write the balances and the
+    ledger entries. Returns the wallets as locked and whether it wrote."""
+    wallets, entries = Wallet._meta.db_table, LedgerEntry._meta.db_table
+    values = ", ".join(["(%s::bigint, %s::boolean, %s::varchar, %s::numeric)"] * len(moves))
+    params: list[Any] = []
+    for move in moves:
+        params += [move.tenant_id, move.tenant_id is None, move.kind, move.delta]
+    tenant_ids = [m.tenant_id for m in moves if m.tenant_id is not None]
+    params += [tenant_ids, any(m.tenant_id is None for m in moves), len(moves), MAX_BALANCE, now]
+    params += [transfer, order.pk, order.code, actor_id, now]
+    sql = f"""
+        WITH moves (tenant_id, is_platform, kind, amount) AS (VALUES {values}),
+        locked AS (
+            SELECT id, tenant_id, is_platform, balance FROM {wallets}
+            WHERE tenant_id = ANY(%s::bigint[]) OR (is_platform AND %s)
+            ORDER BY id FOR UPDATE
+        ),
+        planned AS (
+            SELECT l.id, m.kind, m.amount, l.balance + m.amount AS after
+            FROM moves m JOIN locked l
+              ON (m.is_platform AND l.is_platform)
+              OR (NOT m.is_platform AND l.tenant_id = m.tenant_id)
+        ),
+        go AS (
+            SELECT count(*) = %s AND coalesce(bool_and(after BETWEEN 0 AND %s), false) AS ok
+            FROM planned
+        ),
+        updated AS (
+            UPDATE {wallets} w SET balance = p.after, updated_at = %s
+            FROM planned p, go WHERE go.ok AND w.id = p.id
+            RETURNING w.id
+        ),
+        inserted AS (
+            INSERT INTO {entries}
+                (wallet_id, kind, amount, balance_after, transfer, order_id, reason, actor_id,
+                 created_at)
+            SELECT p.id, p.kind, p.amount, p.after, %s::uuid, %s::bigint, %s::varchar,
+                   %s::bigint, %s::timestamptz
+            FROM planned p, go WHERE go.ok
+            RETURNING id
+        )
+        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok,
+               (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted)
+        FROM locked l, go ORDER BY l.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in rows]
+    wrote = bool(rows) and bool(rows[0][4])
+    if wrote and rows[0][5:] != (len(moves), len(moves)):
+        raise RuntimeError(f"payment of {order.code} wrote {rows[0][5:]} rows for {len(moves)}")
+    return held, wrote
+
+
+def _move_money(
+    *, actor: User | None, order: Order, moves: list[_Move], now: datetime, deadline_hint: bool
+) -> Decimal:
+    """Debit the buyer and credit the others, each change with its ledger entry, wallets
+    locked by id (after the order row). Returns the buyer's balance after."""
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    transfer = uuid.uuid4()
+    owners = [m.tenant_id for m in moves]
+    one_statement = connection.vendor == "postgresql" and len(set(owners)) == len(owners)
+    for _attempt in range(len(moves) + 1):
+        try:
+            if one_statement:
+                held, wrote = _move_money_postgres(
+                    order=order, moves=moves, actor_id=actor_id, now=now, transfer=transfer
+                )
+                planned = _plan_moves(
+                    order=order, moves=moves, held=held, deadline_hint=deadline_hint
+                )
+                if not wrote:  # the statement and _plan_moves disagree: never pay on a guess
+                    raise RuntimeError(f"payment of {order.code} was refused by the database")
+            else:
+                query = Wallet.objects.select_for_update().filter(
+                    Q(tenant_id__in=[o for o in owners if o is not None])
+                    | Q(is_platform=None in owners)
+                )
+                held = [
+                    _Held(
+                        id=w.pk, tenant_id=w.tenant_id, is_platform=w.is_platform, balance=w.balance
+                    )
+                    for w in query.order_by("pk")
+                ]
+                planned = _plan_moves(
+                    order=order, moves=moves, held=held, deadline_hint=deadline_hint
+                )
+                after = {wallet.id: balance for wallet, _move, balance in planned}
+                Wallet.objects.bulk_update(
+                    [
+                        Wallet(pk=pk, balance=balance, updated_at=now)
+                        for pk, balance in after.items()
+                    ],
+                    ["balance", "updated_at"],
+                )
+                LedgerEntry.objects.bulk_create(
+                    LedgerEntry(
+                        wallet_id=wallet.id,
+                        kind=move.kind,
+                        amount=move.delta,
+                        balance_after=balance,
+                        transfer=transfer,
+                        order=order,
+                        actor_id=actor_id,
+                        reason=order.code,
+                    )
+                    for wallet, move, balance in planned
+                )
+        except _MissingWallet as missing:
+            # Rare: wallets are made with their tenant. Nothing was written; make it, retry.
+            if missing.tenant_id is None:
+                _platform_wallet()
+            else:
+                Wallet.objects.get_or_create(tenant_id=missing.tenant_id)
+            continue
+        return next(b for w, m, b in reversed(planned) if w.tenant_id == order.buyer_id)
+    raise RuntimeError(f"no wallets for the payment of {order.code}")
+
+
 def _settle(
     *, actor: User | None, order: Order, now: datetime, deadline_hint: bool = True
 ) -> Decimal:
@@ -252,64 +489,28 @@ def _settle(
 
     Locks the wallets by id, debits the buyer, credits the seller minus the commission
     and the platform with it, writes ledger entries that sum to zero, marks the order
-    paid and grants the entitlement. `order_paid` goes out on commit.
+    paid and grants the entitlement. `order_paid` goes out on commit. On PostgreSQL that
+    is four statements: the money, the entitlement, the order and its audit row.
     """
     amount = order.amount_due
     rate = commission_rate()
     commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
-    buyer_wallet = ensure_wallet(tenant=order.buyer)
-    seller_wallet = ensure_wallet(tenant=order.seller)
-    wanted = {buyer_wallet.pk, seller_wallet.pk}
-    platform_wallet = None
-    if commission > 0:
-        platform_wallet = _platform_wallet()
-        wanted.add(platform_wallet.pk)
-    # Wallets always in id order (after the order row): no deadlock between payments.
-    locked = {
-        w.pk: w for w in Wallet.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
-    }
-    buyer = locked[buyer_wallet.pk]
-    if buyer.balance < amount:
-        raise invalid(
-            shortfall_message(
-                balance=buyer.balance,
-                amount=amount,
-                deadline=order.payment_deadline if deadline_hint else None,
-            ),
-            code=OrdersErrorCode.INSUFFICIENT_BALANCE,
-            field="wallet",
-        )
     if amount > 0:
-        transfer = uuid.uuid4()
-        seller = locked[seller_wallet.pk]
-        moves = [(buyer, LedgerEntry.Kind.PAYMENT, -amount)]
+        moves = [_Move(order.buyer_id, LedgerEntry.Kind.PAYMENT, -amount)]
         if amount - commission > 0:
-            moves.append((seller, LedgerEntry.Kind.SALE, amount - commission))
-        if platform_wallet is not None:  # commission > 0
-            moves.append((locked[platform_wallet.pk], LedgerEntry.Kind.COMMISSION, commission))
-        entries = []
-        for wallet, kind, delta in moves:
-            if wallet.balance + delta > MAX_BALANCE:
-                raise invalid(
-                    _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
-                    code=OrdersErrorCode.BALANCE_LIMIT,
-                    field="wallet",
-                )
-            wallet.balance += delta
-            wallet.save(update_fields=["balance", "updated_at"])
-            entries.append(
-                LedgerEntry(
-                    wallet=wallet,
-                    kind=kind,
-                    amount=delta,
-                    balance_after=wallet.balance,
-                    transfer=transfer,
-                    order=order,
-                    actor=actor if actor is not None and actor.is_authenticated else None,
-                    reason=order.code,
-                )
-            )
-        LedgerEntry.objects.bulk_create(entries)
+            moves.append(_Move(order.seller_id, LedgerEntry.Kind.SALE, amount - commission))
+        if commission > 0:
+            moves.append(_Move(None, LedgerEntry.Kind.COMMISSION, commission))
+        balance = _move_money(
+            actor=actor, order=order, moves=moves, now=now, deadline_hint=deadline_hint
+        )
+    else:  # free: nothing moves; the result still tells the balance
+        balance = (
+            Wallet.objects.filter(tenant_id=order.buyer_id)
+            .values_list("balance", flat=True)
+            .first()
+            or ZERO
+        )
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
@@ -325,12 +526,12 @@ def _settle(
         changes={
             "amount": str(amount),
             "commission": str(commission),
-            "balance_after": str(buyer.balance),
+            "balance_after": str(balance),
             "entitlement_ends_at": entitlement.ends_at.isoformat(),
         },
     )
     transaction.on_commit(partial(_announce_paid, order))
-    return buyer.balance
+    return balance
 
 
 # --- placing orders -----------------------------------------------------------------------
@@ -628,13 +829,37 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     now = timezone.now()
     try:
         with transaction.atomic():
-            locked = Order.objects.select_for_update().get(pk=order.pk)
-            stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
+            # One statement: the order locked, with its buyer, whether the key is known and
+            # whether the asset is still on sale.
+            locked = (
+                Order.objects.select_for_update(of=("self",))
+                .select_related("buyer")
+                .annotate(
+                    stored_key=Subquery(
+                        IdempotencyKey.objects.filter(
+                            tenant_id=OuterRef("buyer_id"), key=key
+                        ).values("pk")[:1]
+                    ),
+                    asset_on_sale=Exists(
+                        AssetVersion.objects.filter(
+                            asset_id=OuterRef("asset_id"), status=AssetVersion.Status.ON_SALE
+                        )
+                    ),
+                )
+                .get(pk=order.pk)
+            )
+            stored = None
+            if locked.stored_key is not None:
+                stored = IdempotencyKey.objects.get(pk=locked.stored_key)
+            elif locked.status != Order.Status.PENDING_PAYMENT:
+                # The annotation was read before the lock was granted: the payment that
+                # held it may have stored this very key. Read it again, now.
+                stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
             if stored is not None:
                 if stored.action != IdempotencyKey.Action.PAY or stored.order_id != locked.pk:
                     raise _key_reused()
                 return Payment(order=_reload(locked), result=stored.result, replayed=True)
-            _check_payable(locked, now=now)
+            _check_payable(locked, now=now, on_sale=locked.asset_on_sale)
             balance_after = _settle(actor=actor, order=locked, now=now)
             result = _payment_result(locked, balance_after)
             IdempotencyKey.objects.create(
@@ -659,7 +884,7 @@ def _reload(order: Order) -> Order:
     return Order.objects.select_related("entitlement").get(pk=order.pk)
 
 
-def _check_payable(order: Order, *, now: datetime) -> None:
+def _check_payable(order: Order, *, now: datetime, on_sale: bool | None = None) -> None:
     """Only an order pending payment, before its deadline, of an asset still on sale."""
     if order.status == Order.Status.PAID:
         raise invalid(
@@ -682,7 +907,9 @@ def _check_payable(order: Order, *, now: datetime) -> None:
             code=OrdersErrorCode.DEADLINE_PASSED,
             field="status",
         )
-    if order.kind == Order.Kind.NEW and _on_sale_version(order.asset_id) is None:
+    if on_sale is None:
+        on_sale = _on_sale_version(order.asset_id) is not None
+    if order.kind == Order.Kind.NEW and not on_sale:
         raise invalid(
             _("%(asset)s is no longer on sale, so this order cannot be paid; cancel it.")
             % {"asset": order.asset.name},
