@@ -213,12 +213,13 @@ def client_process(calls, user_id, threads, ready, go, results):
         started.wait()
         go.wait()
         for order_id, key in mine:
-            statements = 0
+            statements, began = 0, 0.0
 
             def count(execute, sql, params, many, context):
-                nonlocal statements
+                nonlocal statements, began
                 if connection.in_atomic_block:
                     statements += 1
+                    began = began or time.perf_counter()
                 return execute(sql, params, many, context)
 
             with connection.execute_wrapper(count):
@@ -233,7 +234,8 @@ def client_process(calls, user_id, threads, ready, go, results):
                     outcomes.append(("unexpected", order_id, repr(exc), 0))
                     continue
             kind = "replay" if payment.replayed else "fresh"
-            outcomes.append((kind, order_id, payment.result, statements))
+            in_txn = time.perf_counter() - began
+            outcomes.append((kind, order_id, payment.result, statements, in_txn))
         connections.close_all()
 
     workers = [threading.Thread(target=client, args=(calls[n::threads],)) for n in range(threads)]
@@ -335,6 +337,10 @@ def main():
         print(f"  {'pgbench one hot row (lock+update+insert) TPS':<44} {tps:>12.1f}"
               f"   ({tps_before:.0f} before, {tps_after:.0f} after)")  # fmt: skip
         print(f"  {'ratio product / pgbench':<44} {rate / tps:>12.3f}   (1/{tps / rate:.1f})")
+        if fresh:
+            in_txn = sorted(o[4] * 1000 for o in fresh)
+            print(f"  {'time in the transaction, ms (p50 / p90)':<44} "
+                  f"{in_txn[len(in_txn) // 2]:>12.1f}   ({in_txn[len(in_txn) * 9 // 10]:.1f})")  # fmt: skip
         if statements:
             print(f"  {'SQL statements per payment (in its txn)':<44} "
                   f"{statistics.mean(statements):>12.1f}   "

@@ -9,6 +9,7 @@ it in the same transaction, and a repeat returns that result instead of charging
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -26,7 +28,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.guards import is_member, require_member, require_platform_admin
-from accounts.models import Project, Tenant, User
+from accounts.models import AuditEntry, Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
 from clusters.models import Cluster
@@ -357,25 +359,62 @@ def _plan_moves(
     return planned
 
 
-def _move_money_postgres(
-    *, order: Order, moves: list[_Move], actor_id: int | None, now: datetime, transfer: uuid.UUID
-) -> tuple[list[_Held], bool]:
-    """One statement: lock the wallets in id order, and — only if every leg has a wallet and
-    every balance after it stays within [0, MAX_BALANCE] — write the balances and the
-    ledger entries. Returns the wallets as locked and whether it wrote."""
+def _pay_postgres(
+    *,
+    actor_id: int | None,
+    order: Order,
+    moves: list[_Move],
+    now: datetime,
+    audit: dict[str, Any],
+    result: dict[str, Any],
+    key: str,
+    key_action: str,
+) -> tuple[list[_Held], Decimal | None]:
+    """One statement, so the buyer's wallet is locked for one round trip and the commit:
+    lock the wallets in id order and — only if every leg has a wallet and every balance
+    after it stays within [0, MAX_BALANCE] — write the balances, the ledger entries, the
+    order as paid, its audit row and the idempotency key. The audit changes and the key's
+    result get the buyer's balance after from the statement itself. Returns the wallets
+    as locked and the buyer's balance after (None: nothing was written)."""
+    params: dict[str, Any] = {
+        "tenants": [m.tenant_id for m in moves if m.tenant_id is not None],
+        "platform": any(m.tenant_id is None for m in moves),
+        "legs": len(moves),
+        "max": MAX_BALANCE,
+        "now": now,
+        "transfer": transfer_id(),
+        "order": order.pk,
+        "code": order.code,
+        "actor": actor_id,
+        "paid": Order.Status.PAID,
+        "amount": order.amount_due,
+        "entitlement": order.entitlement_id,
+        "buyer": order.buyer_id,
+        "audit_action": "order.paid",
+        "content_type": ContentType.objects.get_for_model(Order).pk,
+        "repr": str(order)[:200],
+        "from_state": Order.Status.PENDING_PAYMENT,
+        "changes": json.dumps(audit),
+        "key": key,
+        "key_action": key_action,
+        "result": json.dumps(result),
+    }
+    rows = []
+    for n, move in enumerate(moves):
+        params |= {f"t{n}": move.tenant_id, f"p{n}": move.tenant_id is None}
+        params |= {f"k{n}": move.kind, f"d{n}": move.delta}
+        rows.append(f"(%(t{n})s::bigint, %(p{n})s::boolean, %(k{n})s::varchar, %(d{n})s::numeric)")
     wallets, entries = Wallet._meta.db_table, LedgerEntry._meta.db_table
-    values = ", ".join(["(%s::bigint, %s::boolean, %s::varchar, %s::numeric)"] * len(moves))
-    params: list[Any] = []
-    for move in moves:
-        params += [move.tenant_id, move.tenant_id is None, move.kind, move.delta]
-    tenant_ids = [m.tenant_id for m in moves if m.tenant_id is not None]
-    params += [tenant_ids, any(m.tenant_id is None for m in moves), len(moves), MAX_BALANCE, now]
-    params += [transfer, order.pk, order.code, actor_id, now]
+    orders, keys, audits = (
+        Order._meta.db_table,
+        IdempotencyKey._meta.db_table,
+        AuditEntry._meta.db_table,
+    )
     sql = f"""
-        WITH moves (tenant_id, is_platform, kind, amount) AS (VALUES {values}),
+        WITH moves (tenant_id, is_platform, kind, amount) AS (VALUES {", ".join(rows)}),
         locked AS (
             SELECT id, tenant_id, is_platform, balance FROM {wallets}
-            WHERE tenant_id = ANY(%s::bigint[]) OR (is_platform AND %s)
+            WHERE tenant_id = ANY(%(tenants)s::bigint[]) OR (is_platform AND %(platform)s)
             ORDER BY id FOR UPDATE
         ),
         planned AS (
@@ -385,11 +424,13 @@ def _move_money_postgres(
               OR (NOT m.is_platform AND l.tenant_id = m.tenant_id)
         ),
         go AS (
-            SELECT count(*) = %s AND coalesce(bool_and(after BETWEEN 0 AND %s), false) AS ok
+            SELECT count(*) = %(legs)s AND coalesce(bool_and(after BETWEEN 0 AND %(max)s), false)
+                AS ok
             FROM planned
         ),
+        buyer AS (SELECT after FROM planned WHERE kind = 'payment'),
         updated AS (
-            UPDATE {wallets} w SET balance = p.after, updated_at = %s
+            UPDATE {wallets} w SET balance = p.after, updated_at = %(now)s
             FROM planned p, go WHERE go.ok AND w.id = p.id
             RETURNING w.id
         ),
@@ -397,141 +438,205 @@ def _move_money_postgres(
             INSERT INTO {entries}
                 (wallet_id, kind, amount, balance_after, transfer, order_id, reason, actor_id,
                  created_at)
-            SELECT p.id, p.kind, p.amount, p.after, %s::uuid, %s::bigint, %s::varchar,
-                   %s::bigint, %s::timestamptz
+            SELECT p.id, p.kind, p.amount, p.after, %(transfer)s::uuid, %(order)s::bigint,
+                   %(code)s::varchar, %(actor)s::bigint, %(now)s::timestamptz
             FROM planned p, go WHERE go.ok
             RETURNING id
+        ),
+        paid AS (
+            UPDATE {orders} o SET status = %(paid)s, amount_paid = %(amount)s,
+                paid_at = %(now)s, entitlement_id = %(entitlement)s
+            FROM go WHERE go.ok AND o.id = %(order)s
+            RETURNING o.id
+        ),
+        audited AS (
+            INSERT INTO {audits}
+                (actor_id, tenant_id, action, content_type_id, object_id, object_repr,
+                 from_state, to_state, reason, changes, created_at)
+            SELECT %(actor)s::bigint, %(buyer)s::bigint, %(audit_action)s::varchar,
+                   %(content_type)s::integer, %(order)s::varchar, %(repr)s::varchar,
+                   %(from_state)s::varchar, %(paid)s::varchar, '',
+                   %(changes)s::jsonb || jsonb_build_object('balance_after', b.after::text),
+                   %(now)s::timestamptz
+            FROM go, buyer b WHERE go.ok
+            RETURNING id
+        ),
+        keyed AS (
+            INSERT INTO {keys} (tenant_id, key, action, order_id, result, created_by_id, created_at)
+            SELECT %(buyer)s::bigint, %(key)s::varchar, %(key_action)s::varchar, %(order)s::bigint,
+                   %(result)s::jsonb || jsonb_build_object('balance_after', b.after::text),
+                   %(actor)s::bigint, %(now)s::timestamptz
+            FROM go, buyer b WHERE go.ok AND %(key)s::varchar <> ''
+            RETURNING id
         )
-        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok,
-               (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted)
+        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok, (SELECT after FROM buyer),
+               (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
+               (SELECT count(*) FROM paid), (SELECT count(*) FROM audited),
+               (SELECT count(*) FROM keyed)
         FROM locked l, go ORDER BY l.id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in rows]
-    wrote = bool(rows) and bool(rows[0][4])
-    if wrote and rows[0][5:] != (len(moves), len(moves)):
-        raise RuntimeError(f"payment of {order.code} wrote {rows[0][5:]} rows for {len(moves)}")
-    return held, wrote
+        fetched = cursor.fetchall()
+    held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in fetched]
+    if not fetched or not fetched[0][4]:
+        return held, None
+    wanted = (len(moves), len(moves), 1, 1, 1 if key else 0)
+    if tuple(fetched[0][6:]) != wanted:
+        raise RuntimeError(f"payment of {order.code} wrote {fetched[0][6:]}, not {wanted}")
+    return held, fetched[0][5]
+
+
+def transfer_id() -> uuid.UUID:
+    """The id the ledger entries of one payment share."""
+    return uuid.uuid4()
 
 
 def _move_money(
-    *, actor: User | None, order: Order, moves: list[_Move], now: datetime, deadline_hint: bool
+    *, actor_id: int | None, order: Order, moves: list[_Move], now: datetime, deadline_hint: bool
 ) -> Decimal:
-    """Debit the buyer and credit the others, each change with its ledger entry, wallets
-    locked by id (after the order row). Returns the buyer's balance after."""
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    transfer = uuid.uuid4()
+    """With the ORM: debit the buyer and credit the others, each change with its ledger
+    entry, wallets locked by id. Returns the buyer's balance after."""
     owners = [m.tenant_id for m in moves]
-    one_statement = connection.vendor == "postgresql" and len(set(owners)) == len(owners)
+    transfer = transfer_id()
     for _attempt in range(len(moves) + 1):
+        query = Wallet.objects.select_for_update().filter(
+            Q(tenant_id__in=[o for o in owners if o is not None]) | Q(is_platform=None in owners)
+        )
+        held = [
+            _Held(id=w.pk, tenant_id=w.tenant_id, is_platform=w.is_platform, balance=w.balance)
+            for w in query.order_by("pk")
+        ]
         try:
-            if one_statement:
-                held, wrote = _move_money_postgres(
-                    order=order, moves=moves, actor_id=actor_id, now=now, transfer=transfer
-                )
-                planned = _plan_moves(
-                    order=order, moves=moves, held=held, deadline_hint=deadline_hint
-                )
-                if not wrote:  # the statement and _plan_moves disagree: never pay on a guess
-                    raise RuntimeError(f"payment of {order.code} was refused by the database")
-            else:
-                query = Wallet.objects.select_for_update().filter(
-                    Q(tenant_id__in=[o for o in owners if o is not None])
-                    | Q(is_platform=None in owners)
-                )
-                held = [
-                    _Held(
-                        id=w.pk, tenant_id=w.tenant_id, is_platform=w.is_platform, balance=w.balance
-                    )
-                    for w in query.order_by("pk")
-                ]
-                planned = _plan_moves(
-                    order=order, moves=moves, held=held, deadline_hint=deadline_hint
-                )
-                after = {wallet.id: balance for wallet, _move, balance in planned}
-                Wallet.objects.bulk_update(
-                    [
-                        Wallet(pk=pk, balance=balance, updated_at=now)
-                        for pk, balance in after.items()
-                    ],
-                    ["balance", "updated_at"],
-                )
-                LedgerEntry.objects.bulk_create(
-                    LedgerEntry(
-                        wallet_id=wallet.id,
-                        kind=move.kind,
-                        amount=move.delta,
-                        balance_after=balance,
-                        transfer=transfer,
-                        order=order,
-                        actor_id=actor_id,
-                        reason=order.code,
-                    )
-                    for wallet, move, balance in planned
-                )
+            planned = _plan_moves(order=order, moves=moves, held=held, deadline_hint=deadline_hint)
         except _MissingWallet as missing:
-            # Rare: wallets are made with their tenant. Nothing was written; make it, retry.
-            if missing.tenant_id is None:
-                _platform_wallet()
-            else:
-                Wallet.objects.get_or_create(tenant_id=missing.tenant_id)
+            _open_missing_wallet(missing)
             continue
-        return next(b for w, m, b in reversed(planned) if w.tenant_id == order.buyer_id)
+        after = {wallet.id: balance for wallet, _move, balance in planned}
+        Wallet.objects.bulk_update(
+            [Wallet(pk=pk, balance=balance, updated_at=now) for pk, balance in after.items()],
+            ["balance", "updated_at"],
+        )
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                wallet_id=wallet.id,
+                kind=move.kind,
+                amount=move.delta,
+                balance_after=balance,
+                transfer=transfer,
+                order=order,
+                actor_id=actor_id,
+                reason=order.code,
+            )
+            for wallet, move, balance in planned
+        )
+        return next(b for w, _m, b in reversed(planned) if w.tenant_id == order.buyer_id)
     raise RuntimeError(f"no wallets for the payment of {order.code}")
 
 
+def _open_missing_wallet(missing: _MissingWallet) -> None:
+    """Rare: wallets are made with their tenant. Nothing was written yet; make it."""
+    if missing.tenant_id is None:
+        _platform_wallet()
+    else:
+        Wallet.objects.get_or_create(tenant_id=missing.tenant_id)
+
+
 def _settle(
-    *, actor: User | None, order: Order, now: datetime, deadline_hint: bool = True
-) -> Decimal:
+    *,
+    actor: User | None,
+    order: Order,
+    now: datetime,
+    deadline_hint: bool = True,
+    key: str = "",
+    key_action: str = IdempotencyKey.Action.PAY,
+) -> tuple[Decimal, dict[str, Any]]:
     """Inside the caller's transaction, with the order row locked (or just created).
 
-    Locks the wallets by id, debits the buyer, credits the seller minus the commission
-    and the platform with it, writes ledger entries that sum to zero, marks the order
-    paid and grants the entitlement. `order_paid` goes out on commit. On PostgreSQL that
-    is four statements: the money, the entitlement, the order and its audit row.
+    Grants the entitlement (its row locked), locks the wallets by id, debits the buyer,
+    credits the seller minus the commission and the platform with it, writes ledger
+    entries that sum to zero, marks the order paid, audits it and stores the result under
+    `key`. `order_paid` goes out on commit. Returns the buyer's balance after and the
+    result. On PostgreSQL a paid order takes two statements: the entitlement, then the
+    rest, so the buyer's wallet stays locked for one round trip and the commit.
     """
     amount = order.amount_due
     rate = commission_rate()
     commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    moves = []
     if amount > 0:
-        moves = [_Move(order.buyer_id, LedgerEntry.Kind.PAYMENT, -amount)]
+        moves.append(_Move(order.buyer_id, LedgerEntry.Kind.PAYMENT, -amount))
         if amount - commission > 0:
             moves.append(_Move(order.seller_id, LedgerEntry.Kind.SALE, amount - commission))
         if commission > 0:
             moves.append(_Move(None, LedgerEntry.Kind.COMMISSION, commission))
-        balance = _move_money(
-            actor=actor, order=order, moves=moves, now=now, deadline_hint=deadline_hint
-        )
-    else:  # free: nothing moves; the result still tells the balance
-        balance = (
-            Wallet.objects.filter(tenant_id=order.buyer_id)
-            .values_list("balance", flat=True)
-            .first()
-            or ZERO
-        )
+    order.entitlement = _grant(order=order, now=now)
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
-    entitlement = order.entitlement = _grant(order=order, now=now)
-    order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
-    record_audit(
-        actor=actor,
-        action="order.paid",
-        obj=order,
-        tenant=order.buyer,
-        from_state=Order.Status.PENDING_PAYMENT,
-        to_state=Order.Status.PAID,
-        changes={
-            "amount": str(amount),
-            "commission": str(commission),
-            "balance_after": str(balance),
-            "entitlement_ends_at": entitlement.ends_at.isoformat(),
-        },
-    )
+    audit = {
+        "amount": str(amount),
+        "commission": str(commission),
+        "entitlement_ends_at": order.entitlement.ends_at.isoformat(),
+    }
+    if connection.vendor == "postgresql" and moves:
+        result = _payment_result(order, ZERO)
+        for _attempt in range(len(moves) + 1):
+            held, balance = _pay_postgres(
+                actor_id=actor_id,
+                order=order,
+                moves=moves,
+                now=now,
+                audit=audit,
+                result=result,
+                key=key,
+                key_action=key_action,
+            )
+            try:
+                _plan_moves(order=order, moves=moves, held=held, deadline_hint=deadline_hint)
+            except _MissingWallet as missing:
+                _open_missing_wallet(missing)
+                continue
+            if balance is None:  # the statement and _plan_moves disagree: never guess
+                raise RuntimeError(f"payment of {order.code} was refused by the database")
+            break
+        else:
+            raise RuntimeError(f"no wallets for the payment of {order.code}")
+        result["balance_after"] = str(balance)
+    else:
+        if moves:
+            balance = _move_money(
+                actor_id=actor_id, order=order, moves=moves, now=now, deadline_hint=deadline_hint
+            )
+        else:  # free: nothing moves; the result still tells the balance
+            balance = (
+                Wallet.objects.filter(tenant_id=order.buyer_id)
+                .values_list("balance", flat=True)
+                .first()
+            ) or ZERO
+        order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
+        record_audit(
+            actor=actor,
+            action="order.paid",
+            obj=order,
+            tenant=order.buyer,
+            from_state=Order.Status.PENDING_PAYMENT,
+            to_state=Order.Status.PAID,
+            changes=audit | {"balance_after": str(balance)},
+        )
+        result = _payment_result(order, balance)
+        if key:
+            IdempotencyKey.objects.create(
+                tenant_id=order.buyer_id,
+                key=key,
+                action=key_action,
+                order=order,
+                result=result,
+                created_by=actor,
+            )
     transaction.on_commit(partial(_announce_paid, order))
-    return balance
+    return balance, result
 
 
 # --- placing orders -----------------------------------------------------------------------
@@ -609,16 +714,22 @@ def _save_order(*, actor: User, order: Order, key: str, pay_now: bool, now: date
                     "price": str(order.plan_price),
                 },
             )
-            balance_after = None
             if order.is_free or pay_now:
-                balance_after = _settle(actor=actor, order=order, now=now, deadline_hint=False)
-            if key:
+                _settle(
+                    actor=actor,
+                    order=order,
+                    now=now,
+                    deadline_hint=False,
+                    key=key,
+                    key_action=IdempotencyKey.Action.PLACE,
+                )
+            elif key:
                 IdempotencyKey.objects.create(
                     tenant=order.buyer,
                     key=key,
                     action=IdempotencyKey.Action.PLACE,
                     order=order,
-                    result=_payment_result(order, balance_after),
+                    result=_payment_result(order, None),
                     created_by=actor,
                 )
     except (IntegrityError, ValidationError):
@@ -860,16 +971,7 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
                     raise _key_reused()
                 return Payment(order=_reload(locked), result=stored.result, replayed=True)
             _check_payable(locked, now=now, on_sale=locked.asset_on_sale)
-            balance_after = _settle(actor=actor, order=locked, now=now)
-            result = _payment_result(locked, balance_after)
-            IdempotencyKey.objects.create(
-                tenant_id=locked.buyer_id,
-                key=key,
-                action=IdempotencyKey.Action.PAY,
-                order=locked,
-                result=result,
-                created_by=actor,
-            )
+            _balance, result = _settle(actor=actor, order=locked, now=now, key=key)
     except IntegrityError:
         stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
         if stored is None:
