@@ -245,13 +245,7 @@ def _grant(*, order: Order, now: datetime) -> Entitlement:
                     (buyer_id, asset_id, plan_id, starts_at, ends_at, created_at, updated_at)
                 VALUES (%(buyer)s, %(asset)s, %(plan)s, %(now)s,
                         %(now)s + %(duration)s::interval, %(now)s, %(now)s)
-                ON CONFLICT (buyer_id, asset_id) DO UPDATE SET
-                    starts_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
-                                     THEN e.starts_at ELSE EXCLUDED.starts_at END,
-                    ends_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
-                                   THEN e.ends_at + %(duration)s::interval ELSE EXCLUDED.ends_at END,
-                    plan_id = EXCLUDED.plan_id,
-                    updated_at = EXCLUDED.updated_at
+                {_EXTEND_ON_CONFLICT}
                 RETURNING {", ".join(_ENTITLEMENT_COLUMNS)}
                 """,
                 {
@@ -287,6 +281,17 @@ def _grant(*, order: Order, now: datetime) -> Entitlement:
     return entitlement
 
 
+# An entitlement that still runs is extended from its end, a lapsed one from now (the
+# row as it is when locked, so concurrent payments each extend it).
+_EXTEND_ON_CONFLICT = """
+    ON CONFLICT (buyer_id, asset_id) DO UPDATE SET
+        starts_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                         THEN e.starts_at ELSE EXCLUDED.starts_at END,
+        ends_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                       THEN e.ends_at + %(duration)s::interval ELSE EXCLUDED.ends_at END,
+        plan_id = EXCLUDED.plan_id,
+        updated_at = EXCLUDED.updated_at
+"""
 _ENTITLEMENT_COLUMNS = [
     "id",
     "buyer_id",
@@ -369,13 +374,15 @@ def _pay_postgres(
     result: dict[str, Any],
     key: str,
     key_action: str,
-) -> tuple[list[_Held], Decimal | None]:
+) -> tuple[list[_Held], dict[str, Any] | None]:
     """One statement, so the buyer's wallet is locked for one round trip and the commit:
     lock the wallets in id order and — only if every leg has a wallet and every balance
     after it stays within [0, MAX_BALANCE] — write the balances, the ledger entries, the
-    order as paid, its audit row and the idempotency key. The audit changes and the key's
-    result get the buyer's balance after from the statement itself. Returns the wallets
-    as locked and the buyer's balance after (None: nothing was written)."""
+    entitlement (created or extended), the order as paid, its audit row and the
+    idempotency key. The audit changes and the key's result get the balance after and
+    the entitlement from the statement itself, so a replay answers exactly what the
+    first call did. Returns the wallets as locked and {balance_after, entitlement_id,
+    entitlement_ends_at} (None: nothing was written); sets `order.entitlement`."""
     params: dict[str, Any] = {
         "tenants": [m.tenant_id for m in moves if m.tenant_id is not None],
         "platform": any(m.tenant_id is None for m in moves),
@@ -388,7 +395,9 @@ def _pay_postgres(
         "actor": actor_id,
         "paid": Order.Status.PAID,
         "amount": order.amount_due,
-        "entitlement": order.entitlement_id,
+        "asset": order.asset_id,
+        "plan": order.plan_id,
+        "duration": _interval(order),
         "buyer": order.buyer_id,
         "audit_action": "order.paid",
         "content_type": ContentType.objects.get_for_model(Order).pk,
@@ -404,7 +413,11 @@ def _pay_postgres(
         params |= {f"t{n}": move.tenant_id, f"p{n}": move.tenant_id is None}
         params |= {f"k{n}": move.kind, f"d{n}": move.delta}
         rows.append(f"(%(t{n})s::bigint, %(p{n})s::boolean, %(k{n})s::varchar, %(d{n})s::numeric)")
-    wallets, entries = Wallet._meta.db_table, LedgerEntry._meta.db_table
+    wallets, entries, grants = (
+        Wallet._meta.db_table,
+        LedgerEntry._meta.db_table,
+        Entitlement._meta.db_table,
+    )
     orders, keys, audits = (
         Order._meta.db_table,
         IdempotencyKey._meta.db_table,
@@ -429,6 +442,20 @@ def _pay_postgres(
             FROM planned
         ),
         buyer AS (SELECT after FROM planned WHERE kind = 'payment'),
+        ent AS (
+            INSERT INTO {grants} AS e
+                (buyer_id, asset_id, plan_id, starts_at, ends_at, created_at, updated_at)
+            SELECT %(buyer)s::bigint, %(asset)s::bigint, %(plan)s::bigint, %(now)s::timestamptz,
+                   %(now)s::timestamptz + %(duration)s::interval, %(now)s::timestamptz,
+                   %(now)s::timestamptz
+            FROM go WHERE go.ok
+            {_EXTEND_ON_CONFLICT}
+            RETURNING {", ".join(_ENTITLEMENT_COLUMNS)}
+        ),
+        outcome AS (
+            SELECT b.after, e.id AS entitlement_id, e.ends_at AS entitlement_ends_at
+            FROM buyer b, ent e
+        ),
         updated AS (
             UPDATE {wallets} w SET balance = p.after, updated_at = %(now)s
             FROM planned p, go WHERE go.ok AND w.id = p.id
@@ -445,8 +472,8 @@ def _pay_postgres(
         ),
         paid AS (
             UPDATE {orders} o SET status = %(paid)s, amount_paid = %(amount)s,
-                paid_at = %(now)s, entitlement_id = %(entitlement)s
-            FROM go WHERE go.ok AND o.id = %(order)s
+                paid_at = %(now)s, entitlement_id = x.entitlement_id
+            FROM outcome x WHERE o.id = %(order)s
             RETURNING o.id
         ),
         audited AS (
@@ -456,24 +483,34 @@ def _pay_postgres(
             SELECT %(actor)s::bigint, %(buyer)s::bigint, %(audit_action)s::varchar,
                    %(content_type)s::integer, %(order)s::varchar, %(repr)s::varchar,
                    %(from_state)s::varchar, %(paid)s::varchar, '',
-                   %(changes)s::jsonb || jsonb_build_object('balance_after', b.after::text),
+                   %(changes)s::jsonb || jsonb_build_object(
+                       'balance_after', x.after::text,
+                       'entitlement_ends_at', x.entitlement_ends_at),
                    %(now)s::timestamptz
-            FROM go, buyer b WHERE go.ok
+            FROM outcome x
             RETURNING id
         ),
         keyed AS (
             INSERT INTO {keys} (tenant_id, key, action, order_id, result, created_by_id, created_at)
             SELECT %(buyer)s::bigint, %(key)s::varchar, %(key_action)s::varchar, %(order)s::bigint,
-                   %(result)s::jsonb || jsonb_build_object('balance_after', b.after::text),
+                   %(result)s::jsonb || jsonb_build_object(
+                       'balance_after', x.after::text,
+                       'entitlement_id', x.entitlement_id,
+                       'entitlement_ends_at', x.entitlement_ends_at),
                    %(actor)s::bigint, %(now)s::timestamptz
-            FROM go, buyer b WHERE go.ok AND %(key)s::varchar <> ''
+            FROM outcome x WHERE %(key)s::varchar <> ''
             RETURNING id
         )
-        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok, (SELECT after FROM buyer),
+        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok,
                (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
                (SELECT count(*) FROM paid), (SELECT count(*) FROM audited),
-               (SELECT count(*) FROM keyed)
-        FROM locked l, go ORDER BY l.id
+               (SELECT count(*) FROM keyed),
+               (SELECT jsonb_build_object(
+                    'balance_after', after::text,
+                    'entitlement_id', entitlement_id,
+                    'entitlement_ends_at', entitlement_ends_at) FROM outcome),
+               e.*
+        FROM locked l CROSS JOIN go LEFT JOIN ent e ON true ORDER BY l.id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -481,10 +518,13 @@ def _pay_postgres(
     held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in fetched]
     if not fetched or not fetched[0][4]:
         return held, None
+    row = fetched[0]
     wanted = (len(moves), len(moves), 1, 1, 1 if key else 0)
-    if tuple(fetched[0][6:]) != wanted:
-        raise RuntimeError(f"payment of {order.code} wrote {fetched[0][6:]}, not {wanted}")
-    return held, fetched[0][5]
+    if tuple(row[5:10]) != wanted:
+        raise RuntimeError(f"payment of {order.code} wrote {row[5:10]}, not {wanted}")
+    outcome = row[10] if isinstance(row[10], dict) else json.loads(row[10])
+    order.entitlement = Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row[11:])
+    return held, outcome
 
 
 def transfer_id() -> uuid.UUID:
@@ -571,19 +611,14 @@ def _settle(
             moves.append(_Move(order.seller_id, LedgerEntry.Kind.SALE, amount - commission))
         if commission > 0:
             moves.append(_Move(None, LedgerEntry.Kind.COMMISSION, commission))
-    order.entitlement = _grant(order=order, now=now)
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
-    audit = {
-        "amount": str(amount),
-        "commission": str(commission),
-        "entitlement_ends_at": order.entitlement.ends_at.isoformat(),
-    }
+    audit = {"amount": str(amount), "commission": str(commission)}
     if connection.vendor == "postgresql" and moves:
-        result = _payment_result(order, ZERO)
+        result = _payment_result(order, None)
         for _attempt in range(len(moves) + 1):
-            held, balance = _pay_postgres(
+            held, outcome = _pay_postgres(
                 actor_id=actor_id,
                 order=order,
                 moves=moves,
@@ -598,13 +633,16 @@ def _settle(
             except _MissingWallet as missing:
                 _open_missing_wallet(missing)
                 continue
-            if balance is None:  # the statement and _plan_moves disagree: never guess
+            if outcome is None:  # the statement and _plan_moves disagree: never guess
                 raise RuntimeError(f"payment of {order.code} was refused by the database")
             break
         else:
             raise RuntimeError(f"no wallets for the payment of {order.code}")
-        result["balance_after"] = str(balance)
+        result |= outcome
+        balance = Decimal(outcome["balance_after"])
     else:
+        order.entitlement = _grant(order=order, now=now)
+        audit["entitlement_ends_at"] = order.entitlement.ends_at.isoformat()
         if moves:
             balance = _move_money(
                 actor_id=actor_id, order=order, moves=moves, now=now, deadline_hint=deadline_hint
