@@ -6,9 +6,10 @@ from typing import Any
 from django.db.models import Count
 from django.utils import timezone
 
+from accounts.models import Tenant
 from assets.models import Plan
 
-from .models import Entitlement, Order
+from .models import Entitlement, Order, Wallet
 
 
 def plan_is_ordered(sender: Any, plan: Plan, **kwargs: Any) -> bool:
@@ -28,3 +29,12 @@ def buyer_counts(sender: Any, asset_ids: Iterable[int], **kwargs: Any) -> dict[i
         .annotate(buyers=Count("buyer_id", distinct=True))
     )
     return {row["asset_id"]: row["buyers"] for row in rows}
+
+
+def open_wallet(
+    sender: Any, instance: Tenant, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """Every tenant has its wallet from the start, so a payment never creates one while
+    it holds the buyer's wallet locked (one INSERT … ON CONFLICT DO NOTHING)."""
+    if created and not raw:
+        Wallet.objects.bulk_create([Wallet(tenant=instance)], ignore_conflicts=True)

@@ -9,6 +9,7 @@ it in the same transaction, and a repeat returns that result instead of charging
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -18,14 +19,16 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.guards import is_member, require_member, require_platform_admin
-from accounts.models import Project, Tenant, User
+from accounts.models import AuditEntry, Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import AssetVersion, Plan
 from clusters.models import Cluster
@@ -220,8 +223,41 @@ def _announce_paid(order: Order) -> None:
             )
 
 
+def _interval(order: Order) -> str:
+    """The plan's duration as a PostgreSQL interval: `timestamptz + '1 years'` in UTC turns
+    29 February into 28 February, as `add_duration` does."""
+    unit = "days" if order.plan_duration_unit == Plan.DurationUnit.DAY else "years"
+    return f"{order.plan_duration_value} {unit}"
+
+
 def _grant(*, order: Order, now: datetime) -> Entitlement:
-    """Create the entitlement, or extend it: from its end if it still runs, else from now."""
+    """Create the entitlement, or extend it: from its end if it still runs, else from now.
+
+    On PostgreSQL one upsert does it on the row as it is when locked, so two payments for
+    the same tenant and asset each extend it; elsewhere the row is read locked and saved.
+    """
+    if connection.vendor == "postgresql":
+        table = Entitlement._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} AS e
+                    (buyer_id, asset_id, plan_id, starts_at, ends_at, created_at, updated_at)
+                VALUES (%(buyer)s, %(asset)s, %(plan)s, %(now)s,
+                        %(now)s + %(duration)s::interval, %(now)s, %(now)s)
+                {_EXTEND_ON_CONFLICT}
+                RETURNING {", ".join(_ENTITLEMENT_COLUMNS)}
+                """,
+                {
+                    "buyer": order.buyer_id,
+                    "asset": order.asset_id,
+                    "plan": order.plan_id,
+                    "now": now,
+                    "duration": _interval(order),
+                },
+            )
+            row = cursor.fetchone()
+        return Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row)
     entitlement = (
         Entitlement.objects.select_for_update()
         .filter(buyer_id=order.buyer_id, asset_id=order.asset_id)
@@ -245,92 +281,400 @@ def _grant(*, order: Order, now: datetime) -> Entitlement:
     return entitlement
 
 
-def _settle(
-    *, actor: User | None, order: Order, now: datetime, deadline_hint: bool = True
-) -> Decimal:
-    """Inside the caller's transaction, with the order row locked (or just created).
+# An entitlement that still runs is extended from its end, a lapsed one from now (the
+# row as it is when locked, so concurrent payments each extend it).
+_EXTEND_ON_CONFLICT = """
+    ON CONFLICT (buyer_id, asset_id) DO UPDATE SET
+        starts_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                         THEN e.starts_at ELSE EXCLUDED.starts_at END,
+        ends_at = CASE WHEN e.ends_at > EXCLUDED.starts_at
+                       THEN e.ends_at + %(duration)s::interval ELSE EXCLUDED.ends_at END,
+        plan_id = EXCLUDED.plan_id,
+        updated_at = EXCLUDED.updated_at
+"""
+_ENTITLEMENT_COLUMNS = [
+    "id",
+    "buyer_id",
+    "asset_id",
+    "plan_id",
+    "starts_at",
+    "ends_at",
+    "created_at",
+    "updated_at",
+]
 
-    Locks the wallets by id, debits the buyer, credits the seller minus the commission
-    and the platform with it, writes ledger entries that sum to zero, marks the order
-    paid and grants the entitlement. `order_paid` goes out on commit.
-    """
-    amount = order.amount_due
-    rate = commission_rate()
-    commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
-    buyer_wallet = ensure_wallet(tenant=order.buyer)
-    seller_wallet = ensure_wallet(tenant=order.seller)
-    wanted = {buyer_wallet.pk, seller_wallet.pk}
-    platform_wallet = None
-    if commission > 0:
-        platform_wallet = _platform_wallet()
-        wanted.add(platform_wallet.pk)
-    # Wallets always in id order (after the order row): no deadlock between payments.
-    locked = {
-        w.pk: w for w in Wallet.objects.select_for_update().filter(pk__in=wanted).order_by("pk")
-    }
-    buyer = locked[buyer_wallet.pk]
-    if buyer.balance < amount:
+
+@dataclass(frozen=True)
+class _Move:
+    """One leg of a payment: which wallet (a tenant's, or the platform's) gets `delta`."""
+
+    tenant_id: int | None
+    kind: str
+    delta: Decimal
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A wallet as locked: its id, owner and balance before the payment."""
+
+    id: int
+    tenant_id: int | None
+    is_platform: bool
+    balance: Decimal
+
+
+class _MissingWallet(Exception):
+    """A leg has no wallet row yet (a tenant from before wallets were made with it)."""
+
+    def __init__(self, tenant_id: int | None) -> None:
+        super().__init__(tenant_id)
+        self.tenant_id = tenant_id
+
+
+def _plan_moves(
+    *, order: Order, moves: list[_Move], held: list[_Held], deadline_hint: bool
+) -> list[tuple[_Held, _Move, Decimal]]:
+    """(wallet, move, balance after) per leg, or the buyer's error: short, or over the limit."""
+    by_owner = {None if w.is_platform else w.tenant_id: w for w in held}
+    running = {w.id: w.balance for w in held}
+    planned = []
+    for move in moves:
+        wallet = by_owner.get(move.tenant_id)
+        if wallet is None:
+            raise _MissingWallet(move.tenant_id)
+        running[wallet.id] += move.delta
+        planned.append((wallet, move, running[wallet.id]))
+    buyer = by_owner[order.buyer_id]
+    if running[buyer.id] < 0:
         raise invalid(
             shortfall_message(
                 balance=buyer.balance,
-                amount=amount,
+                amount=order.amount_due,
                 deadline=order.payment_deadline if deadline_hint else None,
             ),
             code=OrdersErrorCode.INSUFFICIENT_BALANCE,
             field="wallet",
         )
-    if amount > 0:
-        transfer = uuid.uuid4()
-        seller = locked[seller_wallet.pk]
-        moves = [(buyer, LedgerEntry.Kind.PAYMENT, -amount)]
-        if amount - commission > 0:
-            moves.append((seller, LedgerEntry.Kind.SALE, amount - commission))
-        if platform_wallet is not None:  # commission > 0
-            moves.append((locked[platform_wallet.pk], LedgerEntry.Kind.COMMISSION, commission))
-        entries = []
-        for wallet, kind, delta in moves:
-            if wallet.balance + delta > MAX_BALANCE:
-                raise invalid(
-                    _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
-                    code=OrdersErrorCode.BALANCE_LIMIT,
-                    field="wallet",
-                )
-            wallet.balance += delta
-            wallet.save(update_fields=["balance", "updated_at"])
-            entries.append(
-                LedgerEntry(
-                    wallet=wallet,
-                    kind=kind,
-                    amount=delta,
-                    balance_after=wallet.balance,
-                    transfer=transfer,
-                    order=order,
-                    actor=actor if actor is not None and actor.is_authenticated else None,
-                    reason=order.code,
-                )
+    if any(after > MAX_BALANCE for _wallet, _move, after in planned):
+        raise invalid(
+            _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
+            code=OrdersErrorCode.BALANCE_LIMIT,
+            field="wallet",
+        )
+    return planned
+
+
+def _pay_postgres(
+    *,
+    actor_id: int | None,
+    order: Order,
+    moves: list[_Move],
+    now: datetime,
+    audit: dict[str, Any],
+    result: dict[str, Any],
+    key: str,
+    key_action: str,
+) -> tuple[list[_Held], dict[str, Any] | None]:
+    """One statement, so the buyer's wallet is locked for one round trip and the commit:
+    lock the wallets in id order and — only if every leg has a wallet and every balance
+    after it stays within [0, MAX_BALANCE] — write the balances, the ledger entries, the
+    entitlement (created or extended), the order as paid, its audit row and the
+    idempotency key. The audit changes and the key's result get the balance after and
+    the entitlement from the statement itself, so a replay answers exactly what the
+    first call did. Returns the wallets as locked and {balance_after, entitlement_id,
+    entitlement_ends_at} (None: nothing was written); sets `order.entitlement`."""
+    params: dict[str, Any] = {
+        "tenants": [m.tenant_id for m in moves if m.tenant_id is not None],
+        "platform": any(m.tenant_id is None for m in moves),
+        "legs": len(moves),
+        "max": MAX_BALANCE,
+        "now": now,
+        "transfer": transfer_id(),
+        "order": order.pk,
+        "code": order.code,
+        "actor": actor_id,
+        "paid": Order.Status.PAID,
+        "amount": order.amount_due,
+        "asset": order.asset_id,
+        "plan": order.plan_id,
+        "duration": _interval(order),
+        "buyer": order.buyer_id,
+        "audit_action": "order.paid",
+        "content_type": ContentType.objects.get_for_model(Order).pk,
+        "repr": str(order)[:200],
+        "from_state": Order.Status.PENDING_PAYMENT,
+        "changes": json.dumps(audit),
+        "key": key,
+        "key_action": key_action,
+        "result": json.dumps(result),
+    }
+    rows = []
+    for n, move in enumerate(moves):
+        params |= {f"t{n}": move.tenant_id, f"p{n}": move.tenant_id is None}
+        params |= {f"k{n}": move.kind, f"d{n}": move.delta}
+        rows.append(f"(%(t{n})s::bigint, %(p{n})s::boolean, %(k{n})s::varchar, %(d{n})s::numeric)")
+    wallets, entries, grants = (
+        Wallet._meta.db_table,
+        LedgerEntry._meta.db_table,
+        Entitlement._meta.db_table,
+    )
+    orders, keys, audits = (
+        Order._meta.db_table,
+        IdempotencyKey._meta.db_table,
+        AuditEntry._meta.db_table,
+    )
+    sql = f"""
+        WITH moves (tenant_id, is_platform, kind, amount) AS (VALUES {", ".join(rows)}),
+        locked AS (
+            SELECT id, tenant_id, is_platform, balance FROM {wallets}
+            WHERE tenant_id = ANY(%(tenants)s::bigint[]) OR (is_platform AND %(platform)s)
+            ORDER BY id FOR UPDATE
+        ),
+        planned AS (
+            SELECT l.id, m.kind, m.amount, l.balance + m.amount AS after
+            FROM moves m JOIN locked l
+              ON (m.is_platform AND l.is_platform)
+              OR (NOT m.is_platform AND l.tenant_id = m.tenant_id)
+        ),
+        go AS (
+            SELECT count(*) = %(legs)s AND coalesce(bool_and(after BETWEEN 0 AND %(max)s), false)
+                AS ok
+            FROM planned
+        ),
+        buyer AS (SELECT after FROM planned WHERE kind = 'payment'),
+        ent AS (
+            INSERT INTO {grants} AS e
+                (buyer_id, asset_id, plan_id, starts_at, ends_at, created_at, updated_at)
+            SELECT %(buyer)s::bigint, %(asset)s::bigint, %(plan)s::bigint, %(now)s::timestamptz,
+                   %(now)s::timestamptz + %(duration)s::interval, %(now)s::timestamptz,
+                   %(now)s::timestamptz
+            FROM go WHERE go.ok
+            {_EXTEND_ON_CONFLICT}
+            RETURNING {", ".join(_ENTITLEMENT_COLUMNS)}
+        ),
+        outcome AS (
+            SELECT b.after, e.id AS entitlement_id, e.ends_at AS entitlement_ends_at
+            FROM buyer b, ent e
+        ),
+        updated AS (
+            UPDATE {wallets} w SET balance = p.after, updated_at = %(now)s
+            FROM planned p, go WHERE go.ok AND w.id = p.id
+            RETURNING w.id
+        ),
+        inserted AS (
+            INSERT INTO {entries}
+                (wallet_id, kind, amount, balance_after, transfer, order_id, reason, actor_id,
+                 created_at)
+            SELECT p.id, p.kind, p.amount, p.after, %(transfer)s::uuid, %(order)s::bigint,
+                   %(code)s::varchar, %(actor)s::bigint, %(now)s::timestamptz
+            FROM planned p, go WHERE go.ok
+            RETURNING id
+        ),
+        paid AS (
+            UPDATE {orders} o SET status = %(paid)s, amount_paid = %(amount)s,
+                paid_at = %(now)s, entitlement_id = x.entitlement_id
+            FROM outcome x WHERE o.id = %(order)s
+            RETURNING o.id
+        ),
+        audited AS (
+            INSERT INTO {audits}
+                (actor_id, tenant_id, action, content_type_id, object_id, object_repr,
+                 from_state, to_state, reason, changes, created_at)
+            SELECT %(actor)s::bigint, %(buyer)s::bigint, %(audit_action)s::varchar,
+                   %(content_type)s::integer, %(order)s::varchar, %(repr)s::varchar,
+                   %(from_state)s::varchar, %(paid)s::varchar, '',
+                   %(changes)s::jsonb || jsonb_build_object(
+                       'balance_after', x.after::text,
+                       'entitlement_ends_at', x.entitlement_ends_at),
+                   %(now)s::timestamptz
+            FROM outcome x
+            RETURNING id
+        ),
+        keyed AS (
+            INSERT INTO {keys} (tenant_id, key, action, order_id, result, created_by_id, created_at)
+            SELECT %(buyer)s::bigint, %(key)s::varchar, %(key_action)s::varchar, %(order)s::bigint,
+                   %(result)s::jsonb || jsonb_build_object(
+                       'balance_after', x.after::text,
+                       'entitlement_id', x.entitlement_id,
+                       'entitlement_ends_at', x.entitlement_ends_at),
+                   %(actor)s::bigint, %(now)s::timestamptz
+            FROM outcome x WHERE %(key)s::varchar <> ''
+            RETURNING id
+        )
+        SELECT l.id, l.tenant_id, l.is_platform, l.balance, go.ok,
+               (SELECT count(*) FROM updated), (SELECT count(*) FROM inserted),
+               (SELECT count(*) FROM paid), (SELECT count(*) FROM audited),
+               (SELECT count(*) FROM keyed),
+               (SELECT jsonb_build_object(
+                    'balance_after', after::text,
+                    'entitlement_id', entitlement_id,
+                    'entitlement_ends_at', entitlement_ends_at) FROM outcome),
+               e.*
+        FROM locked l CROSS JOIN go LEFT JOIN ent e ON true ORDER BY l.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in fetched]
+    if not fetched or not fetched[0][4]:
+        return held, None
+    row = fetched[0]
+    wanted = (len(moves), len(moves), 1, 1, 1 if key else 0)
+    if tuple(row[5:10]) != wanted:
+        raise RuntimeError(f"payment of {order.code} wrote {row[5:10]}, not {wanted}")
+    outcome = row[10] if isinstance(row[10], dict) else json.loads(row[10])
+    order.entitlement = Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row[11:])
+    return held, outcome
+
+
+def transfer_id() -> uuid.UUID:
+    """The id the ledger entries of one payment share."""
+    return uuid.uuid4()
+
+
+def _move_money(
+    *, actor_id: int | None, order: Order, moves: list[_Move], now: datetime, deadline_hint: bool
+) -> Decimal:
+    """With the ORM: debit the buyer and credit the others, each change with its ledger
+    entry, wallets locked by id. Returns the buyer's balance after."""
+    owners = [m.tenant_id for m in moves]
+    transfer = transfer_id()
+    for _attempt in range(len(moves) + 1):
+        query = Wallet.objects.select_for_update().filter(
+            Q(tenant_id__in=[o for o in owners if o is not None]) | Q(is_platform=None in owners)
+        )
+        held = [
+            _Held(id=w.pk, tenant_id=w.tenant_id, is_platform=w.is_platform, balance=w.balance)
+            for w in query.order_by("pk")
+        ]
+        try:
+            planned = _plan_moves(order=order, moves=moves, held=held, deadline_hint=deadline_hint)
+        except _MissingWallet as missing:
+            _open_missing_wallet(missing)
+            continue
+        after = {wallet.id: balance for wallet, _move, balance in planned}
+        Wallet.objects.bulk_update(
+            [Wallet(pk=pk, balance=balance, updated_at=now) for pk, balance in after.items()],
+            ["balance", "updated_at"],
+        )
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(
+                wallet_id=wallet.id,
+                kind=move.kind,
+                amount=move.delta,
+                balance_after=balance,
+                transfer=transfer,
+                order=order,
+                actor_id=actor_id,
+                reason=order.code,
             )
-        LedgerEntry.objects.bulk_create(entries)
+            for wallet, move, balance in planned
+        )
+        return next(b for w, _m, b in reversed(planned) if w.tenant_id == order.buyer_id)
+    raise RuntimeError(f"no wallets for the payment of {order.code}")
+
+
+def _open_missing_wallet(missing: _MissingWallet) -> None:
+    """Rare: wallets are made with their tenant. Nothing was written yet; make it."""
+    if missing.tenant_id is None:
+        _platform_wallet()
+    else:
+        Wallet.objects.get_or_create(tenant_id=missing.tenant_id)
+
+
+def _settle(
+    *,
+    actor: User | None,
+    order: Order,
+    now: datetime,
+    deadline_hint: bool = True,
+    key: str = "",
+    key_action: str = IdempotencyKey.Action.PAY,
+) -> tuple[Decimal, dict[str, Any]]:
+    """Inside the caller's transaction, with the order row locked (or just created).
+
+    Grants the entitlement (its row locked), locks the wallets by id, debits the buyer,
+    credits the seller minus the commission and the platform with it, writes ledger
+    entries that sum to zero, marks the order paid, audits it and stores the result under
+    `key`. `order_paid` goes out on commit. Returns the buyer's balance after and the
+    result. On PostgreSQL a paid order takes two statements: the entitlement, then the
+    rest, so the buyer's wallet stays locked for one round trip and the commit.
+    """
+    amount = order.amount_due
+    rate = commission_rate()
+    commission = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    moves = []
+    if amount > 0:
+        moves.append(_Move(order.buyer_id, LedgerEntry.Kind.PAYMENT, -amount))
+        if amount - commission > 0:
+            moves.append(_Move(order.seller_id, LedgerEntry.Kind.SALE, amount - commission))
+        if commission > 0:
+            moves.append(_Move(None, LedgerEntry.Kind.COMMISSION, commission))
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
-    entitlement = order.entitlement = _grant(order=order, now=now)
-    order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
-    record_audit(
-        actor=actor,
-        action="order.paid",
-        obj=order,
-        tenant=order.buyer,
-        from_state=Order.Status.PENDING_PAYMENT,
-        to_state=Order.Status.PAID,
-        changes={
-            "amount": str(amount),
-            "commission": str(commission),
-            "balance_after": str(buyer.balance),
-            "entitlement_ends_at": entitlement.ends_at.isoformat(),
-        },
-    )
+    audit = {"amount": str(amount), "commission": str(commission)}
+    if connection.vendor == "postgresql" and moves:
+        result = _payment_result(order, None)
+        for _attempt in range(len(moves) + 1):
+            held, outcome = _pay_postgres(
+                actor_id=actor_id,
+                order=order,
+                moves=moves,
+                now=now,
+                audit=audit,
+                result=result,
+                key=key,
+                key_action=key_action,
+            )
+            try:
+                _plan_moves(order=order, moves=moves, held=held, deadline_hint=deadline_hint)
+            except _MissingWallet as missing:
+                _open_missing_wallet(missing)
+                continue
+            if outcome is None:  # the statement and _plan_moves disagree: never guess
+                raise RuntimeError(f"payment of {order.code} was refused by the database")
+            break
+        else:
+            raise RuntimeError(f"no wallets for the payment of {order.code}")
+        result |= outcome
+        balance = Decimal(outcome["balance_after"])
+    else:
+        order.entitlement = _grant(order=order, now=now)
+        audit["entitlement_ends_at"] = order.entitlement.ends_at.isoformat()
+        if moves:
+            balance = _move_money(
+                actor_id=actor_id, order=order, moves=moves, now=now, deadline_hint=deadline_hint
+            )
+        else:  # free: nothing moves; the result still tells the balance
+            balance = (
+                Wallet.objects.filter(tenant_id=order.buyer_id)
+                .values_list("balance", flat=True)
+                .first()
+            ) or ZERO
+        order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
+        record_audit(
+            actor=actor,
+            action="order.paid",
+            obj=order,
+            tenant=order.buyer,
+            from_state=Order.Status.PENDING_PAYMENT,
+            to_state=Order.Status.PAID,
+            changes=audit | {"balance_after": str(balance)},
+        )
+        result = _payment_result(order, balance)
+        if key:
+            IdempotencyKey.objects.create(
+                tenant_id=order.buyer_id,
+                key=key,
+                action=key_action,
+                order=order,
+                result=result,
+                created_by=actor,
+            )
     transaction.on_commit(partial(_announce_paid, order))
-    return buyer.balance
+    return balance, result
 
 
 # --- placing orders -----------------------------------------------------------------------
@@ -408,16 +752,22 @@ def _save_order(*, actor: User, order: Order, key: str, pay_now: bool, now: date
                     "price": str(order.plan_price),
                 },
             )
-            balance_after = None
             if order.is_free or pay_now:
-                balance_after = _settle(actor=actor, order=order, now=now, deadline_hint=False)
-            if key:
+                _settle(
+                    actor=actor,
+                    order=order,
+                    now=now,
+                    deadline_hint=False,
+                    key=key,
+                    key_action=IdempotencyKey.Action.PLACE,
+                )
+            elif key:
                 IdempotencyKey.objects.create(
                     tenant=order.buyer,
                     key=key,
                     action=IdempotencyKey.Action.PLACE,
                     order=order,
-                    result=_payment_result(order, balance_after),
+                    result=_payment_result(order, None),
                     created_by=actor,
                 )
     except (IntegrityError, ValidationError):
@@ -628,23 +978,38 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     now = timezone.now()
     try:
         with transaction.atomic():
-            locked = Order.objects.select_for_update().get(pk=order.pk)
-            stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
+            # One statement: the order locked, with its buyer, whether the key is known and
+            # whether the asset is still on sale.
+            locked = (
+                Order.objects.select_for_update(of=("self",))
+                .select_related("buyer")
+                .annotate(
+                    stored_key=Subquery(
+                        IdempotencyKey.objects.filter(
+                            tenant_id=OuterRef("buyer_id"), key=key
+                        ).values("pk")[:1]
+                    ),
+                    asset_on_sale=Exists(
+                        AssetVersion.objects.filter(
+                            asset_id=OuterRef("asset_id"), status=AssetVersion.Status.ON_SALE
+                        )
+                    ),
+                )
+                .get(pk=order.pk)
+            )
+            stored = None
+            if locked.stored_key is not None:
+                stored = IdempotencyKey.objects.get(pk=locked.stored_key)
+            elif locked.status != Order.Status.PENDING_PAYMENT:
+                # The annotation was read before the lock was granted: the payment that
+                # held it may have stored this very key. Read it again, now.
+                stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
             if stored is not None:
                 if stored.action != IdempotencyKey.Action.PAY or stored.order_id != locked.pk:
                     raise _key_reused()
                 return Payment(order=_reload(locked), result=stored.result, replayed=True)
-            _check_payable(locked, now=now)
-            balance_after = _settle(actor=actor, order=locked, now=now)
-            result = _payment_result(locked, balance_after)
-            IdempotencyKey.objects.create(
-                tenant_id=locked.buyer_id,
-                key=key,
-                action=IdempotencyKey.Action.PAY,
-                order=locked,
-                result=result,
-                created_by=actor,
-            )
+            _check_payable(locked, now=now, on_sale=locked.asset_on_sale)
+            _balance, result = _settle(actor=actor, order=locked, now=now, key=key)
     except IntegrityError:
         stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
         if stored is None:
@@ -659,7 +1024,7 @@ def _reload(order: Order) -> Order:
     return Order.objects.select_related("entitlement").get(pk=order.pk)
 
 
-def _check_payable(order: Order, *, now: datetime) -> None:
+def _check_payable(order: Order, *, now: datetime, on_sale: bool | None = None) -> None:
     """Only an order pending payment, before its deadline, of an asset still on sale."""
     if order.status == Order.Status.PAID:
         raise invalid(
@@ -682,7 +1047,9 @@ def _check_payable(order: Order, *, now: datetime) -> None:
             code=OrdersErrorCode.DEADLINE_PASSED,
             field="status",
         )
-    if order.kind == Order.Kind.NEW and _on_sale_version(order.asset_id) is None:
+    if on_sale is None:
+        on_sale = _on_sale_version(order.asset_id) is not None
+    if order.kind == Order.Kind.NEW and not on_sale:
         raise invalid(
             _("%(asset)s is no longer on sale, so this order cannot be paid; cancel it.")
             % {"asset": order.asset.name},

@@ -116,3 +116,23 @@ def test_concurrent_double_submit_of_the_buy_form_places_one_order(buyer, mem1, 
     assert len({o.pk for o in outcomes}) == 1 and Order.objects.count() == 1
     assert Wallet.objects.get(tenant=buyer).balance == Decimal("4.00")
     assert_books_balance()
+
+
+def test_concurrent_renewals_of_one_entitlement_each_extend_it(buyer, mem1, place, fund):
+    fund(buyer, "10.00")
+    entitlement = place(buyer, mem1, pay_now=True).entitlement
+    end = entitlement.ends_at
+    renewals = [services.renew(actor=buyer.owner, entitlement=entitlement) for _ in range(6)]
+    outcomes = run_concurrently(
+        [
+            lambda order=order: services.pay_order(
+                actor=buyer.owner, order=order, idempotency_key=order.code
+            )
+            for order in renewals
+        ]
+    )
+    assert all(isinstance(o, services.Payment) and not o.replayed for o in outcomes), outcomes
+    entitlement.refresh_from_db()
+    assert entitlement.ends_at == end.replace(year=end.year + 6)
+    assert Wallet.objects.get(tenant=buyer).balance == Decimal("3.00")
+    assert_books_balance()

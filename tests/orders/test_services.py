@@ -455,6 +455,18 @@ def test_a_lapsed_entitlement_starts_again_from_the_renewal(buyer, mem1, place, 
     assert entitlement.starts_at == later and entitlement.ends_at == later.replace(year=2029)
 
 
+def test_a_year_bought_on_29_february_ends_on_28_february(buyer, mem1, place, fund, time_machine):
+    leap_day = datetime(2028, 2, 29, 12, 30, tzinfo=UTC)
+    time_machine.move_to(leap_day, tick=False)
+    fund(buyer, 10)
+    entitlement = place(buyer, mem1, pay_now=True).entitlement
+    assert entitlement.ends_at == datetime(2029, 2, 28, 12, 30, tzinfo=UTC)
+    services.renew(actor=buyer.owner, entitlement=entitlement, pay_now=True)
+    entitlement.refresh_from_db()
+    assert entitlement.ends_at == datetime(2030, 2, 28, 12, 30, tzinfo=UTC)
+    assert entitlement.starts_at == leap_day
+
+
 def test_a_delisted_asset_is_not_sold_but_holders_renew(
     buyer, other_buyer, provider, mem1, place, fund, platform_admin
 ):
