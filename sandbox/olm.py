@@ -408,6 +408,9 @@ class OLMControllers:
         self._tick_no = 0
         # (catalog namespace, bundle image) -> tick its unpack Job started
         self._unpacks: dict[tuple[str, str], int] = {}
+        # A bundle is still unpacking: the next passes must run even if nothing else changed
+        # (unpacking takes UNPACK_TICKS passes).
+        self.busy = False
         # Catalog health within one pass of the subscription syncer (None outside one).
         self._health_this_pass: dict[tuple[str, str, str], bool] | None = None
 
@@ -604,6 +607,7 @@ class OLMControllers:
 
     def subscriptions(self) -> None:
         self._tick_no += 1
+        self.busy = False
         # A catalog's health is the same for every Subscription that sees it within one pass
         # (OLM reads it from its informer cache); without this a pass costs
         # subscriptions x catalogs x pod lists.
@@ -1195,10 +1199,12 @@ class OLMControllers:
                 )
             if unpullable:
                 outcome = "pending"
+                self.busy = True
                 if elapsed >= 1:  # the unpack pod is in ImagePullBackOff
                     message = PULL_HINT
             elif elapsed < UNPACK_TICKS:
                 outcome = "pending"
+                self.busy = True
         return outcome, message
 
     def _ensure_install_plan(self, ns, generation, subs, approval, lookups) -> dict:

@@ -307,6 +307,14 @@ class SandboxCluster:
         self._requests_lock = threading.Lock()
         self._last_save = 0.0
         self._started = False
+        # A full pass of every controller when something changed; otherwise only the real
+        # processes are followed, and a full pass runs once per idle_tick_interval (time-based
+        # work: registry polls, event expiry).
+        self.idle_tick_interval = max(tick_interval, 1.0)
+        self._wake = threading.Event()
+        self._rv_at_last_pass: int | None = None
+        self._last_pass = 0.0
+        self.passes = 0  # full passes run (tests and benches read it)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -452,7 +460,8 @@ class SandboxCluster:
     # -- controllers -------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Run every controller once (the ticker calls this every tick_interval)."""
+        """Run every controller once (the ticker calls this when something may have changed)."""
+        self.passes += 1
         for controller in (self.olm, self.memcached, self.kube, self.network, self.rbac):
             # One controller at a time holds the lock, so API requests interleave between them.
             with self.store.lock:
@@ -461,9 +470,36 @@ class SandboxCluster:
                 except Exception:
                     logger.exception("sandbox controller %s failed", type(controller).__name__)
 
+    def wake(self) -> None:
+        """Make the next tick a full pass (state the store does not see changed: catalogs)."""
+        self._wake.set()
+
+    def _pass_due(self) -> bool:
+        """Controllers are level-triggered functions of the store, so a pass over an unchanged
+        store changes nothing -- unless one of them waits on time (bundle unpacking) or the
+        wall clock matters (registry polls, event expiry)."""
+        return (
+            self._wake.is_set()
+            or self.store.revision != self._rv_at_last_pass
+            or self.olm.busy
+            or time.monotonic() - self._last_pass >= self.idle_tick_interval
+        )
+
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_interval):
-            self.tick()
+            if self._pass_due():
+                self._wake.clear()
+                # The revision before the pass: a pass that writes makes the next one due.
+                self._rv_at_last_pass = self.store.revision
+                self.tick()
+                self._last_pass = time.monotonic()
+            else:
+                # Real processes exit, start listening or crash on their own.
+                with self.store.lock:
+                    try:
+                        self.network.tick()
+                    except Exception:
+                        logger.exception("sandbox controller Network failed")
             if self.store.dirty and time.monotonic() - self._last_save >= self.save_interval:
                 self.save_state()
 
@@ -504,6 +540,7 @@ class SandboxCluster:
                 annotations=annotations,
             )
             self.store.dirty = True
+            self.wake()
             return name
 
     # -- state -------------------------------------------------------------------------------

@@ -131,6 +131,11 @@ class Store:
     def resource_version(self) -> str:
         return str(self._rv)
 
+    @property
+    def revision(self) -> int:
+        """Bumped by every write (and restore): equal revisions mean an unchanged store."""
+        return self._rv
+
     # -- reads ---------------------------------------------------------------------------
 
     def _bucket(self, rt: ResourceType) -> dict[tuple[str, str], dict]:
