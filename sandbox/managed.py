@@ -221,7 +221,9 @@ def to_fields_v1(paths: set[Path], *, dots: bool) -> dict:
     for path in sorted(paths):
         node = root
         for depth, key in enumerate(path):
-            node = node.setdefault(key if isinstance(key, ItemKey) else f"f:{key}", {})
+            # Plain str keys: an ItemKey (a str subclass) costs pickle a class lookup per key,
+            # and every controller read clones the object with its managedFields.
+            node = node.setdefault(str(key) if isinstance(key, ItemKey) else f"f:{key}", {})
             inner = depth < len(path) - 1
             if isinstance(key, ItemKey) and inner:
                 node.setdefault(".", {})  # the item itself is a member of the set
