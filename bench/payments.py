@@ -6,7 +6,7 @@ pgbench's one-hot-row transaction on the same PostgreSQL in the same run.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and Debian's `pgbench`
 (package postgresql-client: `apt-get install postgresql-client`). Creates the database
-`bench_payments` (dropped at the end unless --keep) and migrates it.
+`bench_payments` (or $BENCH_PAYMENTS_DB; dropped at the end unless --keep) and migrates it.
 
 The product: one buyer tenant has `--orders` orders of 1.00 T each, pending payment; its
 wallet holds 80 % of their total, so a fifth of them must be refused. Every order gets
@@ -46,9 +46,13 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path, and bench/http.py would hide
+# the standard library's `http`: take the folder out, put the project root in.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
-DB_NAME = "bench_payments"
+DB_NAME = os.environ.get("BENCH_PAYMENTS_DB", "bench_payments")
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BENCH_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 
@@ -213,13 +217,17 @@ def client_process(calls, user_id, threads, ready, go, results):
         started.wait()
         go.wait()
         for order_id, key in mine:
-            statements, began = 0, 0.0
+            statements, began, last = 0, 0.0, 0.0
 
             def count(execute, sql, params, many, context):
-                nonlocal statements, began
+                nonlocal statements, began, last
                 if connection.in_atomic_block:
                     statements += 1
                     began = began or time.perf_counter()
+                    try:
+                        return execute(sql, params, many, context)
+                    finally:
+                        last = time.perf_counter()
                 return execute(sql, params, many, context)
 
             with connection.execute_wrapper(count):
@@ -234,8 +242,8 @@ def client_process(calls, user_id, threads, ready, go, results):
                     outcomes.append(("unexpected", order_id, repr(exc), 0))
                     continue
             kind = "replay" if payment.replayed else "fresh"
-            in_txn = time.perf_counter() - began
-            outcomes.append((kind, order_id, payment.result, statements, in_txn))
+            done = time.perf_counter()
+            outcomes.append((kind, order_id, payment.result, statements, done - began, done - last))
         connections.close_all()
 
     workers = [threading.Thread(target=client, args=(calls[n::threads],)) for n in range(threads)]
@@ -341,6 +349,9 @@ def main():
             in_txn = sorted(o[4] * 1000 for o in fresh)
             print(f"  {'time in the transaction, ms (p50 / p90)':<44} "
                   f"{in_txn[len(in_txn) // 2]:>12.1f}   ({in_txn[len(in_txn) * 9 // 10]:.1f})")  # fmt: skip
+            tail = sorted(o[5] * 1000 for o in fresh)
+            print(f"  {'last statement done → committed, ms (p50 / p90)':<44} "
+                  f"{tail[len(tail) // 2]:>12.1f}   ({tail[len(tail) * 9 // 10]:.1f})")  # fmt: skip
         if statements:
             print(f"  {'SQL statements per payment (in its txn)':<44} "
                   f"{statistics.mean(statements):>12.1f}   "
