@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -376,7 +377,8 @@ def _pay_postgres(
     key_action: str,
 ) -> tuple[list[_Held], dict[str, Any] | None]:
     """One statement, so the buyer's wallet is locked for one round trip and the commit:
-    lock the wallets in id order and — only if every leg has a wallet and every balance
+    lock the order if it is still pending payment (else raise _OrderChanged: nothing was
+    written), then the wallets in id order and — only if every leg has a wallet and every balance
     after it stays within [0, MAX_BALANCE] — write the balances, the ledger entries, the
     entitlement (created or extended), the order as paid, its audit row and the
     idempotency key. The audit changes and the key's result get the balance after and
@@ -394,6 +396,7 @@ def _pay_postgres(
         "code": order.code,
         "actor": actor_id,
         "paid": Order.Status.PAID,
+        "pending": Order.Status.PENDING_PAYMENT,
         "amount": order.amount_due,
         "asset": order.asset_id,
         "plan": order.plan_id,
@@ -425,9 +428,13 @@ def _pay_postgres(
     )
     sql = f"""
         WITH moves (tenant_id, is_platform, kind, amount) AS (VALUES {", ".join(rows)}),
+        claim AS MATERIALIZED (
+            SELECT id FROM {orders} WHERE id = %(order)s AND status = %(pending)s FOR UPDATE
+        ),
         locked AS (
             SELECT id, tenant_id, is_platform, balance FROM {wallets}
-            WHERE tenant_id = ANY(%(tenants)s::bigint[]) OR (is_platform AND %(platform)s)
+            WHERE EXISTS (SELECT FROM claim)
+              AND (tenant_id = ANY(%(tenants)s::bigint[]) OR (is_platform AND %(platform)s))
             ORDER BY id FOR UPDATE
         ),
         planned AS (
@@ -509,21 +516,28 @@ def _pay_postgres(
                     'balance_after', after::text,
                     'entitlement_id', entitlement_id,
                     'entitlement_ends_at', entitlement_ends_at) FROM outcome),
+               (SELECT count(*) FROM claim),
                e.*
-        FROM locked l CROSS JOIN go LEFT JOIN ent e ON true ORDER BY l.id
+        FROM go LEFT JOIN locked l ON true LEFT JOIN ent e ON true ORDER BY l.id
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
-    held = [_Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3]) for r in fetched]
-    if not fetched or not fetched[0][4]:
-        return held, None
     row = fetched[0]
+    if not row[11]:
+        raise _OrderChanged(order.pk)
+    held = [
+        _Held(id=r[0], tenant_id=r[1], is_platform=r[2], balance=r[3])
+        for r in fetched
+        if r[0] is not None
+    ]
+    if not row[4]:
+        return held, None
     wanted = (len(moves), len(moves), 1, 1, 1 if key else 0)
     if tuple(row[5:10]) != wanted:
         raise RuntimeError(f"payment of {order.code} wrote {row[5:10]}, not {wanted}")
     outcome = row[10] if isinstance(row[10], dict) else json.loads(row[10])
-    order.entitlement = Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row[11:])
+    order.entitlement = Entitlement.from_db(connection.alias, _ENTITLEMENT_COLUMNS, row[12:])
     return held, outcome
 
 
@@ -970,54 +984,77 @@ def renew(
 def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     """支付 / 继续支付: charge once, whatever the number of clicks or retries.
 
-    One transaction: lock the order, replay a known key, check the state and the
-    deadline, settle, and store the result under the key.
+    Read the order with its key and on-sale state, replay a known key, check the state
+    and the deadline, then settle and store the result under the key. On PostgreSQL the
+    settling is one statement, its own transaction when the caller has none: it locks
+    the order only if still pending payment, so the one wallet every payment of a tenant
+    shares is locked while the server runs it and flushes its commit, never while this
+    process gets round to sending COMMIT. If another payment changed the order between
+    the read and the statement, nothing is written and the order is read again.
     """
     key = _clean_key(idempotency_key, required=True)
     require_member(user=actor, tenant=order.buyer)
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            # One statement: the order locked, with its buyer, whether the key is known and
-            # whether the asset is still on sale.
-            locked = (
-                Order.objects.select_for_update(of=("self",))
-                .select_related("buyer")
-                .annotate(
-                    stored_key=Subquery(
-                        IdempotencyKey.objects.filter(
-                            tenant_id=OuterRef("buyer_id"), key=key
-                        ).values("pk")[:1]
-                    ),
-                    asset_on_sale=Exists(
-                        AssetVersion.objects.filter(
-                            asset_id=OuterRef("asset_id"), status=AssetVersion.Status.ON_SALE
-                        )
-                    ),
-                )
-                .get(pk=order.pk)
+    one_statement = _settles_in_one_statement()
+    for _attempt in range(3):
+        try:
+            with nullcontext() if one_statement else transaction.atomic():
+                return _pay_once(actor=actor, order=order, key=key, now=now, lock=not one_statement)
+        except _OrderChanged:
+            continue
+        except IntegrityError:
+            stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
+            if stored is None:
+                raise
+            if stored.action != IdempotencyKey.Action.PAY or stored.order_id != order.pk:
+                raise _key_reused() from None
+            return Payment(order=_reload(order), result=stored.result, replayed=True)
+    raise RuntimeError(f"order {order.code} kept changing while being paid")
+
+
+def _settles_in_one_statement() -> bool:
+    """PostgreSQL, outside any transaction of the caller's: the statement that settles is
+    a transaction by itself. Inside one (a caller's atomic block) the ORM path's
+    savepoint keeps a refused key from aborting the caller's transaction."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool) -> Payment:
+    """One try: read (and with `lock`, lock) the order, replay or refuse, settle."""
+    # One statement: the order with its buyer, the key's stored request and whether the
+    # asset is still on sale.
+    query = Order.objects.select_related("buyer")
+    if lock:
+        query = query.select_for_update(of=("self",))
+    current = query.annotate(
+        stored_key=Subquery(
+            IdempotencyKey.objects.filter(tenant_id=OuterRef("buyer_id"), key=key).values("pk")[:1]
+        ),
+        asset_on_sale=Exists(
+            AssetVersion.objects.filter(
+                asset_id=OuterRef("asset_id"), status=AssetVersion.Status.ON_SALE
             )
-            stored = None
-            if locked.stored_key is not None:
-                stored = IdempotencyKey.objects.get(pk=locked.stored_key)
-            elif locked.status != Order.Status.PENDING_PAYMENT:
-                # The annotation was read before the lock was granted: the payment that
-                # held it may have stored this very key. Read it again, now.
-                stored = IdempotencyKey.objects.filter(tenant_id=locked.buyer_id, key=key).first()
-            if stored is not None:
-                if stored.action != IdempotencyKey.Action.PAY or stored.order_id != locked.pk:
-                    raise _key_reused()
-                return Payment(order=_reload(locked), result=stored.result, replayed=True)
-            _check_payable(locked, now=now, on_sale=locked.asset_on_sale)
-            _balance, result = _settle(actor=actor, order=locked, now=now, key=key)
-    except IntegrityError:
-        stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
-        if stored is None:
-            raise
-        if stored.action != IdempotencyKey.Action.PAY or stored.order_id != order.pk:
-            raise _key_reused() from None
-        return Payment(order=_reload(order), result=stored.result, replayed=True)
-    return Payment(order=locked, result=result, replayed=False)
+        ),
+    ).get(pk=order.pk)
+    stored = None
+    if current.stored_key is not None:
+        stored = IdempotencyKey.objects.get(pk=current.stored_key)
+    elif lock and current.status != Order.Status.PENDING_PAYMENT:
+        # The annotation was read before the lock was granted: the payment that held it
+        # may have stored this very key. Read it again, now. (Unlocked, the order and
+        # the key come from one snapshot, written by one transaction.)
+        stored = IdempotencyKey.objects.filter(tenant_id=current.buyer_id, key=key).first()
+    if stored is not None:
+        if stored.action != IdempotencyKey.Action.PAY or stored.order_id != current.pk:
+            raise _key_reused()
+        return Payment(order=_reload(current), result=stored.result, replayed=True)
+    _check_payable(current, now=now, on_sale=current.asset_on_sale)
+    _balance, result = _settle(actor=actor, order=current, now=now, key=key)
+    return Payment(order=current, result=result, replayed=False)
+
+
+class _OrderChanged(Exception):
+    """The order was no longer pending payment when the settling statement locked it."""
 
 
 def _reload(order: Order) -> Order:
