@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -35,6 +35,7 @@ from assets.models import AssetVersion, Plan
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, invalid
+from core.sql import prepared_cursor
 
 from .errors import OrdersErrorCode
 from .models import (
@@ -520,7 +521,7 @@ def _pay_postgres(
                e.*
         FROM go LEFT JOIN locked l ON true LEFT JOIN ent e ON true ORDER BY l.id
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     row = fetched[0]
@@ -1021,36 +1022,64 @@ def _settles_in_one_statement() -> bool:
 
 def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool) -> Payment:
     """One try: read (and with `lock`, lock) the order, replay or refuse, settle."""
-    # One statement: the order with its buyer, the key's stored request and whether the
-    # asset is still on sale.
-    query = Order.objects.select_related("buyer")
-    if lock:
-        query = query.select_for_update(of=("self",))
-    current = query.annotate(
-        stored_key=Subquery(
-            IdempotencyKey.objects.filter(tenant_id=OuterRef("buyer_id"), key=key).values("pk")[:1]
-        ),
-        asset_on_sale=Exists(
-            AssetVersion.objects.filter(
-                asset_id=OuterRef("asset_id"), status=AssetVersion.Status.ON_SALE
-            )
-        ),
-    ).get(pk=order.pk)
-    stored = None
-    if current.stored_key is not None:
-        stored = IdempotencyKey.objects.get(pk=current.stored_key)
-    elif lock and current.status != Order.Status.PENDING_PAYMENT:
-        # The annotation was read before the lock was granted: the payment that held it
-        # may have stored this very key. Read it again, now. (Unlocked, the order and
-        # the key come from one snapshot, written by one transaction.)
+    current, stored, on_sale = _read_for_payment(order_id=order.pk, key=key, lock=lock)
+    if stored is None and lock and current.status != Order.Status.PENDING_PAYMENT:
+        # The key was read before the lock was granted: the payment that held it may
+        # have stored this very key. Read it again, now. (Unlocked, the order and the
+        # key come from one snapshot, written by one transaction.)
         stored = IdempotencyKey.objects.filter(tenant_id=current.buyer_id, key=key).first()
     if stored is not None:
         if stored.action != IdempotencyKey.Action.PAY or stored.order_id != current.pk:
             raise _key_reused()
         return Payment(order=_reload(current), result=stored.result, replayed=True)
-    _check_payable(current, now=now, on_sale=current.asset_on_sale)
+    _check_payable(current, now=now, on_sale=on_sale)
     _balance, result = _settle(actor=actor, order=current, now=now, key=key)
     return Payment(order=current, result=result, replayed=False)
+
+
+def _read_for_payment(
+    *, order_id: int, key: str, lock: bool
+) -> tuple[Order, IdempotencyKey | None, bool]:
+    """One statement: the order, what the key stored (unsaved, or None) and whether the
+    asset is still on sale.
+
+    Raw SQL because every payment runs it: the ORM builds this query in ~1 ms of CPU,
+    which on a busy web worker delays every other request, the payments' included.
+    """
+    orders, keys = Order._meta.db_table, IdempotencyKey._meta.db_table
+    versions = AssetVersion._meta.db_table
+    lock_clause = (
+        " FOR UPDATE OF o" if lock and connection.features.has_select_for_update_of else ""
+    )
+    found = list(
+        Order.objects.raw(
+            f"""
+            SELECT o.*, k.id AS key_id, k.action AS key_action,
+                   k.order_id AS key_order_id, k.result AS key_result,
+                   EXISTS (SELECT 1 FROM {versions} v
+                           WHERE v.asset_id = o.asset_id AND v.status = %s) AS asset_on_sale
+            FROM {orders} o LEFT JOIN {keys} k ON k.tenant_id = o.buyer_id AND k.key = %s
+            WHERE o.id = %s{lock_clause}
+            """,
+            [AssetVersion.Status.ON_SALE, key, order_id],
+        )
+    )
+    if not found:
+        raise Order.DoesNotExist(f"no order {order_id}")
+    current = found[0]
+    extra = current.__dict__
+    stored = None
+    if extra["key_id"] is not None:
+        result = extra["key_result"]
+        stored = IdempotencyKey(
+            id=extra["key_id"],
+            tenant_id=current.buyer_id,
+            key=key,
+            action=extra["key_action"],
+            order_id=extra["key_order_id"],
+            result=json.loads(result) if isinstance(result, (str, bytes)) else result,
+        )
+    return current, stored, bool(extra["asset_on_sale"])
 
 
 class _OrderChanged(Exception):
