@@ -211,3 +211,25 @@ def test_an_order_cancelled_after_the_read_is_not_charged(buyer, mem1, place, fu
     assert Order.objects.get(pk=order.pk).status == "cancelled"
     assert Wallet.objects.get(tenant=buyer).balance == Decimal("5.00")
     assert not LedgerEntry.objects.exclude(kind="top_up").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_wallet_already_short_is_refused_without_waiting_for_its_lock(buyer, mem1, place, fund):
+    """Every payment from the wallet holds its lock in turn: a click that cannot be paid
+    answers from the read instead of queueing behind them."""
+    fund(buyer, "0.50")
+    order = place(buyer, mem1)
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record), pytest.raises(ValidationError) as refused:
+        services.pay_order(actor=buyer.owner, order=order, idempotency_key="k")
+    assert "0.50 T short" in refused.value.message_dict["wallet"][0]
+    assert len(statements) <= 2, statements
+    assert not any("FOR UPDATE" in sql for sql in statements), "it waited for the wallet"
+    assert Order.objects.get(pk=order.pk).status == "pending_payment"
+    assert Wallet.objects.get(tenant=buyer).balance == Decimal("0.50")
