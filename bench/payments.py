@@ -12,8 +12,11 @@ The product: one buyer tenant has `--orders` orders of 1.00 T each, pending paym
 wallet holds 80 % of their total, so a fifth of them must be refused. Every order gets
 `--attempts` pay attempts (shuffled: the first click, its retry and a double click with the
 same Idempotency-Key, and one from "another tab" with its own key). They run on
-`--procs` processes × `--threads` threads (40 clients by default: processes, because one
-Python process holds the GIL), each thread with its own connection, through
+`--procs` processes × `--threads` threads, each thread with its own connection (40
+clients by default, as 4 gthread web workers of 10 threads: two processes per core on this
+2-core machine; more processes only add runnable work that competes for the two cores with
+the database backend holding the wallet's lock: 8 × 5 and 40 × 1 measured a little
+slower), through
 `orders.services.pay_order` — the function the screen and the API call. `order_paid`
 receivers (the provisioning app's installer) are disconnected: the figure is the
 payment path alone. A connection `execute_wrapper` counts the SQL statements each
