@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from .models import Membership, Project, Tenant, User
-from .selectors import memberships_for, projects_for
+from .selectors import memberships_for
 
 if TYPE_CHECKING:
     from django_htmx.middleware import HtmxDetails
@@ -61,17 +61,49 @@ def signed_in_user(request: HttpRequest | Request) -> User:
     return user
 
 
+def _from_row(model: Any, row: tuple[Any, ...], start: int) -> tuple[Any, int]:
+    """An instance of `model` from its columns at `start` of a values_list row."""
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(None, names, row[start : start + len(names)]), start + len(names)
+
+
 def resolve_workspace(request: HttpRequest) -> Workspace:
-    """Two queries: the user's memberships, then the active tenant's projects."""
+    """One query: the user's memberships with their tenants and those tenants' projects
+    (a LEFT JOIN, so a tenant without a project still comes), picked by the session."""
     user = request.user
     if not user.is_authenticated:
         return Workspace()
-    memberships = list(memberships_for(user=user))
+    columns = [
+        *(f.attname for f in Membership._meta.concrete_fields),
+        *(f"tenant__{f.attname}" for f in Tenant._meta.concrete_fields),
+        *(f"tenant__projects__{f.attname}" for f in Project._meta.concrete_fields),
+    ]
+    rows = (
+        memberships_for(user=user)
+        .order_by("tenant__name", "tenant_id", "tenant__projects__name", "tenant__projects__id")
+        .values_list(*columns)
+    )
+    tenant_at = columns.index("tenant_id")
+    memberships: list[Membership] = []
+    projects_of: dict[int, list[Project]] = {}
+    for row in rows:
+        if not memberships or memberships[-1].tenant_id != row[tenant_at]:
+            membership, at = _from_row(Membership, row, 0)
+            tenant, at = _from_row(Tenant, row, at)
+            membership.tenant = tenant
+            memberships.append(membership)
+            projects_of[tenant.pk] = []
+        else:
+            at = len(Membership._meta.concrete_fields) + len(Tenant._meta.concrete_fields)
+        if row[at] is not None:
+            project, _end = _from_row(Project, row, at)
+            project.tenant = memberships[-1].tenant
+            projects_of[project.tenant_id].append(project)
     if not memberships:
         return Workspace()
     wanted = request.session.get(SESSION_TENANT_KEY)
     membership = next((m for m in memberships if m.tenant_id == wanted), memberships[0])
-    projects = list(projects_for(user=user, tenant=membership.tenant))
+    projects = projects_of[membership.tenant_id]
     wanted_project = request.session.get(SESSION_PROJECT_KEY)
     project = next(
         (p for p in projects if p.pk == wanted_project), projects[0] if projects else None

@@ -32,7 +32,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path and bench/http.py would hide
+# the standard library's `http`: take the folder out, put the project root in.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "bench_storefront")
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
