@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     F,
     FloatField,
     IntegerField,
@@ -29,6 +30,7 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
+    Window,
 )
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
@@ -161,7 +163,17 @@ def _search(assets: QuerySet[Asset], query: str) -> tuple[QuerySet[Asset], bool]
         )
         return assets.filter(substring), False
     matches, rank = _match_postgres(query)
-    return assets.filter(matches).annotate(rank=rank), True
+    return assets.filter(matches).alias(rank=rank), True
+
+
+# What a card (and the API's list) shows and the sorts' keys: a page reads these columns
+# only, not the descriptions and the other information of every asset on it.
+CARD_FIELDS = [
+    "id", "code", "name", "summary", "icon", "delivery_type", "min_price", "view_count",
+    "listed_at", "updated_at", "tenant", "category",
+    "tenant__id", "tenant__name", "tenant__is_certified",
+    "category__id", "category__slug", "category__name_en", "category__name_zh",
+]  # fmt: skip
 
 
 def search_storefront(
@@ -175,7 +187,7 @@ def search_storefront(
 
     Sorted by the sort's index order; `storefront_page` ranks a search by relevance when
     its matches are few enough to be counted (see there)."""
-    assets = listed_assets()
+    assets = listed_assets().only(*CARD_FIELDS)
     if category is not None:
         assets = assets.filter(category=category)
     if price in PRICE_BANDS:
@@ -320,15 +332,23 @@ def _counted(rows: list[Asset]) -> int:
 
 def _ranked_unless_capped(assets: QuerySet[Asset]) -> QuerySet[Asset]:
     """A search's first COUNT_CAP + 1 matches (newest first, through the index), best
-    match first when they are all of them, else still newest first: bounded either way."""
-    first = assets.order_by(*SORTS[SORT_DEFAULT]).values("pk")[: COUNT_CAP + 1]
+    match first when they are all of them, else still newest first: bounded either way.
+    Their number is a window count over those rows, in the same query."""
+    # As SQL of its own (the inner table keeps its name, so the search's conditions apply
+    # to it): an uncorrelated subquery, run once.
+    sql, params = (
+        assets.order_by(*SORTS[SORT_DEFAULT]).values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+    )
+    first = RawSQL(f"assets_asset.id IN ({sql})", params, output_field=BooleanField())
     rank_unless_capped = Case(
         When(shelf_count__gt=COUNT_CAP, then=Value(0.0)),
         default=F("rank"),
         output_field=FloatField(),
     )
-    return _with_count(assets.filter(pk__in=first), assets).order_by(
-        rank_unless_capped.desc(), *SORTS[SORT_DEFAULT]
+    return (
+        assets.filter(first)
+        .annotate(shelf_count=Window(Count("pk")))
+        .order_by(rank_unless_capped.desc(), *SORTS[SORT_DEFAULT])
     )
 
 
