@@ -5,11 +5,12 @@ import secrets
 import string
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, OrderBy, Value
+from django.db.models import ExpressionWrapper, F, OrderBy, Value
 from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -118,13 +119,21 @@ NO_PLAN_PRICE_UP = Decimal("10000000000")  # above max_digits=12, decimal_places
 NO_PLAN_PRICE_DOWN = Decimal("-1")
 
 
-def shelf_price(stand_in: Decimal) -> Coalesce:
-    """The price sort's key: the cheapest plan on sale, else the direction's stand-in."""
-    return Coalesce(
+def shelf_price(stand_in: Decimal) -> Any:
+    """The price sort's key: the cheapest plan on sale, else the direction's stand-in;
+    going up, negated, so that every sort reads its index in one direction (key, then
+    id, both descending) and a cursor is one row comparison `(key, id) < (value, id)`."""
+    price = Coalesce(
         F("min_price"),
         Value(stand_in),
         output_field=models.DecimalField(max_digits=12, decimal_places=2),
     )
+    if stand_in == NO_PLAN_PRICE_UP:
+        return ExpressionWrapper(
+            price * Value(Decimal("-1")),
+            output_field=models.DecimalField(max_digits=13, decimal_places=2),
+        )
+    return price
 
 
 class Asset(models.Model):
@@ -201,7 +210,7 @@ class Asset(models.Model):
                 condition=models.Q(listed_at__isnull=False),
             ),
             models.Index(
-                shelf_price(NO_PLAN_PRICE_UP).asc(),
+                shelf_price(NO_PLAN_PRICE_UP).desc(),
                 F("id").desc(),
                 name="asset_shelf_price_up",
                 condition=models.Q(listed_at__isnull=False),

@@ -72,7 +72,7 @@ SORT_DEFAULT = ""
 SORTS: dict[str, tuple[Any, ...]] = {
     SORT_DEFAULT: ("-listed_at", "-id"),
     # No plan on sale sorts last both ways: a stand-in price (assets.models.shelf_price).
-    "price": (shelf_price(NO_PLAN_PRICE_UP).asc(), "-id"),
+    "price": (shelf_price(NO_PLAN_PRICE_UP).desc(), "-id"),  # the price negated
     "-price": (shelf_price(NO_PLAN_PRICE_DOWN).desc(), "-id"),
     "updated": ("-updated_at", "-id"),
     "views": ("-view_count", "-id"),
@@ -204,11 +204,13 @@ def search_storefront(
 # the last row shown), so no page ever reads or counts more rows than this.
 COUNT_CAP = 1000
 
-# Each sort's keyset: (field, descending) then the id, descending. The price sorts' field
-# is their stand-in key (no plan: last in both directions), annotated as this name.
+# Each sort's keyset: its key, read in its index's order (key, then id, both descending:
+# the price going up is sorted on its negation), so a cursor is one row comparison. The
+# price sorts' key is their stand-in expression, annotated as this name; `KEY_SQL` is the
+# same key as SQL, for that comparison.
 KEYSETS: dict[str, tuple[str, bool]] = {
     SORT_DEFAULT: ("listed_at", True),
-    "price": ("shelf_price_up", False),
+    "price": ("shelf_price_up", True),
     "-price": ("shelf_price_down", True),
     "updated": ("updated_at", True),
     "views": ("view_count", True),
@@ -217,7 +219,14 @@ _KEY_EXPRESSIONS = {
     "shelf_price_up": lambda: shelf_price(NO_PLAN_PRICE_UP),
     "shelf_price_down": lambda: shelf_price(NO_PLAN_PRICE_DOWN),
 }
-_NO_PLAN = {"shelf_price_up": NO_PLAN_PRICE_UP, "shelf_price_down": NO_PLAN_PRICE_DOWN}
+KEY_SQL = {
+    "listed_at": '"assets_asset"."listed_at"',
+    "updated_at": '"assets_asset"."updated_at"',
+    "view_count": '"assets_asset"."view_count"',
+    "shelf_price_up": f'(COALESCE("assets_asset"."min_price", {NO_PLAN_PRICE_UP}) * -1)',
+    "shelf_price_down": f'COALESCE("assets_asset"."min_price", {NO_PLAN_PRICE_DOWN})',
+}
+_NO_PLAN = {"shelf_price_up": -NO_PLAN_PRICE_UP, "shelf_price_down": NO_PLAN_PRICE_DOWN}
 
 
 @dataclass
@@ -292,16 +301,16 @@ def _keyed(assets: QuerySet[Asset], sort: str) -> QuerySet[Asset]:
 def _seek(
     assets: QuerySet[Asset], sort: str, value: Any, pk: int, forward: bool
 ) -> QuerySet[Asset]:
-    """The rows after (forward) or before a cursor in the sort's order: one index range
-    scan (the price sorts' stand-in keeps rows without a plan in the same range)."""
+    """The rows after (forward) or before a cursor in the sort's order: one row comparison
+    on (key, id), one index range scan, however many rows share the cursor's key."""
     field, descending = KEYSETS[sort]
-    ahead = descending == forward  # the field decreases in the direction we read
-    op = "lt" if ahead else "gt"
-    near = "lte" if ahead else "gte"
-    id_op = "id__lt" if forward else "id__gt"
-    return _keyed(assets, sort).filter(
-        Q(**{f"{field}__{near}": value}), Q(**{f"{field}__{op}": value}) | Q(**{id_op: pk})
+    op = "<" if descending == forward else ">"
+    after = RawSQL(
+        f'({KEY_SQL[field]}, "assets_asset"."id") {op} (%s, %s)',
+        [value, pk],
+        output_field=BooleanField(),
     )
+    return _keyed(assets, sort).filter(after)
 
 
 def _ordered(assets: QuerySet[Asset], sort: str, *, reverse: bool) -> QuerySet[Asset]:
