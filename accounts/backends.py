@@ -1,9 +1,9 @@
 """The signed-in user, loaded with what every page's header asks about them.
 
 Django loads the session's user with one query on every request; the header then asked
-two more (is this a platform admin, how many unread notifications). Here the user's row
-comes with both, as subqueries of that one query, so a page makes no extra round trip
-for them. Passwords are checked exactly as Django's ModelBackend checks them.
+three more (is this a platform admin, how many unread notifications, the workspace
+switcher's tenants and projects). Here the user's row comes with all three, as
+subqueries of that one query, so a page makes no extra round trip for them. Passwords are checked exactly as Django's ModelBackend checks them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from .models import Notification, User
@@ -45,9 +46,17 @@ def _unread_count() -> Coalesce:
 def user_with_header(user_id: Any) -> User | None:
     """The user by id with the header's admin flag and unread count remembered on it
     (`is_platform_admin` and the unread badge read them): one query."""
+    from django.db import connection
+
+    from .workspace import WORKSPACE_ROWS_ATTR, rows_from_json, workspace_rows_sql
+
     user = (
         User._default_manager.filter(pk=user_id)
-        .annotate(header_admin=_holds_admin_permission(), header_unread=_unread_count())
+        .annotate(
+            header_admin=_holds_admin_permission(),
+            header_unread=_unread_count(),
+            header_workspace=RawSQL(workspace_rows_sql(connection.vendor), []),
+        )
         .first()
     )
     if user is None:
@@ -57,6 +66,7 @@ def user_with_header(user_id: Any) -> User | None:
         user.is_active and (user.is_superuser or attrs.pop("header_admin"))
     )
     attrs[UNREAD_CACHE_ATTR] = int(attrs.pop("header_unread") or 0)
+    attrs[WORKSPACE_ROWS_ATTR] = rows_from_json(attrs.pop("header_workspace"))
     return user
 
 

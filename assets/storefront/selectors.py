@@ -305,8 +305,13 @@ def _seek(
     on (key, id), one index range scan, however many rows share the cursor's key."""
     field, descending = KEYSETS[sort]
     op = "<" if descending == forward else ">"
+    placeholder = "%s"
+    if isinstance(value, datetime):  # as the column stores it (SQLite: UTC text)
+        value = connection.ops.adapt_datetimefield_value(value)
+    elif isinstance(value, Decimal) and connection.vendor == "sqlite":
+        placeholder = "CAST(%s AS REAL)"  # an expression has no affinity to convert text
     after = RawSQL(
-        f'({KEY_SQL[field]}, "assets_asset"."id") {op} (%s, %s)',
+        f'({KEY_SQL[field]}, "assets_asset"."id") {op} ({placeholder}, %s)',
         [value, pk],
         output_field=BooleanField(),
     )

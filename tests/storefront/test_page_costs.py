@@ -14,19 +14,20 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from accounts.backends import HeaderUserBackend
 from accounts.workspace import SESSION_TENANT_KEY, resolve_workspace
 from assets import services as asset_services
 from assets.storefront import selectors as market
 from assets.storefront.api import StorefrontAssetSerializer
 from orders import selectors as order_selectors
 
-# session, user (with the header's admin flag and unread count), workspace, categories,
+# session, user (with the header: admin flag, unread count, workspace), categories,
 # the page's rows (with their bounded count)
-HTML_QUERIES = 5
-# session, user, workspace, the page's rows
-API_QUERIES = 4
-# session, user, the asset, workspace, the tenant's entitlement, the version on sale
-ASSET_PAGE_QUERIES = 6
+HTML_QUERIES = 4
+# session, user (with the workspace), the page's rows
+API_QUERIES = 3
+# session, user (with the workspace), the asset, the tenant's entitlement, the version on sale
+ASSET_PAGE_QUERIES = 5
 
 
 def plan(name, price):
@@ -150,6 +151,26 @@ def test_the_workspace_is_one_query_with_every_tenant_and_its_projects(buyer, ot
     request.session = {}
     workspace = resolve_workspace(request)  # none chosen: the first by name
     assert workspace.tenant == empty
+
+    # Signed in (the session's user loaded by the backend), the same workspace comes with
+    # the user's own query: none more.
+    def described(ws):
+        return (
+            [(m.pk, m.role, m.created_at, m.tenant.name, m.tenant.is_provider,
+              m.tenant.created_at) for m in ws.memberships],
+            [(p.pk, p.namespace, p.description, p.created_by_id, p.created_at, p.tenant.name)
+             for p in ws.projects],
+            ws.project.pk if ws.project else None,
+        )  # fmt: skip
+
+    for session in ({SESSION_TENANT_KEY: other_buyer.pk}, {SESSION_TENANT_KEY: buyer.pk}, {}):
+        request.session = session
+        request.user = type(buyer.owner).objects.get(pk=buyer.owner.pk)
+        expected = described(resolve_workspace(request))
+        request.user = HeaderUserBackend().get_user(buyer.owner.pk)
+        with CaptureQueriesContext(connection) as captured:
+            assert described(resolve_workspace(request)) == expected
+        assert captured.captured_queries == []
 
 
 def test_the_api_list_writes_each_asset_as_drf_would(buyer, shelf, make_listed_asset, provider):
