@@ -227,12 +227,13 @@ class StorefrontQuerySerializer(serializers.Serializer):
     )
 
     def validate_category(self, value):
-        if not value:
-            return None
-        category = selectors.category_by_slug(value)
-        if category is None:
-            raise serializers.ValidationError(_("No category “%(slug)s”.") % {"slug": value})
-        return category
+        """The slug; the list filters on it in its own query and asks whether the category
+        exists only when nothing matched (see `StorefrontViewSet.list`)."""
+        return value or ""
+
+
+def _unknown_category(slug: str) -> ValidationError:
+    return ValidationError({"category": [_("No category “%(slug)s”.") % {"slug": slug}]})
 
 
 STOREFRONT_PARAMETERS = [
@@ -352,9 +353,10 @@ class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
                 raise ValidationError(query.errors)
             data = query.validated_data
             self.storefront_sort = data.get("sort") or market.SORT_DEFAULT
+            self.category_slug = data.get("category") or ""
             assets = market.search_storefront(
                 query=data.get("q") or "",
-                category=data.get("category"),
+                category_slug=self.category_slug,
                 price=data.get("price") or market.PRICE_ALL,
                 sort=data.get("sort") or market.SORT_DEFAULT,
             )
@@ -365,7 +367,11 @@ class StorefrontViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(parameters=STOREFRONT_PARAMETERS, summary="Search the storefront (云市场)")
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        response = super().list(request, *args, **kwargs)
+        slug = getattr(self, "category_slug", "")
+        if slug and not response.data["results"] and selectors.category_by_slug(slug) is None:
+            raise _unknown_category(slug)
+        return response
 
     @extend_schema(summary="An asset on sale: plans, channels, other information")
     def retrieve(self, request, *args, **kwargs):

@@ -24,6 +24,7 @@ from django.db.models import (
     Case,
     Count,
     F,
+    FilteredRelation,
     FloatField,
     IntegerField,
     Q,
@@ -182,6 +183,7 @@ def search_storefront(
     category: Category | None = None,
     price: str = PRICE_ALL,
     sort: str = SORT_DEFAULT,
+    category_slug: str = "",
 ) -> QuerySet[Asset]:
     """The storefront's list: filter, search and sort; unknown values mean "all"/"default".
 
@@ -190,6 +192,8 @@ def search_storefront(
     assets = listed_assets().only(*CARD_FIELDS)
     if category is not None:
         assets = assets.filter(category=category)
+    if category_slug:  # the API's: one query, no lookup of the category first
+        assets = assets.filter(category__slug=category_slug)
     if price in PRICE_BANDS:
         assets = assets.filter(PRICE_BANDS[price])
     query = (query or "").strip()
@@ -541,12 +545,23 @@ def _shelf(
     return shelf
 
 
+_ON_SALE_ATTR = "_on_sale_version_read"
+
+
 def get_listed_asset(*, code: str) -> Asset:
-    """An asset on sale, by its code; anything else is a 404."""
+    """An asset on sale, by its code; anything else is a 404. Its version on sale comes
+    in the same query (`on_sale_version` then asks nothing more)."""
+    on_sale = FilteredRelation(
+        "versions", condition=Q(versions__status=AssetVersion.Status.ON_SALE)
+    )
     try:
-        return listed_assets().get(code=code)
+        asset = (
+            listed_assets().annotate(shelf_version=on_sale).select_related("shelf_version")  # type: ignore[misc]
+        ).get(code=code)
     except Asset.DoesNotExist:
         raise NotFound("No such asset on sale.") from None
+    setattr(asset, _ON_SALE_ATTR, getattr(asset, "shelf_version", None))
+    return asset
 
 
 def get_asset_by_code(*, code: str) -> Asset:
@@ -559,6 +574,8 @@ def get_asset_by_code(*, code: str) -> Asset:
 
 def on_sale_version(asset: Asset) -> AssetVersion | None:
     """The version buyers get (one per asset at most: a database constraint)."""
+    if hasattr(asset, _ON_SALE_ATTR):
+        return getattr(asset, _ON_SALE_ATTR)
     return AssetVersion.objects.filter(asset=asset, status=AssetVersion.Status.ON_SALE).first()
 
 

@@ -26,8 +26,9 @@ from orders import selectors as order_selectors
 HTML_QUERIES = 4
 # session, user (with the workspace), the page's rows
 API_QUERIES = 3
-# session, user (with the workspace), the asset, the tenant's entitlement, the version on sale
-ASSET_PAGE_QUERIES = 5
+# session, user (with the workspace), the asset (with its version on sale), the tenant's
+# entitlement
+ASSET_PAGE_QUERIES = 4
 
 
 def plan(name, price):
@@ -187,3 +188,17 @@ def test_the_api_list_writes_each_asset_as_drf_would(buyer, shelf, make_listed_a
     assert with_no_request.to_representation(rows[0]) == with_no_request.field_representation(
         rows[0]
     )
+
+
+def test_the_api_category_filter_costs_no_lookup_of_its_own(buyer, shelf, category):
+    from assets.models import Category
+
+    api = APIClient()
+    api.force_login(buyer.owner)
+    count, response = queries(lambda: api.get("/api/v1/storefront/", {"category": category.slug}))
+    assert count == API_QUERIES and response.json()["count"] == 20
+    empty = Category.objects.create(slug="empty-shelf", name_en="Empty", name_zh="空")
+    response = api.get("/api/v1/storefront/", {"category": empty.slug})
+    assert response.status_code == 200 and response.json()["results"] == []
+    response = api.get("/api/v1/storefront/", {"category": "no-such-shelf"})
+    assert response.status_code == 400 and "category" in response.json()["fields"]
