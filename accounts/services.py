@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import FieldErrors, messages_by_field
 
+from .backends import UNREAD_CACHE_ATTR
 from .errors import AccountsErrorCode
 from .guards import require_owner
 from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Notification, Project, Tenant, User
@@ -222,6 +223,7 @@ def notify(
 
 def mark_notifications_read(*, user: User, ids: Iterable[int] | None = None) -> int:
     """Marks the user's unread notifications (all, or those ids) read; returns how many."""
+    user.__dict__.pop(UNREAD_CACHE_ATTR, None)  # the header's count, read with the user
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))

@@ -7,6 +7,8 @@ allow-list of tags, attributes and URL schemes. External links get
 (MARKDOWNX_MARKDOWNIFY_FUNCTION), so the preview shows exactly what buyers will see.
 """
 
+import threading
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
@@ -70,14 +72,29 @@ class _SafeMarkdown(markdown.extensions.Extension):
         md.treeprocessors.register(_ExternalLinks(md), "external_links", 1)
 
 
+_local = threading.local()
+
+
 def _markdown() -> Any:
-    return markdown.Markdown(
-        extensions=["tables", "fenced_code", "sane_lists", _SafeMarkdown()],
-        output_format="html",
-    )
+    """One converter per thread, reset between documents (building one, with its
+    extensions, cost as much as converting a page's description)."""
+    converter = getattr(_local, "converter", None)
+    if converter is None:
+        converter = _local.converter = markdown.Markdown(
+            extensions=["tables", "fenced_code", "sane_lists", _SafeMarkdown()],
+            output_format="html",
+        )
+    return converter.reset()
+
+
+@lru_cache(maxsize=256)
+def _render(text: str) -> str:
+    return _cleaner.clean(_markdown().convert(text))
 
 
 def render_markdown(text: object) -> SafeString:
-    """Markdown → sanitised HTML, safe to put in a template as it is."""
-    html = _markdown().convert(str(text or ""))
-    return mark_safe(_cleaner.clean(html))  # sanitised by nh3 just above
+    """Markdown → sanitised HTML, safe to put in a template as it is.
+
+    The same text always gives the same HTML, so the most recently shown ones are kept
+    (an asset page renders its description on every view)."""
+    return mark_safe(_render(str(text or "")))  # sanitised by nh3 in _render

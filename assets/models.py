@@ -4,12 +4,14 @@ import copy
 import secrets
 import string
 import uuid
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, OrderBy
-from django.db.models.functions import Lower
+from django.db.models import ExpressionWrapper, F, OrderBy, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -95,8 +97,9 @@ def _mode_field():
 
 
 class ShelfIndex(models.Index):
-    """An index whose NULLS FIRST/LAST order PostgreSQL needs for the price sorts; SQLite
-    accepts no NULLS clause in an index, so there it is the same columns without it."""
+    """An index with a NULLS FIRST/LAST order, which SQLite does not accept in an index:
+    there it is the same columns without it. (Migration 0005's price indexes; 0007 put
+    the price sorts on `shelf_price`.)"""
 
     def create_sql(self, model, schema_editor, using="", **kwargs):
         if schema_editor.connection.vendor != "sqlite":
@@ -106,6 +109,31 @@ class ShelfIndex(models.Index):
             if isinstance(expression, OrderBy):
                 expression.nulls_first = expression.nulls_last = None
         return models.Index.create_sql(plain, model, schema_editor, using=using, **kwargs)
+
+
+# The price sorts put an asset with no plan on sale (min_price null) last in both
+# directions by sorting on a stand-in for it: above any price going up, below any going
+# down. One expression per direction, indexed, so every page of a price sort (the last
+# one too) is one index range scan.
+NO_PLAN_PRICE_UP = Decimal("10000000000")  # above max_digits=12, decimal_places=2
+NO_PLAN_PRICE_DOWN = Decimal("-1")
+
+
+def shelf_price(stand_in: Decimal) -> Any:
+    """The price sort's key: the cheapest plan on sale, else the direction's stand-in;
+    going up, negated, so that every sort reads its index in one direction (key, then
+    id, both descending) and a cursor is one row comparison `(key, id) < (value, id)`."""
+    price = Coalesce(
+        F("min_price"),
+        Value(stand_in),
+        output_field=models.DecimalField(max_digits=12, decimal_places=2),
+    )
+    if stand_in == NO_PLAN_PRICE_UP:
+        return ExpressionWrapper(
+            price * Value(Decimal("-1")),
+            output_field=models.DecimalField(max_digits=13, decimal_places=2),
+        )
+    return price
 
 
 class Asset(models.Model):
@@ -181,16 +209,16 @@ class Asset(models.Model):
                 name="asset_shelf_newest",
                 condition=models.Q(listed_at__isnull=False),
             ),
-            ShelfIndex(
-                F("min_price").asc(nulls_last=True),
+            models.Index(
+                shelf_price(NO_PLAN_PRICE_UP).desc(),
                 F("id").desc(),
-                name="asset_shelf_price_asc",
+                name="asset_shelf_price_up",
                 condition=models.Q(listed_at__isnull=False),
             ),
-            ShelfIndex(
-                F("min_price").desc(nulls_last=True),
+            models.Index(
+                shelf_price(NO_PLAN_PRICE_DOWN).desc(),
                 F("id").desc(),
-                name="asset_shelf_price_desc",
+                name="asset_shelf_price_down",
                 condition=models.Q(listed_at__isnull=False),
             ),
             models.Index(

@@ -1,23 +1,24 @@
 """Storefront (云市场) benchmark: page cost at two catalogue sizes, against the limit.
 
-    .venv/bin/python bench/storefront.py [--sizes 1000 50000] [--repeat 15] [--db NAME] [--keep]
+    .venv/bin/python bench/storefront.py [--sizes 1000 50000] [--repeat 15] [--db PREFIX] [--keep]
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Creates the database (default
-`bench_storefront`; dropped at the end unless --keep), migrates it and fills it with
-bulk_create: on-sale assets with 3 plans each across the price bands, categories and 20
-provider tenants (their stored `min_price` / `listed_at` set as the services would), and a
-buyer tenant holding every 10th. Requests go through Django's test Client (the whole
-stack) with bench.settings (the test settings, DEBUG off, plus the reference views of
-bench/reference.py), signed in as the buyer.
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust). Creates one database per size
+(`PREFIX_SIZE`, default prefix `bench_storefront`; dropped at the end unless --keep),
+migrates each and fills it with bulk_create: on-sale assets with 3 plans each across the
+price bands, categories and 20 provider tenants (their stored `min_price` / `listed_at`
+set as the services would), and a buyer tenant holding every 10th. Requests go through
+Django's test Client (the whole stack) with bench.settings (the test settings, DEBUG off,
+plus the reference views of bench/reference.py), signed in as the buyer.
 
-For each size it measures, interleaved in the same process, every filter and sort: page
-1 and the deepest page (the last one, reached by its cursor when the count is capped) of
-the HTML storefront and of GET /api/v1/storefront/, and for each the reference: the same
-rows through the same middleware, read with one `.values()` and rendered with a bare
-template (HTML) or a bare JsonResponse (API). It prints the SQL queries per page (equal at
-both sizes, at most 10), then medians with the reference and the ratio, and last the
-growth (largest size / smallest size, target <= 1.5) and product / reference (target HTML
-<= 3, API <= 2).
+It measures every filter and sort: page 1 and the deepest page (the last one, reached by
+its cursor when the count is capped) of the HTML storefront and of GET
+/api/v1/storefront/, and an asset's page; each against its reference: the same rows
+through the same middleware, read with one `.values()` and rendered with a bare template
+(HTML) or a bare JsonResponse (API). The sizes and the references are interleaved
+request by request (each size has its own connection), so a change in the machine's load
+falls on all of them alike. It prints the SQL queries per page (equal at both sizes, at
+most 10), then medians with the reference and the ratio, and last the growth (largest
+size / smallest size, target <= 1.5) and product / reference (target HTML <= 3, API <= 2).
 """
 
 import argparse
@@ -32,7 +33,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on sys.path and bench/http.py would hide
+# the standard library's `http`: take the folder out, put the project root in.
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 DB_NAME = os.environ.get("BENCH_DB", "bench_storefront")
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,21 +54,22 @@ ZH_WORDS = ["高性能缓存", "分布式数据库", "消息队列", "监控告�
 BAND_BASES = [Decimal("0"), Decimal("9.90"), Decimal("199"), Decimal("1999"), Decimal("12000")]
 
 
-def recreate_database():
+def recreate_database(name=None):
     import psycopg
 
+    name = name or DB_NAME
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
 
-def drop_database():
+def drop_database(name=None):
     import psycopg
     from django.db import connections
 
     connections.close_all()
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {name or DB_NAME} WITH (FORCE)")
 
 
 class World:
@@ -196,6 +202,49 @@ def clients(world):
     return page, api
 
 
+class Site:
+    """One catalogue size: its own database (and connection), world and signed-in clients.
+    `use()` makes it the connection every query goes to, so the sizes can be measured
+    interleaved, request by request, in the same minutes."""
+
+    def __init__(self, size, db_name):
+        from django.db import connections
+        from django.db.utils import load_backend
+
+        self.size, self.db_name = size, db_name
+        settings_dict = {**connections.settings["default"], "NAME": db_name}
+        backend = load_backend(settings_dict["ENGINE"])
+        self.connection = backend.DatabaseWrapper(settings_dict, "default")
+
+    def use(self):
+        from django.db import connections
+
+        connections["default"] = self.connection
+
+    def build(self, rng):
+        from django.core.management import call_command
+
+        from assets.models import Asset
+
+        recreate_database(self.db_name)
+        self.use()
+        call_command("migrate", verbosity=0)
+        started = time.perf_counter()
+        self.world = World()
+        add_assets(self.world, 0, self.size, rng)
+        with self.connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+        self.page, self.api = clients(self.world)
+        # The asset page: one asset in the middle of the catalogue.
+        listed = Asset.objects.filter(listed_at__isnull=False).order_by("-listed_at", "-id")
+        self.asset_code = listed.values_list("code", flat=True)[self.size // 2]
+        print(
+            f"{self.size} on-sale assets, {self.size * 3} plans in {self.db_name} "
+            f"({time.perf_counter() - started:.1f} s)",
+            flush=True,
+        )
+
+
 def count_queries(client, url, params=None):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -206,7 +255,8 @@ def count_queries(client, url, params=None):
     return len(captured.captured_queries)
 
 
-def _once(client, url, params):
+def _once(site, client, url, params):
+    site.use()
     started = time.perf_counter()
     response = client.get(url, params)
     elapsed = (time.perf_counter() - started) * 1000
@@ -214,14 +264,19 @@ def _once(client, url, params):
     return elapsed
 
 
-def timed_pair(client, url, params, ref_url, ref_params, repeat):
-    """Product and reference interleaved, after one warm-up each: (median, median) in ms."""
-    _once(client, url, params), _once(client, ref_url, ref_params)
-    product, reference = [], []
-    for _ in range(repeat):
-        product.append(_once(client, url, params))
-        reference.append(_once(client, ref_url, ref_params))
-    return statistics.median(product), statistics.median(reference)
+def timed_pairs(requests, repeat):
+    """Every size's product and reference interleaved, request by request, after one
+    warm-up each: {size: (median ms, median ms)}. `requests`: {size: (site, client,
+    url, params, ref_url, ref_params)}."""
+    times = {size: ([], []) for size in requests}
+    for round_ in range(repeat + 1):
+        for size, (site, client, url, params, ref_url, ref_params) in requests.items():
+            product = _once(site, client, url, params)
+            reference = _once(site, client, ref_url, ref_params)
+            if round_:  # the first round warms up
+                times[size][0].append(product)
+                times[size][1].append(reference)
+    return {size: (statistics.median(p), statistics.median(r)) for size, (p, r) in times.items()}
 
 
 SCENARIOS = [
@@ -242,6 +297,7 @@ SCENARIOS = [
     ("sort: 更新时间 updated", {"sort": "updated"}),
     ("sort: 浏览量 views", {"sort": "views"}),
 ]
+DETAIL = "asset page"
 
 
 def deepest(params, per_page):
@@ -275,96 +331,102 @@ def deepest(params, per_page):
     )
 
 
-def measure(page_client, api_client, repeat):
-    """{label: {figure: (product ms, reference ms)}} for every scenario at this size."""
-    url, api_url = "/market/", "/api/v1/storefront/"
-    ref_html, ref_json = "/bench/bare/html/", "/bench/bare/json/"
+URL, API_URL = "/market/", "/api/v1/storefront/"
+REF_HTML, REF_JSON = "/bench/bare/html/", "/bench/bare/json/"
+
+
+def measure(sites, repeat):
+    """{label: {size: {figure: (product ms, reference ms)}}}, the sizes interleaved."""
     results = {}
     for label, params in SCENARIOS:
-        deep, deep_ids, first_ids, first = deepest(params, 12)
-        api_deep, api_deep_ids, api_first_ids, _api_first = deepest(params, 20)
-        results[label] = {
-            "rows": f"{first.count}{'+' if first.count_capped else ''}",
-            "html p1": timed_pair(page_client, url, params, ref_html, {"ids": first_ids}, repeat),
-            "html deep": timed_pair(page_client, url, deep, ref_html, {"ids": deep_ids}, repeat),
-            "api p1": timed_pair(
-                api_client, api_url, params, ref_json, {"ids": api_first_ids}, repeat
-            ),
-            "api deep": timed_pair(
-                api_client, api_url, api_deep, ref_json, {"ids": api_deep_ids}, repeat
-            ),
-            "deep page": deep.get("page", "1"),
-        }
+        plans = {}
+        for site in sites:
+            site.use()
+            deep, deep_ids, first_ids, first = deepest(params, 12)
+            api_deep, api_deep_ids, api_first_ids, _api_first = deepest(params, 20)
+            plans[site.size] = {
+                "rows": f"{first.count}{'+' if first.count_capped else ''}",
+                "deep page": deep.get("page", "1"),
+                "html p1": (site.page, URL, params, REF_HTML, {"ids": first_ids}),
+                "html deep": (site.page, URL, deep, REF_HTML, {"ids": deep_ids}),
+                "api p1": (site.api, API_URL, params, REF_JSON, {"ids": api_first_ids}),
+                "api deep": (site.api, API_URL, api_deep, REF_JSON, {"ids": api_deep_ids}),
+            }
+        by_size = {site.size: dict(plans[site.size]) for site in sites}
+        for figure in FIGURES:
+            timed = timed_pairs({site.size: (site, *plans[site.size][figure]) for site in sites},
+                                repeat)  # fmt: skip
+            for size, pair in timed.items():
+                by_size[size][figure] = pair
+        results[label] = by_size
         print(f"  measured {label}", flush=True)
+    timed = timed_pairs(
+        {
+            site.size: (site, site.page, f"/market/{site.asset_code}/", {},
+                        f"/bench/bare/asset/{site.asset_code}/", {})
+            for site in sites
+        },
+        repeat,
+    )  # fmt: skip
+    results[DETAIL] = {
+        size: {"html": pair, "rows": "1", "deep page": "1"} for size, pair in timed.items()
+    }
     return results
 
 
-def query_counts(page_client, api_client):
-    url, api_url = "/market/", "/api/v1/storefront/"
+def query_counts(site):
+    site.use()
     counts = {}
     for label, params in SCENARIOS:
         deep, *_rest = deepest(params, 12)
         api_deep, *_rest = deepest(params, 20)
         counts[label] = (
-            count_queries(page_client, url, params),
-            count_queries(page_client, url, deep),
-            count_queries(api_client, api_url, params),
-            count_queries(api_client, api_url, api_deep),
+            count_queries(site.page, URL, params),
+            count_queries(site.page, URL, deep),
+            count_queries(site.api, API_URL, params),
+            count_queries(site.api, API_URL, api_deep),
         )
+    site.page.get(f"/market/{site.asset_code}/")  # the view is counted once, then not
+    counts[DETAIL] = (count_queries(site.page, f"/market/{site.asset_code}/"),)
     return counts
 
 
 FIGURES = ["html p1", "html deep", "api p1", "api deep"]
-LIMITS = {"html p1": 3.0, "html deep": 3.0, "api p1": 2.0, "api deep": 2.0}
+LIMITS = {"html p1": 3.0, "html deep": 3.0, "api p1": 2.0, "api deep": 2.0, "html": 3.0}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 50_000])
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--db", default="", help="the bench database (dropped first)")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--db", default="", help="the bench databases' prefix (dropped first)")
+    parser.add_argument("--keep", action="store_true", help="keep the bench databases")
     args = parser.parse_args()
-    global DB_NAME
-    DB_NAME = args.db or DB_NAME
+    prefix = args.db or DB_NAME
+    sizes = sorted(args.sizes)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ["TEST_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    os.environ["TEST_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{prefix}_{sizes[0]}"
 
-    recreate_database()
     import django
 
     django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
     from assets.models import Category
 
-    print(f"PostgreSQL database {DB_NAME}: migrating…", flush=True)
-    call_command("migrate", verbosity=0)
     rng = random.Random(6)
-    sizes = sorted(args.sizes)
+    sites = [Site(size, f"{prefix}_{size}") for size in sizes]
     try:
-        world = World()
+        for site in sites:
+            print(f"PostgreSQL database {site.db_name}: migrating and filling…", flush=True)
+            site.build(rng)
         if not Category.objects.filter(slug="database-middleware").exists():
-            SCENARIOS[6] = ("filter: category", {"category": world.categories[0].slug})
-        page_client, api_client = clients(world)
-        results, counts, have = {}, {}, 0
-        for size in sizes:
-            started = time.perf_counter()
-            add_assets(world, have, size - have, rng)
-            have = size
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM ANALYZE")
-            print(
-                f"{size} on-sale assets, {size * 3} plans ({time.perf_counter() - started:.1f} s)"
-            )
-            counts[size] = query_counts(page_client, api_client)
-            results[size] = measure(page_client, api_client, args.repeat)
+            SCENARIOS[6] = ("filter: category", {"category": sites[0].world.categories[0].slug})
+        counts = {site.size: query_counts(site) for site in sites}
+        results = measure(sites, args.repeat)
 
         small, large = sizes[0], sizes[-1]
-        print("\nSQL queries per page (HTML p1 / HTML deep / API p1 / API deep)")
+        print("\nSQL queries per page (HTML p1 / HTML deep / API p1 / API deep; asset page)")
         print(f"  {'scenario':30} {small:>8} assets          {large:>8} assets")
-        for label, _params in SCENARIOS:
+        for label in [*(label for label, _params in SCENARIOS), DETAIL]:
             a, b = counts[small][label], counts[large][label]
             print(f"  {label:30} {' / '.join(map(str, a)):>20}   {' / '.join(map(str, b)):>20}")
         flat = [n for size in sizes for row in counts[size].values() for n in row]
@@ -372,34 +434,40 @@ def main():
         print(f"  constant: {'yes' if constant else 'NO'}; at most 10: "
               f"{'yes' if max(flat) <= 10 else 'NO'} (max {max(flat)})\n")  # fmt: skip
 
-        print(f"median ms of {args.repeat}, product | reference (same rows, bare) | ratio")
+        print(
+            f"median ms of {args.repeat}, product | reference (same rows, bare) | ratio; "
+            "the sizes measured interleaved, request by request"
+        )
         worst_growth, worst_limit, failures = 0.0, {}, []
-        for figure in FIGURES:
-            print(f"\n{figure}  (limit: product <= {LIMITS[figure]}x reference; growth <= 1.5x)")
+        tables = [(figure, [label for label, _params in SCENARIOS]) for figure in FIGURES]
+        for figure, labels in [*tables, ("html", [DETAIL])]:
+            print(f"\n{figure if figure != 'html' else 'asset page (HTML)'}  (limit: product <= "
+                  f"{LIMITS[figure]}x reference; growth <= 1.5x)")  # fmt: skip
             print(f"  {'scenario':30} {'rows':>6} {'page':>6}" + "".join(
                 f"  {f'{size} assets: product | ref | ratio':>36}" for size in sizes
             ) + f"  {'growth':>7}")  # fmt: skip
-            for label, _params in SCENARIOS:
+            for label in labels:
                 cells, base = "", None
                 for size in sizes:
-                    product, reference = results[size][label][figure]
+                    product, reference = results[label][size][figure]
                     ratio = product / reference
                     worst_limit[figure] = max(worst_limit.get(figure, 0), ratio)
                     if ratio > LIMITS[figure]:
                         failures.append(f"{figure} {label} at {size}: {ratio:.2f}x reference")
                     cells += f"  {product:11.2f} | {reference:7.2f} | {ratio:5.2f}x        "
                     base = base or product
-                growth = results[large][label][figure][0] / base
+                growth = results[label][large][figure][0] / base
                 worst_growth = max(worst_growth, growth)
                 if growth > 1.5:
                     failures.append(f"{figure} {label}: grows {growth:.2f}x")
-                rows = results[large][label]["rows"]
-                page = results[large][label]["deep page"] if "deep" in figure else "1"
+                rows = results[label][large]["rows"]
+                page = results[label][large]["deep page"] if "deep" in figure else "1"
                 print(f"  {label:30} {rows:>6} {page:>6}{cells}  {growth:6.2f}x")
         print("\nsummary")
         print(f"  worst growth {small} -> {large} assets: {worst_growth:.2f}x (target <= 1.5x)")
-        for figure in FIGURES:
-            print(f"  worst {figure} / reference: {worst_limit[figure]:.2f}x "
+        for figure in [*FIGURES, "html"]:
+            name = figure if figure != "html" else "asset page"
+            print(f"  worst {name} / reference: {worst_limit[figure]:.2f}x "
                   f"(target <= {LIMITS[figure]}x)")  # fmt: skip
         for failure in failures:
             print(f"  MISSED: {failure}")
@@ -407,7 +475,9 @@ def main():
             sys.exit(1)
     finally:
         if not args.keep:
-            drop_database()
+            for site in sites:
+                site.connection.close()
+                drop_database(site.db_name)
 
 
 if __name__ == "__main__":

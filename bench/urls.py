@@ -8,5 +8,6 @@ from marketplace.urls import urlpatterns as product_urlpatterns
 urlpatterns = [
     path("bench/bare/html/", reference.bare_html),
     path("bench/bare/json/", reference.bare_json),
+    path("bench/bare/asset/<str:code>/", reference.bare_asset),
     *product_urlpatterns,
 ]

@@ -139,6 +139,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The first loads the session's user with the header's admin flag and unread count in one
+# query (accounts.backends); Django's own stays listed so sessions signed in through it
+# before stay valid.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.HeaderUserBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"

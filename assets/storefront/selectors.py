@@ -19,11 +19,33 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, F, FloatField, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    FilteredRelation,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
-from assets.models import Asset, AssetVersion, Category, Plan, Screenshot
+from assets.models import (
+    NO_PLAN_PRICE_DOWN,
+    NO_PLAN_PRICE_UP,
+    Asset,
+    AssetVersion,
+    Category,
+    Plan,
+    Screenshot,
+    shelf_price,
+)
 from core.errors import NotFound
 
 # 价格: 全部 / 免费 / 1 - 98 / 99 - 998 / 999 - 9998 / 9999 以上, on the cheapest plan.
@@ -50,8 +72,9 @@ PRICE_CHOICES = [
 SORT_DEFAULT = ""
 SORTS: dict[str, tuple[Any, ...]] = {
     SORT_DEFAULT: ("-listed_at", "-id"),
-    "price": (F("min_price").asc(nulls_last=True), "-id"),
-    "-price": (F("min_price").desc(nulls_last=True), "-id"),
+    # No plan on sale sorts last both ways: a stand-in price (assets.models.shelf_price).
+    "price": (shelf_price(NO_PLAN_PRICE_UP).desc(), "-id"),  # the price negated
+    "-price": (shelf_price(NO_PLAN_PRICE_DOWN).desc(), "-id"),
     "updated": ("-updated_at", "-id"),
     "views": ("-view_count", "-id"),
 }
@@ -141,7 +164,17 @@ def _search(assets: QuerySet[Asset], query: str) -> tuple[QuerySet[Asset], bool]
         )
         return assets.filter(substring), False
     matches, rank = _match_postgres(query)
-    return assets.filter(matches).annotate(rank=rank), True
+    return assets.filter(matches).alias(rank=rank), True
+
+
+# What a card (and the API's list) shows and the sorts' keys: a page reads these columns
+# only, not the descriptions and the other information of every asset on it.
+CARD_FIELDS = [
+    "id", "code", "name", "summary", "icon", "delivery_type", "min_price", "view_count",
+    "listed_at", "updated_at", "tenant", "category",
+    "tenant__id", "tenant__name", "tenant__is_certified",
+    "category__id", "category__slug", "category__name_en", "category__name_zh",
+]  # fmt: skip
 
 
 def search_storefront(
@@ -150,14 +183,17 @@ def search_storefront(
     category: Category | None = None,
     price: str = PRICE_ALL,
     sort: str = SORT_DEFAULT,
+    category_slug: str = "",
 ) -> QuerySet[Asset]:
     """The storefront's list: filter, search and sort; unknown values mean "all"/"default".
 
     Sorted by the sort's index order; `storefront_page` ranks a search by relevance when
     its matches are few enough to be counted (see there)."""
-    assets = listed_assets()
+    assets = listed_assets().only(*CARD_FIELDS)
     if category is not None:
         assets = assets.filter(category=category)
+    if category_slug:  # the API's: one query, no lookup of the category first
+        assets = assets.filter(category__slug=category_slug)
     if price in PRICE_BANDS:
         assets = assets.filter(PRICE_BANDS[price])
     query = (query or "").strip()
@@ -172,15 +208,29 @@ def search_storefront(
 # the last row shown), so no page ever reads or counts more rows than this.
 COUNT_CAP = 1000
 
-# Each sort's keyset: (field, descending) then the id, descending. `min_price` is nullable
-# (a listed asset whose plans are all archived): those rows come last in both directions.
+# Each sort's keyset: its key, read in its index's order (key, then id, both descending:
+# the price going up is sorted on its negation), so a cursor is one row comparison. The
+# price sorts' key is their stand-in expression, annotated as this name; `KEY_SQL` is the
+# same key as SQL, for that comparison.
 KEYSETS: dict[str, tuple[str, bool]] = {
     SORT_DEFAULT: ("listed_at", True),
-    "price": ("min_price", False),
-    "-price": ("min_price", True),
+    "price": ("shelf_price_up", True),
+    "-price": ("shelf_price_down", True),
     "updated": ("updated_at", True),
     "views": ("view_count", True),
 }
+_KEY_EXPRESSIONS = {
+    "shelf_price_up": lambda: shelf_price(NO_PLAN_PRICE_UP),
+    "shelf_price_down": lambda: shelf_price(NO_PLAN_PRICE_DOWN),
+}
+KEY_SQL = {
+    "listed_at": '"assets_asset"."listed_at"',
+    "updated_at": '"assets_asset"."updated_at"',
+    "view_count": '"assets_asset"."view_count"',
+    "shelf_price_up": f'(COALESCE("assets_asset"."min_price", {NO_PLAN_PRICE_UP}) * -1)',
+    "shelf_price_down": f'COALESCE("assets_asset"."min_price", {NO_PLAN_PRICE_DOWN})',
+}
+_NO_PLAN = {"shelf_price_up": -NO_PLAN_PRICE_UP, "shelf_price_down": NO_PLAN_PRICE_DOWN}
 
 
 @dataclass
@@ -230,51 +280,101 @@ def _decode_cursor(token: str, field: str) -> tuple[Any, int] | None:
         value, pk = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if not isinstance(pk, int) or isinstance(pk, bool):
             return None
-        if value is None:
-            return (None, pk) if field == "min_price" else None
+        if value is None:  # a price cursor of before the stand-in: no plan
+            return (_NO_PLAN[field], pk) if field in _NO_PLAN else None
         if field in ("listed_at", "updated_at"):
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
                 return None
             return parsed, pk
-        if field == "min_price":
+        if field in _NO_PLAN:
             return Decimal(str(value)), pk
         return int(value), pk
     except (ValueError, TypeError, ArithmeticError, binascii.Error, UnicodeDecodeError):
         return None
 
 
+def _keyed(assets: QuerySet[Asset], sort: str) -> QuerySet[Asset]:
+    """The sort's key on every row (the price sorts' stand-in key is an expression)."""
+    field = KEYSETS[sort][0]
+    if field in _KEY_EXPRESSIONS and field not in assets.query.annotations:
+        return assets.annotate(**{field: _KEY_EXPRESSIONS[field]()})
+    return assets
+
+
 def _seek(
-    assets: QuerySet[Asset], field: str, descending: bool, value: Any, pk: int, forward: bool
-) -> list[QuerySet[Asset]]:
-    """The rows after (forward) or before a cursor in the sort's order, as querysets to
-    read in turn: one index range scan each (NULL prices form their own range, last)."""
-    ahead = descending == forward  # the field decreases in the direction we read
-    op = "lt" if ahead else "gt"
-    near = "lte" if ahead else "gte"
-    id_op = "id__lt" if forward else "id__gt"
-    if value is None:  # among the rows without a price (they are last)
-        nulls = assets.filter(**{f"{field}__isnull": True, id_op: pk})
-        if forward:
-            return [nulls]
-        return [nulls, assets.filter(**{f"{field}__isnull": False})]
-    ranged = assets.filter(
-        Q(**{f"{field}__{near}": value}), Q(**{f"{field}__{op}": value}) | Q(**{id_op: pk})
+    assets: QuerySet[Asset], sort: str, value: Any, pk: int, forward: bool
+) -> QuerySet[Asset]:
+    """The rows after (forward) or before a cursor in the sort's order: one row comparison
+    on (key, id), one index range scan, however many rows share the cursor's key."""
+    field, descending = KEYSETS[sort]
+    op = "<" if descending == forward else ">"
+    placeholder = "%s"
+    if isinstance(value, datetime):  # as the column stores it (SQLite: UTC text)
+        value = connection.ops.adapt_datetimefield_value(value)
+    elif isinstance(value, Decimal) and connection.vendor == "sqlite":
+        placeholder = "CAST(%s AS REAL)"  # an expression has no affinity to convert text
+    after = RawSQL(
+        f'({KEY_SQL[field]}, "assets_asset"."id") {op} ({placeholder}, %s)',
+        [value, pk],
+        output_field=BooleanField(),
     )
-    if field != "min_price":
-        return [ranged]
-    nulls = assets.filter(**{f"{field}__isnull": True})
-    return [ranged, nulls] if forward else [ranged]
+    return _keyed(assets, sort).filter(after)
 
 
 def _ordered(assets: QuerySet[Asset], sort: str, *, reverse: bool) -> QuerySet[Asset]:
-    """The sort's order, or its exact reverse (the same index read backwards)."""
-    if not reverse:
-        return assets.order_by(*SORTS[sort])
+    """The sort's order, or its exact reverse (the same index read backwards); each row
+    carries the sort's key (for its cursor)."""
     field, descending = KEYSETS[sort]
-    nulls = {"nulls_first": True} if field == "min_price" else {}
-    key = F(field).asc(**nulls) if descending else F(field).desc(**nulls)
-    return assets.order_by(key, "id")
+    assets = _keyed(assets, sort)
+    if descending != reverse:
+        return assets.order_by(F(field).desc(), "-id" if not reverse else "id")
+    return assets.order_by(F(field).asc(), "-id" if not reverse else "id")
+
+
+def _with_count(assets: QuerySet[Asset], counted: QuerySet[Asset]) -> QuerySet[Asset]:
+    """Rows that also carry how many rows `counted` has, up to COUNT_CAP + 1: the count
+    rides along in the same query (an uncorrelated subquery, run once)."""
+    sql, params = counted.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+    return assets.annotate(
+        shelf_count=RawSQL(
+            f"SELECT COUNT(*) FROM ({sql}) shelf_counted", params, output_field=IntegerField()
+        )
+    )
+
+
+def _counted(rows: list[Asset]) -> int:
+    """The bounded count the rows carry (see `_with_count`)."""
+    return int(getattr(rows[0], "shelf_count"))  # noqa: B009 - an annotation
+
+
+def _ranked_unless_capped(assets: QuerySet[Asset]) -> QuerySet[Asset]:
+    """A search's first COUNT_CAP + 1 matches (newest first, through the index), best
+    match first when they are all of them, else still newest first: bounded either way.
+    Their number is a window count over those rows, in the same query."""
+    # As SQL of its own (the inner table keeps its name, so the search's conditions apply
+    # to it): an uncorrelated subquery, run once.
+    sql, params = (
+        assets.order_by(*SORTS[SORT_DEFAULT]).values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+    )
+    first = RawSQL(f"assets_asset.id IN ({sql})", params, output_field=BooleanField())
+    rank_unless_capped = Case(
+        When(shelf_count__gt=COUNT_CAP, then=Value(0.0)),
+        default=F("rank"),
+        output_field=FloatField(),
+    )
+    return (
+        assets.filter(first)
+        .annotate(shelf_count=Window(Count("pk")))
+        .order_by(rank_unless_capped.desc(), *SORTS[SORT_DEFAULT])
+    )
+
+
+def _page_number(page: str | int | None) -> int:
+    try:
+        return max(1, int(page or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def storefront_page(
@@ -293,57 +393,144 @@ def storefront_page(
     (`after`, the last row shown) and "previous" one back (`before`), each read as one
     index range scan. A search whose matches are all counted is ranked best match first
     (when no other sort was asked for); a bigger one keeps the newest-first order.
+
+    One query: the rows carry the bounded count. A search in the default order counts
+    first (whether it is ranked depends on the count): two. A page number or cursor that
+    turns out not to fit the count is read again as the page it stands for.
     """
     if sort not in KEYSETS:
         sort = SORT_DEFAULT
-    field, descending = KEYSETS[sort]
-    count = assets.order_by()[: COUNT_CAP + 1].count()
-    capped = count > COUNT_CAP
+    number = _page_number(page)
+    token, forward = (after, True) if after else (before, False)
+    cursor = _decode_cursor(token, KEYSETS[sort][0]) if token else None
+    if cursor is not None:
+        value, pk = cursor
+        rows = list(
+            _with_count(
+                _ordered(_seek(assets, sort, value, pk, forward), sort, reverse=not forward), assets
+            )[: per_page + 1]
+        )
+        if not rows:  # nothing there (any more): page 1
+            return storefront_page(assets, sort=sort, per_page=per_page)
+        if _counted(rows) > COUNT_CAP:
+            return _cursor_page(assets, sort, number, forward, rows, per_page)
+        # Everything is counted now: the numbered page the cursor's number stands for.
+        return _page(assets, sort, number, "", "", per_page, _counted(rows))
+    offset = (number - 1) * per_page
+    if "rank" in assets.query.annotations and sort == SORT_DEFAULT:
+        ordered = _ranked_unless_capped(assets)
+    else:
+        ordered = _with_count(_ordered(assets, sort, reverse=False), assets)
+    rows = list(ordered[offset : offset + per_page + 1])
+    if not rows:
+        return (
+            _page(assets, sort, number, "", "", per_page, None)
+            if number > 1
+            else _shelf([], 1, 0, per_page, has_next=False, has_previous=False, sort=sort)
+        )
+    count = _counted(rows)
     window = max(1, math.ceil(min(count, COUNT_CAP) / per_page))
-    try:
-        number = max(1, int(page or 1))
-    except (TypeError, ValueError):
-        number = 1
+    if number > window:
+        return _page(assets, sort, window, "", "", per_page, count)
+    return _numbered(rows, number, count, window, per_page, sort)
+
+
+def _page(
+    assets: QuerySet[Asset],
+    sort: str,
+    number: int,
+    after: str,
+    before: str,
+    per_page: int,
+    count: int | None,
+) -> ShelfPage:
+    """The page when the count is known first (searches ranked by relevance, and the
+    rare page number or cursor that did not fit)."""
+    if count is None:
+        count = assets.order_by().values("pk")[: COUNT_CAP + 1].count()
+    capped = count > COUNT_CAP
+    field = KEYSETS[sort][0]
     ranked = "rank" in assets.query.annotations and sort == SORT_DEFAULT and not capped
+    window = max(1, math.ceil(min(count, COUNT_CAP) / per_page))
     cursor = None
-    if capped and not ranked:
+    if capped:
         token, forward = (after, True) if after else (before, False)
         cursor = _decode_cursor(token, field) if token else None
     if cursor is not None:
         value, pk = cursor
-        rows: list[Asset] = []
-        for part in _seek(assets, field, descending, value, pk, forward):
-            rows += list(_ordered(part, sort, reverse=not forward)[: per_page + 1 - len(rows)])
-            if len(rows) > per_page:
-                break
-        more = len(rows) > per_page
-        rows = rows[:per_page]
-        if not forward:
-            rows.reverse()
-        number = max(number, 2) if forward else max(1, number)
-        if not rows:
-            return storefront_page(assets, sort=sort, per_page=per_page)
-        has_next = more if forward else True
-        has_previous = True if forward else more
-    else:
-        number = min(number, window)
-        ordered = (
-            assets.order_by("-rank", *SORTS[sort])
-            if ranked
-            else _ordered(assets, sort, reverse=False)
+        rows = list(
+            _ordered(_seek(assets, sort, value, pk, forward), sort, reverse=not forward)[
+                : per_page + 1
+            ]
         )
-        offset = (number - 1) * per_page
-        rows = list(ordered[offset : offset + per_page + (1 if capped else 0)])
-        more = len(rows) > per_page
-        rows = rows[:per_page]
-        has_next = number < window or (capped and more)
-        has_previous = number > 1
+        if not rows:
+            return _page(assets, sort, 1, "", "", per_page, count)
+        return _cursor_page(assets, sort, number, forward, rows, per_page, count=count)
+    number = min(number, window)
+    ordered = (
+        _keyed(assets, sort).order_by("-rank", *SORTS[sort])
+        if ranked
+        else _ordered(assets, sort, reverse=False)
+    )
+    offset = (number - 1) * per_page
+    rows = list(ordered[offset : offset + per_page + 1])
+    return _numbered(rows, number, count, window, per_page, sort)
+
+
+def _numbered(
+    rows: list[Asset], number: int, count: int, window: int, per_page: int, sort: str
+) -> ShelfPage:
+    """A page inside the counted window (`rows`: up to one more than a page)."""
+    capped = count > COUNT_CAP
+    more = len(rows) > per_page
+    return _shelf(
+        rows[:per_page], number, count, per_page, sort=sort,
+        has_next=number < window or (capped and more), has_previous=number > 1,
+        window=window,
+    )  # fmt: skip
+
+
+def _cursor_page(
+    assets: QuerySet[Asset],
+    sort: str,
+    number: int,
+    forward: bool,
+    rows: list[Asset],
+    per_page: int,
+    count: int = COUNT_CAP + 1,
+) -> ShelfPage:
+    """A page beyond the counted window, read from a cursor (`rows`: up to one more)."""
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if not forward:
+        rows.reverse()
+    number = max(number, 2) if forward else max(1, number)
+    return _shelf(
+        rows, number, count, per_page, sort=sort, cursor=True,
+        has_next=more if forward else True, has_previous=True if forward else more,
+        window=max(1, math.ceil(COUNT_CAP / per_page)),
+    )  # fmt: skip
+
+
+def _shelf(
+    rows: list[Asset],
+    number: int,
+    count: int,
+    per_page: int,
+    *,
+    sort: str,
+    has_next: bool,
+    has_previous: bool,
+    window: int = 1,
+    cursor: bool = False,
+) -> ShelfPage:
+    field = KEYSETS[sort][0]
     shelf = ShelfPage(
-        items=rows, number=number, count=min(count, COUNT_CAP), count_capped=capped,
+        items=rows, number=number, count=min(count, COUNT_CAP), count_capped=count > COUNT_CAP,
         per_page=per_page,
     )  # fmt: skip
     if has_next and rows:
-        if number < window and cursor is None:
+        if number < window and not cursor:
             shelf.next_params = {"page": str(number + 1)}
         else:
             shelf.next_params = {"after": _encode_cursor(rows[-1], field), "page": str(number + 1)}
@@ -358,12 +545,23 @@ def storefront_page(
     return shelf
 
 
+_ON_SALE_ATTR = "_on_sale_version_read"
+
+
 def get_listed_asset(*, code: str) -> Asset:
-    """An asset on sale, by its code; anything else is a 404."""
+    """An asset on sale, by its code; anything else is a 404. Its version on sale comes
+    in the same query (`on_sale_version` then asks nothing more)."""
+    on_sale = FilteredRelation(
+        "versions", condition=Q(versions__status=AssetVersion.Status.ON_SALE)
+    )
     try:
-        return listed_assets().get(code=code)
+        asset = (
+            listed_assets().annotate(shelf_version=on_sale).select_related("shelf_version")  # type: ignore[misc]
+        ).get(code=code)
     except Asset.DoesNotExist:
         raise NotFound("No such asset on sale.") from None
+    setattr(asset, _ON_SALE_ATTR, getattr(asset, "shelf_version", None))
+    return asset
 
 
 def get_asset_by_code(*, code: str) -> Asset:
@@ -376,6 +574,8 @@ def get_asset_by_code(*, code: str) -> Asset:
 
 def on_sale_version(asset: Asset) -> AssetVersion | None:
     """The version buyers get (one per asset at most: a database constraint)."""
+    if hasattr(asset, _ON_SALE_ATTR):
+        return getattr(asset, _ON_SALE_ATTR)
     return AssetVersion.objects.filter(asset=asset, status=AssetVersion.Status.ON_SALE).first()
 
 

@@ -7,12 +7,14 @@ a page view, lives in assets.storefront.services.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from assets import selectors
@@ -80,6 +82,21 @@ def _page_url(query_string: str, params: dict[str, str] | None) -> str:
     return "?" + "&".join(part for part in (query_string, pages.urlencode()) if part)
 
 
+# Each card's links, made by replacing the code in one reversed URL per kind (a
+# `{% url %}` per card and kind cost more than the rest of the card).
+CARD_LINKS = {
+    "market_url": "storefront:storefront-asset",
+    "buy_url": "orders:buy",
+    "install_url": "provisioning:installation-create",
+}
+_SAMPLE_CODE = "ASID-00000000000"
+
+
+def _code_url(route: str) -> Callable[[str], str]:
+    sample = reverse(route, args=[_SAMPLE_CODE])
+    return lambda code: sample.replace(_SAMPLE_CODE, code)
+
+
 @login_required
 def storefront(request):
     """云市场: cards with price, 已认证 and 购买 / 安装; filters, sorts and pages in the URL."""
@@ -103,6 +120,10 @@ def storefront(request):
         before=request.GET.get("before") or "",
     )
     assets = page.items
+    links = {name: _code_url(route) for name, route in CARD_LINKS.items()}
+    for asset in assets:
+        for name, make in links.items():
+            setattr(asset, name, make(asset.code))
     query_string = _url(current)[1:]
     price_sort = "-price" if current["sort"] == "price" else "price"
     return render(
@@ -112,6 +133,7 @@ def storefront(request):
             "form": form,
             "page": page,
             "assets": assets,
+            "tenant_id": request.workspace.tenant.pk if request.workspace.tenant else None,
             "current": current,
             "filtered": any(current[k] for k in ("q", "category", "price")),
             "price_links": [
@@ -167,8 +189,14 @@ def storefront_asset(request, code):
     if tab not in dict(TABS):
         tab = "description"
     tenant = request.workspace.tenant
-    entitlement = order_selectors.entitlement_for_asset(
-        user=request.user, tenant=tenant, asset=asset
+    # The workspace's tenant is one of the user's (see accounts.workspace): its entitlement
+    # in one query, without asking again whether the user is a member.
+    entitlement = (
+        order_selectors.entitlements_for(user=request.user, tenant=tenant)
+        .filter(asset=asset)
+        .first()
+        if tenant is not None
+        else None
     )
     context = {
         "asset": asset,
