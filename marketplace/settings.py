@@ -284,11 +284,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# REST API: session (browser) and token (scripts) authentication, one error shape.
+# REST API: token (scripts) and session (browser) authentication, one error shape. Token
+# comes first: the first class names the challenge, so an anonymous call is a 401 with
+# `WWW-Authenticate: Token` (session authentication has none and would make it a 403).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
