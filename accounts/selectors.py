@@ -75,7 +75,13 @@ def tenant_owners(*, tenant: Tenant | int) -> list[User]:
 def platform_admins(*, excluding_tenant: Tenant | None = None) -> QuerySet[User]:
     """Everyone who may act as a platform admin (through the group, directly, or superuser),
     optionally without the members of one tenant (who may not decide for it)."""
-    admins = User.objects.with_perm(PLATFORM_ADMIN_PERMISSION, is_active=True)
+    # The model backend answers permissions (axes' backend, first in the list, only refuses
+    # locked-out sign-ins), so it is named: with two backends Django asks which one.
+    admins = User.objects.with_perm(
+        PLATFORM_ADMIN_PERMISSION,
+        is_active=True,
+        backend="django.contrib.auth.backends.ModelBackend",
+    )
     if excluding_tenant is not None:
         admins = admins.exclude(memberships__tenant=excluding_tenant)
     return admins
