@@ -75,6 +75,8 @@ def test_two_hundred_wrong_passwords_on_the_login_page_lock_the_account(lockout_
     elsewhere = Client()
     assert _login(elsewhere, PASSWORD, address=NEIGHBOUR).status_code == 302
     assert _signed_in(elsewhere)
+    # ... and that success forgets only its own address's failures.
+    assert _login(Client(), PASSWORD).status_code == 429
     # Audited once (the failure that locked), not once per refused attempt.
     entry = AuditEntry.objects.get(action="login.locked_out")
     assert entry.object_id == str(victim.pk) and entry.actor is None
@@ -223,3 +225,22 @@ def test_one_address_trying_many_usernames_is_throttled(throttled, make_user):
     assert [a.status_code for a in answers] == [400] * 4
     _assert_throttled(_token("wrong", username="user5"))
     assert _token("wrong", username="user5", address=NEIGHBOUR).status_code == 400
+
+
+def test_the_django_admin_login_is_locked_the_same_way(lockout_on, make_user):
+    make_user("root", password=PASSWORD, is_staff=True, is_superuser=True)
+    client = Client()
+
+    def admin_login(password):
+        return client.post(
+            "/django-admin/login/?next=/django-admin/",
+            {"username": "root", "password": password, "next": "/django-admin/"},
+            REMOTE_ADDR=ATTACKER,
+        )
+
+    for n in range(5):
+        answer = admin_login(f"guess-{n}")
+    assert answer.status_code == 429 and LOCKED_TEXT in answer.content.decode()
+    assert admin_login(PASSWORD).status_code == 429
+    call_command("unlock_login", "root")
+    assert admin_login(PASSWORD).status_code == 302
