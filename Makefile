@@ -58,6 +58,7 @@ test: $(VENV)/.dev test-system-deps lint
 
 check-deploy: $(VENV)/.runtime
 	DJANGO_DEBUG=0 SECRET_KEY=$$(openssl rand -hex 40) ALLOWED_HOSTS=market.example.com \
+	  FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

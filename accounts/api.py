@@ -7,13 +7,17 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import selectors, services
+from core.throttling import SignInThrottle
+
+from . import lockout, selectors, services
 from .models import Notification, Project, Tenant
 from .permissions import is_platform_admin
 from .workspace import signed_in_user
@@ -73,6 +77,70 @@ class MeView(APIView):
             "tenants": TenantSerializer(tenants, many=True, context={"roles": roles}).data,
         }
         return Response(data)
+
+
+class SignInLockedOut(exceptions.APIException):
+    """429: this username is locked for the caller's address; `wait` becomes Retry-After."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+    def __init__(self, *, wait: int | None) -> None:
+        super().__init__(lockout.lockout_message(wait), code=self.default_code)
+        self.wait = wait
+
+
+class TokenSerializer(AuthTokenSerializer):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        request = self.context["request"]
+        try:
+            return super().validate(attrs)
+        except serializers.ValidationError:
+            # Axes flags the request it refused (or that just locked the pair).
+            if lockout.is_locked_out(request):
+                raise SignInLockedOut(
+                    wait=lockout.retry_after_seconds(request, attrs.get("username", ""))
+                ) from None
+            raise
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+ErrorSerializer = inline_serializer(
+    "SignInError",
+    fields={
+        "status": serializers.IntegerField(),
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "fields": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        ),
+    },
+)
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Sign in with username and password for an API token. Too many failures of one
+    username from one address lock it (429 `locked_out` with Retry-After); one address is
+    also throttled across usernames (429 `throttled`)."""
+
+    serializer_class = TokenSerializer
+    authentication_classes = ()  # the anonymous door: a stale token header must not stop it
+    throttle_classes = (SignInThrottle,)
+
+    @extend_schema(
+        request=TokenSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        summary="Exchange a username and password for an API token",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
 
 
 class TenantViewSet(viewsets.ReadOnlyModelViewSet):

@@ -8,6 +8,9 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and tenancy")
 
     def ready(self):
-        from . import permissions
+        from axes.signals import user_locked_out
+
+        from . import lockout, permissions
 
         post_migrate.connect(permissions.ensure_platform_admin_group, sender=self)
+        user_locked_out.connect(lockout.on_user_locked_out, dispatch_uid="accounts-lockout-audit")

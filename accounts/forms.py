@@ -1,5 +1,31 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from . import lockout
+
+
+class LockoutAwareMixin:
+    """A refused sign-in says why when axes locked the account for this address, instead of
+    the usual "wrong username or password" (which would invite more guesses)."""
+
+    def get_invalid_login_error(self) -> ValidationError:
+        request = getattr(self, "request", None)
+        if lockout.is_locked_out(request):
+            username = getattr(self, "cleaned_data", {}).get("username") or ""
+            seconds = lockout.retry_after_seconds(request, username)
+            return ValidationError(lockout.lockout_message(seconds), code="locked_out")
+        return super().get_invalid_login_error()  # type: ignore[misc]
+
+
+class LoginForm(LockoutAwareMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LockoutAwareMixin, AdminAuthenticationForm):
+    pass
 
 
 class ProjectForm(forms.Form):

@@ -75,6 +75,8 @@ def tenant_owners(*, tenant: Tenant | int) -> list[User]:
 def platform_admins(*, excluding_tenant: Tenant | None = None) -> QuerySet[User]:
     """Everyone who may act as a platform admin (through the group, directly, or superuser),
     optionally without the members of one tenant (who may not decide for it)."""
+    # Permissions are answered by our backend (axes', first in the list, only refuses
+    # locked-out sign-ins); with several backends Django asks which one.
     admins = User.objects.with_perm(
         PLATFORM_ADMIN_PERMISSION, is_active=True, backend="accounts.backends.HeaderUserBackend"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from core.errors import FieldErrors, messages_by_field
 
 from .backends import UNREAD_CACHE_ATTR
 from .errors import AccountsErrorCode
-from .guards import require_owner
+from .guards import require_owner, require_platform_admin
 from .models import RESERVED_NAMESPACES, AuditEntry, Membership, Notification, Project, Tenant, User
 from .permissions import ADMIN_CACHE_ATTR, PLATFORM_ADMIN_GROUP, ensure_platform_admin_group
 
@@ -51,6 +52,79 @@ def record_audit(
         reason=reason,
         changes=changes or {},
     )
+
+
+def _login_subject(*, username: str, ip_address: str | None = None) -> models.Model | None:
+    """What a lockout's audit row is about: the account, or, for a username nobody has, the
+    attempts row axes keeps (its id stays in the trail after an unlock deletes it)."""
+    from axes.models import AccessAttempt
+
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    attempts = AccessAttempt.objects.filter(username=username)
+    if ip_address:
+        attempts = attempts.filter(ip_address=ip_address)
+    return attempts.order_by("-attempt_time").first()
+
+
+def record_login_lockout(
+    *, username: str, ip_address: str, failures: int, until: datetime | None
+) -> AuditEntry | None:
+    """Axes locked a username for one client address: the trail says who, from where, how
+    many failures and until when (platform admins read it, and may unlock sooner)."""
+    with transaction.atomic():
+        subject = _login_subject(username=username, ip_address=ip_address)
+        if subject is None:
+            return None
+        return record_audit(
+            actor=None,
+            action="login.locked_out",
+            obj=subject,
+            to_state="locked",
+            changes={
+                "username": username,
+                "ip_address": ip_address,
+                "failures": failures,
+                "until": until.isoformat() if until else None,
+            },
+        )
+
+
+def unlock_login(
+    *,
+    actor: User | None,
+    username: str,
+    ip_address: str | None = None,
+    reason: str = "",
+) -> int:
+    """Lifts a lockout before its cool-off ends: the failed attempts of `username` (from one
+    address, or from all) are forgotten. `actor` None is the operator's shell (the
+    `unlock_login` command); anyone else must be a platform admin. Returns the rows cleared."""
+    from axes.utils import reset
+
+    if actor is not None:
+        require_platform_admin(user=actor)
+    if not username:
+        raise ValueError("unlock_login needs a username (an empty one would unlock everyone)")
+    with transaction.atomic():
+        subject = _login_subject(username=username, ip_address=ip_address)
+        cleared = reset(username=username, ip=ip_address or None)
+        if subject is not None and cleared:
+            record_audit(
+                actor=actor,
+                action="login.unlocked",
+                obj=subject,
+                from_state="locked",
+                to_state="unlocked",
+                reason=reason,
+                changes={
+                    "username": username,
+                    "ip_address": ip_address or "",
+                    "attempts_cleared": cleared,
+                },
+            )
+    return cleared
 
 
 def _project_clashes(

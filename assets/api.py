@@ -410,12 +410,23 @@ class VersionViewSet(viewsets.ModelViewSet):
         "default cluster); READY CatalogSources of the tenant on the chosen cluster; packages "
         "and channels of the chosen CatalogSource.",
     )
-    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
-    def options(self, request):
-        asset = selectors.get_asset_for(
-            user=request.user, asset_id=request.query_params.get("asset")
-        )
+    # The URL stays /versions/options/, but the method must not be called `options`: that
+    # name is DRF's handler of the HTTP OPTIONS method, which it would shadow on every route.
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="options",
+        url_name="options",
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def version_options(self, request):
         params = request.query_params
+        if not params.get("asset"):
+            raise serializers.ValidationError({"asset": [_("This query parameter is required.")]})
+        if not params["asset"].isdigit():
+            raise serializers.ValidationError({"asset": [_("A valid integer is required.")]})
+        asset = selectors.get_asset_for(user=request.user, asset_id=params["asset"])
         form = VersionForm(
             initial={k: params.get(k) for k in ("project", "cluster", "catalog_source")},
             asset=asset,

@@ -3,14 +3,14 @@
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.models import Project, Tenant
-from accounts.permissions import IsPlatformAdmin
+from accounts.permissions import IsPlatformAdmin, is_platform_admin
 
 from . import selectors, services
 from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
@@ -80,16 +80,76 @@ class ClusterSerializer(serializers.ModelSerializer):
             _choices_from(self.fields["projects"], selectors.linkable_projects(user=request.user))
 
 
+class ClusterChoiceSerializer(serializers.ModelSerializer):
+    """What a non-admin needs to choose a cluster: its name, flags and whether it is ready.
+    Never its API URL, its namespaces, its errors or the projects (of every tenant) linked."""
+
+    ready = serializers.SerializerMethodField(
+        help_text="The platform reached the cluster and OLM's API groups are served."
+    )
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            "is_default",
+            "is_sandbox",
+            "skip_tls_verify",
+            "external_access",
+            "connection_state",
+            "olm_available",
+            "ready",
+        ]
+        read_only_fields = fields
+
+    def get_ready(self, cluster: Cluster) -> bool:
+        return (
+            cluster.connection_state == Cluster.ConnectionState.CONNECTED
+            and cluster.olm_available is True
+        )
+
+
+def _cluster_views(*, many: bool) -> PolymorphicProxySerializer:
+    return PolymorphicProxySerializer(
+        component_name="ClusterView",
+        serializers=[ClusterSerializer, ClusterChoiceSerializer],
+        resource_type_field_name=None,
+        many=many,
+    )
+
+
+CLUSTER_VIEW_DOC = (
+    "Platform admins get the whole `Cluster`; everyone else a `ClusterChoice`: what they need "
+    "to choose a cluster (name, flags, readiness), never its API URL or linked projects."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(responses=_cluster_views(many=True), description=CLUSTER_VIEW_DOC),
+    retrieve=extend_schema(responses=_cluster_views(many=False), description=CLUSTER_VIEW_DOC),
+)
 class ClusterViewSet(viewsets.ModelViewSet):
     """Everyone lists the clusters they may deploy to; platform admins manage them."""
 
     serializer_class = ClusterSerializer
     queryset = Cluster.objects.none()
 
+    def get_serializer_class(self):
+        if getattr(self, "swagger_fake_view", False) or is_platform_admin(self.request.user):
+            return ClusterSerializer
+        return ClusterChoiceSerializer
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return selectors.clusters_for(user=self.request.user).prefetch_related("projects")
+        clusters = selectors.clusters_for(user=self.request.user)
+        # Only admins see the linked projects (other tenants' among them).
+        return (
+            clusters.prefetch_related("projects")
+            if is_platform_admin(self.request.user)
+            else clusters
+        )
 
     def get_permissions(self):
         if self.action in ("list", "retrieve"):

@@ -6,6 +6,7 @@ cluster) and in production (PostgreSQL, Redis, gunicorn, real clusters).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",  # before accounts: accounts re-registers axes' lockout admin with an audited unlock
     "core",
     "marketplace",
     "accounts",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ActiveTenantMiddleware",
     "core.middleware.DomainErrorMiddleware",
+    # Last, as axes asks: it turns a refused sign-in into a 429 (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -132,6 +136,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Brute-force protection (django-axes): LOGIN_FAILURE_LIMIT failed sign-ins of one username
+# from one client address lock that pair for LOGIN_COOLOFF_SECONDS, on the login page, the
+# admin's and the API token endpoint alike. The cool-off runs from the failure that locked
+# it (attempts while locked are refused, not counted). Platform admins unlock sooner (Django
+# admin → Access attempts → "Unlock", or `manage.py unlock_login USERNAME`), audited.
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_COOLOFF_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept (the lockouts are audited)
+AXES_VERBOSE = False
+# Proxies in front of the web process that append to X-Forwarded-For (an ingress: 1). The
+# lockout and the API throttles read the client address through them; 0 trusts no header.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -139,10 +162,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# The first loads the session's user with the header's admin flag and unread count in one
-# query (accounts.backends); Django's own stays listed so sessions signed in through it
-# before stay valid.
+# axes' first (it only refuses locked-out sign-ins); then ours, which loads the session's
+# user with the header's admin flag and unread count in one query (accounts.backends);
+# Django's own stays listed so sessions signed in through it before stay valid.
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "accounts.backends.HeaderUserBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -292,11 +316,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# REST API: session (browser) and token (scripts) authentication, one error shape.
+# REST API: token (scripts) and session (browser) authentication, one error shape. Token
+# comes first: the first class names the challenge, so an anonymous call is a 401 with
+# `WWW-Authenticate: Token` (session authentication has none and would make it a 403).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -304,6 +330,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # Throttles per scope (N/second|minute|hour|day; empty switches a scope off); over the
+    # rate a call is a 429 with Retry-After. Cached in the default cache (Redis when set).
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.AnonThrottle", "core.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "120/minute") or None,
+        "user": os.environ.get("API_THROTTLE_USER", "1200/minute") or None,
+        "sign_in": os.environ.get("API_THROTTLE_SIGN_IN", "20/minute") or None,
+    },
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Operator Marketplace API",
@@ -351,8 +386,14 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_SAMESITE = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
+# The language switcher's cookie (django_language) follows the session cookie: Secure in
+# production, the same SameSite, and no script reads it (HttpOnly).
+LANGUAGE_COOKIE_SECURE = env_bool("LANGUAGE_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+LANGUAGE_COOKIE_SAMESITE = os.environ.get("LANGUAGE_COOKIE_SAMESITE", SESSION_COOKIE_SAMESITE)
+LANGUAGE_COOKIE_HTTPONLY = env_bool("LANGUAGE_COOKIE_HTTPONLY", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

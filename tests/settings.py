@@ -44,6 +44,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
+LANGUAGE_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -73,3 +74,10 @@ FIELD_ENCRYPTION_KEYS = [
     "Zq4XcYb3D2l1XK1vQ8m9yWc6Qf0bH5nJk7tT2rS4uA0=",
 ]
 MEDIA_ROOT = DATA_DIR / "test-media"
+# The suite signs in and calls the API far more often than a person: no lockout and no
+# throttle here. tests/accounts/test_brute_force.py switches both on and drives them.
+AXES_ENABLED = False
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "sign_in": None},
+}

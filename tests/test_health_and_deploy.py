@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -62,6 +63,34 @@ def test_production_settings_pass_check_deploy():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+COOKIE_PROBE = """
+import django, json
+django.setup()
+from django.test import Client
+client = Client(HTTP_HOST="market.example.com", enforce_csrf_checks=False)
+response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"}, secure=True)
+morsel = response.cookies["django_language"]
+print(json.dumps({"status": response.status_code, "secure": bool(morsel["secure"]),
+                  "samesite": morsel["samesite"], "httponly": bool(morsel["httponly"])}))
+"""
+
+
+def test_production_language_cookie_is_secure_samesite_and_httponly():
+    """django_language is set over HTTPS like the session cookie: Secure, SameSite=Lax,
+    HttpOnly (no script reads it)."""
+    result = subprocess.run(
+        [sys.executable, "-c", COOKIE_PROBE],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    cookie = json.loads(result.stdout.strip().splitlines()[-1])
+    assert cookie == {"status": 302, "secure": True, "samesite": "Lax", "httponly": True}
 
 
 def test_production_refuses_to_start_without_a_secret_key():

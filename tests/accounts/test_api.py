@@ -34,11 +34,31 @@ def test_bad_credentials_get_a_field_error(make_user):
 
 
 def test_anonymous_requests_get_the_standard_error_body(db):
+    """401 with the challenge to answer (RFC 9110 §15.5.2), not 403: who you are is missing."""
     response = APIClient().get("/api/v1/projects/")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
     body = response.json()
     assert set(body) == {"status", "code", "detail"}
-    assert body["code"] == "not_authenticated"
+    assert body["code"] == "not_authenticated" and body["status"] == 401
+
+
+def test_a_rejected_token_is_a_401_and_a_forbidden_user_still_a_403(make_user, client):
+    response = APIClient(HTTP_AUTHORIZATION="Token not-a-token").get("/api/v1/me/")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert response.json()["code"] == "authentication_failed"
+    # Signed in (by token or by the browser's session) but not allowed: 403, no challenge.
+    user = make_user("carol")
+    token = APIClient().post(
+        "/api/v1/auth/token/", {"username": "carol", "password": user.raw_password}
+    )
+    by_token = APIClient(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    assert by_token.get("/api/v1/me/").json()["username"] == "carol"
+    forbidden = by_token.post("/api/v1/clusters/", {"name": "x"})
+    assert forbidden.status_code == 403 and "WWW-Authenticate" not in forbidden
+    client.force_login(user)
+    assert client.get("/api/v1/me/").json()["username"] == "carol"
+    assert client.post("/api/v1/clusters/", {"name": "x"}).status_code == 403
 
 
 def test_me_lists_tenants_with_roles(api):

@@ -325,7 +325,31 @@ def test_version_options_walk_the_cascade(api, make_asset, make_catalog, default
         },
     ).json()
     assert explicit["packages"] == options["packages"]
-    assert api.get("/api/v1/versions/options/").status_code == 404
+    # An asset that is not the caller's is "not found"; no asset at all is a bad request.
+    assert api.get("/api/v1/versions/options/", {"asset": 999999}).status_code == 404
+
+
+@pytest.mark.parametrize("query", [{}, {"asset": ""}, {"asset": "abc"}])
+def test_version_options_without_an_asset_name_the_parameter(api, query):
+    assert_error(api.get("/api/v1/versions/options/", query), 400, "asset")
+
+
+def test_options_requests_describe_versions_and_their_timeline(api, make_asset, make_version):
+    """HTTP OPTIONS is DRF's metadata answer on every version route (the `options/` list
+    action must not shadow it), and GET /versions/options/ still lists the choices."""
+    version = make_version(make_asset(api.tenant))
+    for url in (
+        "/api/v1/versions/",
+        f"/api/v1/versions/{version.pk}/",
+        f"/api/v1/versions/{version.pk}/timeline/",
+        "/api/v1/versions/options/",
+    ):
+        response = api.options(url)
+        assert response.status_code == 200, (url, response.content)
+        assert response.json()["name"], url
+        assert "GET" in response["Allow"], url
+    assert "PATCH" in api.options(f"/api/v1/versions/{version.pk}/")["Allow"]
+    assert api.get("/api/v1/versions/options/", {"asset": version.asset_id}).status_code == 200
 
 
 def test_versions_create_edit_delete(api, make_asset, make_catalog, default_cluster):

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
@@ -372,6 +372,50 @@ def test_project_links_decide_who_sees_a_cluster(platform_admin, tenant_with_own
     assert response.status_code == 200, response.json()
     assert sorted(response.json()["projects"]) == sorted([project.pk, other.pk])
     assert set(linked.projects.all()) == {project, other}
+
+
+def test_non_admins_see_only_what_they_need_to_choose_the_default_cluster(
+    platform_admin, tenant_with_owner
+):
+    """The default cluster is open to every tenant: the others' project ids linked to it, its
+    internal API URL, namespaces and last error are the platform's business, not theirs."""
+    rival, rival_owner = tenant_with_owner("rival")
+    theirs = account_services.create_project(
+        actor=rival_owner, tenant=rival, name="secret", namespace="rival-secret"
+    )
+    default = _register(platform_admin, name="shared", is_default=True, projects=[theirs])
+    Cluster.objects.filter(pk=default.pk).update(
+        connection_state="connected", olm_available=True, last_error="dial 10.0.0.1:6443"
+    )
+    _, owner = tenant_with_owner("buyers")
+    api = APIClient()
+    api.force_authenticate(owner)
+    detail = api.get(f"/api/v1/clusters/{default.pk}/")
+    assert detail.status_code == 200
+    assert detail.json() == {
+        "id": default.pk,
+        "name": "shared",
+        "is_default": True,
+        "is_sandbox": False,
+        "skip_tls_verify": False,
+        "external_access": "NodePort",
+        "connection_state": "connected",
+        "olm_available": True,
+        "ready": True,
+    }
+    listed = api.get("/api/v1/clusters/").json()["results"]
+    assert listed == [detail.json()]
+    assert "10.0.0.1" not in api.get("/api/v1/clusters/").content.decode()
+    # The HTML pages of a cluster are the admins' alone.
+    client = Client()
+    client.force_login(owner)
+    assert client.get(f"/clusters/{default.pk}/").status_code == 403
+    # Admins still see everything.
+    admin_api = APIClient()
+    admin_api.force_authenticate(platform_admin)
+    full = admin_api.get(f"/api/v1/clusters/{default.pk}/").json()
+    assert full["api_url"] == "https://10.0.0.1:6443" and full["projects"] == [theirs.pk]
+    assert full["last_error"] == "dial 10.0.0.1:6443" and full["catalog_namespace"] == "olm"
 
 
 def test_cluster_list_queries_stay_constant(platform_admin, client, django_assert_max_num_queries):
