@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, shared_task, states
+from celery.signals import after_task_publish
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from clusters import kube
@@ -51,17 +51,58 @@ class ProvisioningTask(Task):
             records.mark_failed(installation_id=args[0], reason=message[:2000])
 
 
+class InstallTask(ProvisioningTask):
+    """Marks every run of the install job on its installation (started, returned), so the
+    sync tells a lost job from one that merely waits in the queue."""
+
+    def before_start(self, task_id, args, kwargs):
+        if args:
+            records.record_job_started(installation_id=args[0], now=timezone.now())
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        if args:
+            # A retry was sent again before this returns: that delivery now waits.
+            records.record_job_returned(
+                installation_id=args[0], now=timezone.now(), retrying=status == states.RETRY
+            )
+
+
+@after_task_publish.connect(sender="provisioning.tasks.install_operator")
+def _install_job_sent(sender: str | None = None, body: Any = None, **kwargs: Any) -> None:
+    """The broker has the install job: from now on it waits in the queue, not lost."""
+    args = body[0] if isinstance(body, list | tuple) and body else None
+    if args:
+        records.record_job_sent(installation_id=int(args[0]), now=timezone.now())
+
+
 def _load(installation_id: int) -> Installation | None:
     return (
         Installation.objects.select_related("cluster", "version").filter(pk=installation_id).first()
     )
 
 
+def request_sync(cluster_id: int, *, countdown: float = 0) -> bool:
+    """Sends the cluster's sync job unless one is already queued: a burst of installs (or
+    of beat rounds behind a slow cluster) asks for it many times and gets one."""
+    now = timezone.now()
+    stale_after = timedelta(seconds=settings.INSTALL_SYNC_QUEUED_STALE)
+    if not records.claim_sync_queue(cluster_id=cluster_id, now=now, stale_after=stale_after):
+        return False
+    # Expires when its mark goes stale: a message never started makes way for the next.
+    expires = settings.INSTALL_SYNC_QUEUED_STALE
+    if countdown:
+        sync_cluster.apply_async((cluster_id,), countdown=countdown, expires=expires + countdown)
+    else:
+        sync_cluster.apply_async((cluster_id,), expires=expires)
+    return True
+
+
 def _follow_soon(cluster_id: int) -> None:
-    sync_cluster.apply_async((cluster_id,), countdown=1)
+    records.sync_soon(cluster_id=cluster_id)
+    request_sync(cluster_id, countdown=1)
 
 
-@shared_task(base=ProvisioningTask, bind=True, **CLUSTER_JOB_RETRY)
+@shared_task(base=InstallTask, bind=True, **CLUSTER_JOB_RETRY)
 def install_operator(self: Task, installation_id: int) -> str | None:
     """Namespace → OperatorGroup (reuse the one there) → Subscription, by server-side apply."""
     installation = _load(installation_id)
@@ -250,11 +291,14 @@ def _about(installation: Installation) -> Callable[[dict[str, Any]], bool]:
     return about
 
 
-def _resubmit_if_stale(installation: Installation, now: datetime) -> bool:
-    """A lost or killed install job: start it again (the job is idempotent)."""
-    changed_at = installation.status_changed_at or installation.created_at
-    if now - changed_at <= timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER):
+def _resubmit_if_lost(installation: Installation, now: datetime, *, since: datetime) -> bool:
+    """A lost install job (never reached the broker, or its worker was killed): start it
+    again (the job is idempotent). One that waits in the queue is left alone."""
+    after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
+    if not records.install_job_lost(installation, now=now, after=after, since=since):
         return False
+    logger.warning("install job of %s lost: sending it again", installation.pk)
+    records.forget_lost_job(installation_id=installation.pk)
     install_operator.delay(installation.pk)
     return True
 
@@ -311,32 +355,33 @@ def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessme
     info["crds"], info["crds_of"] = crds, info.get("name", "")
 
 
-def _cluster_lock(cluster_id: int) -> str:
-    return f"provisioning:sync-cluster:{cluster_id}"
-
-
 @shared_task(acks_late=True)
 def sync_cluster(cluster_id: int, force: bool = False) -> int:
-    """Follows one cluster's installations with one list call per kind, whatever their number.
+    """Follows one cluster's installations with a constant number of list calls (selected,
+    paged), whatever their number, and writes only what changed.
 
-    One run per cluster at a time: a run that finds another still going skips, so syncs of
-    a slow cluster never pile up in front of install jobs.
+    One run per cluster at a time (a lease in the database, so it holds across processes
+    and brokers): a run that finds another still going sends itself again a second later
+    and stays the one queued, so no news is missed and syncs never pile up.
     """
-    if not cache.add(_cluster_lock(cluster_id), True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
-        return 0
-    try:
-        return _sync_cluster(cluster_id, force=force)
-    finally:
-        cache.delete(_cluster_lock(cluster_id))
-
-
-def _sync_cluster(cluster_id: int, *, force: bool) -> int:
     now = timezone.now()
-    installations = list(
-        selectors.installations_to_follow(cluster_id=cluster_id, now=now, force=force)
-    )
-    if not installations:
+    lease = timedelta(seconds=settings.INSTALL_SYNC_LOCK_SECONDS)
+    if not records.start_sync(cluster_id=cluster_id, now=now, lease=lease):
+        request_sync(cluster_id, countdown=1)
         return 0
+    changed = False
+    try:
+        followed, changed = _sync_cluster(cluster_id, now=now)
+        return followed
+    finally:
+        records.finish_sync(cluster_id=cluster_id, changed=changed, now=timezone.now())
+
+
+def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
+    """(installations looked at, whether anything changed)."""
+    installations = list(selectors.installations_to_follow(cluster_id=cluster_id))
+    if not installations:
+        return 0, False
     gateway = kube.gateway_for(installations[0].cluster)
     namespaces = {installation.namespace for installation in installations}
     try:
@@ -347,7 +392,7 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
             records.record_sync_forbidden(
                 installation_ids=[i.pk for i in installations], reason=exc.message
             )
-        return 0
+        return 0, False
     by_name = _by_namespace_and_name(subscriptions)
     # OLM resolves a namespace's Subscriptions together: one Manual one makes every
     # InstallPlan there Manual (catalog/operator.go syncResolvingNamespace).
@@ -365,15 +410,17 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
     events_by_namespace: dict[str, list[dict]] = defaultdict(list)
     for event in events:
         events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
-    known_uids = selectors.known_event_uids(installations=installations)
+    known_uids = selectors.known_event_uids(cluster_id=cluster_id)
+    changed = False
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
-            if _resubmit_if_stale(installation, now):
-                records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
+            since = installation.status_changed_at or installation.created_at
+            changed |= _resubmit_if_lost(installation, now, since=since)
             continue
         subscription = by_name.get((installation.namespace, installation.subscription_name))
         if subscription is None and installation.status == Installation.Status.SUBSCRIBING:
-            _resubmit_if_stale(installation, now)
+            since = installation.subscribed_at or installation.status_changed_at or now
+            changed |= _resubmit_if_lost(installation, now, since=since)
             continue
         assessment = assess(
             subscription=subscription,
@@ -384,30 +431,28 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
             namespace_manual=installation.namespace in manual_namespaces,
         )
         _with_owned_crds(gateway, installation, assessment)
-        changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
-        if installation.is_cluster_wide:
-            records.mirror_to_project_uses(provider_id=installation.pk)
-        records.record_cluster_events(
-            installation_id=installation.pk,
-            rows=timeline_rows(
-                events_by_namespace[installation.namespace],
-                namespace=installation.namespace,
-                about=_about(installation),
-                known_uids=known_uids,
-            ),
+        # Only news is written: an unchanged installation costs no query.
+        if records.assessment_changes(installation, assessment):
+            changed |= records.record_assessment(
+                installation_id=installation.pk, assessment=assessment
+            )
+            if installation.is_cluster_wide:
+                records.mirror_to_project_uses(provider_id=installation.pk)
+        rows = timeline_rows(
+            events_by_namespace[installation.namespace],
+            namespace=installation.namespace,
+            about=_about(installation),
+            known_uids=known_uids,
         )
-        records.record_sync_schedule(installation_id=installation.pk, changed=changed, now=now)
-    return len(installations)
+        if rows:
+            records.record_cluster_events(installation_id=installation.pk, rows=rows)
+            changed = True
+    return len(installations), changed
 
 
 @shared_task(acks_late=True)
 def sync_installations() -> int:
-    """Periodic: one `sync_cluster` job per cluster with installations due a look.
-
-    Each job expires if no worker starts it within a sync interval: the next round asks
-    again, so a backlog never grows.
-    """
+    """Periodic: asks for one `sync_cluster` job per cluster due a look (at most one queued
+    per cluster, however slow the cluster or long the queue)."""
     cluster_ids = list(selectors.clusters_to_follow(now=timezone.now()))
-    for cluster_id in cluster_ids:
-        sync_cluster.apply_async((cluster_id,), expires=max(settings.INSTALL_SYNC_INTERVAL, 1))
-    return len(cluster_ids)
+    return sum(request_sync(cluster_id) for cluster_id in cluster_ids)

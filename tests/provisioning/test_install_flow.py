@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from provisioning import records, services, tasks
-from provisioning.models import Installation
+from provisioning.models import ClusterSync, Installation
 from tests.conftest import sandbox_object, wait_until
 
 from .conftest import PACKAGE, channel_head
@@ -505,23 +505,28 @@ def test_sync_costs_list_calls_per_cluster_not_gets_per_installation(
         assert installation.status in ("installing", "installed")
 
 
-def test_long_pending_installations_are_looked_at_less_often(
+def test_a_quiet_cluster_is_looked_at_less_often(
     buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks
 ):
     from django.utils import timezone
+
+    from provisioning import selectors
 
     installation = _install(
         buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks
     )
     now = timezone.now()
-    records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
+    records.finish_sync(cluster_id=installation.cluster_id, changed=True, now=now)
     for _ in range(20):
-        records.record_sync_schedule(installation_id=installation.pk, changed=False, now=now)
-    installation.refresh_from_db()
-    assert (installation.next_sync_at - now).total_seconds() == 32
-    records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
-    installation.refresh_from_db()
-    assert installation.next_sync_at is None and installation.quiet_syncs == 0
+        records.finish_sync(cluster_id=installation.cluster_id, changed=False, now=now)
+    sync = ClusterSync.objects.get(cluster_id=installation.cluster_id)
+    assert (sync.next_tick_at - now).total_seconds() == 32
+    assert installation.cluster_id not in set(selectors.clusters_to_follow(now=now))
+    # Something asked of the cluster (an install, a channel change): looked at again.
+    records.sync_soon(cluster_id=installation.cluster_id)
+    sync.refresh_from_db()
+    assert sync.next_tick_at is None and sync.quiet_ticks == 0
+    assert installation.cluster_id in set(selectors.clusters_to_follow(now=now))
 
 
 def test_the_listed_version_is_installed_even_when_the_channel_moved_on(
