@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/sync_tick.py [--sizes 10,100,1000] [--redis-db 7]
 
-Uses PostgreSQL (database `bench_sync_tick` on 127.0.0.1:5432, created and dropped here)
+Uses PostgreSQL (database `bench_sync_tick`, or $BENCH_DATABASE, on 127.0.0.1:5432, created
+and dropped here)
 when it answers, else a SQLite file; the sandbox cluster served in this process (its
 controllers ticked from here between syncs while the operators install). For each size, the installations are created (rows
 straight in the database, then the real `install_operator` job run inline against the
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 FERNET_KEY = "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y="
 TOKEN = "bench-token"
-DB_NAME = "bench_sync_tick"
+DB_NAME = os.environ.get("BENCH_DATABASE", "bench_sync_tick")
 
 
 def _free_port() -> int:
@@ -193,7 +194,7 @@ def _reference_seconds(sandbox_url: str, page: int) -> float:
             return time.perf_counter() - started
 
 
-def _timed_tick(sandbox, cluster_id: int):
+def _timed_tick(sandbox, cluster_id: int, profile: bool = False):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -201,9 +202,36 @@ def _timed_tick(sandbox, cluster_id: int):
 
     sandbox.clear_request_log()
     with CaptureQueriesContext(connection) as queries:
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         started = time.perf_counter()
         sync_cluster(cluster_id, True)
         seconds = time.perf_counter() - started
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    if profile:
+        import collections
+
+        for r in sandbox.request_log:
+            print(r.method, r.path, r.query)
+        events, _rv = sandbox.store.list(sandbox.store.type_for("v1", "Event"), None)
+        print(
+            collections.Counter(
+                (
+                    e["involvedObject"].get("apiVersion"),
+                    e["involvedObject"].get("kind"),
+                    e.get("reason"),
+                )
+                for e in events
+            ).most_common(30)
+        )
     calls = [r for r in sandbox.request_log if r.path.startswith(("/api", "/apis"))]
     writes = [
         q["sql"]
@@ -217,6 +245,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--redis-db", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="cProfile the timed ticks")
     parser.add_argument("--timeout", type=float, default=900, help="per size, to converge")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -266,7 +295,7 @@ def main() -> int:
                 sandbox.tick()
             sync_cluster(cluster.pk, True)
         sync_cluster(cluster.pk, True)  # the last news (events) written: now nothing changes
-        seconds, calls, statements, writes = _timed_tick(sandbox, cluster.pk)
+        seconds, calls, statements, writes = _timed_tick(sandbox, cluster.pk, args.profile)
         reference = _reference_seconds(sandbox.url, int(settings.KUBE_LIST_PAGE_SIZE))
         rows.append((size, seconds, calls, statements, writes, reference))
         print(

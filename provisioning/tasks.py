@@ -32,6 +32,7 @@ from .olm import (
     OPERATORS_V1ALPHA1,
     assess,
     crd_summary,
+    install_plan_matters,
     namespace_manifest,
     operator_group_manifest,
     subscription_manifest,
@@ -305,19 +306,45 @@ def _resubmit_if_lost(installation: Installation, now: datetime, *, since: datet
 
 def _observe(
     gateway: kube.Gateway, namespaces: set[str]
-) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+) -> tuple[list[dict], dict[str, dict[str, dict]], dict[str, dict[str, dict]], list[dict]]:
     """What OLM wrote in our namespaces: Subscriptions (all of each namespace: OLM resolves
-    them together), InstallPlans, CSVs and Events, each list paged and namespace-scoped."""
+    them together), CSVs, the InstallPlans where one matters and Events, each list paged
+    and namespace-scoped (or cluster-wide past a few namespaces): a constant number of
+    calls whatever the number of installations."""
     subscriptions = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "Subscription", namespaces)
-    plans = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", namespaces)
     # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
-    csvs = gateway.list_in_namespaces(
+    csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
+    for csv in gateway.list_in_namespaces(
         OPERATORS_V1ALPHA1,
         "ClusterServiceVersion",
         namespaces,
         label_selector=f"!{COPIED_FROM_LABEL}",
+    ):
+        csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
+    by_namespace: dict[str, list[dict]] = defaultdict(list)
+    for subscription in subscriptions:
+        by_namespace[subscription["metadata"].get("namespace", "")].append(subscription)
+    # A namespace with no Subscription yet may get one (and its plan) any moment.
+    plan_namespaces = {
+        namespace
+        for namespace in namespaces
+        if not by_namespace[namespace]
+        or any(install_plan_matters(s, csvs_by_ns[namespace]) for s in by_namespace[namespace])
+    }
+    plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
+    if plan_namespaces:
+        for plan in gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", plan_namespaces):
+            plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
+    # Only OLM's Events (of the kinds `_about` keeps): the pods' and ReplicaSets' of every
+    # operator stay on the server.
+    events = gateway.list_in_namespaces(
+        "v1", "Event", namespaces, field_selector=f"involvedObject.apiVersion={OPERATORS_V1ALPHA1}"
+    ) + gateway.list_in_namespaces(
+        "v1",
+        "Event",
+        namespaces,
+        field_selector=f"involvedObject.apiVersion={OPERATORS_V1},involvedObject.kind=OperatorGroup",
     )
-    events = gateway.list_in_namespaces("v1", "Event", namespaces)
     # OLM reports a namespace's resolution failures on the Namespace object; the recorder
     # files Events about cluster-scoped objects in `default` (client-go tools/record).
     with contextlib.suppress(kube.ForbiddenError):  # the Subscription's condition says it too
@@ -325,7 +352,7 @@ def _observe(
             "v1", "Event", namespace="default", field_selector="involvedObject.kind=Namespace"
         )
     unique = {(e.get("metadata") or {}).get("uid") or id(e): e for e in events}
-    return subscriptions, plans, csvs, list(unique.values())
+    return subscriptions, plans_by_ns, csvs_by_ns, list(unique.values())
 
 
 def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessment: Any) -> None:
@@ -385,7 +412,7 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
     gateway = kube.gateway_for(installations[0].cluster)
     namespaces = {installation.namespace for installation in installations}
     try:
-        subscriptions, plans, csvs, events = _observe(gateway, namespaces)
+        subscriptions, plans_by_ns, csvs_by_ns, events = _observe(gateway, namespaces)
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
         if isinstance(exc, kube.ForbiddenError):
@@ -401,12 +428,6 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
         for s in subscriptions
         if (s.get("spec") or {}).get("installPlanApproval") == "Manual"
     }
-    plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
-    csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
-    for plan in plans:
-        plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
-    for csv in csvs:
-        csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
     events_by_namespace: dict[str, list[dict]] = defaultdict(list)
     for event in events:
         events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
