@@ -5,7 +5,8 @@
 Uses PostgreSQL (database `bench_provisioning`, or $BENCH_DATABASE, on 127.0.0.1:5432,
 created and dropped here) when it answers, else a SQLite file; Redis on 127.0.0.1:6379
 (db 12 unless --redis-db); a real Celery worker (one, `--concurrency` processes, on every
-queue) and beat started here; the sandbox cluster served in this process (tick 0.1 s).
+queue) and beat started here; the sandbox cluster (tick 0.1 s) in a process of its own,
+as a real API server is, asked over a pipe what it holds and how many calls it served.
 Each purchase is a real `place_order(pay_now=True)` in its own transaction; the
 `order_paid` signal enqueues the install. Each purchase is timed from its own commit,
 while the others are still being placed: a watcher thread notes when each Subscription
@@ -67,7 +68,8 @@ def _environment(data_dir, redis_db):
         "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
         "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "INSTALL_SYNC_INTERVAL": "1",
-        "CATALOG_SYNC_INTERVAL": "1",
+        # Catalogs are followed at the product's default pace (10 s): the catalog is READY
+        # before the burst, set up inline.
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": (
             f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -184,6 +186,76 @@ def _setup_catalog_and_version(sandbox_url, purchases):
     return buyer, projects, asset.plans.first(), cluster
 
 
+SANDBOX_PROCESS = """
+import json, sys
+from sandbox.server import SandboxCluster
+
+sandbox = SandboxCluster(port=int(sys.argv[1]), token=sys.argv[2], tick_interval=0.1).start()
+V1A1, V1 = "operators.coreos.com/v1alpha1", "operators.coreos.com/v1"
+print(json.dumps({"url": sandbox.url}), flush=True)
+
+
+def per_namespace(api_version, kind):
+    counts = {}
+    for obj in sandbox.store.scan(sandbox.store.type_for(api_version, kind)):
+        ns = obj["metadata"].get("namespace", "")
+        counts[ns] = counts.get(ns, 0) + 1
+    return counts
+
+
+for line in sys.stdin:
+    command = line.strip()
+    if command == "subscriptions":
+        answer = per_namespace(V1A1, "Subscription")
+    elif command == "groups":
+        answer = per_namespace(V1, "OperatorGroup")
+    elif command == "calls":
+        answer = sum(1 for r in sandbox.request_log if r.path.startswith(("/api", "/apis")))
+    elif command == "clear":
+        sandbox.clear_request_log()
+        answer = 0
+    else:
+        break
+    print(json.dumps(answer), flush=True)
+sandbox.stop()
+"""
+
+
+class _Sandbox:
+    """The sandbox cluster in its own process; `ask` one of the commands above."""
+
+    def __init__(self, env):
+        import json
+
+        self._json = json
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SANDBOX_PROCESS, str(_free_port()), TOKEN],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.url = json.loads(self.process.stdout.readline())["url"]
+
+    def ask(self, command):
+        with self._lock:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+            return self._json.loads(self.process.stdout.readline())
+
+    def stop(self):
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
 def _wait_for_worker(client, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -236,8 +308,8 @@ class _Pinger(threading.Thread):
 
 
 class _Watcher(threading.Thread):
-    """Notes, every 50 ms, when each namespace's Subscription appears (the sandbox's store)
-    and when its installation is installed (the database)."""
+    """Notes, every 50 ms, when each namespace's Subscription appears (asked of the
+    sandbox's process) and when its installation is installed (the database)."""
 
     def __init__(self, sandbox, namespaces):
         super().__init__(daemon=True)
@@ -251,15 +323,11 @@ class _Watcher(threading.Thread):
 
         from provisioning.models import Installation
 
-        subscription_type = self.sandbox.store.type_for(
-            "operators.coreos.com/v1alpha1", "Subscription"
-        )
         try:
             while not self._stop_event.is_set():
                 now = time.monotonic()
-                items, _rv = self.sandbox.store.list(subscription_type, None)
-                for item in items:
-                    self.subscribed.setdefault(item["metadata"]["namespace"], now)
+                for namespace in self.sandbox.ask("subscriptions"):
+                    self.subscribed.setdefault(namespace, now)
                 for namespace in Installation.objects.filter(status="installed").values_list(
                     "namespace", flat=True
                 ):
@@ -310,13 +378,11 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from sandbox.server import SandboxCluster
-
-    sandbox = SandboxCluster(port=_free_port(), token=TOKEN, tick_interval=0.1).start()
-    buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)
-
     venv_bin = Path(sys.executable).parent
     child_env = {**os.environ, **env, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
+    sandbox = _Sandbox(child_env)
+    buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)
+
     log = open(data_dir / "worker.log", "w")  # noqa: SIM115 - closed at the end
     worker = subprocess.Popen(
         [
@@ -363,7 +429,7 @@ def main():
     from orders import services as orders
     from provisioning.models import Installation
 
-    sandbox.clear_request_log()
+    sandbox.ask("clear")
     committed = {}
     watcher = _Watcher(sandbox, {p.namespace for p in projects})
     pinger = _Pinger(client)
@@ -388,21 +454,9 @@ def main():
     watcher.stop()
     subscribed, installed = watcher.subscribed, watcher.installed
 
-    api_calls = len([r for r in sandbox.request_log if r.path.startswith(("/api", "/apis"))])
-    subscription_type = sandbox.store.type_for("operators.coreos.com/v1alpha1", "Subscription")
-    items, _rv = sandbox.store.list(subscription_type, None)
-    per_namespace = {}
-    for item in items:
-        per_namespace[item["metadata"]["namespace"]] = (
-            per_namespace.get(item["metadata"]["namespace"], 0) + 1
-        )
-    group_type = sandbox.store.type_for("operators.coreos.com/v1", "OperatorGroup")
-    groups, _rv = sandbox.store.list(group_type, None)
-    groups_per_ns = {}
-    for group in groups:
-        ns = group["metadata"]["namespace"]
-        if ns.startswith("bench-"):
-            groups_per_ns[ns] = groups_per_ns.get(ns, 0) + 1
+    api_calls = sandbox.ask("calls")
+    per_namespace = sandbox.ask("subscriptions")
+    groups_per_ns = {ns: n for ns, n in sandbox.ask("groups").items() if ns.startswith("bench-")}
 
     job_runs = sum(Installation.objects.values_list("job_runs", flat=True))
     logged_runs = sum(

@@ -355,9 +355,15 @@ def _observe(
     return subscriptions, plans_by_ns, csvs_by_ns, list(unique.values())
 
 
-def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessment: Any) -> None:
+def _with_owned_crds(
+    gateway: kube.Gateway,
+    installation: Installation,
+    assessment: Any,
+    read: dict[str, dict[str, Any] | None],
+) -> None:
     """Adds the owned CRDs as the cluster serves them (scope, versions, openAPIV3Schema) to
-    the CSV's info, read once per CSV: the operand forms are built from them."""
+    the CSV's info, read once per CSV (and once per tick however many installations own
+    the same CRD: it is cluster-scoped, in `read`): the operand forms are built from them."""
     info = assessment.csv_info
     if not info:
         return
@@ -372,13 +378,18 @@ def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessme
         name = api.get("name") or ""
         if not name or name in crds:
             continue
-        try:
-            crd = gateway.get_or_none("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        except kube.KubeError as exc:
-            logger.info("cannot read CRD %s of %s: %s", name, installation, exc.message)
-            return  # e.g. 403 for CRDs: the forms fall back to the CSV alone; try next time
-        if crd is not None:
-            crds[name] = crd_summary(crd)
+        if name not in read:
+            try:
+                crd = gateway.get_or_none(
+                    "apiextensions.k8s.io/v1", "CustomResourceDefinition", name
+                )
+            except kube.KubeError as exc:
+                logger.info("cannot read CRD %s of %s: %s", name, installation, exc.message)
+                return  # e.g. 403 for CRDs: the forms fall back to the CSV alone; try next time
+            read[name] = crd_summary(crd) if crd is not None else None
+        summary = read[name]
+        if summary is not None:
+            crds[name] = summary
     info["crds"], info["crds_of"] = crds, info.get("name", "")
 
 
@@ -433,6 +444,7 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
         events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
     known_uids = selectors.known_event_uids(cluster_id=cluster_id)
     changed = False
+    crds_read: dict[str, dict[str, Any] | None] = {}
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
             since = installation.status_changed_at or installation.created_at
@@ -451,7 +463,7 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
             now=now,
             namespace_manual=installation.namespace in manual_namespaces,
         )
-        _with_owned_crds(gateway, installation, assessment)
+        _with_owned_crds(gateway, installation, assessment, crds_read)
         # Only news is written: an unchanged installation costs no query.
         if records.assessment_changes(installation, assessment):
             changed |= records.record_assessment(
