@@ -255,6 +255,10 @@ INSTALL_SYNC_INTERVAL = env_int("INSTALL_SYNC_INTERVAL", 3)
 INSTALL_RESUBMIT_AFTER = env_int("INSTALL_RESUBMIT_AFTER", 60)
 INSTALL_SYNC_LOCK_SECONDS = env_int("INSTALL_SYNC_LOCK_SECONDS", 120)
 INSTALL_SYNC_QUEUED_STALE = env_int("INSTALL_SYNC_QUEUED_STALE", 30)
+# A tick reads the Events of installations under way or changed within the last
+# INSTALL_EVENTS_AFTER_CHANGE seconds, and everyone's every INSTALL_EVENTS_SWEEP_INTERVAL.
+INSTALL_EVENTS_AFTER_CHANGE = env_int("INSTALL_EVENTS_AFTER_CHANGE", 120)
+INSTALL_EVENTS_SWEEP_INTERVAL = env_int("INSTALL_EVENTS_SWEEP_INTERVAL", 300)
 # Cluster lists come in pages of KUBE_LIST_PAGE_SIZE objects (limit/continue). Objects of
 # up to KUBE_PER_NAMESPACE_LISTS_UP_TO namespaces are listed namespace by namespace (the
 # answer grows with our installations, not with the cluster); more, one cluster-wide list,

@@ -216,6 +216,8 @@ class ClusterSync(models.Model):
     quiet_ticks = models.PositiveIntegerField(default=0)
     # Beat's next look (None: every interval).
     next_tick_at = models.DateTimeField(null=True, blank=True)
+    # When a tick last read every installation's Events (others read only the busy ones').
+    events_swept_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"sync of cluster {self.cluster_id}"

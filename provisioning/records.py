@@ -358,19 +358,31 @@ def start_sync(*, cluster_id: int, now: datetime, lease: timedelta) -> bool:
     return created
 
 
+def events_sweep_due(*, cluster_id: int, now: datetime, every: timedelta) -> bool:
+    """Whether this tick reads every installation's Events (see tasks._events_wanted)."""
+    swept = (
+        ClusterSync.objects.filter(cluster_id=cluster_id)
+        .values_list("events_swept_at", flat=True)
+        .first()
+    )
+    return swept is None or now - swept >= every
+
+
 def finish_sync(
     *,
     cluster_id: int,
     changed: bool,
     now: datetime,
+    swept_at: datetime | None = None,
     fast_ticks: int = 15,
     max_delay: int = 60,
 ) -> None:
     """Releases the lease. Back-off: after a run of quiet ticks (nothing changed anywhere on
     the cluster), beat looks less and less often, up to once a minute."""
     rows = ClusterSync.objects.filter(cluster_id=cluster_id)
+    swept: dict[str, Any] = {"events_swept_at": swept_at} if swept_at else {}
     if changed:
-        rows.update(running_until=None, quiet_ticks=0, next_tick_at=None)
+        rows.update(running_until=None, quiet_ticks=0, next_tick_at=None, **swept)
         return
     quiet = (rows.values_list("quiet_ticks", flat=True).first() or 0) + 1
     delay = 0 if quiet <= fast_ticks else min(max_delay, 2 ** (quiet - fast_ticks))
@@ -378,6 +390,7 @@ def finish_sync(
         running_until=None,
         quiet_ticks=quiet,
         next_tick_at=now + timedelta(seconds=delay) if delay else None,
+        **swept,
     )
 
 

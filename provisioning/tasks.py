@@ -306,11 +306,11 @@ def _resubmit_if_lost(installation: Installation, now: datetime, *, since: datet
 
 def _observe(
     gateway: kube.Gateway, namespaces: set[str]
-) -> tuple[list[dict], dict[str, dict[str, dict]], dict[str, dict[str, dict]], list[dict]]:
+) -> tuple[list[dict], dict[str, dict[str, dict]], dict[str, dict[str, dict]]]:
     """What OLM wrote in our namespaces: Subscriptions (all of each namespace: OLM resolves
-    them together), CSVs, the InstallPlans where one matters and Events, each list paged
-    and namespace-scoped (or cluster-wide past a few namespaces): a constant number of
-    calls whatever the number of installations."""
+    them together), CSVs and the InstallPlans where one matters, each list paged and
+    namespace-scoped (or cluster-wide past a few namespaces): a constant number of calls
+    whatever the number of installations."""
     subscriptions = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "Subscription", namespaces)
     # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
     csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -335,16 +335,26 @@ def _observe(
     if plan_namespaces:
         for plan in gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", plan_namespaces):
             plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
-    # Only OLM's Events (of the kinds `_about` keeps): the pods' and ReplicaSets' of every
-    # operator stay on the server.
-    events = gateway.list_in_namespaces(
-        "v1", "Event", namespaces, field_selector=f"involvedObject.apiVersion={OPERATORS_V1ALPHA1}"
-    ) + gateway.list_in_namespaces(
-        "v1",
-        "Event",
-        namespaces,
-        field_selector=f"involvedObject.apiVersion={OPERATORS_V1},involvedObject.kind=OperatorGroup",
-    )
+    return subscriptions, plans_by_ns, csvs_by_ns
+
+
+def _olm_events(gateway: kube.Gateway, namespaces: set[str]) -> list[dict]:
+    """OLM's Events in `namespaces` (of the kinds `_about` keeps: the pods' and ReplicaSets'
+    of every operator stay on the server), and those about the Namespaces themselves."""
+    events: list[dict] = []
+    if namespaces:
+        events += gateway.list_in_namespaces(
+            "v1",
+            "Event",
+            namespaces,
+            field_selector=f"involvedObject.apiVersion={OPERATORS_V1ALPHA1}",
+        )
+        events += gateway.list_in_namespaces(
+            "v1",
+            "Event",
+            namespaces,
+            field_selector=f"involvedObject.apiVersion={OPERATORS_V1},involvedObject.kind=OperatorGroup",
+        )
     # OLM reports a namespace's resolution failures on the Namespace object; the recorder
     # files Events about cluster-scoped objects in `default` (client-go tools/record).
     with contextlib.suppress(kube.ForbiddenError):  # the Subscription's condition says it too
@@ -352,7 +362,25 @@ def _observe(
             "v1", "Event", namespace="default", field_selector="involvedObject.kind=Namespace"
         )
     unique = {(e.get("metadata") or {}).get("uid") or id(e): e for e in events}
-    return subscriptions, plans_by_ns, csvs_by_ns, list(unique.values())
+    return list(unique.values())
+
+
+def _events_wanted(
+    installations: list[Installation], changed_ids: set[int], *, now: datetime, sweep: bool
+) -> set[str]:
+    """Whose Events a tick reads: installations under way, changed in this tick or lately
+    (OLM's Events trail the change they report), and everyone's at a periodic sweep — so
+    a quiet cluster's tick does not read every Event of every namespace each time."""
+    if sweep:
+        return {i.namespace for i in installations}
+    recent = now - timedelta(seconds=settings.INSTALL_EVENTS_AFTER_CHANGE)
+    return {
+        i.namespace
+        for i in installations
+        if i.pk in changed_ids
+        or i.status in Installation.UNFINISHED
+        or (i.updated_at is not None and i.updated_at >= recent)
+    }
 
 
 def _with_owned_crds(
@@ -408,22 +436,30 @@ def sync_cluster(cluster_id: int, force: bool = False) -> int:
         request_sync(cluster_id, countdown=1)
         return 0
     changed = False
+    every = timedelta(seconds=settings.INSTALL_EVENTS_SWEEP_INTERVAL)
+    sweep = records.events_sweep_due(cluster_id=cluster_id, now=now, every=every)
     try:
-        followed, changed = _sync_cluster(cluster_id, now=now)
+        followed, changed = _sync_cluster(cluster_id, now=now, sweep=sweep)
         return followed
     finally:
-        records.finish_sync(cluster_id=cluster_id, changed=changed, now=timezone.now())
+        records.finish_sync(
+            cluster_id=cluster_id,
+            changed=changed,
+            now=timezone.now(),
+            swept_at=now if sweep else None,
+        )
 
 
-def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
-    """(installations looked at, whether anything changed)."""
+def _sync_cluster(cluster_id: int, *, now: datetime, sweep: bool) -> tuple[int, bool]:
+    """(installations looked at, whether anything changed); `sweep`: read every
+    installation's Events, not only those of the ones under way or lately changed."""
     installations = list(selectors.installations_to_follow(cluster_id=cluster_id))
     if not installations:
         return 0, False
     gateway = kube.gateway_for(installations[0].cluster)
     namespaces = {installation.namespace for installation in installations}
     try:
-        subscriptions, plans_by_ns, csvs_by_ns, events = _observe(gateway, namespaces)
+        subscriptions, plans_by_ns, csvs_by_ns = _observe(gateway, namespaces)
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
         if isinstance(exc, kube.ForbiddenError):
@@ -439,11 +475,8 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
         for s in subscriptions
         if (s.get("spec") or {}).get("installPlanApproval") == "Manual"
     }
-    events_by_namespace: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
-        events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
-    known_uids = selectors.known_event_uids(cluster_id=cluster_id)
     changed = False
+    changed_ids: set[int] = set()
     crds_read: dict[str, dict[str, Any] | None] = {}
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
@@ -466,11 +499,22 @@ def _sync_cluster(cluster_id: int, *, now: datetime) -> tuple[int, bool]:
         _with_owned_crds(gateway, installation, assessment, crds_read)
         # Only news is written: an unchanged installation costs no query.
         if records.assessment_changes(installation, assessment):
-            changed |= records.record_assessment(
-                installation_id=installation.pk, assessment=assessment
-            )
+            if records.record_assessment(installation_id=installation.pk, assessment=assessment):
+                changed = True
+                changed_ids.add(installation.pk)
             if installation.is_cluster_wide:
                 records.mirror_to_project_uses(provider_id=installation.pk)
+    wanted = _events_wanted(installations, changed_ids, now=now, sweep=sweep)
+    try:
+        events = _olm_events(gateway, wanted)
+    except kube.KubeError as exc:
+        logger.warning("events of cluster %s not read: %s", cluster_id, exc.message)
+        return len(installations), changed
+    events_by_namespace: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
+    known_uids = selectors.known_event_uids(cluster_id=cluster_id) if events else set()
+    for installation in installations:
         rows = timeline_rows(
             events_by_namespace[installation.namespace],
             namespace=installation.namespace,
