@@ -1,14 +1,24 @@
 """Provisioning benchmark: from a payment's commit to a Subscription, and to installed.
 
-    .venv/bin/python bench/provisioning.py [--purchases 200] [--concurrency 2]
+    .venv/bin/python bench/provisioning.py [--purchases 200] [--concurrency 2] [--redis-db 12]
 
-Uses PostgreSQL (database `bench_provisioning` on 127.0.0.1:5432, created and dropped
-here) when it answers, else a SQLite file; Redis on 127.0.0.1:6379 (db 12); a real
-Celery worker and beat started here; the sandbox cluster served in this process.
+Uses PostgreSQL (database `bench_provisioning`, or $BENCH_DATABASE, on 127.0.0.1:5432,
+created and dropped here) when it answers, else a SQLite file; Redis on 127.0.0.1:6379
+(db 12 unless --redis-db); a real Celery worker (one, `--concurrency` processes, on every
+queue) and beat started here; the sandbox cluster (tick 0.1 s) in a process of its own,
+as a real API server is, asked over a pipe what it holds and how many calls it served.
 Each purchase is a real `place_order(pay_now=True)` in its own transaction; the
-`order_paid` signal enqueues the install. Prints p50/p95 of commit → Subscription
-exists and commit → installed, installs per second, Kubernetes API calls per
-installation, and checks that nothing was created twice.
+`order_paid` signal enqueues the install. Each purchase is timed from its own commit,
+while the others are still being placed: a watcher thread notes when each Subscription
+appears and each installation is installed. Meanwhile a no-op task (`marketplace.ping`)
+is sent every 0.2 s and timed until its result is back.
+
+Prints p50/p95 of commit → Subscription exists and commit → installed, the no-op's wait
+during the burst, and the reference measured in the same run before the burst: the same
+number of no-op tasks sent at once to the idle worker (p95 of their send → result), with
+the ratios; install jobs run (each run marks its installation) against installations,
+installs per second, Kubernetes API calls per installation, and checks that nothing was
+created twice.
 """
 
 import argparse
@@ -20,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -44,7 +55,10 @@ def _postgres_answers():
         return False
 
 
-def _environment(data_dir):
+DB_NAME = os.environ.get("BENCH_DATABASE", "bench_provisioning")
+
+
+def _environment(data_dir, redis_db):
     use_postgres = _postgres_answers()
     env = {
         "DJANGO_SETTINGS_MODULE": "marketplace.settings",
@@ -52,12 +66,13 @@ def _environment(data_dir):
         "DJANGO_DEBUG": "1",
         "DATA_DIR": str(data_dir),
         "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
-        "REDIS_URL": "redis://127.0.0.1:6379/12",
+        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "INSTALL_SYNC_INTERVAL": "1",
-        "CATALOG_SYNC_INTERVAL": "1",
+        # Catalogs are followed at the product's default pace (10 s): the catalog is READY
+        # before the burst, set up inline.
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": (
-            "postgres://postgres@127.0.0.1:5432/bench_provisioning"
+            f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
             if use_postgres
             else f"sqlite:///{data_dir / 'bench.sqlite3'}"
         ),
@@ -70,15 +85,15 @@ def _recreate_postgres_database():
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_provisioning WITH (FORCE)")
-        conn.execute("CREATE DATABASE bench_provisioning")
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
 
 
 def _drop_postgres_database():
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_provisioning WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 def _percentile(values, fraction):
@@ -171,6 +186,164 @@ def _setup_catalog_and_version(sandbox_url, purchases):
     return buyer, projects, asset.plans.first(), cluster
 
 
+SANDBOX_PROCESS = """
+import json, sys
+from sandbox.server import SandboxCluster
+
+sandbox = SandboxCluster(port=int(sys.argv[1]), token=sys.argv[2], tick_interval=0.1).start()
+V1A1, V1 = "operators.coreos.com/v1alpha1", "operators.coreos.com/v1"
+print(json.dumps({"url": sandbox.url}), flush=True)
+
+
+def per_namespace(api_version, kind):
+    counts = {}
+    for obj in sandbox.store.scan(sandbox.store.type_for(api_version, kind)):
+        ns = obj["metadata"].get("namespace", "")
+        counts[ns] = counts.get(ns, 0) + 1
+    return counts
+
+
+for line in sys.stdin:
+    command = line.strip()
+    if command == "subscriptions":
+        answer = per_namespace(V1A1, "Subscription")
+    elif command == "groups":
+        answer = per_namespace(V1, "OperatorGroup")
+    elif command == "calls":
+        answer = sum(1 for r in sandbox.request_log if r.path.startswith(("/api", "/apis")))
+    elif command == "clear":
+        sandbox.clear_request_log()
+        answer = 0
+    else:
+        break
+    print(json.dumps(answer), flush=True)
+sandbox.stop()
+"""
+
+
+class _Sandbox:
+    """The sandbox cluster in its own process; `ask` one of the commands above."""
+
+    def __init__(self, env):
+        import json
+
+        self._json = json
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SANDBOX_PROCESS, str(_free_port()), TOKEN],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.url = json.loads(self.process.stdout.readline())["url"]
+
+    def ask(self, command):
+        with self._lock:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+            return self._json.loads(self.process.stdout.readline())
+
+    def stop(self):
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def _wait_for_worker(client, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            client.send_task("marketplace.ping").get(timeout=5)
+            return
+        except Exception:  # not up yet
+            time.sleep(0.5)
+    raise SystemExit("the worker did not answer a ping")
+
+
+def _noop_latencies(client, count, timeout=120):
+    """`count` no-op tasks sent at once; each one's send → result seen, in seconds."""
+    pending = {}
+    for _ in range(count):
+        pending[client.send_task("marketplace.ping")] = time.monotonic()
+    latencies = []
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for result, at in list(pending.items()):
+            if result.ready():
+                latencies.append(time.monotonic() - at)
+                del pending[result]
+        time.sleep(0.01)
+    return latencies + [timeout] * len(pending)
+
+
+class _Pinger(threading.Thread):
+    """Sends a no-op task every 0.2 s and times each until its result is back."""
+
+    def __init__(self, client):
+        super().__init__(daemon=True)
+        self.client, self.latencies = client, []
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            at = time.monotonic()
+            try:
+                self.client.send_task("marketplace.ping").get(timeout=120)
+            except Exception:  # counted as a very long wait
+                self.latencies.append(120.0)
+            else:
+                self.latencies.append(time.monotonic() - at)
+            self._stop_event.wait(max(0.0, 0.2 - (time.monotonic() - at)))
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=130)
+
+
+class _Watcher(threading.Thread):
+    """Notes, every 50 ms, when each namespace's Subscription appears (asked of the
+    sandbox's process) and when its installation is installed (the database)."""
+
+    def __init__(self, sandbox, namespaces):
+        super().__init__(daemon=True)
+        self.sandbox, self.namespaces = sandbox, namespaces
+        self.subscribed, self.installed = {}, {}
+        self.done = threading.Event()
+        self._stop_event = threading.Event()
+
+    def run(self):
+        from django.db import connection
+
+        from provisioning.models import Installation
+
+        try:
+            while not self._stop_event.is_set():
+                now = time.monotonic()
+                for namespace in self.sandbox.ask("subscriptions"):
+                    self.subscribed.setdefault(namespace, now)
+                for namespace in Installation.objects.filter(status="installed").values_list(
+                    "namespace", flat=True
+                ):
+                    self.installed.setdefault(namespace, now)
+                if self.namespaces <= set(self.installed):
+                    self.done.set()
+                    return
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=10)
+
+
 def _stop(*processes):
     """TERM, a grace period, then KILL whatever of the process groups is left."""
     for process in processes:
@@ -187,10 +360,11 @@ def main():
     parser.add_argument("--purchases", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--redis-db", type=int, default=12)
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
-    env, use_postgres = _environment(data_dir)
+    env, use_postgres = _environment(data_dir, args.redis_db)
     if use_postgres:
         _recreate_postgres_database()
     import redis
@@ -204,13 +378,11 @@ def main():
 
     call_command("migrate", verbosity=0)
 
-    from sandbox.server import SandboxCluster
-
-    sandbox = SandboxCluster(port=_free_port(), token=TOKEN, tick_interval=0.1).start()
-    buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)
-
     venv_bin = Path(sys.executable).parent
     child_env = {**os.environ, **env, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
+    sandbox = _Sandbox(child_env)
+    buyer, projects, plan, cluster = _setup_catalog_and_version(sandbox.url, args.purchases)
+
     log = open(data_dir / "worker.log", "w")  # noqa: SIM115 - closed at the end
     worker = subprocess.Popen(
         [
@@ -218,7 +390,7 @@ def main():
             "-A",
             "marketplace",
             "worker",
-            "--loglevel=WARNING",
+            "--loglevel=INFO",
             f"--concurrency={args.concurrency}",
             "--without-gossip",
             "--without-mingle",
@@ -245,13 +417,24 @@ def main():
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    time.sleep(3)
+    from celery import Celery
+
+    client = Celery(broker=env["REDIS_URL"], backend=env["REDIS_URL"], set_as_current=False)
+    _wait_for_worker(client)
+    time.sleep(2)  # beat's first rounds
+
+    # Reference, same run, idle worker: as many no-op tasks as purchases, sent at once.
+    reference = _noop_latencies(client, len(projects))
 
     from orders import services as orders
     from provisioning.models import Installation
 
-    sandbox.clear_request_log()
+    sandbox.ask("clear")
     committed = {}
+    watcher = _Watcher(sandbox, {p.namespace for p in projects})
+    pinger = _Pinger(client)
+    watcher.start()
+    pinger.start()
     started = time.monotonic()
     for project in projects:
         orders.place_order(
@@ -265,37 +448,22 @@ def main():
         )
         committed[project.namespace] = time.monotonic()
     placing = time.monotonic() - started
-
-    subscription_type = sandbox.store.type_for("operators.coreos.com/v1alpha1", "Subscription")
-    subscribed, installed = {}, {}
-    deadline = time.monotonic() + args.timeout
-    while len(installed) < len(projects) and time.monotonic() < deadline:
-        now = time.monotonic()
-        items, _rv = sandbox.store.list(subscription_type, None)
-        for item in items:
-            subscribed.setdefault(item["metadata"]["namespace"], now)
-        for namespace in Installation.objects.filter(status="installed").values_list(
-            "namespace", flat=True
-        ):
-            installed.setdefault(namespace, now)
-        time.sleep(0.05)
+    watcher.done.wait(args.timeout)
     finished = time.monotonic()
+    pinger.stop()
+    watcher.stop()
+    subscribed, installed = watcher.subscribed, watcher.installed
 
-    api_calls = len([r for r in sandbox.request_log if r.path.startswith(("/api", "/apis"))])
-    items, _rv = sandbox.store.list(subscription_type, None)
-    per_namespace = {}
-    for item in items:
-        per_namespace[item["metadata"]["namespace"]] = (
-            per_namespace.get(item["metadata"]["namespace"], 0) + 1
-        )
-    group_type = sandbox.store.type_for("operators.coreos.com/v1", "OperatorGroup")
-    groups, _rv = sandbox.store.list(group_type, None)
-    groups_per_ns = {}
-    for group in groups:
-        ns = group["metadata"]["namespace"]
-        if ns.startswith("bench-"):
-            groups_per_ns[ns] = groups_per_ns.get(ns, 0) + 1
+    api_calls = sandbox.ask("calls")
+    per_namespace = sandbox.ask("subscriptions")
+    groups_per_ns = {ns: n for ns, n in sandbox.ask("groups").items() if ns.startswith("bench-")}
 
+    job_runs = sum(Installation.objects.values_list("job_runs", flat=True))
+    logged_runs = sum(
+        1
+        for line in (data_dir / "worker.log").read_text().splitlines()
+        if "Task provisioning.tasks.install_operator[" in line and " succeeded in " in line
+    )
     to_subscription = [subscribed[ns] - committed[ns] for ns in subscribed if ns in committed]
     to_installed = [installed[ns] - committed[ns] for ns in installed if ns in committed]
     duplicates = {ns: n for ns, n in per_namespace.items() if n != 1}
@@ -316,6 +484,33 @@ def main():
             "commit → installed (CSV Succeeded): "
             f"p50 {statistics.median(to_installed):.2f} s, p95 {_percentile(to_installed, 0.95):.2f} s"
         )
+    ref_p95 = _percentile(reference, 0.95)
+    print(
+        f"reference, same run: {len(reference)} no-op tasks at once to the idle worker: "
+        f"p50 {statistics.median(reference):.3f} s, p95 {ref_p95:.3f} s"
+    )
+    if pinger.latencies:
+        noop_p95 = _percentile(pinger.latencies, 0.95)
+        print(
+            f"no-op task during the burst ({len(pinger.latencies)} sent, one every 0.2 s): "
+            f"p50 {statistics.median(pinger.latencies):.3f} s, p95 {noop_p95:.3f} s, "
+            f"max {max(pinger.latencies):.3f} s (target <= 1 s); "
+            f"{noop_p95 / ref_p95:.1f}x the reference p95"
+        )
+    if to_subscription:
+        print(
+            f"commit → Subscription p95 / reference p95: "
+            f"{_percentile(to_subscription, 0.95) / ref_p95:.1f}x (target p95 <= 2 s)"
+        )
+    if to_installed:
+        print(
+            f"commit → installed p95 / reference p95: "
+            f"{_percentile(to_installed, 0.95) / ref_p95:.1f}x (target p95 <= 10 s)"
+        )
+    print(
+        f"install jobs run: {job_runs} for {installations} installations "
+        f"({job_runs - installations} duplicates; worker log: {logged_runs} succeeded)"
+    )
     span = (max(installed.values()) - started) if installed else float("nan")
     print(
         f"installed: {len(installed)}/{len(projects)}; installs per second: {len(installed) / span:.2f}"
@@ -331,6 +526,7 @@ def main():
     )
     ok = (
         len(installed) == len(projects)
+        and job_runs == installations
         and not duplicates
         and not duplicate_groups
         and installations == len(projects)

@@ -323,6 +323,16 @@ class Gateway:
         except NotFoundError:
             return None
 
+    def _get_json(self, resource: Any, **kwargs: Any) -> dict[str, Any]:
+        """A GET whose JSON body is parsed as plain dicts: a list of a thousand objects
+        costs its parse, not the client's ResourceInstance wrapping of every field."""
+        response = self._call(self.dynamic.get, resource, serialize=False, **kwargs)
+        try:
+            data = json.loads(response.data)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise KubeError(f"unreadable answer from the API server: {exc}") from exc
+        return data if isinstance(data, dict) else {}
+
     def list(
         self,
         api_version: str,
@@ -348,13 +358,11 @@ class Gateway:
         token: str | None = None
         while True:
             try:
-                result = self._call(
-                    self.dynamic.get, resource, limit=page_size, _continue=token, **query
-                )
+                result = self._get_json(resource, limit=page_size, _continue=token, **query)
             except KubeError as exc:
                 if token is None or exc.status != 410:
                     raise
-                result = self._call(self.dynamic.get, resource, **query)
+                result = self._get_json(resource, **query)
                 return result.get("items") or []
             items.extend(result.get("items") or [])
             token = (result.get("metadata") or {}).get("continue") or None

@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -230,6 +231,40 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)
     }
+# Three queues, so neither a burst of purchases nor a slow cluster's syncs make the other
+# (or a web request's small job) wait: install jobs, periodic syncs, and the default one
+# for everything else. A worker started without -Q consumes all three (task_queues).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_DEFAULT_QUEUE", "celery")
+INSTALL_QUEUE = os.environ.get("CELERY_INSTALL_QUEUE", "installs")
+SYNC_QUEUE = os.environ.get("CELERY_SYNC_QUEUE", "sync")
+INSTALL_TASKS = (
+    "provisioning.paid_orders.install_paid_order",
+    "provisioning.tasks.install_operator",
+    "provisioning.tasks.apply_subscription",
+    "provisioning.tasks.approve_install_plan",
+    "provisioning.tasks.uninstall_operator",
+)
+SYNC_TASKS = (
+    "provisioning.tasks.sync_installations",
+    "provisioning.tasks.sync_cluster",
+    "clusters.tasks.sync_catalog_sources",
+    "clusters.tasks.sync_cluster_catalogs",
+    "instances.tasks.sync_all_instances",
+    "instances.tasks.sync_instances",
+    "instances.tasks.poll_stats",
+)
+
+
+def celery_queues(default: str, installs: str, sync: str) -> tuple[list[Queue], dict[str, dict]]:
+    """`task_queues` and `task_routes` for these queue names (tests use private ones)."""
+    routes = {name: {"queue": installs} for name in INSTALL_TASKS}
+    routes.update({name: {"queue": sync} for name in SYNC_TASKS})
+    return [Queue(default), Queue(installs), Queue(sync)], routes
+
+
+CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(
+    CELERY_TASK_DEFAULT_QUEUE, INSTALL_QUEUE, SYNC_QUEUE
+)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -242,12 +277,20 @@ CATALOG_SYNC_INTERVAL = env_int("CATALOG_SYNC_INTERVAL", 10)
 # resolver fails on any erroring catalog in scope): one failed this long is withdrawn from
 # the cluster until its provider redeploys it.
 CATALOG_WITHDRAW_AFTER = env_int("CATALOG_WITHDRAW_AFTER", 300)
-# How often the worker follows unfinished installations (seconds); installed ones
-# back off to once a minute. A job still pending after INSTALL_RESUBMIT_AFTER seconds
-# (its message lost, its worker killed) is enqueued again.
+# How often beat follows a cluster's installations (seconds); a cluster where nothing
+# changed for a while backs off to once a minute. An install job lost (never sent, or its
+# worker killed while running it) is sent again after INSTALL_RESUBMIT_AFTER seconds; one
+# waiting in the queue never is. One sync per cluster runs at a time (a lease of
+# INSTALL_SYNC_LOCK_SECONDS) and one is queued; a queued one not started within
+# INSTALL_SYNC_QUEUED_STALE seconds is taken for lost and sent again.
 INSTALL_SYNC_INTERVAL = env_int("INSTALL_SYNC_INTERVAL", 3)
 INSTALL_RESUBMIT_AFTER = env_int("INSTALL_RESUBMIT_AFTER", 60)
 INSTALL_SYNC_LOCK_SECONDS = env_int("INSTALL_SYNC_LOCK_SECONDS", 120)
+INSTALL_SYNC_QUEUED_STALE = env_int("INSTALL_SYNC_QUEUED_STALE", 30)
+# A tick reads the Events of installations under way or changed within the last
+# INSTALL_EVENTS_AFTER_CHANGE seconds, and everyone's every INSTALL_EVENTS_SWEEP_INTERVAL.
+INSTALL_EVENTS_AFTER_CHANGE = env_int("INSTALL_EVENTS_AFTER_CHANGE", 120)
+INSTALL_EVENTS_SWEEP_INTERVAL = env_int("INSTALL_EVENTS_SWEEP_INTERVAL", 300)
 # Cluster lists come in pages of KUBE_LIST_PAGE_SIZE objects (limit/continue). Objects of
 # up to KUBE_PER_NAMESPACE_LISTS_UP_TO namespaces are listed namespace by namespace (the
 # answer grows with our installations, not with the cluster); more, one cluster-wide list,

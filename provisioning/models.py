@@ -122,9 +122,13 @@ class Installation(models.Model):
     # unhealthy catalog elsewhere in scope, a namespace-wide manual approval).
     notes = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # Long-pending installations are looked at less often (see tasks.sync_installations).
-    next_sync_at = models.DateTimeField(null=True, blank=True)
-    quiet_syncs = models.PositiveIntegerField(default=0)
+    # The install job's own marks, so the sync sends it again only when it was lost, never
+    # while it merely waits in the queue: when a delivery last reached the broker, when a
+    # worker last started running it (None again once it returned), and how many times it
+    # ran.
+    job_sent_at = models.DateTimeField(null=True, blank=True)
+    job_started_at = models.DateTimeField(null=True, blank=True)
+    job_runs = models.PositiveIntegerField(default=0)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -166,7 +170,7 @@ class Installation(models.Model):
                 name="installation_owner_matches_scope",
             ),
         ]
-        indexes = [models.Index(fields=["status", "next_sync_at"])]
+        indexes = [models.Index(fields=["cluster", "status"])]
 
     def __str__(self):
         return f"{self.package} in {self.namespace}"
@@ -195,6 +199,28 @@ class Installation(models.Model):
     @property
     def needs_approval(self):
         return bool(self.pending_install_plan)
+
+
+class ClusterSync(models.Model):
+    """The installation sync of one cluster: at most one queued and one running at a time
+    (so triggers from a burst of installs collapse into one), and looked at less often
+    while nothing there changes."""
+
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.CASCADE, primary_key=True, related_name="installation_sync"
+    )
+    # A sync job is in the queue (sent at); cleared when a worker starts it.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # A worker runs it until then (a lease: a killed worker's lapses).
+    running_until = models.DateTimeField(null=True, blank=True)
+    quiet_ticks = models.PositiveIntegerField(default=0)
+    # Beat's next look (None: every interval).
+    next_tick_at = models.DateTimeField(null=True, blank=True)
+    # When a tick last read every installation's Events (others read only the busy ones').
+    events_swept_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"sync of cluster {self.cluster_id}"
 
 
 class InstallationEvent(TimelineEvent):

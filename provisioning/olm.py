@@ -280,6 +280,35 @@ def _plan_failure(plan: Obj | None, conditions: dict[str, Obj]) -> str:
     return ""
 
 
+def install_plan_matters(subscription: Obj | None, csvs: dict[str, Obj]) -> bool:
+    """Whether `assess` needs the Subscription's InstallPlan, so a sync lists InstallPlans
+    (each carries every manifest of its bundle) only in the namespaces where one matters.
+
+    It does not once OLM says the operator is at the latest CSV it knows and that CSV
+    succeeded: the Subscription's `state` is `AtLatestKnown` only when its current CSV
+    exists (catalog/operator.go ensureSubscriptionCSVState), installed and current are the
+    same, no InstallPlan condition is raised (subscription/reconciler.go sets
+    InstallPlanPending / InstallPlanFailed / InstallPlanMissing while one is in play), and
+    the CSV is `Succeeded`: `assess` then reports it installed, and the plan it executed
+    is Complete, neither pending nor failed.
+    """
+    if subscription is None:
+        return False
+    status = subscription.get("status") or {}
+    installed = status.get("installedCSV", "")
+    if (
+        status.get("state") != "AtLatestKnown"
+        or not installed
+        or installed != status.get("currentCSV", "")
+    ):
+        return True
+    conditions = _conditions(subscription)
+    if {"InstallPlanPending", "InstallPlanFailed", "InstallPlanMissing"} & set(conditions):
+        return True
+    csv = csvs.get(installed)
+    return csv is None or _is_copy(csv) or _phase(csv) != "Succeeded"
+
+
 def assess(
     *,
     subscription: Obj | None,

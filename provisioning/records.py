@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +17,7 @@ from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
 
-from .models import Installation, InstallationEvent
+from .models import ClusterSync, Installation, InstallationEvent
 from .olm import Assessment
 
 Status = Installation.Status
@@ -63,8 +64,6 @@ def record_step(*, installation_id: int, step: str, operator_group: str = "") ->
             if installation.status == Status.PENDING:
                 set_status(installation, Status.SUBSCRIBING)
         installation.attempts += 1 if step == Installation.Step.NAMESPACE else 0
-        installation.next_sync_at = None
-        installation.quiet_syncs = 0
         installation.save()
     return installation
 
@@ -158,6 +157,37 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
         )
         installation.save()
     return before != after
+
+
+def assessment_changes(installation: Installation, assessment: Assessment) -> bool:
+    """Whether `record_assessment` would write anything, judged on the row the sync already
+    holds: an installation whose state did not change costs the sync no query at all."""
+    if installation.status in (Status.UNINSTALLING, Status.UNINSTALLED, Status.PENDING):
+        return False
+    if installation.status == Status.FAILED and assessment.status in (
+        Status.FAILED,
+        Status.SUBSCRIBING,
+    ):
+        return False
+    if assessment.status == Status.INSTALLED and installation.installed_at is None:
+        return True
+    projected: dict[str, Any] = {
+        "status": assessment.status,
+        "step": assessment.step,
+        "failure_reason": assessment.message if assessment.status == Status.FAILED else "",
+        "current_csv": assessment.current_csv or installation.current_csv,
+        "pending_install_plan": assessment.pending_install_plan,
+        "pending_csvs": list(assessment.pending_csvs),
+        "notes": list(assessment.notes),
+    }
+    if assessment.installed_csv:
+        projected["installed_csv"] = assessment.installed_csv
+        projected["installed_version"] = (
+            assessment.installed_version or installation.installed_version
+        )
+    if assessment.csv_info:
+        projected["csv_info"] = assessment.csv_info
+    return any(getattr(installation, name) != value for name, value in projected.items())
 
 
 # What a project's use of a cluster-wide operator takes from it.
@@ -257,22 +287,115 @@ def record_uninstalled(*, installation_id: int) -> Installation:
     return installation
 
 
-def record_sync_schedule(
+# --- the install job's marks ------------------------------------------------------------
+
+
+def record_job_sent(*, installation_id: int, now: datetime) -> None:
+    """A delivery of the install job reached the broker and waits in the queue (unless a
+    worker already runs it: then that run's return says what follows)."""
+    Installation.objects.filter(pk=installation_id, job_started_at__isnull=True).update(
+        job_sent_at=now
+    )
+
+
+def record_job_started(*, installation_id: int, now: datetime) -> None:
+    """A worker started running the install job (counted: a real mark of every run)."""
+    Installation.objects.filter(pk=installation_id).update(
+        job_started_at=now, job_sent_at=None, job_runs=F("job_runs") + 1
+    )
+
+
+def record_job_returned(*, installation_id: int, now: datetime, retrying: bool) -> None:
+    Installation.objects.filter(pk=installation_id).update(
+        job_started_at=None, job_sent_at=now if retrying else None
+    )
+
+
+def forget_lost_job(*, installation_id: int) -> None:
+    """Before a lost job is sent again: its marks are of a run that will never return."""
+    Installation.objects.filter(pk=installation_id).update(job_started_at=None, job_sent_at=None)
+
+
+def install_job_lost(
+    installation: Installation, *, now: datetime, after: timedelta, since: datetime
+) -> bool:
+    """Whether the install job is lost: a worker started it and it neither finished nor
+    returned within `after` (the worker was killed), or nothing of it is outstanding `after`
+    past `since` (it never reached the broker). A job sent and waiting in the queue is not
+    lost, however long the queue."""
+    if installation.job_started_at is not None:
+        return now - installation.job_started_at > after
+    if installation.job_sent_at is not None:
+        return False
+    return now - since > after
+
+
+# --- one cluster's sync -------------------------------------------------------------------
+
+
+def claim_sync_queue(*, cluster_id: int, now: datetime, stale_after: timedelta) -> bool:
+    """True for the one caller that may send the cluster's sync job: none is queued (or the
+    queued one is so old that its message was lost)."""
+    free = Q(queued_at__isnull=True) | Q(queued_at__lt=now - stale_after)
+    if ClusterSync.objects.filter(cluster_id=cluster_id).filter(free).update(queued_at=now):
+        return True
+    _row, created = ClusterSync.objects.get_or_create(
+        cluster_id=cluster_id, defaults={"queued_at": now}
+    )
+    return created
+
+
+def start_sync(*, cluster_id: int, now: datetime, lease: timedelta) -> bool:
+    """A sync starts: takes the cluster's lease (and is no longer queued), or False while
+    another run holds it."""
+    free = Q(running_until__isnull=True) | Q(running_until__lt=now)
+    rows = ClusterSync.objects.filter(cluster_id=cluster_id)
+    if rows.filter(free).update(running_until=now + lease, queued_at=None):
+        return True
+    _row, created = ClusterSync.objects.get_or_create(
+        cluster_id=cluster_id, defaults={"running_until": now + lease}
+    )
+    return created
+
+
+def events_sweep_due(*, cluster_id: int, now: datetime, every: timedelta) -> bool:
+    """Whether this tick reads every installation's Events (see tasks._events_wanted)."""
+    swept = (
+        ClusterSync.objects.filter(cluster_id=cluster_id)
+        .values_list("events_swept_at", flat=True)
+        .first()
+    )
+    return swept is None or now - swept >= every
+
+
+def finish_sync(
     *,
-    installation_id: int,
+    cluster_id: int,
     changed: bool,
     now: datetime,
-    fast_syncs: int = 15,
+    swept_at: datetime | None = None,
+    fast_ticks: int = 15,
     max_delay: int = 60,
 ) -> None:
-    """Back-off: after a run of quiet looks, look less and less often (up to a minute)."""
-    installation = Installation.objects.filter(pk=installation_id)
+    """Releases the lease. Back-off: after a run of quiet ticks (nothing changed anywhere on
+    the cluster), beat looks less and less often, up to once a minute."""
+    rows = ClusterSync.objects.filter(cluster_id=cluster_id)
+    swept: dict[str, Any] = {"events_swept_at": swept_at} if swept_at else {}
     if changed:
-        installation.update(quiet_syncs=0, next_sync_at=None)
+        rows.update(running_until=None, quiet_ticks=0, next_tick_at=None, **swept)
         return
-    current = installation.values_list("quiet_syncs", flat=True).first() or 0
-    quiet = current + 1
-    delay = 0 if quiet <= fast_syncs else min(max_delay, 2 ** (quiet - fast_syncs))
-    installation.update(
-        quiet_syncs=quiet, next_sync_at=now + timedelta(seconds=delay) if delay else None
+    quiet = (rows.values_list("quiet_ticks", flat=True).first() or 0) + 1
+    delay = 0 if quiet <= fast_ticks else min(max_delay, 2 ** (quiet - fast_ticks))
+    rows.update(
+        running_until=None,
+        quiet_ticks=quiet,
+        next_tick_at=now + timedelta(seconds=delay) if delay else None,
+        **swept,
     )
+
+
+def sync_soon(*, cluster_id: int) -> None:
+    """Something was just asked of the cluster: beat's next round looks again."""
+    ClusterSync.objects.filter(cluster_id=cluster_id).exclude(
+        quiet_ticks=0, next_tick_at__isnull=True
+    ).update(quiet_ticks=0, next_tick_at=None)

@@ -206,37 +206,37 @@ def project_install_problem(*, version: AssetVersion, channel: str, cluster_id: 
 # --- for the worker ---------------------------------------------------------------------------
 
 
-def _due(now: datetime) -> Q:
-    return Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
-
-
-def installations_to_follow(
-    *, cluster_id: int, now: datetime, force: bool = False
-) -> QuerySet[Installation]:
-    """What one cluster's sync looks at: unfinished, installed and failed ones (failed ones
-    heal when OLM recovers), except those being uninstalled, and only when due."""
-    installations = (
-        Installation.objects.select_related("cluster")
-        .filter(cluster_id=cluster_id, status__in=FOLLOWED, provided_by__isnull=True)
-        .exclude(status=Installation.Status.UNINSTALLING)
+def _followed() -> QuerySet[Installation]:
+    return Installation.objects.filter(status__in=FOLLOWED, provided_by__isnull=True).exclude(
+        status=Installation.Status.UNINSTALLING
     )
-    return installations if force else installations.filter(_due(now))
+
+
+def installations_to_follow(*, cluster_id: int) -> QuerySet[Installation]:
+    """What one cluster's sync looks at: unfinished, installed and failed ones (failed ones
+    heal when OLM recovers), except those being uninstalled. All of them each time: the
+    lists are cluster-wide anyway, and an unchanged one costs no write."""
+    return _followed().select_related("cluster").filter(cluster_id=cluster_id)
 
 
 def clusters_to_follow(*, now: datetime) -> Iterable[int]:
+    """Clusters with installations to follow whose sync is due (quiet ones back off)."""
     return (
-        Installation.objects.filter(status__in=FOLLOWED, provided_by__isnull=True)
-        .exclude(status=Installation.Status.UNINSTALLING)
-        .filter(_due(now))
+        _followed()
+        .filter(
+            Q(cluster__installation_sync__isnull=True)
+            | Q(cluster__installation_sync__next_tick_at__isnull=True)
+            | Q(cluster__installation_sync__next_tick_at__lte=now)
+        )
         .values_list("cluster_id", flat=True)
         .distinct()
         .order_by("cluster_id")
     )
 
 
-def known_event_uids(*, installations: Iterable[Installation]) -> set[str]:
+def known_event_uids(*, cluster_id: int) -> set[str]:
     return set(
-        InstallationEvent.objects.filter(installation__in=list(installations))
+        InstallationEvent.objects.filter(installation__cluster_id=cluster_id)
         .exclude(cluster_uid="")
         .values_list("cluster_uid", flat=True)
     )

@@ -397,8 +397,6 @@ def change_subscription(
             return installation
         installation.channel = channel
         installation.approval = approval
-        installation.next_sync_at = None
-        installation.quiet_syncs = 0
         installation.save()
         record_audit(
             actor=actor,

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, shared_task, states
+from celery.signals import after_task_publish
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from clusters import kube
@@ -32,6 +32,7 @@ from .olm import (
     OPERATORS_V1ALPHA1,
     assess,
     crd_summary,
+    install_plan_matters,
     namespace_manifest,
     operator_group_manifest,
     subscription_manifest,
@@ -51,17 +52,58 @@ class ProvisioningTask(Task):
             records.mark_failed(installation_id=args[0], reason=message[:2000])
 
 
+class InstallTask(ProvisioningTask):
+    """Marks every run of the install job on its installation (started, returned), so the
+    sync tells a lost job from one that merely waits in the queue."""
+
+    def before_start(self, task_id, args, kwargs):
+        if args:
+            records.record_job_started(installation_id=args[0], now=timezone.now())
+
+    def after_return(self, status, retval, task_id, args, kwargs, einfo):
+        if args:
+            # A retry was sent again before this returns: that delivery now waits.
+            records.record_job_returned(
+                installation_id=args[0], now=timezone.now(), retrying=status == states.RETRY
+            )
+
+
+@after_task_publish.connect(sender="provisioning.tasks.install_operator")
+def _install_job_sent(sender: str | None = None, body: Any = None, **kwargs: Any) -> None:
+    """The broker has the install job: from now on it waits in the queue, not lost."""
+    args = body[0] if isinstance(body, list | tuple) and body else None
+    if args:
+        records.record_job_sent(installation_id=int(args[0]), now=timezone.now())
+
+
 def _load(installation_id: int) -> Installation | None:
     return (
         Installation.objects.select_related("cluster", "version").filter(pk=installation_id).first()
     )
 
 
+def request_sync(cluster_id: int, *, countdown: float = 0) -> bool:
+    """Sends the cluster's sync job unless one is already queued: a burst of installs (or
+    of beat rounds behind a slow cluster) asks for it many times and gets one."""
+    now = timezone.now()
+    stale_after = timedelta(seconds=settings.INSTALL_SYNC_QUEUED_STALE)
+    if not records.claim_sync_queue(cluster_id=cluster_id, now=now, stale_after=stale_after):
+        return False
+    # Expires when its mark goes stale: a message never started makes way for the next.
+    expires = settings.INSTALL_SYNC_QUEUED_STALE
+    if countdown:
+        sync_cluster.apply_async((cluster_id,), countdown=countdown, expires=expires + countdown)
+    else:
+        sync_cluster.apply_async((cluster_id,), expires=expires)
+    return True
+
+
 def _follow_soon(cluster_id: int) -> None:
-    sync_cluster.apply_async((cluster_id,), countdown=1)
+    records.sync_soon(cluster_id=cluster_id)
+    request_sync(cluster_id, countdown=1)
 
 
-@shared_task(base=ProvisioningTask, bind=True, **CLUSTER_JOB_RETRY)
+@shared_task(base=InstallTask, bind=True, **CLUSTER_JOB_RETRY)
 def install_operator(self: Task, installation_id: int) -> str | None:
     """Namespace → OperatorGroup (reuse the one there) → Subscription, by server-side apply."""
     installation = _load(installation_id)
@@ -250,30 +292,69 @@ def _about(installation: Installation) -> Callable[[dict[str, Any]], bool]:
     return about
 
 
-def _resubmit_if_stale(installation: Installation, now: datetime) -> bool:
-    """A lost or killed install job: start it again (the job is idempotent)."""
-    changed_at = installation.status_changed_at or installation.created_at
-    if now - changed_at <= timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER):
+def _resubmit_if_lost(installation: Installation, now: datetime, *, since: datetime) -> bool:
+    """A lost install job (never reached the broker, or its worker was killed): start it
+    again (the job is idempotent). One that waits in the queue is left alone."""
+    after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
+    if not records.install_job_lost(installation, now=now, after=after, since=since):
         return False
+    logger.warning("install job of %s lost: sending it again", installation.pk)
+    records.forget_lost_job(installation_id=installation.pk)
     install_operator.delay(installation.pk)
     return True
 
 
 def _observe(
     gateway: kube.Gateway, namespaces: set[str]
-) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+) -> tuple[list[dict], dict[str, dict[str, dict]], dict[str, dict[str, dict]]]:
     """What OLM wrote in our namespaces: Subscriptions (all of each namespace: OLM resolves
-    them together), InstallPlans, CSVs and Events, each list paged and namespace-scoped."""
+    them together), CSVs and the InstallPlans where one matters, each list paged and
+    namespace-scoped (or cluster-wide past a few namespaces): a constant number of calls
+    whatever the number of installations."""
     subscriptions = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "Subscription", namespaces)
-    plans = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", namespaces)
     # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
-    csvs = gateway.list_in_namespaces(
+    csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
+    for csv in gateway.list_in_namespaces(
         OPERATORS_V1ALPHA1,
         "ClusterServiceVersion",
         namespaces,
         label_selector=f"!{COPIED_FROM_LABEL}",
-    )
-    events = gateway.list_in_namespaces("v1", "Event", namespaces)
+    ):
+        csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
+    by_namespace: dict[str, list[dict]] = defaultdict(list)
+    for subscription in subscriptions:
+        by_namespace[subscription["metadata"].get("namespace", "")].append(subscription)
+    # A namespace with no Subscription yet may get one (and its plan) any moment.
+    plan_namespaces = {
+        namespace
+        for namespace in namespaces
+        if not by_namespace[namespace]
+        or any(install_plan_matters(s, csvs_by_ns[namespace]) for s in by_namespace[namespace])
+    }
+    plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
+    if plan_namespaces:
+        for plan in gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", plan_namespaces):
+            plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
+    return subscriptions, plans_by_ns, csvs_by_ns
+
+
+def _olm_events(gateway: kube.Gateway, namespaces: set[str]) -> list[dict]:
+    """OLM's Events in `namespaces` (of the kinds `_about` keeps: the pods' and ReplicaSets'
+    of every operator stay on the server), and those about the Namespaces themselves."""
+    events: list[dict] = []
+    if namespaces:
+        events += gateway.list_in_namespaces(
+            "v1",
+            "Event",
+            namespaces,
+            field_selector=f"involvedObject.apiVersion={OPERATORS_V1ALPHA1}",
+        )
+        events += gateway.list_in_namespaces(
+            "v1",
+            "Event",
+            namespaces,
+            field_selector=f"involvedObject.apiVersion={OPERATORS_V1},involvedObject.kind=OperatorGroup",
+        )
     # OLM reports a namespace's resolution failures on the Namespace object; the recorder
     # files Events about cluster-scoped objects in `default` (client-go tools/record).
     with contextlib.suppress(kube.ForbiddenError):  # the Subscription's condition says it too
@@ -281,12 +362,36 @@ def _observe(
             "v1", "Event", namespace="default", field_selector="involvedObject.kind=Namespace"
         )
     unique = {(e.get("metadata") or {}).get("uid") or id(e): e for e in events}
-    return subscriptions, plans, csvs, list(unique.values())
+    return list(unique.values())
 
 
-def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessment: Any) -> None:
+def _events_wanted(
+    installations: list[Installation], changed_ids: set[int], *, now: datetime, sweep: bool
+) -> set[str]:
+    """Whose Events a tick reads: installations under way, changed in this tick or lately
+    (OLM's Events trail the change they report), and everyone's at a periodic sweep — so
+    a quiet cluster's tick does not read every Event of every namespace each time."""
+    if sweep:
+        return {i.namespace for i in installations}
+    recent = now - timedelta(seconds=settings.INSTALL_EVENTS_AFTER_CHANGE)
+    return {
+        i.namespace
+        for i in installations
+        if i.pk in changed_ids
+        or i.status in Installation.UNFINISHED
+        or (i.updated_at is not None and i.updated_at >= recent)
+    }
+
+
+def _with_owned_crds(
+    gateway: kube.Gateway,
+    installation: Installation,
+    assessment: Any,
+    read: dict[str, dict[str, Any] | None],
+) -> None:
     """Adds the owned CRDs as the cluster serves them (scope, versions, openAPIV3Schema) to
-    the CSV's info, read once per CSV: the operand forms are built from them."""
+    the CSV's info, read once per CSV (and once per tick however many installations own
+    the same CRD: it is cluster-scoped, in `read`): the operand forms are built from them."""
     info = assessment.csv_info
     if not info:
         return
@@ -301,53 +406,67 @@ def _with_owned_crds(gateway: kube.Gateway, installation: Installation, assessme
         name = api.get("name") or ""
         if not name or name in crds:
             continue
-        try:
-            crd = gateway.get_or_none("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        except kube.KubeError as exc:
-            logger.info("cannot read CRD %s of %s: %s", name, installation, exc.message)
-            return  # e.g. 403 for CRDs: the forms fall back to the CSV alone; try next time
-        if crd is not None:
-            crds[name] = crd_summary(crd)
+        if name not in read:
+            try:
+                crd = gateway.get_or_none(
+                    "apiextensions.k8s.io/v1", "CustomResourceDefinition", name
+                )
+            except kube.KubeError as exc:
+                logger.info("cannot read CRD %s of %s: %s", name, installation, exc.message)
+                return  # e.g. 403 for CRDs: the forms fall back to the CSV alone; try next time
+            read[name] = crd_summary(crd) if crd is not None else None
+        summary = read[name]
+        if summary is not None:
+            crds[name] = summary
     info["crds"], info["crds_of"] = crds, info.get("name", "")
-
-
-def _cluster_lock(cluster_id: int) -> str:
-    return f"provisioning:sync-cluster:{cluster_id}"
 
 
 @shared_task(acks_late=True)
 def sync_cluster(cluster_id: int, force: bool = False) -> int:
-    """Follows one cluster's installations with one list call per kind, whatever their number.
+    """Follows one cluster's installations with a constant number of list calls (selected,
+    paged), whatever their number, and writes only what changed.
 
-    One run per cluster at a time: a run that finds another still going skips, so syncs of
-    a slow cluster never pile up in front of install jobs.
+    One run per cluster at a time (a lease in the database, so it holds across processes
+    and brokers): a run that finds another still going sends itself again a second later
+    and stays the one queued, so no news is missed and syncs never pile up.
     """
-    if not cache.add(_cluster_lock(cluster_id), True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
-        return 0
-    try:
-        return _sync_cluster(cluster_id, force=force)
-    finally:
-        cache.delete(_cluster_lock(cluster_id))
-
-
-def _sync_cluster(cluster_id: int, *, force: bool) -> int:
     now = timezone.now()
-    installations = list(
-        selectors.installations_to_follow(cluster_id=cluster_id, now=now, force=force)
-    )
-    if not installations:
+    lease = timedelta(seconds=settings.INSTALL_SYNC_LOCK_SECONDS)
+    if not records.start_sync(cluster_id=cluster_id, now=now, lease=lease):
+        request_sync(cluster_id, countdown=1)
         return 0
+    changed = False
+    every = timedelta(seconds=settings.INSTALL_EVENTS_SWEEP_INTERVAL)
+    sweep = records.events_sweep_due(cluster_id=cluster_id, now=now, every=every)
+    try:
+        followed, changed = _sync_cluster(cluster_id, now=now, sweep=sweep)
+        return followed
+    finally:
+        records.finish_sync(
+            cluster_id=cluster_id,
+            changed=changed,
+            now=timezone.now(),
+            swept_at=now if sweep else None,
+        )
+
+
+def _sync_cluster(cluster_id: int, *, now: datetime, sweep: bool) -> tuple[int, bool]:
+    """(installations looked at, whether anything changed); `sweep`: read every
+    installation's Events, not only those of the ones under way or lately changed."""
+    installations = list(selectors.installations_to_follow(cluster_id=cluster_id))
+    if not installations:
+        return 0, False
     gateway = kube.gateway_for(installations[0].cluster)
     namespaces = {installation.namespace for installation in installations}
     try:
-        subscriptions, plans, csvs, events = _observe(gateway, namespaces)
+        subscriptions, plans_by_ns, csvs_by_ns = _observe(gateway, namespaces)
     except kube.KubeError as exc:
         logger.warning("installation sync of cluster %s failed: %s", cluster_id, exc.message)
         if isinstance(exc, kube.ForbiddenError):
             records.record_sync_forbidden(
                 installation_ids=[i.pk for i in installations], reason=exc.message
             )
-        return 0
+        return 0, False
     by_name = _by_namespace_and_name(subscriptions)
     # OLM resolves a namespace's Subscriptions together: one Manual one makes every
     # InstallPlan there Manual (catalog/operator.go syncResolvingNamespace).
@@ -356,24 +475,18 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
         for s in subscriptions
         if (s.get("spec") or {}).get("installPlanApproval") == "Manual"
     }
-    plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
-    csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
-    for plan in plans:
-        plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
-    for csv in csvs:
-        csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
-    events_by_namespace: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
-        events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
-    known_uids = selectors.known_event_uids(installations=installations)
+    changed = False
+    changed_ids: set[int] = set()
+    crds_read: dict[str, dict[str, Any] | None] = {}
     for installation in installations:
         if installation.status == Installation.Status.PENDING:
-            if _resubmit_if_stale(installation, now):
-                records.record_sync_schedule(installation_id=installation.pk, changed=True, now=now)
+            since = installation.status_changed_at or installation.created_at
+            changed |= _resubmit_if_lost(installation, now, since=since)
             continue
         subscription = by_name.get((installation.namespace, installation.subscription_name))
         if subscription is None and installation.status == Installation.Status.SUBSCRIBING:
-            _resubmit_if_stale(installation, now)
+            since = installation.subscribed_at or installation.status_changed_at or now
+            changed |= _resubmit_if_lost(installation, now, since=since)
             continue
         assessment = assess(
             subscription=subscription,
@@ -383,31 +496,40 @@ def _sync_cluster(cluster_id: int, *, force: bool) -> int:
             now=now,
             namespace_manual=installation.namespace in manual_namespaces,
         )
-        _with_owned_crds(gateway, installation, assessment)
-        changed = records.record_assessment(installation_id=installation.pk, assessment=assessment)
-        if installation.is_cluster_wide:
-            records.mirror_to_project_uses(provider_id=installation.pk)
-        records.record_cluster_events(
-            installation_id=installation.pk,
-            rows=timeline_rows(
-                events_by_namespace[installation.namespace],
-                namespace=installation.namespace,
-                about=_about(installation),
-                known_uids=known_uids,
-            ),
+        _with_owned_crds(gateway, installation, assessment, crds_read)
+        # Only news is written: an unchanged installation costs no query.
+        if records.assessment_changes(installation, assessment):
+            if records.record_assessment(installation_id=installation.pk, assessment=assessment):
+                changed = True
+                changed_ids.add(installation.pk)
+            if installation.is_cluster_wide:
+                records.mirror_to_project_uses(provider_id=installation.pk)
+    wanted = _events_wanted(installations, changed_ids, now=now, sweep=sweep)
+    try:
+        events = _olm_events(gateway, wanted)
+    except kube.KubeError as exc:
+        logger.warning("events of cluster %s not read: %s", cluster_id, exc.message)
+        return len(installations), changed
+    events_by_namespace: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        events_by_namespace[event_namespace(event.get("involvedObject") or {})].append(event)
+    known_uids = selectors.known_event_uids(cluster_id=cluster_id) if events else set()
+    for installation in installations:
+        rows = timeline_rows(
+            events_by_namespace[installation.namespace],
+            namespace=installation.namespace,
+            about=_about(installation),
+            known_uids=known_uids,
         )
-        records.record_sync_schedule(installation_id=installation.pk, changed=changed, now=now)
-    return len(installations)
+        if rows:
+            records.record_cluster_events(installation_id=installation.pk, rows=rows)
+            changed = True
+    return len(installations), changed
 
 
 @shared_task(acks_late=True)
 def sync_installations() -> int:
-    """Periodic: one `sync_cluster` job per cluster with installations due a look.
-
-    Each job expires if no worker starts it within a sync interval: the next round asks
-    again, so a backlog never grows.
-    """
+    """Periodic: asks for one `sync_cluster` job per cluster due a look (at most one queued
+    per cluster, however slow the cluster or long the queue)."""
     cluster_ids = list(selectors.clusters_to_follow(now=timezone.now()))
-    for cluster_id in cluster_ids:
-        sync_cluster.apply_async((cluster_id,), expires=max(settings.INSTALL_SYNC_INTERVAL, 1))
-    return len(cluster_ids)
+    return sum(request_sync(cluster_id) for cluster_id in cluster_ids)

@@ -190,13 +190,7 @@ class Router:
             if method == "GET":
                 if req.flag("watch"):
                     return Response(200, ("watch", t))
-                items, rv = store.list(
-                    rt,
-                    t.namespace,
-                    label_selector=req.query.get("labelSelector"),
-                    field_selector=req.query.get("fieldSelector"),
-                )
-                return self._listed(req, rt, self._list_body(rt, items, rv, req))
+                return self._listed(req, rt, self._list_page(req, t))
             if method == "POST":
                 if rt.namespaced and t.namespace is None:
                     raise errors.page_not_found()
@@ -333,26 +327,37 @@ class Router:
         ):
             raise errors.unsupported_media_type(req.content_type)
 
-    def _list_body(self, rt: ResourceType, items: list[dict], rv: str, req: Request) -> dict:
+    def _list_page(self, req: Request, t: Target) -> dict:
+        """GET of a collection: only the page asked for (`limit`/`continue`) is read out."""
         limit = int(req.query.get("limit") or 0)
-        start = 0
-        token = req.query.get("continue")
-        if token:
-            try:
-                start = int(json.loads(base64.urlsafe_b64decode(token.encode()))["start"])
-            except (ValueError, KeyError, TypeError):
-                raise errors.bad_request("continue key is not valid") from None
+        start = self._continue_start(req)
+        items, rv, total = self.store.list_page(
+            t.rt,
+            t.namespace,
+            label_selector=req.query.get("labelSelector"),
+            field_selector=req.query.get("fieldSelector"),
+            start=start,
+            limit=limit,
+        )
         meta: dict = {"resourceVersion": rv}
-        if limit > 0:
-            page = items[start : start + limit]
-            if start + limit < len(items):
-                meta["continue"] = base64.urlsafe_b64encode(
-                    json.dumps({"rv": rv, "start": start + limit}).encode()
-                ).decode()
-                meta["remainingItemCount"] = len(items) - start - limit
-            items = page
-        elif start:
-            items = items[start:]
+        if limit > 0 and start + limit < total:
+            meta["continue"] = base64.urlsafe_b64encode(
+                json.dumps({"rv": rv, "start": start + limit}).encode()
+            ).decode()
+            meta["remainingItemCount"] = total - start - limit
+        return self._list_envelope(t.rt, items, meta)
+
+    @staticmethod
+    def _continue_start(req: Request) -> int:
+        token = req.query.get("continue")
+        if not token:
+            return 0
+        try:
+            return int(json.loads(base64.urlsafe_b64decode(token.encode()))["start"])
+        except (ValueError, KeyError, TypeError):
+            raise errors.bad_request("continue key is not valid") from None
+
+    def _list_envelope(self, rt: ResourceType, items: list[dict], meta: dict) -> dict:
         if not rt.crd:
             # Typed lists of built-in kinds carry no per-item kind/apiVersion.
             for item in items:
@@ -364,6 +369,22 @@ class Router:
             "metadata": meta,
             "items": items,
         }
+
+    def _list_body(self, rt: ResourceType, items: list[dict], rv: str, req: Request) -> dict:
+        limit = int(req.query.get("limit") or 0)
+        start = self._continue_start(req)
+        meta: dict = {"resourceVersion": rv}
+        if limit > 0:
+            page = items[start : start + limit]
+            if start + limit < len(items):
+                meta["continue"] = base64.urlsafe_b64encode(
+                    json.dumps({"rv": rv, "start": start + limit}).encode()
+                ).decode()
+                meta["remainingItemCount"] = len(items) - start - limit
+            items = page
+        elif start:
+            items = items[start:]
+        return self._list_envelope(rt, items, meta)
 
     def _delete_collection(self, req: Request, t: Target) -> Response:
         if "deletecollection" not in t.rt.verbs:

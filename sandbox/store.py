@@ -198,6 +198,31 @@ class Store:
                 items.append(self._present(rt, obj))
             return items, self.resource_version
 
+    def list_page(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        start: int = 0,
+        limit: int = 0,
+    ) -> tuple[builtins.list[dict], str, int]:
+        """One page of `list` (`limit` 0: all from `start`) and how many matched in all; only
+        the page is copied, so a paged list costs its page, as etcd's range reads do."""
+        labels_match = parse_label_selector(label_selector)
+        fields_match = parse_field_selector(field_selector, rt.kind, crd=rt.crd)
+        with self.lock:
+            matched = [
+                obj
+                for (ns, _name), obj in sorted(self._bucket(rt).items())
+                if not (rt.namespaced and namespace and ns != namespace)
+                and labels_match((obj.get("metadata") or {}).get("labels") or {})
+                and fields_match(obj)
+            ]
+            page = matched[start : start + limit] if limit > 0 else matched[start:]
+            return [self._present(rt, obj) for obj in page], self.resource_version, len(matched)
+
     # In the class body `list` now names the method above, hence `builtins.list`.
     def all_objects(self) -> builtins.list[tuple[ResourceType, dict]]:
         """(type, stored object) for every object whose type is served (GC, cleanup)."""

@@ -63,7 +63,14 @@ INSTALL_RESUBMIT_AFTER = int(os.environ.get("TEST_INSTALL_RESUBMIT_AFTER", "60")
 CELERY_RESULT_BACKEND = os.environ.get("TEST_CELERY_RESULT_BACKEND") or None
 # Integration tests give each worker (and each process that enqueues for it) a private
 # queue, so follow-up jobs a job enqueues reach that worker and no other test's.
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_DEFAULT_QUEUE", "celery")
+# The install and sync queues are named after it (`<queue>.installs`, `<queue>.sync`).
+if os.environ.get("TEST_CELERY_DEFAULT_QUEUE"):
+    CELERY_TASK_DEFAULT_QUEUE = os.environ["TEST_CELERY_DEFAULT_QUEUE"]
+    INSTALL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.installs"
+    SYNC_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.sync"
+    CELERY_TASK_QUEUES, CELERY_TASK_ROUTES = celery_queues(  # noqa: F405
+        CELERY_TASK_DEFAULT_QUEUE, INSTALL_QUEUE, SYNC_QUEUE
+    )
 # In-process tests run enqueued work inline when the transaction commits; tests of the
 # real worker start one (tests/integration) and turn this off through the environment.
 CELERY_TASK_ALWAYS_EAGER = env_bool("TEST_CELERY_EAGER", True)

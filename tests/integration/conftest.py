@@ -101,12 +101,16 @@ class WorkerProcess:
 
     def start(self, timeout=60):
         env = clean_env(
-            DJANGO_SETTINGS_MODULE="tests.settings",
-            TEST_DATABASE_URL=database_url_of_test_db(),
-            TEST_CELERY_BROKER_URL=self.broker,
-            TEST_CELERY_RESULT_BACKEND=self.broker,
-            TEST_CELERY_EAGER="0",
-            **self.extra_env,
+            **{
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "TEST_DATABASE_URL": database_url_of_test_db(),
+                "TEST_CELERY_BROKER_URL": self.broker,
+                "TEST_CELERY_RESULT_BACKEND": self.broker,
+                "TEST_CELERY_EAGER": "0",
+                # Follow-up jobs go to this worker's own queues (tests/settings.py names them).
+                "TEST_CELERY_DEFAULT_QUEUE": self.queue,
+                **self.extra_env,
+            }
         )
         offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("a") as log:
@@ -119,7 +123,7 @@ class WorkerProcess:
                     "--loglevel=INFO",
                     "--pool=solo",
                     "-Q",
-                    self.queue,
+                    ",".join(self.queues),
                     "--without-gossip",
                     "--without-mingle",
                     "--hostname",
@@ -137,6 +141,11 @@ class WorkerProcess:
                 pytest.fail(f"worker did not start:\n{self.log.read_text()}")
             time.sleep(0.2)
         return self
+
+    @property
+    def queues(self):
+        """The default queue and the install and sync queues named after it."""
+        return [self.queue, f"{self.queue}.installs", f"{self.queue}.sync"]
 
     @property
     def pid(self):
@@ -174,6 +183,9 @@ def worker_factory(redis_url, tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+    leftovers = {queue for worker in workers for queue in worker.queues}
+    if leftovers:
+        redis.Redis.from_url(redis_url).delete(*leftovers)
 
 
 @pytest.fixture

@@ -206,3 +206,9 @@ def test_installation_sync_fans_out_one_job_per_cluster(
     assert tasks.sync_installations() == 2
     assert sorted(args[0] for args, _options in sent) == sorted([sandbox_cluster.pk, second.pk])
     assert all(options.get("expires") for _args, options in sent)
+    # While those wait in the queue, beat's later rounds (and install jobs asking for a
+    # look) send nothing more: one pending sync per cluster.
+    for _ in range(3):
+        assert tasks.sync_installations() == 0
+        tasks._follow_soon(sandbox_cluster.pk)
+    assert len(sent) == 2
