@@ -101,15 +101,16 @@ def remove_catalog_source(catalog_source_id: int) -> None:
 def sync_catalog_sources() -> int:
     """Periodic (beat): one `sync_cluster_catalogs` job per cluster with catalogs to follow.
 
-    It talks to no cluster itself. Each job expires after one sync interval: jobs piled up
-    behind a slow worker are dropped, the next tick enqueues fresh ones."""
+    It talks to no cluster itself. Each job expires after a few sync intervals
+    (CATALOG_SYNC_EXPIRES): jobs piled up behind a slow worker are dropped, never all of
+    them."""
     followed = set(
         CatalogSource.objects.exclude(state__in=NOT_FOLLOWED).values_list("cluster_id", flat=True)
     )
     cluster_ids = sorted(followed | selectors.clusters_with_provider_projects())
     for cluster_id in cluster_ids:
         sync_cluster_catalogs.apply_async(
-            args=(cluster_id,), expires=settings.CATALOG_SYNC_INTERVAL
+            args=(cluster_id,), expires=settings.CATALOG_SYNC_EXPIRES
         )
     return len(cluster_ids)
 

@@ -643,10 +643,10 @@ def _sync_instances(cluster_id: int, *, force: bool) -> int:
 @shared_task(acks_late=True)
 def sync_all_instances() -> int:
     """Periodic: one `sync_instances` job per cluster with instances due a look (each
-    expires within a sync interval, so a backlog never grows)."""
+    expires after a few sync intervals, INSTANCE_SYNC_EXPIRES: a backlog stays bounded)."""
     cluster_ids = list(selectors.clusters_to_follow(now=timezone.now()))
     for cluster_id in cluster_ids:
-        sync_instances.apply_async((cluster_id,), expires=max(settings.INSTANCE_SYNC_INTERVAL, 1))
+        sync_instances.apply_async((cluster_id,), expires=settings.INSTANCE_SYNC_EXPIRES)
     return len(cluster_ids)
 
 

@@ -328,22 +328,35 @@ INSTANCE_STUCK_ROLLOUT_AFTER = env_int("INSTANCE_STUCK_ROLLOUT_AFTER", 30)
 MEMCACHED_ACCESS_OVERRIDES = dict(
     item.split("=", 1) for item in env_list("MEMCACHED_ACCESS_OVERRIDES") if "=" in item
 )
+
+
+def _expires(interval: int) -> int:
+    """How long a periodic job may wait for a worker before it is dropped. One interval was
+    too tight: behind a busy worker every job waited longer than that, so all of them were
+    dropped and the work starved (catalogs never followed under load). A few intervals bound
+    the pile-up without starving it; the jobs themselves are single-flight or idempotent."""
+    return max(3 * interval, 15)
+
+
+CATALOG_SYNC_EXPIRES = _expires(CATALOG_SYNC_INTERVAL)
+INSTANCE_SYNC_EXPIRES = _expires(INSTANCE_SYNC_INTERVAL)
+
 CELERY_BEAT_SCHEDULE = {
     "sync-catalog-sources": {
         "task": "clusters.tasks.sync_catalog_sources",
         "schedule": CATALOG_SYNC_INTERVAL,
-        "options": {"expires": CATALOG_SYNC_INTERVAL},
+        "options": {"expires": CATALOG_SYNC_EXPIRES},
     },
     "sync-installations": {
         "task": "provisioning.tasks.sync_installations",
         "schedule": INSTALL_SYNC_INTERVAL,
-        # A sync not started within its interval is dropped: the next one does its work.
-        "options": {"expires": INSTALL_SYNC_INTERVAL},
+        # A sync not started within a few intervals is dropped: a later one does its work.
+        "options": {"expires": _expires(INSTALL_SYNC_INTERVAL)},
     },
     "reconcile-paid-orders": {
         "task": "provisioning.paid_orders.reconcile_paid_orders",
         "schedule": PAID_ORDER_RECONCILE_INTERVAL,
-        "options": {"expires": PAID_ORDER_RECONCILE_INTERVAL},
+        "options": {"expires": _expires(PAID_ORDER_RECONCILE_INTERVAL)},
     },
     "expire-overdue-orders": {
         "task": "orders.tasks.expire_overdue_orders",
