@@ -109,9 +109,7 @@ def sync_catalog_sources() -> int:
     )
     cluster_ids = sorted(followed | selectors.clusters_with_provider_projects())
     for cluster_id in cluster_ids:
-        sync_cluster_catalogs.apply_async(
-            args=(cluster_id,), expires=settings.CATALOG_SYNC_EXPIRES
-        )
+        sync_cluster_catalogs.apply_async(args=(cluster_id,), expires=settings.CATALOG_SYNC_EXPIRES)
     return len(cluster_ids)
 
 
