@@ -92,6 +92,14 @@ def _sandbox_namespaces_dropped(request):
         ]
         for name in created:
             sandbox.store.delete(namespace_type, None, name)
+    # Gone before the next test starts: one that reuses a name (`love-story`) must not meet
+    # it still terminating, as it would not on a real cluster either.
+    wait_until(
+        lambda: not any(sandbox.store.peek(namespace_type, None, name) for name in created),
+        timeout=30,
+        interval=0.02,
+        message=f"the test's namespaces {created} to be deleted",
+    )
 
 
 @pytest.fixture
