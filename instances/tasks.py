@@ -453,6 +453,17 @@ def _about(
     return about
 
 
+def _operator_caught_up(cr: dict[str, Any] | None) -> bool:
+    """The operator has seen the spec as it is now: its status.observedGeneration reached
+    metadata.generation (the API server bumps the generation on every spec change). Until
+    then a Running status describes the spec before an edit. Operators that do not write
+    observedGeneration are taken at their status."""
+    if cr is None:
+        return True
+    seen = (cr.get("status") or {}).get("observedGeneration")
+    return seen is None or seen >= (cr.get("metadata") or {}).get("generation", 1)
+
+
 def observe(
     instance: OperandInstance,
     cr: dict[str, Any] | None,
@@ -521,7 +532,8 @@ def observe(
         or read["ready_replicas"] == read["desired_replicas"]
     )
     observed["settled"] = (
-        status in (Status.RUNNING, Status.DEGRADED, Status.FAILED, Status.DELETED)
+        _operator_caught_up(cr)
+        and status in (Status.RUNNING, Status.DEGRADED, Status.FAILED, Status.DELETED)
         and (read["phase"] not in TRANSITIONAL_PHASES or status == Status.FAILED)
         and access_settled
         and replicas_settled

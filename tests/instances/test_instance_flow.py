@@ -101,6 +101,27 @@ def test_scale_then_edit_then_delete(running, sandbox, django_capture_on_commit_
     assert again.pk != running.pk
 
 
+def test_an_edit_the_operator_has_not_seen_yet_is_not_settled(running):
+    """Right after an edit the API server has bumped metadata.generation while the status
+    still says Running for the spec before it: the instance is not settled until the
+    operator's status.observedGeneration catches up (else the old state reads as done)."""
+    from clusters import kube
+
+    gateway = kube.gateway_for(running.cluster)
+    ns, name = running.namespace, running.name
+    current = gateway.get(running.api_version_full, running.kind, name, ns)
+    selector = f"memcached_cr={name}"
+    pods = gateway.list("v1", "Pod", ns, label_selector=selector)
+    services_ = gateway.list("v1", "Service", ns, label_selector=selector)
+    seen = current["status"]["observedGeneration"]
+    assert seen == current["metadata"]["generation"]
+    assert instance_tasks.observe(running, current, pods=pods, services_=services_)["settled"]
+
+    edited = {**current, "metadata": {**current["metadata"], "generation": seen + 1}}
+    observed = instance_tasks.observe(running, edited, pods=pods, services_=services_)
+    assert observed["status"] == "running" and observed["settled"] is False
+
+
 def test_names_are_unique_among_live_instances_and_keys_are_idempotent(
     running, django_capture_on_commit_callbacks
 ):
