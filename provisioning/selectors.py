@@ -157,6 +157,8 @@ def cluster_wide_installations() -> QuerySet[Installation]:
         .annotate(
             project_count=Count("project_uses", filter=~Q(project_uses__status="uninstalled"))
         )
+        # Meta.ordering does not apply to a GROUP BY query: pages need it said.
+        .order_by("-created_at", "-id")
     )
 
 
