@@ -117,6 +117,10 @@ def buy(request: TenantRequest, code: str) -> HttpResponse:
         asset = market.get_listed_asset(code=code)
     except NotFound:
         asset = market.get_asset_by_code(code=code)
+        # Only a tenant holding it learns its name (to renew); to anyone else an asset
+        # that is not on sale (a draft, say) is the same 404 as its page.
+        if selectors.entitlement_for_asset(user=request.user, tenant=tenant, asset=asset) is None:
+            raise
         messages.error(
             request,
             _(

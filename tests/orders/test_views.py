@@ -162,6 +162,29 @@ def test_holders_and_the_seller_are_sent_elsewhere(
     assert "already holds mem1" in held.content.decode()
 
 
+def test_a_draft_is_a_404_to_buy_and_its_name_never_shown(
+    buyer_client, buyer, provider, platform_admin, make_listed_asset, place, fund
+):
+    from assets.lifecycle import transition_version
+    from assets.models import AssetVersion
+
+    draft = make_listed_asset("secret-draft", on_sale=False)
+    answer = buyer_client.get(reverse("orders:buy", args=[draft.code]), follow=True)
+    assert answer.status_code == 404
+    assert "secret-draft" not in answer.content.decode()
+    page = buyer_client.get(reverse("storefront:storefront-asset", args=[draft.code]))
+    assert page.status_code == 404  # the same answer as the asset page
+    # A tenant that holds an asset no longer on sale is told why it cannot buy it again.
+    held = make_listed_asset("was-on-sale")
+    fund(buyer, 5)
+    place(buyer, held, pay_now=True)
+    version = AssetVersion.objects.get(asset=held)
+    transition_version(version=version, to="delisting_review", actor=provider.owner)
+    transition_version(version=version, to="delisted", actor=platform_admin)
+    told = buyer_client.get(reverse("orders:buy", args=[held.code]), follow=True)
+    assert told.status_code == 200 and "was-on-sale is not on sale" in told.content.decode()
+
+
 # --- orders, cancel, tenancy --------------------------------------------------------------
 
 
