@@ -184,19 +184,10 @@ class Store:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> tuple[list[dict], str]:
-        labels_match = parse_label_selector(label_selector)
-        fields_match = parse_field_selector(field_selector, rt.kind, crd=rt.crd)
-        with self.lock:
-            items = []
-            for (ns, _name), obj in sorted(self._bucket(rt).items()):
-                if rt.namespaced and namespace and ns != namespace:
-                    continue
-                if not labels_match((obj.get("metadata") or {}).get("labels") or {}):
-                    continue
-                if not fields_match(obj):
-                    continue
-                items.append(self._present(rt, obj))
-            return items, self.resource_version
+        items, revision, _matched = self.list_page(
+            rt, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return items, revision
 
     def list_page(
         self,
