@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.provisioning.conftest import buyer, list_operator, on_sale_version  # noqa: F401
+from tests.provisioning.conftest import (  # noqa: F401
+    buyer,
+    installed_on_two_clusters,
+    list_operator,
+    on_sale_version,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

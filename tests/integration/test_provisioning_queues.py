@@ -150,41 +150,15 @@ def _queued_syncs(client, queues):
 
 
 def test_many_sync_triggers_leave_one_queued_sync_per_cluster(
+    # The operator is listed with eager jobs; the clusters' rows come once they are queued.
     worker_factory,
     redis_url,
     buyer,
     on_sale_version,
-    sandbox_cluster,
-    sandbox,
-    platform_admin,
-    django_capture_on_commit_callbacks,
     not_eager,
+    installed_on_two_clusters,
 ):
-    from clusters import services as cluster_services
-    from provisioning.models import Installation
-
-    with django_capture_on_commit_callbacks(execute=True):
-        second = cluster_services.register_cluster(
-            actor=platform_admin,
-            name="sandbox-2",
-            auth_method="token",
-            api_url=sandbox.url,
-            token="sandbox-test-token",
-        )
-    for cluster in (sandbox_cluster, second):
-        Installation.objects.create(
-            tenant=buyer,
-            project=buyer.project,
-            cluster=cluster,
-            asset=on_sale_version.asset,
-            version=on_sale_version,
-            namespace=buyer.project.namespace,
-            package="memcached-cluster-operator",
-            channel="stable",
-            catalog_source="mem-registry",
-            catalog_namespace="olm",
-            status=Installation.Status.INSTALLED,
-        )
+    sandbox_cluster, second = installed_on_two_clusters
     queue = f"syncs-{uuid.uuid4().hex[:8]}"
     queues = [queue, f"{queue}.installs", f"{queue}.sync"]
     env = clean_env(

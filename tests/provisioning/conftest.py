@@ -164,3 +164,43 @@ def follow(installation, until, *, timeout=15):
 
     wait_until(reached, timeout=timeout, message=f"{installation} to reach {until}")
     return installation
+
+
+@pytest.fixture
+def installed_on_two_clusters(
+    sandbox,
+    sandbox_cluster,
+    buyer,
+    on_sale_version,
+    platform_admin,
+    django_capture_on_commit_callbacks,
+):
+    """The buyer's operator recorded as installed on the sandbox and on a second cluster
+    registered against the same sandbox: (first cluster, second cluster)."""
+    from clusters import services as cluster_services
+    from provisioning.models import Installation
+    from tests.conftest import SANDBOX_TOKEN
+
+    with django_capture_on_commit_callbacks(execute=True):
+        second = cluster_services.register_cluster(
+            actor=platform_admin,
+            name="sandbox-2",
+            auth_method="token",
+            api_url=sandbox.url,
+            token=SANDBOX_TOKEN,
+        )
+    for cluster in (sandbox_cluster, second):
+        Installation.objects.create(
+            tenant=buyer,
+            project=buyer.project,
+            cluster=cluster,
+            asset=on_sale_version.asset,
+            version=on_sale_version,
+            namespace=buyer.project.namespace,
+            package="memcached-cluster-operator",
+            channel="stable",
+            catalog_source="mem-registry",
+            catalog_namespace="olm",
+            status=Installation.Status.INSTALLED,
+        )
+    return sandbox_cluster, second

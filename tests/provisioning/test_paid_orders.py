@@ -165,40 +165,8 @@ def test_an_unpaid_order_is_never_installed(newcomer, on_sale_version):
     assert not Installation.objects.filter(order=with_deadline).exists()
 
 
-def test_installation_sync_fans_out_one_job_per_cluster(
-    sandbox,
-    sandbox_cluster,
-    buyer,
-    on_sale_version,
-    platform_admin,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
-):
-    from clusters import services as cluster_services
-    from tests.conftest import SANDBOX_TOKEN
-
-    with django_capture_on_commit_callbacks(execute=True):
-        second = cluster_services.register_cluster(
-            actor=platform_admin,
-            name="sandbox-2",
-            auth_method="token",
-            api_url=sandbox.url,
-            token=SANDBOX_TOKEN,
-        )
-    for cluster in (sandbox_cluster, second):
-        Installation.objects.create(
-            tenant=buyer,
-            project=buyer.project,
-            cluster=cluster,
-            asset=on_sale_version.asset,
-            version=on_sale_version,
-            namespace=buyer.project.namespace,
-            package="memcached-cluster-operator",
-            channel="stable",
-            catalog_source="mem-registry",
-            catalog_namespace="olm",
-            status=Installation.Status.INSTALLED,
-        )
+def test_installation_sync_fans_out_one_job_per_cluster(installed_on_two_clusters, monkeypatch):
+    sandbox_cluster, second = installed_on_two_clusters
     sent = []
     monkeypatch.setattr(
         tasks.sync_cluster, "apply_async", lambda args, **options: sent.append((args, options))
