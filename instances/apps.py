@@ -8,4 +8,9 @@ class InstancesConfig(AppConfig):
 
     def ready(self) -> None:
         # Uninstalling an operator asks how many instances run on it, and deletes them.
+        from core.converters import register_choice_converter
+
         from . import receivers  # noqa: F401
+        from .tabs import TABS
+
+        register_choice_converter("instance_tab", TABS)

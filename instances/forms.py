@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project
@@ -179,8 +180,12 @@ class MemcachedForm(EditorMixin, forms.Form):
     request_key = forms.CharField(widget=forms.HiddenInput, required=False)
     name = forms.CharField(
         label=_("Name"),
-        max_length=63,
-        help_text=_("Lowercase letters, digits and “-”, starting with a letter; at most 40."),
+        # The input stops where the help text says: the Services' names add a suffix.
+        max_length=memcached.MAX_NAME_LENGTH,
+        help_text=format_lazy(
+            _("Lowercase letters, digits and “-”, starting with a letter; at most {length}."),
+            length=memcached.MAX_NAME_LENGTH,
+        ),
     )
     replicas = forms.IntegerField(label=_("Replicas"))
     version = forms.CharField(label=_("Memcached version"), required=False)

@@ -20,7 +20,8 @@ urlpatterns = [
         views.instance_delete_stuck_pods,
         name="instance-delete-stuck-pods",
     ),
-    path("<int:instance_id>/<str:tab>/", views.instance_detail, name="instance-tab"),
+    # Only the known tabs: an unknown one is the friendly 404, not the overview.
+    path("<int:instance_id>/<instance_tab:tab>/", views.instance_detail, name="instance-tab"),
     path("new/<int:installation_id>/", views.instance_create, name="instance-create"),
     path("new/<int:installation_id>/sync/", views.operand_sync, name="instance-create-sync"),
     path("<int:instance_id>/edit/sync/", views.operand_sync, name="instance-edit-sync"),

@@ -45,7 +45,6 @@ from .forms import (
 from .manifests import manifest_of
 from .models import OperandInstance
 
-TABS = ("overview", "access", "monitoring", "logs", "events", "yaml")
 FRAGMENTS = {
     "status": "instances/_status_panel.html",
     "overview": "instances/_overview_live.html",
@@ -485,8 +484,6 @@ def instance_edit(request, instance_id):
 
 @login_required
 def instance_detail(request, instance_id, tab="overview"):
-    if tab not in TABS:
-        tab = "overview"
     instance = _instance_or_404(request, instance_id)
     context = {
         "instance": instance,

@@ -12,6 +12,7 @@ import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageDraw
 
 from accounts.models import Membership, Project, Tenant, User
@@ -26,6 +27,24 @@ DEMO_USERS = [
     ("provider", "zs (provider)", "zs-olm", True),
     ("buyer", "zs2 (buyer)", "zs2-corp", False),
 ]
+
+# What each demo login is for, as the DEBUG login page says it.
+DEMO_ROLES = {
+    "admin": gettext_lazy("platform admin: approvals, clusters"),
+    "provider": gettext_lazy("provider: its asset mem1 is on sale"),
+    "buyer": gettext_lazy("buyer: 1000 T in its wallet, projects my-mem and two"),
+}
+
+
+def demo_logins() -> list[tuple[str, str]]:
+    """The demo logins that exist here, for the DEBUG login page (never shown in production)."""
+    present = set(
+        User.objects.filter(username__in=[row[0] for row in DEMO_USERS]).values_list(
+            "username", flat=True
+        )
+    )
+    return [(name, str(DEMO_ROLES[name])) for name, *_rest in DEMO_USERS if name in present]
+
 
 DEMO_PROJECTS = [
     # tenant, project name, namespace

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
@@ -51,6 +52,9 @@ def serve_media(request, path):
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # Shadows accounts:login (same path, so reverse() still works): in DEBUG this one names
+    # the demo logins, which only the project knows (marketplace.demo).
+    path("accounts/login/", views.LoginView.as_view()),
     path("accounts/", include("accounts.urls")),
     path("market/", include("assets.storefront.urls")),  # 云市场
     path("provider/assets/", include("assets.urls")),  # 资产管理
@@ -60,6 +64,10 @@ urlpatterns = [
     path("instances/", include("instances.urls")),  # Operator 实例, 平台服务目录
     path("clusters/", include("clusters.urls")),  # 集群, CatalogSources
     path("i18n/", include("django.conf.urls.i18n")),
+    # Browsers ask for /favicon.ico whatever the page links; and /catalog/ is where people look
+    # for the service catalog (平台服务目录).
+    path("favicon.ico", views.favicon),
+    path("catalog/", RedirectView.as_view(pattern_name="instances:service-catalog")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include((router.urls, "api"))),

@@ -1,17 +1,43 @@
 """Site-wide pages: the overview and the error pages."""
 
+from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template import loader
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 
+from accounts.forms import LoginForm
 from core.api import error_body
+
+from . import demo
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "marketplace/home.html")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links; the icon lives in static/."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
+class LoginView(auth_views.LoginView):
+    """Signing in; with DEBUG on (``make run``) the page names the demo logins, so a first
+    visit does not start with a trip to the README."""
+
+    redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if settings.DEBUG:
+            context["demo_logins"] = demo.demo_logins()
+            context["demo_password"] = demo.DEMO_PASSWORD
+        return context
 
 
 def _wants_json(request):

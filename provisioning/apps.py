@@ -8,4 +8,9 @@ class ProvisioningConfig(AppConfig):
 
     def ready(self):
         # A paid order installs its operator.
+        from core.converters import register_choice_converter
+
         from . import receivers  # noqa: F401
+        from .tabs import TABS
+
+        register_choice_converter("installation_tab", TABS)

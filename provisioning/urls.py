@@ -23,5 +23,10 @@ urlpatterns = [
         views.installation_uninstall,
         name="installation-uninstall",
     ),
-    path("<int:installation_id>/<str:tab>/", views.installation_detail, name="installation-tab"),
+    # Only the known tabs: an unknown one is the friendly 404, not the details tab.
+    path(
+        "<int:installation_id>/<installation_tab:tab>/",
+        views.installation_detail,
+        name="installation-tab",
+    ),
 ]

@@ -29,8 +29,6 @@ from . import selectors, services
 from .forms import ClusterWideInstallForm, InstallForm, SubscriptionForm, UninstallForm
 from .models import Installation
 
-TABS = ("details", "subscription", "events", "instances")
-
 
 @login_required
 def installation_list(request: WorkspaceRequest) -> HttpResponse:
@@ -56,8 +54,6 @@ def installation_list(request: WorkspaceRequest) -> HttpResponse:
 def installation_detail(
     request: WorkspaceRequest, installation_id: int, tab: str = "details"
 ) -> HttpResponse:
-    if tab not in TABS:
-        tab = "details"
     installation = selectors.get_installation_for(
         user=request.user, installation_id=installation_id
     )

@@ -2,10 +2,18 @@
 
 from django import template
 
+from core.kube_age import age
+
 from .. import memcached, schema
 from ..selectors import entitlement_state, instances_of
 
 register = template.Library()
+
+
+@register.filter
+def kube_age(created):
+    """A pod's AGE column from its creationTimestamp, as `kubectl get pods` prints it."""
+    return age(created)
 
 
 def instances_tab_context(installation):

@@ -186,6 +186,28 @@ def test_unknown_url_gets_the_friendly_404(owner_client):
     assert "Page not found" in response.content.decode()
 
 
+def test_catalog_leads_to_the_service_catalog_and_the_favicon_is_served(owner_client):
+    catalog = owner_client.get("/catalog/", follow=True)
+    assert (
+        catalog.status_code == 200
+        and catalog.redirect_chain[-1][0] == "/instances/catalog/memcached/"
+    )
+    favicon = owner_client.get("/favicon.ico")
+    assert favicon.status_code == 301 and favicon["Location"].endswith("favicon.svg")
+    assert 'rel="icon"' in owner_client.get("/").content.decode()
+
+
+def test_login_page_names_the_demo_logins_only_in_debug(client, settings, make_user):
+    make_user("buyer")
+    settings.DEBUG = True
+    html = client.get("/accounts/login/").content.decode()
+    assert "Demo logins" in html and "<code>buyer</code>" in html and "<code>demo</code>" in html
+    # Only the demo users that exist here are named.
+    assert "<code>provider</code>" not in html
+    settings.DEBUG = False
+    assert "Demo logins" not in client.get("/accounts/login/").content.decode()
+
+
 @override_settings(ROOT_URLCONF="tests.broken_urls", DEBUG=False)
 def test_server_error_page_never_shows_a_traceback(client, db):
     client.raise_request_exception = False

@@ -51,6 +51,13 @@ def test_instances_tab_lists_instances_and_offers_a_create_button(client, buyer,
     assert fragment.startswith('<div id="installation-instances"')
 
 
+def test_name_input_allows_what_its_help_text_says(client, buyer, installed):
+    client.force_login(buyer.owner)
+    html = client.get(f"/instances/new/{installed.pk}/").content.decode()
+    name_input = re.search(r'<input[^>]*name="name"[^>]*>', html).group(0)
+    assert 'maxlength="40"' in name_input and "at most 40" in html
+
+
 def test_create_page_is_prefilled_from_the_csv(client, buyer, installed):
     client.force_login(buyer.owner)
     html = client.get(f"/instances/new/{installed.pk}/").content.decode()
@@ -150,6 +157,14 @@ def test_detail_page_tabs(client, buyer, running, settings, memcached_server, sa
     assert "kind: MemcachedCluster" in yaml_tab
     logs = client.get(f"/instances/{running.pk}/logs/").content.decode()
     assert 'data-testid="logs-form"' in logs
+    # The pods table has kubectl's AGE column, from each pod's creationTimestamp.
+    ages = re.findall(r'data-testid="pod-age"><time datetime="([^"]+)">([^<]+)</time>', html)
+    assert ages and all(
+        created and re.fullmatch(r"\d+[smhdy]\w*", shown) for created, shown in ages
+    )
+    # A tab the page does not have is the friendly 404, not the overview again.
+    bogus = client.get(f"/instances/{running.pk}/bogus/")
+    assert bogus.status_code == 404 and "Page not found" in bogus.content.decode()
 
 
 def test_verify_scale_access_and_logs_from_the_page(

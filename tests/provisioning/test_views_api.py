@@ -66,6 +66,14 @@ def test_detail_tabs_and_approval_from_the_page(
     assert "InstallRequested" in events and "Cluster" in events
 
 
+def test_a_tab_the_page_does_not_have_is_404(client, buyer, installed):
+    client.force_login(buyer.owner)
+    for tab in ("details", "subscription", "events", "instances"):
+        assert client.get(f"/operators/{installed.pk}/{tab}/").status_code == 200, tab
+    bogus = client.get(f"/operators/{installed.pk}/bogus/")
+    assert bogus.status_code == 404 and "Page not found" in bogus.content.decode()
+
+
 def test_other_tenants_get_404(client, installed, tenant_with_owner):
     _tenant, stranger = tenant_with_owner("stranger")
     client.force_login(stranger)

@@ -1,0 +1,3 @@
+"""The instance page's tabs, the only words its tab URL accepts."""
+
+TABS = ("overview", "access", "monitoring", "logs", "events", "yaml")

@@ -1,0 +1,3 @@
+"""The installed operator page's tabs, the only words its tab URL accepts."""
+
+TABS = ("details", "subscription", "events", "instances")
