@@ -282,6 +282,27 @@ class CatalogSourceSerializer(serializers.ModelSerializer):
             _choices_from(self.fields["cluster"], selectors.clusters_open_to(tenants=tenants))
 
 
+class CatalogSourceYamlSerializer(serializers.Serializer):
+    """The seed's memcached.yaml as the body: the same submission as the fields above."""
+
+    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
+    manifest = serializers.CharField(
+        trim_whitespace=False,
+        help_text="A CatalogSource (operators.coreos.com/v1alpha1) in YAML, as for kubectl apply: "
+        "metadata.namespace is a namespace of one of your projects on the cluster or its global "
+        "catalog namespace; spec.sourceType grpc with spec.image.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            tenants = account_selectors.tenants_for(user=request.user)
+            _choices_from(self.fields["tenant"], tenants)
+            _choices_from(self.fields["cluster"], selectors.clusters_open_to(tenants=tenants))
+
+
 class CatalogSourceViewSet(
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
@@ -315,6 +336,29 @@ class CatalogSourceViewSet(
             actor=request.user, catalog_source=self.get_object()
         )
         return Response(self.get_serializer(catalog).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=CatalogSourceYamlSerializer, responses={201: CatalogSourceSerializer})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="yaml",
+        serializer_class=CatalogSourceYamlSerializer,
+    )
+    def submit_yaml(self, request):
+        """Submit a CatalogSource as its YAML (the seed's memcached.yaml) instead of its fields;
+        errors on the YAML are under `manifest`, each naming its path (e.g. `spec.image`)."""
+        body = CatalogSourceYamlSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        catalog = services.submit_catalog_source_manifest(
+            actor=request.user,
+            tenant=body.validated_data["tenant"],
+            cluster=body.validated_data["cluster"],
+            manifest=body.validated_data["manifest"],
+        )
+        return Response(
+            CatalogSourceSerializer(catalog, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=None, responses={202: CatalogSourceSerializer})
     @action(detail=True, methods=["post"])

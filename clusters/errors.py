@@ -28,3 +28,8 @@ class ClustersErrorCode(ErrorCode):
     IMAGE_INVALID = "image_invalid"
     CLUSTER_NOT_OPEN = "cluster_not_open"
     CATALOG_IN_USE = "catalog_in_use"
+    # Submitting a CatalogSource as YAML (the seed's memcached.yaml).
+    MANIFEST_MISSING = "manifest_missing"
+    MANIFEST_TOO_LARGE = "manifest_too_large"
+    MANIFEST_INVALID = "manifest_invalid"
+    MANIFEST_NAMESPACE_NOT_YOURS = "manifest_namespace_not_yours"

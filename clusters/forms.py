@@ -13,6 +13,7 @@ from accounts.models import Project
 
 from . import selectors
 from .errors import ClustersErrorCode
+from .manifests import MANIFEST_MAX_BYTES
 from .models import Cluster
 
 
@@ -151,3 +152,83 @@ class CatalogSourceForm(forms.Form):
         default = selectors.default_cluster_in(clusters)
         if default is not None:
             self.fields["cluster"].initial = default.pk
+
+
+SEED_MANIFEST_EXAMPLE = """apiVersion: operators.coreos.com/v1alpha1
+kind: CatalogSource
+metadata:
+  name: mem-registry
+  namespace: love-story
+spec:
+  sourceType: grpc
+  image: dev-registry.tenxcloud.com/system_containers/memcached-registry:v1
+  displayName: mem-01"""
+
+
+class CatalogSourceYamlForm(forms.Form):
+    """The seed's memcached.yaml, pasted or uploaded: the same submission as the form."""
+
+    cluster = forms.ModelChoiceField(label=_("Cluster"), queryset=Cluster.objects.none())
+    manifest = forms.CharField(
+        label=_("CatalogSource YAML"),
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 11,
+                "spellcheck": "false",
+                "class": "code",
+                "placeholder": SEED_MANIFEST_EXAMPLE,
+            }
+        ),
+        help_text=_(
+            "metadata.namespace: a namespace of one of your projects on this cluster, or the "
+            "cluster's global catalog namespace. spec.sourceType: grpc, with spec.image."
+        ),
+    )
+    manifest_file = forms.FileField(
+        label=_("Or upload the file"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml,application/yaml,text/yaml"}),
+    )
+
+    def __init__(self, *args: Any, clusters: QuerySet[Cluster], **kwargs: Any) -> None:
+        super().__init__(*args, prefix="yaml", **kwargs)
+        cast(forms.ModelChoiceField, self.fields["cluster"]).queryset = clusters
+        default = selectors.default_cluster_in(clusters)
+        if default is not None:
+            self.fields["cluster"].initial = default.pk
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        upload = cleaned.get("manifest_file")
+        if not upload:
+            return cleaned
+        if (cleaned.get("manifest") or "").strip():
+            self.add_error(
+                "manifest_file",
+                ValidationError(
+                    _("Paste the YAML or upload a file, not both."),
+                    code=ClustersErrorCode.MANIFEST_INVALID,
+                ),
+            )
+        elif upload.size > MANIFEST_MAX_BYTES:
+            self.add_error(
+                "manifest_file",
+                ValidationError(
+                    _("The YAML is larger than %(size)d KiB; a CatalogSource is a few lines.")
+                    % {"size": MANIFEST_MAX_BYTES // 1024},
+                    code=ClustersErrorCode.MANIFEST_TOO_LARGE,
+                ),
+            )
+        else:
+            try:
+                cleaned["manifest"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError:
+                self.add_error(
+                    "manifest_file",
+                    ValidationError(
+                        _("The file is not UTF-8 text YAML."),
+                        code=ClustersErrorCode.MANIFEST_INVALID,
+                    ),
+                )
+        return cleaned

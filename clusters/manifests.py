@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+import yaml
+from django.utils.translation import gettext as _
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "operator-marketplace"
@@ -30,6 +34,105 @@ def catalog_source_manifest(
             "updateStrategy": {"registryPoll": {"interval": "30m"}},
         },
     }
+
+
+CATALOG_SOURCE_API_VERSION = "operators.coreos.com/v1alpha1"
+# OLM's SourceType values (operator-framework/api, catalogsource_types.go); we deploy grpc
+# catalogs that name an image, the kind `opm` builds and the seed's memcached.yaml is.
+SOURCE_TYPES = ("grpc", "configmap", "internal")
+MANIFEST_MAX_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class CatalogSourceYaml:
+    name: str
+    namespace: str
+    display_name: str
+    image: str
+    publisher: str
+
+
+class ManifestError(ValueError):
+    """The YAML is not a CatalogSource we can deploy; each problem names its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if mark is None:
+        return _("Not valid YAML: %(problem)s") % {"problem": problem}
+    return _("Not valid YAML (line %(line)d, column %(column)d): %(problem)s") % {
+        "line": mark.line + 1,
+        "column": mark.column + 1,
+        "problem": problem,
+    }
+
+
+def parse_catalog_source_yaml(text: str) -> CatalogSourceYaml:
+    """A CatalogSource as `kubectl apply -f memcached.yaml` takes it, read back to the fields
+    the platform deploys; refuses (naming the path) what OLM would not serve as a grpc image."""
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as exc:
+        raise ManifestError([_yaml_problem(exc)]) from None
+    if len(documents) != 1:
+        raise ManifestError(
+            [
+                _("Expected one CatalogSource, found %(count)d documents.")
+                % {"count": len(documents)}
+            ]
+        )
+    manifest = documents[0]
+    if not isinstance(manifest, dict):
+        raise ManifestError([_("Expected a mapping with apiVersion, kind, metadata and spec.")])
+    problems = []
+    if manifest.get("apiVersion") != CATALOG_SOURCE_API_VERSION:
+        problems.append(
+            _("apiVersion: must be %(version)s.") % {"version": CATALOG_SOURCE_API_VERSION}
+        )
+    if manifest.get("kind") != "CatalogSource":
+        problems.append(_("kind: must be CatalogSource."))
+    metadata = manifest.get("metadata") if isinstance(manifest.get("metadata"), dict) else {}
+    spec = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
+    if not _text(metadata.get("name")):
+        problems.append(_("metadata.name: required."))
+    if not _text(metadata.get("namespace")):
+        problems.append(
+            _(
+                "metadata.namespace: required (a namespace of your project, or the global catalog namespace)."
+            )
+        )
+    if not spec:
+        problems.append(_("spec: required."))
+    elif spec.get("sourceType") not in SOURCE_TYPES:
+        problems.append(
+            _("spec.sourceType: must be one of %(types)s.") % {"types": ", ".join(SOURCE_TYPES)}
+        )
+    elif spec["sourceType"] != "grpc":
+        problems.append(
+            _("spec.sourceType: the platform deploys grpc catalogs with an image, not %(type)s.")
+            % {"type": spec["sourceType"]}
+        )
+    if spec and not _text(spec.get("image")):
+        problems.append(_("spec.image: required (the index image that serves your bundles)."))
+    if problems:
+        raise ManifestError(problems)
+    name = _text(metadata["name"])
+    return CatalogSourceYaml(
+        name=name,
+        namespace=_text(metadata["namespace"]),
+        display_name=_text(spec.get("displayName")) or name,
+        image=_text(spec["image"]),
+        publisher=_text(spec.get("publisher")),
+    )
 
 
 def observed_state(catalog_source_object: dict[str, Any]) -> tuple[str, str]:

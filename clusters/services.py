@@ -25,7 +25,7 @@ from accounts.services import record_audit
 from core.errors import FieldErrors, NotPermitted, invalid
 from core.jobs import enqueue_on_commit
 
-from . import signals, tasks
+from . import manifests, signals, tasks
 from .errors import ClustersErrorCode as Code
 from .kubeconfig import KubeconfigError, parse_kubeconfig
 from .models import CatalogSource, Cluster
@@ -386,6 +386,90 @@ def submit_catalog_source(
             field="name",
         ) from None
     return catalog
+
+
+# Where a submitted CatalogSource's fields live in its YAML, so the errors name the path.
+_MANIFEST_PATHS = {
+    "name": "metadata.name",
+    "display_name": "spec.displayName",
+    "image": "spec.image",
+    "publisher": "spec.publisher",
+}
+
+
+def submit_catalog_source_manifest(
+    *, actor: User | None, tenant: Tenant, cluster: Cluster | None, manifest: str
+) -> CatalogSource:
+    """The seed's way: a provider hands over its memcached.yaml (pasted or uploaded) instead of
+    filling the form. Its namespace must be one the tenant owns on that cluster or the global
+    catalog namespace; the platform deploys the catalog in the global one either way, as it
+    does for the form, because only there can every project's Subscriptions use it."""
+    text = manifest or ""
+    if not text.strip():
+        raise invalid(
+            _("Paste the CatalogSource YAML or choose a file."),
+            code=Code.MANIFEST_MISSING,
+            field="manifest",
+        )
+    if len(text.encode()) > manifests.MANIFEST_MAX_BYTES:
+        raise invalid(
+            _("The YAML is larger than %(size)d KiB; a CatalogSource is a few lines.")
+            % {"size": manifests.MANIFEST_MAX_BYTES // 1024},
+            code=Code.MANIFEST_TOO_LARGE,
+            field="manifest",
+        )
+    try:
+        parsed = manifests.parse_catalog_source_yaml(text)
+    except manifests.ManifestError as exc:
+        errors = FieldErrors()
+        errors.extend("manifest", exc.problems, code=Code.MANIFEST_INVALID)
+        errors.raise_if_any()
+        raise  # unreachable: the problems are never empty
+    if cluster is not None and parsed.namespace != cluster.catalog_namespace:
+        owned = Project.objects.filter(tenant=tenant, namespace=parsed.namespace)
+        if not clusters_open_to(project=owned.first()).filter(pk=cluster.pk).exists():
+            raise invalid(
+                _(
+                    "metadata.namespace: “%(namespace)s” is neither a namespace of your projects "
+                    "on %(cluster)s nor its global catalog namespace “%(global)s”."
+                )
+                % {
+                    "namespace": parsed.namespace,
+                    "cluster": cluster,
+                    "global": cluster.catalog_namespace,
+                },
+                code=Code.MANIFEST_NAMESPACE_NOT_YOURS,
+                field="manifest",
+            )
+    try:
+        return submit_catalog_source(
+            actor=actor,
+            tenant=tenant,
+            cluster=cluster,
+            name=parsed.name,
+            display_name=parsed.display_name,
+            image=parsed.image,
+            publisher=parsed.publisher,
+        )
+    except ValidationError as exc:
+        raise _errors_on_paths(exc) from None
+
+
+def _errors_on_paths(exc: ValidationError) -> ValidationError:
+    """The form's field errors, moved onto the YAML field and prefixed with their path; each
+    keeps its code (the API's `code`), so a taken name is still `catalog_name_taken`."""
+    if not hasattr(exc, "error_dict"):
+        return exc
+    moved: dict[str, list[ValidationError]] = {}
+    for field, errors in exc.error_dict.items():
+        path = _MANIFEST_PATHS.get(field)
+        for error in errors:
+            for message in error.messages:
+                text = f"{path}: {message}" if path else message
+                moved.setdefault("manifest" if path else field, []).append(
+                    ValidationError(text, code=error.code)
+                )
+    return ValidationError(moved)
 
 
 def catalog_source_users(catalog_source: CatalogSource) -> list[str]:

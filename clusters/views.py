@@ -18,7 +18,7 @@ from core.pagination import paginate
 
 from . import selectors, services
 from .errors import ClustersErrorCode
-from .forms import CatalogSourceForm, ClusterForm
+from .forms import CatalogSourceForm, CatalogSourceYamlForm, ClusterForm
 from .models import CatalogSource
 
 admins_only = platform_admin_required(
@@ -212,25 +212,52 @@ def catalog_create(request):
             "image": picked.image,
             "publisher": picked.publisher,
         }
-    form = CatalogSourceForm(request.POST or None, clusters=clusters, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    # Two ways to submit, one page: the form, or the YAML (the seed's memcached.yaml).
+    by_yaml = request.method == "POST" and request.POST.get("submit_as") == "yaml"
+    form = CatalogSourceForm(
+        request.POST if request.method == "POST" and not by_yaml else None,
+        clusters=clusters,
+        initial=initial,
+    )
+    yaml_form = CatalogSourceYamlForm(
+        request.POST if by_yaml else None, request.FILES if by_yaml else None, clusters=clusters
+    )
+    catalog = None
+    if by_yaml and yaml_form.is_valid():
+        try:
+            catalog = services.submit_catalog_source_manifest(
+                actor=request.user,
+                tenant=tenant,
+                cluster=yaml_form.cleaned_data["cluster"],
+                manifest=yaml_form.cleaned_data["manifest"],
+            )
+        except ValidationError as exc:
+            apply_to_form(yaml_form, exc)
+    elif request.method == "POST" and not by_yaml and form.is_valid():
         try:
             catalog = services.submit_catalog_source(
                 actor=request.user, tenant=tenant, **form.cleaned_data
             )
         except ValidationError as exc:
             apply_to_form(form, exc)
-        else:
-            messages.success(
-                request,
-                _("CatalogSource “%(name)s” submitted; the platform is deploying it.")
-                % {"name": catalog.name},
-            )
-            return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
+    if catalog is not None:
+        messages.success(
+            request,
+            _("CatalogSource “%(name)s” submitted; the platform is deploying it.")
+            % {"name": catalog.name},
+        )
+        return redirect("clusters:catalog-detail", catalog_id=catalog.pk)
     return render(
         request,
         "clusters/catalog_form.html",
-        {"form": form, "no_clusters": not clusters.exists(), "found": found},
+        {
+            "form": form,
+            "yaml_form": yaml_form,
+            "by_yaml": by_yaml,
+            "no_clusters": not clusters.exists(),
+            "found": found,
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 
