@@ -192,7 +192,8 @@ class CatalogSourceYamlForm(forms.Form):
     )
 
     def __init__(self, *args: Any, clusters: QuerySet[Cluster], **kwargs: Any) -> None:
-        super().__init__(*args, prefix="yaml", **kwargs)
+        kwargs.setdefault("prefix", "yaml")  # one page holds both forms
+        super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["cluster"]).queryset = clusters
         default = selectors.default_cluster_in(clusters)
         if default is not None:

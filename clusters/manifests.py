@@ -64,6 +64,10 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -100,8 +104,8 @@ def parse_catalog_source_yaml(text: str) -> CatalogSourceYaml:
         )
     if manifest.get("kind") != "CatalogSource":
         problems.append(_("kind: must be CatalogSource."))
-    metadata = manifest.get("metadata") if isinstance(manifest.get("metadata"), dict) else {}
-    spec = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
+    metadata = _mapping(manifest.get("metadata"))
+    spec = _mapping(manifest.get("spec"))
     if not _text(metadata.get("name")):
         problems.append(_("metadata.name: required."))
     if not _text(metadata.get("namespace")):
