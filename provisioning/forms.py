@@ -15,8 +15,8 @@ class SubscriptionForm(forms.Form):
     approval = forms.ChoiceField(
         label=_("Update approval"),
         choices=[
-            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
-            (Installation.Approval.MANUAL, _("Manual (手动)")),
+            (Installation.Approval.AUTOMATIC, _("Automatic")),
+            (Installation.Approval.MANUAL, _("Manual")),
         ],
         widget=forms.RadioSelect,
     )
@@ -47,8 +47,8 @@ class InstallForm(forms.Form):
     approval = forms.ChoiceField(
         label=_("Update approval"),
         choices=[
-            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
-            (Installation.Approval.MANUAL, _("Manual (手动)")),
+            (Installation.Approval.AUTOMATIC, _("Automatic")),
+            (Installation.Approval.MANUAL, _("Manual")),
         ],
         initial=Installation.Approval.AUTOMATIC,
         widget=forms.RadioSelect,
@@ -83,8 +83,8 @@ class ClusterWideInstallForm(forms.Form):
     approval = forms.ChoiceField(
         label=_("Update approval"),
         choices=[
-            (Installation.Approval.AUTOMATIC, _("Automatic (自动)")),
-            (Installation.Approval.MANUAL, _("Manual (手动)")),
+            (Installation.Approval.AUTOMATIC, _("Automatic")),
+            (Installation.Approval.MANUAL, _("Manual")),
         ],
         initial=Installation.Approval.AUTOMATIC,
         widget=forms.RadioSelect,

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -169,9 +171,13 @@ def test_navigation_depends_on_role(client, tenant_with_owner):
 def test_navigation_is_chinese_for_a_chinese_browser(owner_client):
     html = owner_client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content
     html = html.decode()
-    for text in ["云市场", "已购资产", "订单管理", "Operator 应用", "我是用户"]:
+    for text in ["云市场", "已购资产", "订单管理", "Operator 应用", "Operator 实例", "我是用户"]:
         assert text in html
     assert 'lang="zh-hans"' in html
+    # Each sidebar entry reads differently: two menus under one name would be a guess.
+    sidebar = re.search(r'<nav[^>]*class="[^"]*sidebar[^"]*"[^>]*>(.*?)</nav>', html, re.S)
+    labels = re.findall(r"<a [^>]*>([^<]+)</a>", sidebar.group(1) if sidebar else html)
+    assert len(labels) == len(set(labels)), labels
 
 
 def test_language_switcher_overrides_the_browser(owner_client):
