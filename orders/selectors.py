@@ -14,6 +14,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import BooleanField, Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from accounts.guards import is_member
 from accounts.models import AuditEntry, Tenant, User
@@ -88,15 +90,43 @@ def get_order_for(
         raise NotFound("No such order.") from None
 
 
-def order_timeline(*, order: Order) -> QuerySet[AuditEntry]:
-    """The order's audit rows, oldest first: placed, paid / cancelled / expired."""
-    return (
+# What the order page's timeline says for each audit action, instead of its code.
+ORDER_TIMELINE_LABELS = {
+    "order.placed": _("Order placed"),
+    "order.paid": _("Paid"),
+    "order.cancelled": _("Cancelled"),
+    "order.expired": _("Payment deadline passed: expired"),
+}
+
+
+def _order_status_label(value: str) -> str | Promise:
+    try:
+        return Order.Status(value).label
+    except ValueError:
+        return value
+
+
+def order_timeline(*, order: Order) -> list[dict[str, Any]]:
+    """The order's audit rows, oldest first (placed, paid / cancelled / expired), in words:
+    the action's label and the status it led to, as the order table names statuses."""
+    entries = (
         AuditEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Order), object_id=str(order.pk)
         )
         .select_related("actor")
         .order_by("created_at", "id")
     )
+    return [
+        {
+            "created_at": entry.created_at,
+            "action": entry.action,
+            "label": ORDER_TIMELINE_LABELS.get(entry.action, entry.action),
+            "to_label": _order_status_label(entry.to_state) if entry.to_state else "",
+            "actor": entry.actor,
+            "reason": entry.reason,
+        }
+        for entry in entries
+    ]
 
 
 def order_ledger(*, order: Order, tenant: Tenant) -> QuerySet[LedgerEntry]:

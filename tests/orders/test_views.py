@@ -245,7 +245,16 @@ def test_the_order_page_shows_snapshot_target_and_installation(
     html = buyer_client.get(reverse("orders:order-detail", args=[order.code])).content.decode()
     for text in ["1T/年", "1.00 T", "my-mem", "默认集群", "stable", "Automatic"]:
         assert text in html
-    assert "order.placed" in html and "order.paid" in html  # the timeline
+    # The timeline in words, not codes ("order.placed → pending_payment").
+    timeline = html[html.index('data-testid="timeline"') :]
+    assert "Order placed</strong> → Pending payment" in timeline
+    assert "Paid</strong> → Paid" in timeline
+    assert "order.placed" not in timeline.replace('data-action="order.placed"', "")
+    assert "pending_payment" not in timeline
+    zh = buyer_client.get(
+        reverse("orders:order-detail", args=[order.code]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert "Order placed" not in zh[zh.index('data-testid="timeline"') :]
     # The payment started an installation; the order page links to it with its status.
     from provisioning.models import Installation
 
