@@ -61,6 +61,11 @@ def test_detail_tabs_and_approval_from_the_page(
     wait_until(done, timeout=15)
     details = client.get(f"/operators/{installed.pk}/").content.decode()
     assert "Memcached" in details and "MemcachedCluster" in details
+    # The CSV's description is Markdown (as published CSVs write it): rendered, not raw.
+    description = details[details.index('data-testid="csv-description"') :]
+    assert "<strong>sharded</strong>" in description and "<li>" in description
+    assert "**sharded**" not in description
+    assert "<code>&lt;name&gt;-mcrouter-service</code>" in description
     assert installed.installed_version and installed.installed_version in details
     events = client.get(f"/operators/{installed.pk}/events/").content.decode()
     assert "InstallRequested" in events and "Cluster" in events
