@@ -24,6 +24,7 @@ class InstancesErrorCode(ErrorCode):
     PROJECT_NOT_OURS = "project_not_ours"
     CLUSTER_NOT_OPEN = "cluster_not_open"
     FOREIGN_OPERATOR = "foreign_operator"
+    PACKAGE_UNDER_OTHER_ASSET = "package_under_other_asset"
     UNKNOWN_RANGE = "unknown_range"
     NO_LOGS_YET = "no_logs_yet"
     UNKNOWN_ASSET = "unknown_asset"

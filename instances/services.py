@@ -501,6 +501,23 @@ def request_catalog_instance(
                 code=Code.FOREIGN_OPERATOR,
                 field="project",
             )
+        elif installation.asset_id != asset.pk:
+            # One Subscription per package and namespace (OLM): the instance would run on the
+            # other asset's operator and be billed to neither, so say so instead.
+            raise invalid(
+                _(
+                    "The operator package %(package)s already runs in project %(project)s, "
+                    "installed from %(other)s. Create the instance from that operator "
+                    "(Operator Apps), or choose another project."
+                )
+                % {
+                    "package": version.package_name,
+                    "project": project.name,
+                    "other": installation.asset.name,
+                },
+                code=Code.PACKAGE_UNDER_OTHER_ASSET,
+                field="project",
+            )
         return request_instance(
             actor=actor,
             installation=installation,

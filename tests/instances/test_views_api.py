@@ -564,3 +564,49 @@ def test_other_owned_apis_get_a_yaml_editor_prefilled_from_their_example(
     instance.refresh_from_db()
     assert instance.status == "failed" and "not served" in instance.failure_reason
     assert client.get(f"/instances/new/{installed.pk}/?kind=Nope").status_code == 404
+
+
+def test_service_catalog_refuses_a_package_already_installed_under_another_asset(
+    client, buyer, installed, list_operator, sandbox_cluster, django_capture_on_commit_callbacks
+):
+    from orders.models import Entitlement
+
+    # Another listing of the same operator package (another provider's catalog of it).
+    other = list_operator(name="mem-copy", catalog="mem-copy-registry", provider="copycat")
+    now = timezone.now()
+    Entitlement.objects.create(
+        buyer=buyer,
+        asset=other.asset,
+        plan=other.asset.plans.first(),
+        starts_at=now,
+        ends_at=now + timezone.timedelta(days=30),
+    )
+    api = APIClient()
+    api.force_authenticate(buyer.owner)
+    refused = api.post(
+        "/api/v1/service-catalog/",
+        {
+            "asset": other.asset.code,
+            "project": buyer.project.pk,
+            "cluster": sandbox_cluster.pk,
+            **_api_fields(name="mc-copy"),
+        },
+        format="json",
+    )
+    assert refused.status_code == 400, refused.json()
+    body = refused.json()
+    assert body["code"] == "package_under_other_asset"
+    assert "installed from mem1" in body["fields"]["project"][0]
+    # Nothing was filed under the other asset's operator.
+    assert not OperandInstance.objects.filter(name="mc-copy").exists()
+    # The page says the same, on the project field.
+    client.force_login(buyer.owner)
+    page = client.post(
+        f"/instances/catalog/memcached/{other.asset.code}/",
+        {
+            "project": buyer.project.pk,
+            "cluster": sandbox_cluster.pk,
+            **_form(name="mc-copy"),
+        },
+    )
+    assert _field_errors(page.content.decode(), "project").count("installed from mem1") == 1
