@@ -275,12 +275,14 @@ class MemcachedForm(EditorMixin, forms.Form):
         if self.fixed_name:
             data["name"] = self.fixed_name
         spec, affinity_problems = self._spec_from(data)
+        if affinity_problems:
+            # Every field's errors in one round: the rest is still checked, without the
+            # affinity that could not be read.
+            self.add_error("affinity", affinity_problems)
+            spec.pop("affinity", None)
         obj = memcached.manifest(
             name=data.get("name", ""), namespace=self.target_namespace() or "", spec=spec
         )
-        if affinity_problems:
-            self.add_error("affinity", affinity_problems)
-            return data
         manifest = self.check(obj)
         for path, messages in self.path_errors.items():
             field = FIELD_FOR_PATH.get(path)
@@ -294,7 +296,7 @@ class MemcachedForm(EditorMixin, forms.Form):
                 field if field in self.fields else None,
                 [f"{path}: {m}" if field is None else m for m in messages],
             )
-        self.manifest = manifest
+        self.manifest = None if affinity_problems else manifest
         return data
 
     def lenient_manifest(self):

@@ -107,6 +107,22 @@ def test_form_errors_are_shown_on_their_field(client, buyer, installed, override
     assert not OperandInstance.objects.exists()
 
 
+def test_every_field_error_shows_in_one_round(client, buyer, installed):
+    """An unreadable affinity no longer hides the other fields' errors until the next submit."""
+    client.force_login(buyer.owner)
+    response = client.post(
+        f"/instances/new/{installed.pk}/",
+        _form(affinity="nodeAffinity: {", replicas="0", limits_memory="128Mi", name="Bad_Name"),
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Not valid YAML" in _field_errors(html, "affinity")
+    assert "At least 1 replica." in _field_errors(html, "replicas")
+    assert "below the request" in _field_errors(html, "limits_memory")
+    assert _field_errors(html, "name")
+    assert not OperandInstance.objects.exists()
+
+
 def test_tab_switches_keep_the_values_and_yaml_validates_the_same_way(client, buyer, installed):
     client.force_login(buyer.owner)
     url = f"/instances/new/{installed.pk}/"
