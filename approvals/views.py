@@ -43,6 +43,12 @@ admins_only = platform_admin_required(
 @admins_only
 def approval_list(request: WorkspaceRequest) -> HttpResponse:
     """状态, 申请人, 资产名称 … 操作: pending first, then newest; filters; pagination."""
+    if request.htmx and request.GET.get("fragment") == "pending-count":
+        return render(
+            request,
+            "approvals/includes/pending_count.html",
+            {"pending_count": selectors.pending_count(user=request.user)},
+        )
     filters = QueueFilterForm(request.GET or None)
     status = kind = ""
     if filters.is_valid():
@@ -129,7 +135,10 @@ def approval_detail(request: WorkspaceRequest, pk: int) -> HttpResponse:
 
 def _decided(request: WorkspaceRequest, approval: ApprovalRequest, note: str) -> HttpResponse:
     if request.htmx:
-        return _row(request, approval.pk, note=note)
+        response = _row(request, approval.pk, note=note)
+        # The page's "N pending" badge asks again (hx-trigger="approvals-changed from:body").
+        response["HX-Trigger"] = "approvals-changed"
+        return response
     messages.success(request, note)
     return redirect(safe_next_url(request, reverse("approvals:approvals")))
 

@@ -238,9 +238,8 @@ def _operand_create(request, installation, kind):
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("Creating %(name)s…") % {"name": instance.name})
             _pruned_notice(request, form)
-            return redirect("instances:instance-detail", instance_id=instance.pk)
+            return _to_the_new_instance(instance)
     sync_url = reverse("instances:instance-create-sync", args=[installation.pk])
     return render(
         request,
@@ -362,8 +361,7 @@ def instance_create(request, installation_id):
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("Creating %(name)s…") % {"name": instance.name})
-            return redirect("instances:instance-detail", instance_id=instance.pk)
+            return _to_the_new_instance(instance)
     return render(
         request,
         "instances/create.html",
@@ -482,6 +480,12 @@ def instance_edit(request, instance_id):
 # --- detail and its actions ---------------------------------------------------------------
 
 
+def _to_the_new_instance(instance):
+    """The instance page, asked to say how the creation ends: its status line reads
+    "Creating …" and is replaced by the outcome, where a flash message would go stale."""
+    return redirect(reverse("instances:instance-detail", args=[instance.pk]) + "?created=1")
+
+
 @login_required
 def instance_detail(request, instance_id, tab="overview"):
     instance = _instance_or_404(request, instance_id)
@@ -490,6 +494,7 @@ def instance_detail(request, instance_id, tab="overview"):
         "installation": instance.installation,
         "tab": tab,
         "live": instance.is_unfinished,
+        "just_created": request.GET.get("created") == "1",
         "pod_addresses": selectors.pod_addresses(instance),
     }
     fragment = request.GET.get("fragment", "")

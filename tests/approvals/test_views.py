@@ -128,7 +128,14 @@ def test_queue_query_count_stays_constant(
 
 def test_approve_in_place_re_renders_the_row(admin_client, admin, draft, submit):
     approval = submit(draft)
+    queue = admin_client.get("/approvals/").content.decode()
+    assert "1 pending" in queue
+    # The "N pending" badge refreshes itself when a decision is made in place.
+    assert 'hx-trigger="approvals-changed from:body"' in queue
     response = admin_client.post(f"/approvals/{approval.pk}/approve/", **HTMX)
+    assert response["HX-Trigger"] == "approvals-changed"
+    badge = admin_client.get("/approvals/?fragment=pending-count", **HTMX).content.decode()
+    assert "pending" not in badge
     assert response.status_code == 200
     html = response.content.decode()
     assert html.startswith(f'<tr id="approval-{approval.pk}"')

@@ -117,10 +117,13 @@ def test_provider_applies_admin_approves_buyer_sees_it(
     expect(row).to_have_count(1)
     for text in ["Listing pending review", "mem1", "0.0.2", "Operator", "First release"]:
         expect(row).to_contain_text(text)
+    expect(page.get_by_test_id("pending-count")).to_have_text("1 pending")
     row.get_by_role("button", name="Approve").click()
     expect(row).to_contain_text("Listing approved")
     expect(row).to_contain_text("Approved: mem1 0.0.2 is on sale.")
     expect(row.get_by_role("button", name="Approve")).to_have_count(0)
+    # The heading's badge follows the decision: nothing is pending any more.
+    expect(page.get_by_test_id("pending-count")).to_have_count(0)
     assert page.url.endswith("/approvals/")  # decided without leaving the list
     _log_out(page)
 

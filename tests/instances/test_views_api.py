@@ -76,7 +76,18 @@ def test_create_from_the_form_tab(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/instances/new/{installed.pk}/", _form())
     instance = OperandInstance.objects.get(name="web-cache")
-    assert response.status_code == 302 and response["Location"].endswith(f"/{instance.pk}/")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/{instance.pk}/?created=1")
+    # The page says "Creating …" in a status line that the live panel replaces by the outcome
+    # (a flash message would still say "Creating" once it runs).
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-testid="creation-outcome"' in page and "Creating web-cache…" in page
+    assert page.count("Creating web-cache…") == 1
+    follow(instance, until={"running"})
+    panel = client.get(
+        f"/instances/{instance.pk}/overview/?fragment=status&created=1", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "web-cache is running." in panel and "Creating web-cache" not in panel
     assert instance.spec["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert instance.spec["setup"] == "replset" and instance.request_key == "rk-1"
     assert sandbox_object(
