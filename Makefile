@@ -67,6 +67,6 @@ clean:
 # Refresh the Chinese catalogue after changing UI strings; fill new msgids from a JSON
 # {msgid: translation} with scripts/fill_translations.py, then compile.
 messages: $(VENV)/.dev
-	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemessages -l zh_Hans \
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemessages -l zh_Hans --no-wrap \
 	  --ignore=.venv --ignore=tests --ignore=static --ignore=sandbox --ignore=var --ignore=bench
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py compilemessages -l zh_Hans --ignore=.venv

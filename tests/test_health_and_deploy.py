@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,65 @@ def test_every_message_is_translated_and_compiled(language, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "untranslated" not in result.stderr and "fuzzy" not in result.stderr, result.stderr
     assert (tmp_path / "fresh.mo").read_bytes() == mo.read_bytes(), "run compilemessages"
+
+
+def _msgids(po_text):
+    """The msgids of a .po text, without the header entry."""
+    found = []
+    for block in po_text.split("\n\n"):
+        lines = block.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.startswith("msgid ")), None)
+        if start is None:
+            continue
+        text = json.loads(lines[start][len("msgid ") :])
+        for line in lines[start + 1 :]:
+            if not line.startswith('"'):
+                break
+            text += json.loads(line)
+        if text:
+            found.append(text)
+    return found
+
+
+def test_no_message_in_the_code_is_missing_from_the_catalogue(tmp_path):
+    """makemessages over a copy of the source: every msgid the code and templates use must
+    already be translated in the committed catalogue (no English left in 中文)."""
+    skip = shutil.ignore_patterns(
+        ".venv", ".git", "var", "staticfiles", "test-artifacts", "__pycache__", "node_modules"
+    )
+    copy = tmp_path / "src"
+    shutil.copytree(ROOT, copy, ignore=skip, symlinks=True)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--no-wrap",
+            *(f"--ignore={d}" for d in ("tests", "static", "sandbox", "var", "bench")),
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    po = copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    untranslated = subprocess.run(
+        ["msgattrib", "--untranslated", "--no-obsolete", "--no-wrap", str(po)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fuzzy = subprocess.run(
+        ["msgattrib", "--only-fuzzy", "--no-obsolete", "--no-wrap", str(po)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    missing, guessed = _msgids(untranslated), _msgids(fuzzy)
+    assert not missing, "untranslated (run `make messages` and translate):\n" + "\n".join(missing)
+    assert not guessed, "new msgids that only match old ones fuzzily:\n" + "\n".join(guessed)
