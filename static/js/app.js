@@ -14,6 +14,13 @@
     if (event.target.type === "radio") syncChoiceGroups(document);
   });
   document.addEventListener("DOMContentLoaded", function () { syncChoiceGroups(document); });
+  // On a phone the sidebar folds behind the Menu button (CSS hides it under 760 px).
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".menu-toggle");
+    if (!toggle) return;
+    var open = document.body.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
   // Ask before a destructive action marked with data-confirm.
   document.addEventListener("submit", function (event) {
     var message = event.target.dataset.confirm;
