@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +14,7 @@ from accounts.models import Project, Tenant
 from accounts.permissions import IsPlatformAdmin, is_platform_admin
 
 from . import selectors, services
-from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
+from .models import CatalogPackage, CatalogSource, Cluster, ClusterExit, FoundCatalogSource
 
 
 def _choices_from(field: serializers.Field, queryset: QuerySet[Model]) -> None:
@@ -119,6 +120,14 @@ def _cluster_views(*, many: bool) -> PolymorphicProxySerializer:
     )
 
 
+class ClusterExitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClusterExit
+        fields = ["id", "name", "kind", "address", "created_at"]
+        read_only_fields = ["id", "created_at"]
+        validators: list[Any] = []
+
+
 CLUSTER_VIEW_DOC = (
     "Platform admins get the whole `Cluster`; everyone else a `ClusterChoice`: what they need "
     "to choose a cluster (name, flags, readiness), never its API URL or linked projects."
@@ -152,7 +161,9 @@ class ClusterViewSet(viewsets.ModelViewSet):
         )
 
     def get_permissions(self):
-        if self.action in ("list", "retrieve"):
+        if self.action in ("list", "retrieve") or (
+            self.action == "exits" and self.request.method == "GET"
+        ):
             return super().get_permissions()
         return [*super().get_permissions(), IsPlatformAdmin()]
 
@@ -206,6 +217,34 @@ class ClusterViewSet(viewsets.ModelViewSet):
         cluster = self.get_object()
         services.request_connection_test(actor=request.user, cluster=cluster)
         return Response(self.get_serializer(cluster).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(methods=["GET"], responses=ClusterExitSerializer(many=True), filters=False)
+    @extend_schema(
+        methods=["POST"], request=ClusterExitSerializer, responses={201: ClusterExitSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], serializer_class=ClusterExitSerializer)
+    def exits(self, request, pk=None):
+        """网络出口: the named exits route rules may open ports on (the default exit is the
+        cluster's own `external_access`); admins add them with a POST."""
+        cluster = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.exits_of(cluster=cluster))
+            return self.get_paginated_response(ClusterExitSerializer(page, many=True).data)
+        body = ClusterExitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        service_exit = services.add_cluster_exit(
+            actor=request.user, cluster=cluster, **body.validated_data
+        )
+        return Response(ClusterExitSerializer(service_exit).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"exits/(?P<exit_id>\d+)")
+    def delete_exit(self, request, pk=None, exit_id=None):
+        """Refused (400 `exit_in_use`) while a route rule uses the exit."""
+        cluster = self.get_object()
+        service_exit = get_object_or_404(ClusterExit, pk=exit_id, cluster=cluster)
+        services.delete_cluster_exit(actor=request.user, service_exit=service_exit)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class CatalogPackageSerializer(serializers.ModelSerializer):

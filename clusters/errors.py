@@ -19,6 +19,11 @@ class ClustersErrorCode(ErrorCode):
     CATALOG_NAMESPACE_INVALID = "catalog_namespace_invalid"
     CATALOG_NOT_FAILED = "catalog_not_failed"
     CLUSTER_IN_USE = "cluster_in_use"
+    EXIT_NAME_INVALID = "exit_name_invalid"
+    EXIT_NAME_TAKEN = "exit_name_taken"
+    EXIT_KIND_INVALID = "exit_kind_invalid"
+    EXIT_ADDRESS_INVALID = "exit_address_invalid"
+    EXIT_IN_USE = "exit_in_use"
     # Submitting or deleting a CatalogSource.
     NOT_A_PROVIDER = "not_a_provider"
     CATALOG_NAME_MISSING = "catalog_name_missing"

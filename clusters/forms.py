@@ -233,3 +233,21 @@ class CatalogSourceYamlForm(forms.Form):
                     ),
                 )
         return cleaned
+
+
+class ClusterExitForm(forms.Form):
+    """A named service exit (网络出口) on the cluster detail page."""
+
+    name = forms.CharField(
+        label=_("Name"), max_length=63, widget=forms.TextInput(attrs={"placeholder": "router"})
+    )
+    kind = forms.ChoiceField(label=_("Type"), choices=Cluster.ExternalAccess.choices)
+    address = forms.CharField(
+        label=_("Public address"),
+        max_length=253,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "192.168.2.65"}),
+        help_text=_(
+            "Where users reach it; empty: a node's address (NodePort) or the one the cluster assigns (LoadBalancer)."
+        ),
+    )

@@ -112,6 +112,45 @@ class Cluster(models.Model):
         return self.name
 
 
+NODE_PORT_RANGE = (30000, 32767)  # kube-apiserver's default --service-node-port-range
+
+
+class ClusterExit(models.Model):
+    """A named service exit (网络出口) of a cluster besides its default one (the cluster's own
+    external_access / external_host): where buyers' route rules open a port, e.g. a NodePort
+    exit on the public router node, or a LoadBalancer."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="exits")
+    name = models.CharField(_("name"), max_length=63)
+    kind = models.CharField(_("type"), max_length=12, choices=Cluster.ExternalAccess.choices)
+    address = models.CharField(
+        _("public address"),
+        max_length=253,
+        blank=True,
+        help_text=_(
+            "Host name or IP users reach the exit on (NodePort: the router node; "
+            "LoadBalancer: leave empty to use the address the cluster assigns)."
+        ),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("service exit")
+        verbose_name_plural = _("service exits")
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "name"], name="cluster_exit_unique_name")
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def port_range(self) -> tuple[int, int]:
+        """The ports a route rule may choose on this exit."""
+        return NODE_PORT_RANGE if self.kind == Cluster.ExternalAccess.NODE_PORT else (1, 65535)
+
+
 class CatalogSource(models.Model):
     """An OLM CatalogSource a provider submitted and the platform deploys on a cluster."""
 

@@ -11,7 +11,7 @@ from accounts.models import Project, Tenant, User
 from accounts.permissions import is_platform_admin
 from core.errors import NotFound
 
-from .models import CatalogPackage, CatalogSource, Cluster, FoundCatalogSource
+from .models import CatalogPackage, CatalogSource, Cluster, ClusterExit, FoundCatalogSource
 
 
 def clusters_for(*, user: User) -> QuerySet[Cluster]:
@@ -150,3 +150,8 @@ def get_found_catalog_source_for(*, tenant: Tenant, found_id: int | str) -> Foun
         return found_catalog_sources_for(tenants=tenants).get(pk=found_id)
     except (FoundCatalogSource.DoesNotExist, ValueError, TypeError):
         raise NotFound("No such CatalogSource found on your clusters.") from None
+
+
+def exits_of(*, cluster: Cluster) -> list[ClusterExit]:
+    """A cluster's named service exits (its default one is the cluster's own setting)."""
+    return list(ClusterExit.objects.filter(cluster=cluster).order_by("name"))

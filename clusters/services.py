@@ -28,7 +28,7 @@ from core.jobs import enqueue_on_commit
 from . import manifests, signals, tasks
 from .errors import ClustersErrorCode as Code
 from .kubeconfig import KubeconfigError, parse_kubeconfig
-from .models import CatalogSource, Cluster
+from .models import CatalogSource, Cluster, ClusterExit
 from .selectors import clusters_open_to
 
 PEM_CERTIFICATE_RE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -298,6 +298,74 @@ def delete_cluster(*, actor: User | None, cluster: Cluster) -> None:
         raise invalid(
             _("This cluster still has CatalogSources or installations; delete them first."),
             code=Code.CLUSTER_IN_USE,
+        ) from None
+
+
+# --- service exits (网络出口) -----------------------------------------------------------------
+
+_HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$")
+
+
+def add_cluster_exit(
+    *, actor: User | None, cluster: Cluster, name: str, kind: str, address: str = ""
+) -> ClusterExit:
+    """A named exit buyers' route rules may open ports on (the cluster's own setting stays
+    the default exit)."""
+    _require_platform_admin(actor)
+    name, address = (name or "").strip(), (address or "").strip()
+    errors = FieldErrors()
+    if not name or len(name) > 63:
+        errors.add("name", _("Enter a name of at most 63 characters."), code=Code.EXIT_NAME_INVALID)
+    elif ClusterExit.objects.filter(cluster=cluster, name=name).exists():
+        errors.add(
+            "name",
+            _("%(cluster)s already has an exit called “%(name)s”.")
+            % {"cluster": cluster, "name": name},
+            code=Code.EXIT_NAME_TAKEN,
+        )
+    if kind not in Cluster.ExternalAccess.values:
+        errors.add(
+            "kind",
+            _("Choose NodePort or LoadBalancer."),
+            code=Code.EXIT_KIND_INVALID,
+        )
+    if address and not _HOST_RE.match(address):
+        errors.add(
+            "address",
+            _("Enter a host name or an IP address, without a port."),
+            code=Code.EXIT_ADDRESS_INVALID,
+        )
+    errors.raise_if_any()
+    with transaction.atomic():
+        service_exit = ClusterExit.objects.create(
+            cluster=cluster, name=name, kind=kind, address=address
+        )
+        record_audit(
+            actor=actor,
+            action="cluster.exit_added",
+            obj=cluster,
+            changes={"exit": name, "kind": kind, "address": address},
+        )
+    return service_exit
+
+
+def delete_cluster_exit(*, actor: User | None, service_exit: ClusterExit) -> None:
+    """Refused while a route rule uses it: deleting it would strand the buyers' addresses."""
+    _require_platform_admin(actor)
+    try:
+        with transaction.atomic():
+            record_audit(
+                actor=actor,
+                action="cluster.exit_deleted",
+                obj=service_exit.cluster,
+                changes={"exit": service_exit.name},
+            )
+            service_exit.delete()
+    except ProtectedError:
+        raise invalid(
+            _("Route rules still use the exit “%(name)s”; they must be removed first.")
+            % {"name": service_exit.name},
+            code=Code.EXIT_IN_USE,
         ) from None
 
 

@@ -11,6 +11,11 @@ urlpatterns = [
     path("new/", views.cluster_create, name="cluster-create"),
     path("<int:cluster_id>/", views.cluster_detail, name="cluster-detail"),
     path("<int:cluster_id>/edit/", views.cluster_edit, name="cluster-edit"),
+    path(
+        "<int:cluster_id>/exits/<int:exit_id>/delete/",
+        views.cluster_exit_delete,
+        name="cluster-exit-delete",
+    ),
     path("<int:cluster_id>/delete/", views.cluster_delete, name="cluster-delete"),
     path("<int:cluster_id>/test/", views.cluster_test, name="cluster-test"),
     path("<int:cluster_id>/connection/", views.cluster_connection, name="cluster-connection"),

@@ -5,7 +5,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -18,8 +19,8 @@ from core.pagination import paginate
 
 from . import selectors, services
 from .errors import ClustersErrorCode
-from .forms import CatalogSourceForm, CatalogSourceYamlForm, ClusterForm
-from .models import CatalogSource
+from .forms import CatalogSourceForm, CatalogSourceYamlForm, ClusterExitForm, ClusterForm
+from .models import CatalogSource, ClusterExit
 
 admins_only = platform_admin_required(
     gettext_lazy("Only platform administrators may manage clusters.")
@@ -118,11 +119,46 @@ def cluster_detail(request, cluster_id):
     cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
     catalogs = selectors.catalog_sources_for(user=request.user, cluster=cluster)
     projects = selectors.projects_of(cluster=cluster)
+    exit_form = ClusterExitForm(request.POST or None)
+    if request.method == "POST" and exit_form.is_valid():
+        try:
+            services.add_cluster_exit(actor=request.user, cluster=cluster, **exit_form.cleaned_data)
+        except ValidationError as exc:
+            apply_to_form(exit_form, exc)
+        else:
+            messages.success(
+                request,
+                _("Service exit “%(name)s” added.") % {"name": exit_form.cleaned_data["name"]},
+            )
+            return redirect(reverse("clusters:cluster-detail", args=[cluster.pk]) + "#exits")
     return render(
         request,
         "clusters/cluster_detail.html",
-        {"cluster": cluster, "catalogs": catalogs, "projects": projects},
+        {
+            "cluster": cluster,
+            "catalogs": catalogs,
+            "projects": projects,
+            "exits": selectors.exits_of(cluster=cluster),
+            "exit_form": exit_form,
+        },
+        status=400 if request.method == "POST" else 200,
     )
+
+
+@admins_only
+@require_POST
+def cluster_exit_delete(request, cluster_id, exit_id):
+    cluster = selectors.get_cluster_for(user=request.user, cluster_id=cluster_id)
+    service_exit = get_object_or_404(ClusterExit, pk=exit_id, cluster=cluster)
+    try:
+        services.delete_cluster_exit(actor=request.user, service_exit=service_exit)
+    except ValidationError as exc:
+        messages.error(request, error_text(exc))
+    else:
+        messages.success(
+            request, _("Service exit “%(name)s” deleted.") % {"name": service_exit.name}
+        )
+    return redirect(reverse("clusters:cluster-detail", args=[cluster.pk]) + "#exits")
 
 
 @admins_only

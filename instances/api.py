@@ -5,6 +5,8 @@ A MemcachedCluster is given either as fields (`name`, `replicas`, `version`, `se
 both go through the same validation, and errors name the field that was sent.
 """
 
+from typing import Any, cast
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -15,7 +17,7 @@ from rest_framework.response import Response
 from accounts.models import Project
 from accounts.selectors import projects_for
 from assets.storefront.selectors import get_asset_by_code
-from clusters.models import Cluster
+from clusters.models import Cluster, ClusterExit
 from clusters.selectors import clusters_for
 from core.errors import NON_FIELD, NotFound, invalid
 from provisioning.models import Installation
@@ -259,6 +261,24 @@ class CatalogCreateSerializer(SpecFieldsSerializer):
         if request is not None:
             self.fields["project"].queryset = projects_for(user=request.user)
             self.fields["cluster"].queryset = clusters_for(user=request.user)
+
+
+class RouteRuleSerializer(serializers.Serializer):
+    """添加路由规则: every field optional (the defaults are the seed's choices)."""
+
+    exit = serializers.PrimaryKeyRelatedField(
+        queryset=ClusterExit.objects.all(), required=False, allow_null=True
+    )
+    port = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=65535)
+    protocol = serializers.ChoiceField(choices=["TCP"], required=False, default="TCP")
+    service = serializers.CharField(required=False, allow_blank=True, max_length=63)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = self.context.get("instance")
+        if instance is not None:  # only the exits of the instance's own cluster
+            relation = cast(serializers.PrimaryKeyRelatedField, self.fields["exit"])
+            relation.queryset = ClusterExit.objects.filter(cluster_id=instance.cluster_id)
 
 
 class ScaleSerializer(serializers.Serializer):
@@ -551,9 +571,12 @@ class OperandInstanceViewSet(
 
     @extend_schema(
         methods=["POST"],
-        request=None,
+        request=RouteRuleSerializer,
         responses={202: OperandInstanceSerializer},
-        description="可集群外访问: a NodePort or LoadBalancer Service (the cluster's setting).",
+        description="可集群外访问 as a route rule (应用路由): a NodePort or LoadBalancer Service "
+        "on the chosen exit (`exit`: one of the cluster's `exits`, or null for its default), "
+        "on the chosen `port` (null: the cluster picks), forwarding TCP to `service` (empty: "
+        "the `<name>-mcrouter-service`). The body may be empty.",
     )
     @extend_schema(
         methods=["DELETE"],
@@ -563,11 +586,21 @@ class OperandInstanceViewSet(
     )
     @action(detail=True, methods=["post", "delete"])
     def access(self, request, pk=None):
+        instance = self.get_object()
+        if request.method != "POST":
+            return self._respond(
+                services.set_external_access(actor=request.user, instance=instance, enabled=False)
+            )
+        rule = RouteRuleSerializer(data=request.data, context={"instance": instance})
+        rule.is_valid(raise_exception=True)
         return self._respond(
             services.set_external_access(
                 actor=request.user,
-                instance=self.get_object(),
-                enabled=request.method == "POST",
+                instance=instance,
+                enabled=True,
+                service_exit=rule.validated_data.get("exit"),
+                port=rule.validated_data.get("port"),
+                service=rule.validated_data.get("service", ""),
             )
         )
 

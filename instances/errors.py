@@ -25,6 +25,11 @@ class InstancesErrorCode(ErrorCode):
     CLUSTER_NOT_OPEN = "cluster_not_open"
     FOREIGN_OPERATOR = "foreign_operator"
     PACKAGE_UNDER_OTHER_ASSET = "package_under_other_asset"
+    # A route rule (应用路由): the exit, the port and the Service it forwards to.
+    ROUTE_EXIT_UNKNOWN = "route_exit_unknown"
+    ROUTE_PORT_OUT_OF_RANGE = "route_port_out_of_range"
+    ROUTE_PORT_TAKEN = "route_port_taken"
+    ROUTE_TARGET_UNKNOWN = "route_target_unknown"
     UNKNOWN_RANGE = "unknown_range"
     NO_LOGS_YET = "no_logs_yet"
     UNKNOWN_ASSET = "unknown_asset"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -589,3 +589,48 @@ class OperandForm:
             )
         self.manifest = None if self.errors else check.manifest
         return self.manifest is not None
+
+
+class RouteRuleForm(forms.Form):
+    """添加路由规则: the Service to reach, the exit, TCP, and the port (empty: automatic)."""
+
+    # Every field has the seed's default, so a bare "enabled=1" (the old two-button form, a
+    # script) still opens the mcrouter Service on the default exit.
+    service = forms.ChoiceField(label=_("Service"), required=False)
+    exit = forms.ChoiceField(label=_("Service exit"), required=False)
+    protocol = forms.ChoiceField(
+        label=_("Protocol"), choices=[("TCP", "TCP")], initial="TCP", required=False
+    )
+    port = forms.IntegerField(
+        label=_("Port"),
+        required=False,
+        min_value=1,
+        max_value=65535,
+        help_text=_("Leave empty and the cluster picks a free one."),
+    )
+
+    def __init__(self, *args: Any, instance: Any, exits: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        router = memcached.router_service_name(instance.name)
+        external = memcached.external_service_name(instance.name)
+        names = [row["name"] for row in instance.services or [] if row.get("name") != external]
+        if router not in names:
+            names.insert(0, router)
+        cast(forms.ChoiceField, self.fields["service"]).choices = [(n, n) for n in names]
+        self.fields["service"].initial = instance.route_target or router
+        cluster = instance.cluster
+        self.exits = {str(e.pk): e for e in exits}
+        cast(forms.ChoiceField, self.fields["exit"]).choices = [
+            ("", _("Default (%(type)s)") % {"type": cluster.external_access}),
+            *[
+                (key, f"{e.name} · {e.kind}{f' · {e.address}' if e.address else ''}")
+                for key, e in self.exits.items()
+            ],
+        ]
+        self.fields["exit"].initial = str(instance.route_exit_id or "")
+        self.fields["port"].initial = instance.route_port
+        self.fields["port"].widget.attrs.update({"class": "narrow", "placeholder": _("automatic")})
+
+    def clean_exit(self) -> Any:
+        value = self.cleaned_data.get("exit") or ""
+        return self.exits.get(value) if value else None

@@ -959,8 +959,25 @@ def external_service_name(name):
     return f"{name}{EXTERNAL_SUFFIX}"
 
 
-def external_service_manifest(*, name, namespace, service_type, instance_id, selector=None):
-    """可集群外访问: a NodePort or LoadBalancer Service in front of the mcrouter pods."""
+def external_service_manifest(
+    *,
+    name,
+    namespace,
+    service_type,
+    instance_id,
+    selector=None,
+    port=None,
+    target_port=None,
+):
+    """可集群外访问: a NodePort or LoadBalancer Service in front of the mcrouter pods (or of
+    the pods of the Service the route rule names). `port` is the route rule's chosen port:
+    the node port of a NodePort Service, the listening port of a LoadBalancer one; None lets
+    the cluster pick (NodePort) or keeps 11211 (LoadBalancer)."""
+    service_port = {"name": "memcache", "port": PORT, "targetPort": target_port or PORT}
+    if port and service_type == "NodePort":
+        service_port["nodePort"] = port
+    elif port:
+        service_port["port"] = port
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -976,7 +993,7 @@ def external_service_manifest(*, name, namespace, service_type, instance_id, sel
         "spec": {
             "type": service_type,
             "selector": selector or {"app": "mcrouter", CR_LABEL: name},
-            "ports": [{"name": "memcache", "port": PORT, "targetPort": PORT, "protocol": "TCP"}],
+            "ports": [{**service_port, "protocol": "TCP"}],
         },
     }
 
@@ -1002,11 +1019,11 @@ def access_address(service, *, host):
     if service is None:
         return ""
     spec = service.get("spec") or {}
-    port = next((p for p in spec.get("ports") or [] if p.get("port") == PORT), None)
+    port = next(iter(spec.get("ports") or []), None)
     if spec.get("type") == "LoadBalancer":
         ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-        target = next((i.get("ip") or i.get("hostname") for i in ingress if i), "")
-        return f"{target}:{PORT}" if target else ""
+        target = host or next((i.get("ip") or i.get("hostname") for i in ingress if i), "")
+        return f"{target}:{port['port']}" if target and port else ""
     if spec.get("type") == "NodePort" and port and port.get("nodePort") and host:
         return f"{host}:{port['nodePort']}"
     return ""

@@ -89,6 +89,18 @@ class OperandInstance(models.Model):
     access_service = models.CharField(max_length=63, blank=True)
     access_host = models.CharField(max_length=253, blank=True)
     access_address = models.CharField(_("service exit"), max_length=300, blank=True)
+    # The route rule (应用路由) the buyer chose: which exit (none: the cluster's default),
+    # which port on it (none: the cluster picks) and which Service it forwards to ("": the
+    # mcrouter Service).
+    route_exit = models.ForeignKey(
+        "clusters.ClusterExit",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routed_instances",
+    )
+    route_port = models.PositiveIntegerField(null=True, blank=True)
+    route_target = models.CharField(max_length=63, blank=True)
     access_error = models.TextField(blank=True)
 
     # 验证访问: the last verification by the worker.

@@ -19,9 +19,9 @@ from accounts.guards import require_member
 from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from assets.models import Asset
-from clusters.models import Cluster
+from clusters.models import NODE_PORT_RANGE, Cluster, ClusterExit
 from clusters.selectors import clusters_open_to
-from core.errors import invalid
+from core.errors import FieldErrors, invalid
 from core.jobs import enqueue_on_commit
 from provisioning import services as provisioning_services
 from provisioning.models import Installation
@@ -299,10 +299,81 @@ def request_delete(
     return instance
 
 
+def _route_errors(
+    *,
+    instance: OperandInstance,
+    service_exit: ClusterExit | None,
+    port: int | None,
+    target: str,
+) -> FieldErrors:
+    """What is wrong with a route rule, field by field, before anything is applied; the
+    cluster itself still has the last word on a port (the worker reports its refusal)."""
+    errors = FieldErrors()
+    if service_exit is not None and service_exit.cluster_id != instance.cluster_id:
+        errors.add(
+            "exit",
+            _("That exit belongs to another cluster."),
+            code=Code.ROUTE_EXIT_UNKNOWN,
+        )
+    kind = service_exit.kind if service_exit is not None else instance.cluster.external_access
+    if port is not None:
+        low, high = (
+            service_exit.port_range if service_exit is not None else _default_port_range(kind)
+        )
+        if not low <= port <= high:
+            errors.add(
+                "port",
+                _("Choose a port from %(low)d to %(high)d on this exit, or leave it empty.")
+                % {"low": low, "high": high},
+                code=Code.ROUTE_PORT_OUT_OF_RANGE,
+            )
+        else:
+            # A node port is one per cluster; a LoadBalancer port is one per exit.
+            taken = OperandInstance.objects.filter(
+                cluster_id=instance.cluster_id, expose_requested=True, route_port=port
+            ).exclude(pk=instance.pk)
+            if kind != Cluster.ExternalAccess.NODE_PORT:
+                taken = taken.filter(route_exit=service_exit)
+            holder = taken.first()
+            if holder is not None:
+                errors.add(
+                    "port",
+                    _("Port %(port)d is taken on this exit (by %(holder)s); choose another.")
+                    % {
+                        "port": port,
+                        "holder": holder.name
+                        if holder.tenant_id == instance.tenant_id
+                        else _("another tenant"),
+                    },
+                    code=Code.ROUTE_PORT_TAKEN,
+                )
+    services = {row.get("name") for row in instance.services or []}
+    services.discard(memcached.external_service_name(instance.name))
+    if target and target not in services:
+        errors.add(
+            "service",
+            _("%(service)s is not a Service of this instance.") % {"service": target},
+            code=Code.ROUTE_TARGET_UNKNOWN,
+        )
+    return errors
+
+
+def _default_port_range(kind: str) -> tuple[int, int]:
+    return NODE_PORT_RANGE if kind == Cluster.ExternalAccess.NODE_PORT else (1, 65535)
+
+
 def set_external_access(
-    *, actor: User, instance: OperandInstance, enabled: bool
+    *,
+    actor: User,
+    instance: OperandInstance,
+    enabled: bool,
+    service_exit: ClusterExit | None = None,
+    port: int | None = None,
+    service: str = "",
 ) -> OperandInstance:
-    """可集群外访问 on or off: a NodePort / LoadBalancer Service, as the cluster decides."""
+    """可集群外访问 on or off, as a route rule (应用路由): the Service it forwards to (the
+    mcrouter Service unless another is named), the exit (the cluster's default unless one of
+    its named exits) and the port on it (automatic unless chosen)."""
     require_member(user=actor, tenant=instance.tenant)
     if instance.kind != memcached.KIND:
         raise invalid(
@@ -310,12 +381,29 @@ def set_external_access(
             code=Code.NO_EXTERNAL_ACCESS,
             field="enabled",
         )
+    target = "" if service == memcached.router_service_name(instance.name) else service
     with transaction.atomic():
         instance = locked(instance.pk)
         _check_manageable(instance, allow_failed=False)
-        if instance.expose_requested == enabled and instance.access_state != Access.FAILED:
+        if enabled:
+            _route_errors(
+                instance=instance, service_exit=service_exit, port=port, target=target
+            ).raise_if_any()
+        rule = (service_exit.pk if service_exit else None, port, target)
+        same_rule = (instance.route_exit_id, instance.route_port, instance.route_target) == rule
+        if (
+            instance.expose_requested == enabled
+            and (same_rule or not enabled)
+            and instance.access_state != Access.FAILED
+        ):
             return instance
         instance.expose_requested = enabled
+        if enabled:
+            instance.route_exit, instance.route_port, instance.route_target = (
+                service_exit,
+                port,
+                target,
+            )
         instance.access_error = ""
         if instance.status != Status.PENDING:
             instance.access_state = Access.EXPOSING if enabled else Access.REMOVING
@@ -327,12 +415,22 @@ def set_external_access(
             obj=instance,
             tenant=instance.tenant,
             to_state="external" if enabled else "cluster-only",
+            changes={
+                "exit": service_exit.name if service_exit else "",
+                "port": port,
+                "service": target,
+            }
+            if enabled
+            else {},
         )
+        kind = service_exit.kind if service_exit else instance.cluster.external_access
         add_event(
             instance=instance,
             reason="ExposeRequested" if enabled else "UnexposeRequested",
-            message=_("External access requested (%(type)s).")
-            % {"type": instance.cluster.external_access}
+            message=(
+                _("External access requested (%(type)s, port %(port)s).")
+                % {"type": kind, "port": port or _("automatic")}
+            )
             if enabled
             else _("External access removal requested."),
         )

@@ -180,22 +180,35 @@ def apply_external_access(self: Task, instance_id: int) -> str | None:
         records.record_access(instance_id=instance.pk, state=Access.NONE)
         return None
     cluster = instance.cluster
-    router = gateway.get_or_none(
-        "v1", "Service", f"{instance.name}-mcrouter-service", instance.namespace
+    service_exit = instance.route_exit
+    kind = service_exit.kind if service_exit else cluster.external_access
+    target_name = instance.route_target or memcached.router_service_name(instance.name)
+    target = gateway.get_or_none("v1", "Service", target_name, instance.namespace)
+    target_spec: dict[str, Any] = (target or {}).get("spec") or {}
+    first_port: dict[str, Any] = next(iter(target_spec.get("ports") or []), {})
+    target_port = first_port.get("targetPort")
+    try:
+        service = gateway.apply(
+            memcached.external_service_manifest(
+                name=instance.name,
+                namespace=instance.namespace,
+                service_type=kind,
+                instance_id=instance.pk,
+                selector=target_spec.get("selector"),
+                port=instance.route_port,
+                target_port=target_port if isinstance(target_port, int) else None,
+            ),
+            force=True,
+        )
+    except kube.InvalidError as exc:
+        # The cluster's refusal of the route rule (e.g. "provided port is already
+        # allocated"): said on the access panel, never retried as it would fail again.
+        records.record_access(instance_id=instance.pk, state=Access.FAILED, error=str(exc))
+        return None
+    host = (service_exit.address if service_exit else "") or (
+        cluster.external_host if service_exit is None else ""
     )
-    selector = ((router or {}).get("spec") or {}).get("selector")
-    service = gateway.apply(
-        memcached.external_service_manifest(
-            name=instance.name,
-            namespace=instance.namespace,
-            service_type=cluster.external_access,
-            instance_id=instance.pk,
-            selector=selector,
-        ),
-        force=True,
-    )
-    host = cluster.external_host
-    if not host and cluster.external_access == cluster.ExternalAccess.NODE_PORT:
+    if not host and kind == cluster.ExternalAccess.NODE_PORT:
         host = memcached.node_address(gateway.list("v1", "Node"))
     address = memcached.access_address(service, host=host)
     records.record_access(
@@ -204,7 +217,7 @@ def apply_external_access(self: Task, instance_id: int) -> str | None:
         address=address,
         host=host,
         service=service["metadata"]["name"],
-        type=cluster.external_access,
+        type=kind,
     )
     if not address:
         sync_instances.apply_async((instance.cluster_id,), countdown=2)

@@ -26,8 +26,9 @@ from accounts.selectors import projects_for
 from accounts.workspace import WorkspaceRequest
 from assets.models import Asset
 from assets.storefront.selectors import get_asset_by_code
+from clusters import selectors as cluster_selectors
 from clusters.selectors import clusters_open_to
-from core.errors import NON_FIELD, error_text, messages_by_field
+from core.errors import NON_FIELD, apply_to_form, error_text, messages_by_field
 from core.pagination import paginate
 from provisioning.selectors import get_installation_for
 
@@ -39,6 +40,7 @@ from .forms import (
     ManifestForm,
     MemcachedForm,
     OperandForm,
+    RouteRuleForm,
     ScaleForm,
     initial_from_manifest,
 )
@@ -532,8 +534,12 @@ def instance_detail(request, instance_id, tab="overview"):
     return render(request, "instances/detail.html", context)
 
 
-def _access_context(instance):
+def _access_context(instance, route_form=None):
     return {
+        "route_form": route_form
+        or RouteRuleForm(
+            instance=instance, exits=cluster_selectors.exits_of(cluster=instance.cluster)
+        ),
         "target": selectors.access_target(instance),
         "verify_label": selectors.target_label(instance.verify_source),
         "pod_addresses": selectors.pod_addresses(instance),
@@ -616,15 +622,40 @@ def instance_delete(request, instance_id):
 @login_required
 @require_POST
 def instance_access(request, instance_id):
-    """可集群外访问 / 仅在集群内访问."""
+    """可集群外访问 as a route rule (service, exit, TCP, port) / 仅在集群内访问."""
     instance = _instance_or_404(request, instance_id)
     enabled = request.POST.get("enabled") == "1"
-    if _run(request, services.set_external_access, instance=instance, enabled=enabled):
-        messages.success(
-            request,
-            _("Opening external access…") if enabled else _("Removing external access…"),
-        )
-    return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+    if not enabled:
+        if _run(request, services.set_external_access, instance=instance, enabled=False):
+            messages.success(request, _("Removing external access…"))
+        return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+    form = RouteRuleForm(
+        request.POST, instance=instance, exits=cluster_selectors.exits_of(cluster=instance.cluster)
+    )
+    if form.is_valid():
+        try:
+            services.set_external_access(
+                actor=request.user,
+                instance=instance,
+                enabled=True,
+                service_exit=form.cleaned_data["exit"],
+                port=form.cleaned_data["port"],
+                service=form.cleaned_data["service"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            apply_to_form(form, exc)
+        else:
+            messages.success(request, _("Opening external access…"))
+            return redirect("instances:instance-tab", instance_id=instance.pk, tab="access")
+    context = {
+        "instance": instance,
+        "installation": instance.installation,
+        "tab": "access",
+        "live": False,
+        **_access_context(instance, route_form=form),
+    }
+    context["scale_form"] = ScaleForm(initial={"replicas": instance.replicas})
+    return render(request, "instances/detail.html", context, status=400)
 
 
 @login_required
