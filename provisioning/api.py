@@ -115,7 +115,7 @@ class InstallationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
 
     serializer_class = InstallationSerializer
     queryset = Installation.objects.none()
-    filterset_fields = ["status", "tenant", "project", "cluster"]
+    filterset_fields = ["status", "tenant", "project", "cluster", "order"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
