@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from core.throttling import SignInThrottle
 
 from . import lockout, selectors, services
+from .api_tenancy import TenantField
 from .models import Notification, Project, Tenant
 from .permissions import is_platform_admin
 from .workspace import signed_in_user
@@ -44,7 +45,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    tenant = TenantField()
 
     class Meta:
         model = Project
@@ -53,13 +54,6 @@ class ProjectSerializer(serializers.ModelSerializer):
         # The service reports clashes with the same messages as the web form.
         validators: list[Any] = []
         extra_kwargs: dict[str, dict[str, Any]] = {"namespace": {"validators": []}}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            tenant = cast("serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"])
-            tenant.queryset = selectors.tenants_for(user=request.user)
 
 
 class MeView(APIView):

@@ -20,7 +20,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.models import Project, Tenant
+from accounts.api_tenancy import TenantField
+from accounts.models import Project
 from accounts.permissions import IsPlatformAdmin
 from approvals.api import TimelineEntrySerializer
 from approvals.selectors import version_timelines
@@ -474,11 +475,7 @@ class ScreenshotBriefSerializer(serializers.ModelSerializer):
 
 
 class AssetSerializer(serializers.ModelSerializer):
-    tenant = serializers.PrimaryKeyRelatedField(
-        queryset=Tenant.objects.none(),
-        required=False,
-        help_text="A provider tenant of yours; may be left out when you have only one.",
-    )
+    tenant = TenantField(providers_only=True)
     category = serializers.PrimaryKeyRelatedField(queryset=selectors.categories())
     icon = serializers.FileField(
         required=False, help_text="Exactly 96×96 px, JPG or PNG. Required on creation."
@@ -510,21 +507,14 @@ class AssetSerializer(serializers.ModelSerializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        user = _user(self)
-        if user is not None:
-            self.fields["tenant"].queryset = selectors.provider_tenants_for(user=user)
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             self.fields["tenant"].read_only = True
 
-    def validate(self, attrs):
-        if self.instance is None and "tenant" not in attrs:
-            tenants = list(self.fields["tenant"].queryset[:2])
-            if len(tenants) != 1:
-                raise serializers.ValidationError(
-                    {"tenant": [_("Choose the provider tenant the asset belongs to.")]}
-                )
-            attrs["tenant"] = tenants[0]
-        return attrs
+
+class AssetCreateSerializer(AssetSerializer):
+    """`POST /assets/` as the schema documents it: multipart/form-data, the icon a file."""
+
+    icon = serializers.FileField(help_text="Required: exactly 96×96 px, JPG or PNG.")
 
 
 class AssetFilter(filters.FilterSet):
@@ -549,6 +539,14 @@ class AssetFilter(filters.FilterSet):
         return selectors.search_assets(queryset, status=value)
 
 
+@extend_schema_view(
+    create=extend_schema(
+        request={"multipart/form-data": AssetCreateSerializer},
+        responses={201: AssetSerializer},
+        description="添加资产: a multipart/form-data upload (the icon is a file); a request "
+        "without an icon, JSON included, is a 400 naming `icon`.",
+    )
+)
 class AssetViewSet(viewsets.ModelViewSet):
     """资产管理: a provider's assets; another tenant's asset is a 404."""
 

@@ -10,7 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
-from accounts.models import Project, Tenant
+from accounts.api_tenancy import TenantField
+from accounts.models import Project
 from accounts.permissions import IsPlatformAdmin, is_platform_admin
 
 from . import selectors, services
@@ -280,7 +281,7 @@ class FoundCatalogSourceSerializer(serializers.ModelSerializer):
 
 class CatalogSourceSerializer(serializers.ModelSerializer):
     # The querysets are the caller's (see __init__); `none()` only for the schema.
-    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    tenant = TenantField(providers_only=True)
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
 
     class Meta:
@@ -316,7 +317,6 @@ class CatalogSourceSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None:
             tenants = account_selectors.tenants_for(user=request.user)
-            _choices_from(self.fields["tenant"], tenants)
             # Where any of the user's tenants may deploy; the service checks the tenant chosen.
             _choices_from(self.fields["cluster"], selectors.clusters_open_to(tenants=tenants))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,6 +24,7 @@ from accounts.permissions import IsPlatformAdmin
 from accounts.selectors import get_tenant_for, projects_for, tenants_for
 from assets.models import Plan
 from core.errors import invalid
+from provisioning.models import Installation
 
 from . import selectors, services
 from .errors import OrdersErrorCode
@@ -88,7 +89,26 @@ class AssetBriefSerializer(serializers.Serializer):
     delivery_type = serializers.CharField()
 
 
+class OrderInstallationSerializer(serializers.ModelSerializer):
+    """An installation the paid order created: follow `url` until `status` is installed."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:installation-detail")
+    # A string here: the installation's own schema carries the enum of its statuses.
+    status = serializers.CharField(read_only=True, help_text="As the installation's `status`.")
+
+    class Meta:
+        model = Installation
+        fields = ["id", "url", "status"]
+        read_only_fields = fields
+
+
 class OrderSerializer(serializers.ModelSerializer):
+    installations = OrderInstallationSerializer(
+        many=True,
+        read_only=True,
+        help_text="What paying created (empty until the worker takes the order); "
+        "`GET /installations/?order={id}` lists the same.",
+    )
     buyer = TenantBriefSerializer(read_only=True)
     seller = TenantBriefSerializer(read_only=True)
     asset = AssetBriefSerializer(read_only=True)
@@ -130,6 +150,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "amount_paid",
             "amounts",
             "entitlement",
+            "installations",
             "created_at",
             "payment_deadline",
             "paid_at",
@@ -254,6 +275,12 @@ class OrderFilter(filters.FilterSet):
         return super().filter_queryset(queryset)
 
 
+# Views may read any app (DESIGN.md): an order shows the installations it created.
+ORDER_INSTALLATIONS = Prefetch(
+    "installations", queryset=Installation.objects.only("id", "order_id", "status").order_by("id")
+)
+
+
 def _with_replay(response: Response, replayed: bool) -> Response:
     if replayed:
         response[REPLAYED_HEADER] = "true"
@@ -279,6 +306,10 @@ class OrderViewSet(
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
         return selectors.orders_for(user=self.request.user)
+
+    def filter_queryset(self, queryset):
+        # After the filters: OrderFilter may replace the queryset with a narrower one.
+        return super().filter_queryset(queryset).prefetch_related(ORDER_INSTALLATIONS)
 
     def get_serializer_class(self):
         if self.action == "create":

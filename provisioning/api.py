@@ -5,8 +5,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import Project, Tenant
-from accounts.selectors import projects_for, tenants_for
+from accounts.api_tenancy import TenantField
+from accounts.models import Project
+from accounts.selectors import projects_for
 from assets.models import AssetVersion
 from clusters.models import Cluster
 from clusters.selectors import clusters_for
@@ -63,7 +64,7 @@ class InstallationSerializer(serializers.ModelSerializer):
 
 
 class InstallationCreateSerializer(serializers.Serializer):
-    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    tenant = TenantField()
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.none())
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     version = serializers.PrimaryKeyRelatedField(queryset=AssetVersion.objects.none())
@@ -76,7 +77,6 @@ class InstallationCreateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["tenant"].queryset = tenants_for(user=request.user)
             self.fields["project"].queryset = projects_for(user=request.user)
             self.fields["cluster"].queryset = clusters_for(user=request.user)
             self.fields["version"].queryset = selectors.saleable_versions()
@@ -115,7 +115,7 @@ class InstallationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
 
     serializer_class = InstallationSerializer
     queryset = Installation.objects.none()
-    filterset_fields = ["status", "tenant", "project", "cluster"]
+    filterset_fields = ["status", "tenant", "project", "cluster", "order"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -108,14 +108,16 @@ def test_tenant_must_be_yours_and_a_provider(api, category, image_file, tenant_w
     client = APIClient()
     client.force_authenticate(buyer)
     payload = _asset_payload(category, image_file, tenant=buyer_tenant.pk)
-    assert_error(client.post("/api/v1/assets/", payload, format="multipart"), 400, "tenant")
+    # One of yours, but not a provider: the service's refusal, by its code.
+    response = client.post("/api/v1/assets/", payload, format="multipart")
+    assert response.status_code == 403 and response.json()["code"] == "not_a_provider"
 
 
 def test_tenant_is_required_when_you_have_two_providers(api, category, image_file):
     second = account_services.create_tenant(name="second", owner=api.tenant.owner, is_provider=True)
     payload = _asset_payload(category, image_file)
     body = assert_error(api.post("/api/v1/assets/", payload, format="multipart"), 400, "tenant")
-    assert "Choose the provider tenant" in body["detail"]
+    assert "tenant is required" in body["detail"] and "several provider tenants" in body["detail"]
     payload = _asset_payload(category, image_file, tenant=second.pk)
     assert api.post("/api/v1/assets/", payload, format="multipart").status_code == 201
 
@@ -488,6 +490,28 @@ def test_category_list_query_count_stays_constant(api, django_assert_num_queries
 
 
 # --- schema -------------------------------------------------------------------------------
+
+
+def test_the_schema_documents_asset_creation_as_multipart_with_a_required_icon(client, db):
+    schema = client.get("/api/schema/?format=json").json()
+    body = schema["paths"]["/api/v1/assets/"]["post"]["requestBody"]
+    assert list(body["content"]) == ["multipart/form-data"] and body["required"] is True
+    ref = body["content"]["multipart/form-data"]["schema"]["$ref"]
+    request = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert request["properties"]["icon"]["type"] == "string"
+    assert request["properties"]["icon"]["format"] == "binary"
+    assert "icon" in request["required"] and "tenant" not in request["required"]
+    # A PATCH still takes JSON, the icon optional.
+    patch = schema["paths"]["/api/v1/assets/{id}/"]["patch"]["requestBody"]["content"]
+    assert "application/json" in patch
+
+
+def test_json_without_an_icon_is_a_400_naming_the_icon(api, category, image_file):
+    payload = {k: v for k, v in _asset_payload(category, image_file).items() if k != "icon"}
+    response = api.post("/api/v1/assets/", payload, format="json")
+    body = assert_error(response, 400, "icon", "icon_required")
+    assert "96×96" in body["fields"]["icon"][0]
+    assert not Asset.objects.exists()
 
 
 def test_openapi_schema_documents_the_provider_api_without_warnings(client, db):

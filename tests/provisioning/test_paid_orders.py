@@ -180,3 +180,36 @@ def test_installation_sync_fans_out_one_job_per_cluster(installed_on_two_cluster
         assert tasks.sync_installations() == 0
         tasks._follow_soon(sandbox_cluster.pk)
     assert len(sent) == 2
+
+
+def test_the_order_api_links_the_installation_it_created_and_installations_filter_by_order(
+    pay, newcomer, on_sale_version, django_capture_on_commit_callbacks
+):
+    from rest_framework.test import APIClient
+
+    from accounts import services as account_services
+
+    order = pay()
+    newcomer.project = account_services.create_project(
+        actor=newcomer.owner, tenant=newcomer, name="two", namespace=f"two-{uuid.uuid4().hex[:6]}"
+    )
+    other = _already_there(newcomer, on_sale_version, order.cluster)  # not from this order
+    installation = Installation.objects.get(order=order)
+    api = APIClient()
+    api.force_authenticate(newcomer.owner)
+    detail = api.get(f"/api/v1/orders/{order.pk}/").json()
+    assert detail["installations"] == [
+        {
+            "id": installation.pk,
+            "url": f"http://testserver/api/v1/installations/{installation.pk}/",
+            "status": installation.status,
+        }
+    ]
+    listed = api.get("/api/v1/orders/").json()["results"]
+    assert [o["installations"] for o in listed] == [detail["installations"]]
+    assert api.get(detail["installations"][0]["url"]).json()["order"] == order.pk
+    found = api.get("/api/v1/installations/", {"order": order.pk}).json()
+    assert [i["id"] for i in found["results"]] == [installation.pk] != [other.pk]
+    every = api.get("/api/v1/installations/").json()["results"]
+    assert {i["id"] for i in every} == {installation.pk, other.pk}
+    assert api.get("/api/v1/installations/", {"order": 987654}).status_code == 400
