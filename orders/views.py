@@ -41,6 +41,7 @@ from .forms import (
     RenewForm,
     TopUpForm,
 )
+from .idempotency import is_key_reused
 from .models import Order
 from .services import format_t
 from .signals import install_problems
@@ -472,6 +473,12 @@ def wallet(request: Request) -> HttpResponse:
     )
 
 
+_ALREADY_SENT = gettext_lazy(
+    "This form was already submitted with other values, and that top-up went through: "
+    "check the balances below. Submit again to top up with these values."
+)
+
+
 @platform_admin_required(gettext_lazy("Only platform administrators may top up wallets."))
 def top_up(request: Request) -> HttpResponse:
     """充值 (platform admins): every wallet's balance, and the form with a required reason."""
@@ -490,10 +497,20 @@ def top_up(request: Request) -> HttpResponse:
                     tenant=data["tenant"],
                     amount=data["amount"],
                     reason=data["reason"],
+                    idempotency_key=data["idempotency_key"],
                 )
-            except (ValidationError, PermissionDenied) as exc:
+            except ValidationError as exc:
+                if is_key_reused(exc):
+                    # This page was sent before with other values (edited after a
+                    # submit that went through): say so, and let the next submit count.
+                    form.add_error(None, _ALREADY_SENT)
+                    form.renew_token()
+                else:
+                    apply_to_form(form, exc)
+            except PermissionDenied as exc:
                 apply_to_form(form, exc)
             else:
+                # A replay (a double submit, a browser re-POST) shows what the first did.
                 messages.success(
                     request,
                     _("Topped up %(amount)s for %(tenant)s; the balance is now %(balance)s.")
