@@ -39,6 +39,7 @@ from .forms import (
     OrderFilterForm,
     PayForm,
     RenewForm,
+    TokenMixin,
     TopUpForm,
 )
 from .idempotency import is_key_reused
@@ -69,6 +70,25 @@ def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+_ORDER_ALREADY_SENT = gettext_lazy(
+    "This form was already submitted with other values, and that went through: check "
+    "Order Management. Submit again to send these values."
+)
+
+
+def _apply_refusal(
+    form: TokenMixin, exc: Exception, *, already_sent: Any = _ORDER_ALREADY_SENT
+) -> None:
+    """A service's refusal onto a form with a token. A token that already stood for a
+    submit with other values (the page edited after a submit that went through) is said
+    on top of the form, which gets a fresh token so that its next submit counts."""
+    if isinstance(exc, ValidationError) and is_key_reused(exc):
+        form.add_error(None, already_sent)
+        form.renew_token()
+    else:
+        apply_to_form(form, exc)
 
 
 def _redirect(request: Request, to: str, **kwargs: Any) -> HttpResponse:
@@ -165,7 +185,7 @@ def buy(request: TenantRequest, code: str) -> HttpResponse:
                     idempotency_key=data["idempotency_key"],
                 )
             except (ValidationError, PermissionDenied) as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
@@ -328,7 +348,7 @@ def order_pay(request: Request, code: str) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except ValidationError as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
                 status = 400
             except PermissionDenied as exc:
                 apply_to_form(form, exc)
@@ -424,7 +444,7 @@ def renew(request: Request, entitlement_id: int) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except (ValidationError, PermissionDenied) as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
@@ -473,7 +493,7 @@ def wallet(request: Request) -> HttpResponse:
     )
 
 
-_ALREADY_SENT = gettext_lazy(
+_TOP_UP_ALREADY_SENT = gettext_lazy(
     "This form was already submitted with other values, and that top-up went through: "
     "check the balances below. Submit again to top up with these values."
 )
@@ -499,16 +519,8 @@ def top_up(request: Request) -> HttpResponse:
                     reason=data["reason"],
                     idempotency_key=data["idempotency_key"],
                 )
-            except ValidationError as exc:
-                if is_key_reused(exc):
-                    # This page was sent before with other values (edited after a
-                    # submit that went through): say so, and let the next submit count.
-                    form.add_error(None, _ALREADY_SENT)
-                    form.renew_token()
-                else:
-                    apply_to_form(form, exc)
-            except PermissionDenied as exc:
-                apply_to_form(form, exc)
+            except (ValidationError, PermissionDenied) as exc:
+                _apply_refusal(form, exc, already_sent=_TOP_UP_ALREADY_SENT)
             else:
                 # A replay (a double submit, a browser re-POST) shows what the first did.
                 messages.success(

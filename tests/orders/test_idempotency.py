@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.services import grant_platform_admin
-from orders.models import IdempotencyKey, LedgerEntry, Wallet
+from orders.models import IdempotencyKey, LedgerEntry, Order, Wallet
 
 from .fixtures import plan_named
 from .test_concurrency import assert_books_balance, run_concurrently
@@ -207,6 +207,33 @@ def test_a_form_without_a_token_still_credits_each_time(client, buyer, platform_
     for _ in range(2):
         assert client.post(reverse("orders:wallet-top-up"), data).status_code == 302
     assert top_ups(buyer).count() == 2
+
+
+def test_the_buy_form_sent_again_as_pay_now_after_pay_later_says_so(
+    client, buyer, mem1, fund, default_cluster
+):
+    """Pay later went through; the same page's Pay now is another request under its token."""
+    fund(buyer, 5)
+    client.force_login(buyer.owner)
+    url = reverse("orders:buy", args=[mem1.code])
+    page = client.get(url).content.decode()
+    token = re.search(r'name="idempotency_key" value="(\w+)"', page).group(1)
+    data = {
+        "idempotency_key": token,
+        "plan": plan_named(mem1, "1T/年").pk,
+        "project": buyer.project.pk,
+        "cluster": default_cluster.pk,
+        "channel": "stable",
+        "approval": "Automatic",
+    }
+    assert client.post(url, {**data, "pay": "later"}).status_code == 302
+    again = client.post(url, {**data, "pay": "later"}, follow=True)
+    assert "was already placed" in again.content.decode()
+    now = client.post(url, {**data, "pay": "now"})
+    page = now.content.decode()
+    assert now.status_code == 400 and "already submitted with other values" in page
+    assert Order.objects.count() == 1 and balance(buyer) == Decimal("5.00")
+    assert re.search(r'name="idempotency_key" value="(\w+)"', page).group(1) != token
 
 
 # --- the schema ------------------------------------------------------------------------------------
