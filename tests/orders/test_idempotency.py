@@ -299,3 +299,25 @@ def test_concurrent_top_ups_of_two_tenants_under_one_key_credit_one(
     credited = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.TOP_UP)
     assert credited.count() == 1 and credited.get().amount == Decimal("3.00")
     assert_books_balance()
+
+
+# --- keys stored before fingerprints -------------------------------------------------------------
+
+
+def test_the_migration_fingerprints_old_payment_keys_as_the_service_does(buyer, mem1, place, fund):
+    import importlib
+
+    from django.apps import apps
+
+    from orders import services
+
+    migration = importlib.import_module("orders.migrations.0004_idempotency_fingerprint_scopes")
+    fund(buyer, 5)
+    order = place(buyer, mem1)
+    services.pay_order(actor=buyer.owner, order=order, idempotency_key="old")
+    IdempotencyKey.objects.update(fingerprint="")  # as stored before migration 0004
+    migration.fingerprint_payments(apps, None)
+    stored = IdempotencyKey.objects.get(key="old")
+    assert stored.fingerprint == services.pay_fingerprint(order_id=order.pk)
+    again = services.pay_order(actor=buyer.owner, order=order, idempotency_key="old")
+    assert again.replayed and balance(buyer) == Decimal("4.00")
