@@ -53,9 +53,8 @@ class TokenMixin(forms.Form):
     def renew_token(self) -> None:
         """A fresh token for the next submit, once this one stands for another request."""
         if self.is_bound:
-            data = self.data.copy() if isinstance(self.data, QueryDict) else QueryDict(mutable=True)
-            if not isinstance(self.data, QueryDict):
-                data.update(self.data)
+            data = QueryDict(mutable=True)
+            data.update(self.data)  # every value of every field, as posted
             data[self.add_prefix("idempotency_key")] = new_token()
             self.data = data
 
