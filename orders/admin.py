@@ -50,4 +50,4 @@ class EntitlementAdmin(ReadOnlyAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdmin):
-    list_display = ["tenant", "key", "action", "order", "created_at"]
+    list_display = ["tenant", "user", "key", "action", "order", "ledger_entry", "created_at"]

@@ -1,8 +1,10 @@
 """REST twins of buying and selling: orders, payments, wallets, ledgers, entitlements.
 
 Thin: serializers check shapes, orders.services checks the rules. Money is a decimal
-string in T ("100.00"). Requests that move money take an `Idempotency-Key` header; a
-repeat returns the first result with `Idempotent-Replayed: true`.
+string in T ("100.00"). Requests that move money — placing, paying, renewing, topping
+up — take an `Idempotency-Key` header (orders.idempotency): the same key with the same
+body returns the first result, with its status and `Idempotent-Replayed: true`; the
+same key with another body is a 422 naming the header.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,10 +30,11 @@ from accounts.models import Project, Tenant, User
 from accounts.permissions import IsPlatformAdmin
 from accounts.selectors import get_tenant_for, projects_for, tenants_for
 from assets.models import Plan
-from core.errors import invalid
+from core.api import error_body
+from core.errors import invalid, messages_by_field
 from provisioning.models import Installation
 
-from . import selectors, services
+from . import idempotency, selectors, services
 from .errors import OrdersErrorCode
 from .models import MONEY, Entitlement, LedgerEntry, Order, Wallet
 
@@ -35,40 +43,89 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def _idempotency_key(request: Request, *, required: bool) -> str:
-    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
-    if required and not key:
-        raise invalid(
-            _(
+    """The header's key, checked as the service checks it, its errors named by the header."""
+    try:
+        return idempotency.clean_key(
+            request.headers.get(IDEMPOTENCY_HEADER),
+            required=required,
+            required_message=_(
                 "This header is required: send a unique key (e.g. a UUID) per payment, "
                 "and the same key when you retry it."
             ),
-            code=OrdersErrorCode.IDEMPOTENCY_KEY_REQUIRED,
-            field=IDEMPOTENCY_HEADER,
         )
-    if len(key) > services.IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise invalid(
-            _("An idempotency key has at most %(max)s characters.")
-            % {"max": services.IDEMPOTENCY_KEY_MAX_LENGTH},
-            code=OrdersErrorCode.IDEMPOTENCY_KEY_TOO_LONG,
-            field=IDEMPOTENCY_HEADER,
-        )
-    return key
+    except ValidationError as exc:
+        raise _header_key_errors(exc) from exc
 
 
 def _header_key_errors(exc: ValidationError) -> ValidationError:
     """The service names the key `idempotency_key`; over the API it is the header. The
     errors keep their codes (the API body's `code`)."""
-    if hasattr(exc, "error_dict") and "idempotency_key" in exc.error_dict:
-        return ValidationError({IDEMPOTENCY_HEADER: exc.error_dict["idempotency_key"]})
+    if hasattr(exc, "error_dict") and idempotency.FIELD in exc.error_dict:
+        return ValidationError({IDEMPOTENCY_HEADER: exc.error_dict[idempotency.FIELD]})
     return exc
 
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    IDEMPOTENCY_HEADER,
+def _refused(exc: ValidationError) -> Response:
+    """A service's refusal of a money-moving request. A key sent again with another body
+    is a 422 (the request is well formed, but not the one the key stands for), in the
+    API's one error shape; every other refusal goes on to the 400 it always was."""
+    if not idempotency.is_key_reused(exc):
+        renamed = _header_key_errors(exc)
+        if renamed is exc:
+            raise exc
+        raise renamed from exc
+    messages = messages_by_field(exc).get(idempotency.FIELD) or [str(exc)]
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    body = error_body(
+        status_code=status_code,
+        code=str(OrdersErrorCode.IDEMPOTENCY_KEY_REUSED),
+        message=f"{IDEMPOTENCY_HEADER}: {messages[0]}",
+        fields={IDEMPOTENCY_HEADER: messages},
+    )
+    return Response(body, status=status_code)
+
+
+def _key_parameter(description: str, *, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(
+        IDEMPOTENCY_HEADER,
+        str,
+        location=OpenApiParameter.HEADER,
+        required=required,
+        description=description
+        + " The same key with the same body returns the first response (same status and "
+        "body, header Idempotent-Replayed: true); with another body it is a 422. At most "
+        f"{idempotency.MAX_LENGTH} characters.",
+    )
+
+
+IDEMPOTENCY_PARAMETER = _key_parameter(
+    "Optional: the same key returns the order it placed first, never a second one."
+)
+REPLAYED_PARAMETER = OpenApiParameter(
+    REPLAYED_HEADER,
     str,
     location=OpenApiParameter.HEADER,
-    required=False,
-    description="Optional: the same key returns the order it placed first, never a second one.",
+    response=True,
+    enum=["true"],
+    description="Present (true) when the response is the replay of an Idempotency-Key's "
+    "first response.",
+)
+KeyReusedSerializer = inline_serializer(
+    "IdempotencyKeyReusedError",
+    fields={
+        "status": serializers.IntegerField(help_text="422"),
+        "code": serializers.CharField(help_text="idempotency_key_reused"),
+        "detail": serializers.CharField(),
+        "fields": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text='{"Idempotency-Key": ["…"]}',
+        ),
+    },
+)
+KEY_REUSED_RESPONSE = OpenApiResponse(
+    KeyReusedSerializer,
+    description="This Idempotency-Key was already used for a request with another body "
+    "(code idempotency_key_reused); nothing was done. Send a new key for a new request.",
 )
 
 
@@ -322,9 +379,9 @@ class OrderViewSet(
 
     @extend_schema(
         summary="Place an order (购买); pay_now pays at once (直接支付)",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAYED_PARAMETER],
         request=OrderCreateSerializer,
-        responses={201: OrderSerializer, 200: OrderSerializer},
+        responses={201: OrderSerializer, 422: KEY_REUSED_RESPONSE},
         description="A free plan is paid at once. Without pay_now the order waits for "
         "`POST /orders/{id}/pay/` until its payment_deadline, then expires.",
     )
@@ -337,23 +394,19 @@ class OrderViewSet(
                 actor=request.user, idempotency_key=key, **serializer.validated_data
             )
         except ValidationError as exc:
-            raise _header_key_errors(exc) from exc
+            return _refused(exc)
         replayed = order.replayed
         order = selectors.get_order_for(user=request.user, order_id=order.pk)
         body = OrderSerializer(order, context={"request": request}).data
-        code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
-        return _with_replay(Response(body, status=code), replayed)
+        return _with_replay(Response(body, status=status.HTTP_201_CREATED), replayed)
 
     @extend_schema(
         summary="Pay an order (支付 / 继续支付), exactly once",
         parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                str,
-                location=OpenApiParameter.HEADER,
-                required=True,
-                description="Required. A unique key per payment; retry with the same key.",
-            )
+            _key_parameter(
+                "Required. A unique key per payment; retry with the same key.", required=True
+            ),
+            REPLAYED_PARAMETER,
         ],
         request=None,
         responses={
@@ -361,6 +414,7 @@ class OrderViewSet(
             400: OpenApiResponse(
                 description="Missing key, wallet short (with the shortfall), not payable."
             ),
+            422: KEY_REUSED_RESPONSE,
         },
     )
     @action(detail=True, methods=["post"])
@@ -370,7 +424,7 @@ class OrderViewSet(
         try:
             payment = services.pay_order(actor=request.user, order=order, idempotency_key=key)
         except ValidationError as exc:
-            raise _header_key_errors(exc) from exc
+            return _refused(exc)
         return _with_replay(
             Response(PaymentResultSerializer(payment.result).data), payment.replayed
         )
@@ -504,9 +558,9 @@ class EntitlementViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Renew (续费): a renewal order that extends the end once paid",
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, REPLAYED_PARAMETER],
         request=RenewSerializer,
-        responses={201: OrderSerializer, 200: OrderSerializer},
+        responses={201: OrderSerializer, 422: KEY_REUSED_RESPONSE},
     )
     @action(detail=True, methods=["post"])
     def renew(self, request, pk=None):
@@ -523,12 +577,11 @@ class EntitlementViewSet(viewsets.ReadOnlyModelViewSet):
                 idempotency_key=key,
             )
         except ValidationError as exc:
-            raise _header_key_errors(exc) from exc
+            return _refused(exc)
         replayed = order.replayed
         order = selectors.get_order_for(user=request.user, order_id=order.pk)
         body = OrderSerializer(order, context={"request": request}).data
-        code = status.HTTP_200_OK if replayed else status.HTTP_201_CREATED
-        return _with_replay(Response(body, status=code), replayed)
+        return _with_replay(Response(body, status=status.HTTP_201_CREATED), replayed)
 
 
 # --- wallets --------------------------------------------------------------------------------
@@ -609,9 +662,16 @@ class WalletViewSet(viewsets.ReadOnlyModelViewSet):
         return self.get_paginated_response(LedgerEntrySerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Top up a tenant's wallet (充值, platform admins)",
+        summary="Top up a tenant's wallet (充值, platform admins), once per Idempotency-Key",
+        parameters=[
+            _key_parameter(
+                "Optional: a unique key per top-up (e.g. a UUID), the same one when you "
+                "retry it, so a retry never credits twice. Keys are per admin."
+            ),
+            REPLAYED_PARAMETER,
+        ],
         request=TopUpSerializer,
-        responses={201: LedgerEntrySerializer},
+        responses={201: LedgerEntrySerializer, 422: KEY_REUSED_RESPONSE},
     )
     @action(
         detail=False,
@@ -621,7 +681,14 @@ class WalletViewSet(viewsets.ReadOnlyModelViewSet):
         serializer_class=TopUpSerializer,
     )
     def top_up(self, request):
+        key = _idempotency_key(request, required=False)
         data = TopUpSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        entry = services.top_up_wallet(actor=request.user, **data.validated_data)
-        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        try:
+            entry = services.top_up_wallet(
+                actor=request.user, idempotency_key=key, **data.validated_data
+            )
+        except ValidationError as exc:
+            return _refused(exc)
+        body = LedgerEntrySerializer(entry).data
+        return _with_replay(Response(body, status=status.HTTP_201_CREATED), entry.replayed)

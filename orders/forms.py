@@ -7,6 +7,7 @@ from typing import Any, TypeVar, cast
 
 from django import forms
 from django.db.models import Model, QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project, Tenant, User
@@ -44,10 +45,18 @@ class ClusterChoiceField(forms.ModelChoiceField):
 
 
 class TokenMixin(forms.Form):
-    def _add_token(self) -> None:
+    def _add_token(self, *, required: bool = True) -> None:
         self.fields["idempotency_key"] = forms.CharField(
-            widget=forms.HiddenInput, max_length=255, initial=new_token
+            widget=forms.HiddenInput, max_length=255, initial=new_token, required=required
         )
+
+    def renew_token(self) -> None:
+        """A fresh token for the next submit, once this one stands for another request."""
+        if self.is_bound:
+            data = QueryDict(mutable=True)
+            data.update(self.data)  # every value of every field, as posted
+            data[self.add_prefix("idempotency_key")] = new_token()
+            self.data = data
 
 
 class BuyForm(TokenMixin):
@@ -211,8 +220,8 @@ class EntitlementFilterForm(forms.Form):
     )
 
 
-class TopUpForm(forms.Form):
-    """充值 (platform admins)."""
+class TopUpForm(TokenMixin):
+    """充值 (platform admins); the token makes a double submit credit once."""
 
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.none(), label=_("Tenant"), empty_label=None
@@ -232,6 +241,8 @@ class TopUpForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Optional: a post without it (a script, a page from before) credits as it did.
+        self._add_token(required=False)
         _model_choices(self, "tenant").queryset = selectors.tenants_to_top_up(user=user)
 
 

@@ -3,7 +3,7 @@
 Amounts are `Decimal` with two places in the platform credit "T", never floats. The
 database keeps the invariants a bug must not break: no balance below zero, one wallet
 per tenant, an order paid means paid in full, one entitlement per tenant and asset,
-one idempotency key per tenant.
+one idempotency key per sender and operation.
 """
 
 import secrets
@@ -152,6 +152,10 @@ class LedgerEntry(models.Model):
                 name="ledgerentry_balance_after_not_negative",
             ),
         ]
+
+    # Not a column: set by orders.services on the entry a top-up returns, True when an
+    # idempotency key answered with the entry it had written before.
+    replayed: bool = False
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount} T"
@@ -423,20 +427,43 @@ class Entitlement(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """The first result of a request that moves money, kept under a unique key per tenant.
+    """The first result of a request that moves money, kept under its key (orders.idempotency).
 
-    Written in the same transaction as the work itself: a failed attempt leaves no key,
-    so a retry after a failure (say, a top-up) really tries again.
+    A key belongs to who sent it — the buyer tenant, or the platform admin for a top-up
+    (no tenant acts there) — and to one operation; `fingerprint` (a hash of the request's
+    canonical body) tells a retry from another request under the same key. Written in the
+    same transaction as the work itself: a failed attempt leaves no key, so a retry after
+    a failure (say, a top-up) really tries again.
     """
 
     class Action(models.TextChoices):
         PLACE = "place", _("Place order")
         PAY = "pay", _("Pay order")
+        TOP_UP = "top_up", _("Top up wallet")
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the (tenant, action, key) constraint serves it.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    # The scope when no tenant sends the request (top-ups); (user, action, key) serves it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     key = models.CharField(_("key"), max_length=255)
     action = models.CharField(max_length=8, choices=Action.choices)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    # Empty only on keys stored before fingerprints were (they replay as they did then).
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    ledger_entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     result = models.JSONField(default=dict)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -447,9 +474,22 @@ class IdempotencyKey(models.Model):
         verbose_name = _("idempotency key")
         verbose_name_plural = _("idempotency keys")
         constraints = [
+            # NULLs are distinct: each constraint binds only the rows of its own scope.
             models.UniqueConstraint(
-                fields=["tenant", "key"], name="idempotencykey_unique_per_tenant"
-            )
+                fields=["tenant", "action", "key"], name="idempotencykey_unique_per_tenant_action"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "action", "key"], name="idempotencykey_unique_per_user_action"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tenant__isnull=False, user__isnull=True)
+                | models.Q(tenant__isnull=True, user__isnull=False),
+                name="idempotencykey_one_scope",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action__in=["place", "pay", "top_up"]),
+                name="idempotencykey_action_valid",
+            ),
         ]
 
     def __str__(self) -> str:

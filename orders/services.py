@@ -3,8 +3,9 @@
 Money moves only here. Rows are locked in one fixed order everywhere — orders by id,
 then wallets by id, then the entitlement — so concurrent payments cannot deadlock;
 the database's check keeps every balance ≥ 0 even if a bug slipped past the locks.
-Requests that move money carry an idempotency key: the first result is stored under
-it in the same transaction, and a repeat returns that result instead of charging again.
+Requests that move money carry an idempotency key (orders.idempotency, one mechanism
+for all of them): the first result is stored under it in the same transaction, and a
+repeat with the same body returns that result instead of charging or crediting again.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, invalid
 from core.sql import prepared_cursor
 
+from . import idempotency
 from .errors import OrdersErrorCode
+from .idempotency import Scope
 from .models import (
     MONEY,
     Entitlement,
@@ -57,7 +60,7 @@ ZERO = Decimal("0.00")
 # The largest single top-up: a guard against an extra zero typed by hand.
 MAX_TOP_UP = Decimal("1000000.00")
 MAX_BALANCE = Decimal(10 ** (MONEY["max_digits"] - MONEY["decimal_places"])) - CENT
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
+IDEMPOTENCY_KEY_MAX_LENGTH = idempotency.MAX_LENGTH
 # Orders expired per transaction; the periodic task loops until none are left.
 EXPIRY_BATCH = 500
 
@@ -128,33 +131,8 @@ def payment_deadline(now: datetime) -> datetime:
     return now + timedelta(hours=getattr(settings, "ORDER_PAYMENT_DEADLINE_HOURS", 24))
 
 
-def _clean_key(key: str | None, *, required: bool) -> str:
-    """The stripped key; a payment must have one, and none may exceed the column."""
-    key = (key or "").strip()
-    if not key:
-        if required:
-            raise invalid(
-                _("A payment needs an idempotency key, so a retry never charges twice."),
-                code=OrdersErrorCode.IDEMPOTENCY_KEY_REQUIRED,
-                field="idempotency_key",
-            )
-        return ""
-    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise invalid(
-            _("An idempotency key has at most %(max)s characters.")
-            % {"max": IDEMPOTENCY_KEY_MAX_LENGTH},
-            code=OrdersErrorCode.IDEMPOTENCY_KEY_TOO_LONG,
-            field="idempotency_key",
-        )
-    return key
-
-
-def _key_reused() -> ValidationError:
-    return invalid(
-        _("This idempotency key was already used for another request; use a new one."),
-        code=OrdersErrorCode.IDEMPOTENCY_KEY_REUSED,
-        field="idempotency_key",
-    )
+def _buyer_scope(tenant_id: int, action: str) -> Scope:
+    return Scope(action=action, tenant_id=tenant_id)
 
 
 def _platform_wallet() -> Wallet:
@@ -381,6 +359,7 @@ def _pay_postgres(
     result: dict[str, Any],
     key: str,
     key_action: str,
+    key_fingerprint: str,
 ) -> tuple[list[_Held], dict[str, Any] | None]:
     """One statement, so the buyer's wallet is locked for one round trip and the commit:
     lock the order if it is still pending payment (else raise _OrderChanged: nothing was
@@ -415,6 +394,7 @@ def _pay_postgres(
         "changes": json.dumps(audit),
         "key": key,
         "key_action": key_action,
+        "fingerprint": key_fingerprint,
         "result": json.dumps(result),
     }
     rows = []
@@ -504,8 +484,10 @@ def _pay_postgres(
             RETURNING id
         ),
         keyed AS (
-            INSERT INTO {keys} (tenant_id, key, action, order_id, result, created_by_id, created_at)
-            SELECT %(buyer)s::bigint, %(key)s::varchar, %(key_action)s::varchar, %(order)s::bigint,
+            INSERT INTO {keys} (tenant_id, key, action, fingerprint, order_id, result,
+                                created_by_id, created_at)
+            SELECT %(buyer)s::bigint, %(key)s::varchar, %(key_action)s::varchar,
+                   %(fingerprint)s::varchar, %(order)s::bigint,
                    %(result)s::jsonb || jsonb_build_object(
                        'balance_after', x.after::text,
                        'entitlement_id', x.entitlement_id,
@@ -610,6 +592,7 @@ def _settle(
     deadline_hint: bool = True,
     key: str = "",
     key_action: str = IdempotencyKey.Action.PAY,
+    key_fingerprint: str = "",
 ) -> tuple[Decimal, dict[str, Any]]:
     """Inside the caller's transaction, with the order row locked (or just created).
 
@@ -647,6 +630,7 @@ def _settle(
                 result=result,
                 key=key,
                 key_action=key_action,
+                key_fingerprint=key_fingerprint,
             )
             try:
                 _plan_moves(order=order, moves=moves, held=held, deadline_hint=deadline_hint)
@@ -685,13 +669,13 @@ def _settle(
         )
         result = _payment_result(order, balance)
         if key:
-            IdempotencyKey.objects.create(
-                tenant_id=order.buyer_id,
+            idempotency.record(
+                scope=_buyer_scope(order.buyer_id, key_action),
                 key=key,
-                action=key_action,
+                fingerprint=key_fingerprint,
+                actor=actor,
                 order=order,
                 result=result,
-                created_by=actor,
             )
     transaction.on_commit(partial(_announce_paid, order))
     return balance, result
@@ -706,20 +690,24 @@ def _on_sale_version(asset_id: int) -> AssetVersion | None:
     ).first()
 
 
-def _replay_place(*, buyer: Tenant, key: str, plan: Plan | None = None, kind: str) -> Order | None:
+def _replay_place(*, buyer: Tenant, key: str, fingerprint: str) -> Order | None:
     """The order a key already placed; the same key for a different request is refused."""
-    stored = IdempotencyKey.objects.select_related("order").filter(tenant=buyer, key=key).first()
-    if stored is None:
+    stored = idempotency.find(
+        scope=_buyer_scope(buyer.pk, IdempotencyKey.Action.PLACE), key=key, fingerprint=fingerprint
+    )
+    if stored is None or stored.order is None:
         return None
-    if (
-        stored.action != IdempotencyKey.Action.PLACE
-        or stored.order.kind != kind
-        or (plan is not None and stored.order.plan_id != plan.pk)
-    ):
-        raise _key_reused()
     order = stored.order
     order.replayed = True
     return order
+
+
+def _place_fingerprint(*, kind: str, **body: Any) -> str:
+    """What a place (or renew) request asked for, as ids and plain values."""
+    canonical = {name: getattr(value, "pk", value) for name, value in body.items()}
+    return idempotency.fingerprint(
+        action=IdempotencyKey.Action.PLACE, body={"kind": kind, **canonical}
+    )
 
 
 def _new_order(
@@ -752,7 +740,9 @@ def _new_order(
     )
 
 
-def _save_order(*, actor: User, order: Order, key: str, pay_now: bool, now: datetime) -> Order:
+def _save_order(
+    *, actor: User, order: Order, key: str, fingerprint: str, pay_now: bool, now: datetime
+) -> Order:
     """One transaction: the order, its audit row, the key and — when due now — the payment."""
     while Order.objects.filter(code=order.code).exists():  # ~2^-65 odds, but never a 500
         order.code = generate_order_code()
@@ -780,21 +770,22 @@ def _save_order(*, actor: User, order: Order, key: str, pay_now: bool, now: date
                     deadline_hint=False,
                     key=key,
                     key_action=IdempotencyKey.Action.PLACE,
+                    key_fingerprint=fingerprint,
                 )
             elif key:
-                IdempotencyKey.objects.create(
-                    tenant=order.buyer,
+                idempotency.record(
+                    scope=_buyer_scope(order.buyer_id, IdempotencyKey.Action.PLACE),
                     key=key,
-                    action=IdempotencyKey.Action.PLACE,
+                    fingerprint=fingerprint,
+                    actor=actor,
                     order=order,
                     result=_payment_result(order, None),
-                    created_by=actor,
                 )
     except (IntegrityError, ValidationError):
         # Lost a race with the same key (a double submit): the winner's order is the answer.
         # Its payment may also be why this one found the wallet short.
         if key:
-            replay = _replay_place(buyer=order.buyer, key=key, plan=order.plan, kind=order.kind)
+            replay = _replay_place(buyer=order.buyer, key=key, fingerprint=fingerprint)
             if replay is not None:
                 return replay
         raise
@@ -831,9 +822,18 @@ def place_order(
             code=OrdersErrorCode.PROJECT_NOT_YOURS,
             field="project",
         )
-    key = _clean_key(idempotency_key, required=False)
+    key = idempotency.clean_key(idempotency_key, required=False)
+    fingerprint = _place_fingerprint(
+        kind=Order.Kind.NEW,
+        plan=plan,
+        project=project,
+        cluster=cluster,
+        channel=(channel or "").strip(),
+        approval=approval,
+        pay_now=pay_now,
+    )
     if key:
-        replay = _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW)
+        replay = _replay_place(buyer=buyer, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
 
@@ -915,9 +915,7 @@ def place_order(
     if errors:
         # A twin request with the same key may have won meanwhile (its entitlement is
         # what "already holds" saw): then its order is the answer, not an error.
-        replay = (
-            _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.NEW) if key else None
-        )
+        replay = _replay_place(buyer=buyer, key=key, fingerprint=fingerprint) if key else None
         if replay is not None:
             return replay
         raise errors.error()
@@ -934,7 +932,9 @@ def place_order(
         channel=channel,
         approval=approval,
     )
-    return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
+    return _save_order(
+        actor=actor, order=order, key=key, fingerprint=fingerprint, pay_now=pay_now, now=now
+    )
 
 
 def renew(
@@ -952,10 +952,13 @@ def renew(
     """
     buyer = entitlement.buyer
     require_member(user=actor, tenant=buyer)
-    key = _clean_key(idempotency_key, required=False)
+    key = idempotency.clean_key(idempotency_key, required=False)
     plan = Plan.objects.select_related("asset__tenant").get(pk=(plan or entitlement.plan).pk)
+    fingerprint = _place_fingerprint(
+        kind=Order.Kind.RENEWAL, entitlement=entitlement, plan=plan, pay_now=pay_now
+    )
     if key:
-        replay = _replay_place(buyer=buyer, key=key, plan=plan, kind=Order.Kind.RENEWAL)
+        replay = _replay_place(buyer=buyer, key=key, fingerprint=fingerprint)
         if replay is not None:
             return replay
     if plan.asset_id != entitlement.asset_id:
@@ -984,7 +987,9 @@ def renew(
         version=version,
         now=now,
     )
-    return _save_order(actor=actor, order=order, key=key, pay_now=pay_now, now=now)
+    return _save_order(
+        actor=actor, order=order, key=key, fingerprint=fingerprint, pay_now=pay_now, now=now
+    )
 
 
 def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
@@ -998,7 +1003,7 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     process gets round to sending COMMIT. If another payment changed the order between
     the read and the statement, nothing is written and the order is read again.
     """
-    key = _clean_key(idempotency_key, required=True)
+    key = idempotency.clean_key(idempotency_key, required=True)
     require_member(user=actor, tenant=order.buyer)
     now = timezone.now()
     one_statement = _settles_in_one_statement()
@@ -1009,13 +1014,20 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
         except _OrderChanged:
             continue
         except IntegrityError:
-            stored = IdempotencyKey.objects.filter(tenant_id=order.buyer_id, key=key).first()
+            stored = idempotency.find(
+                scope=_buyer_scope(order.buyer_id, IdempotencyKey.Action.PAY),
+                key=key,
+                fingerprint=pay_fingerprint(order_id=order.pk),
+            )
             if stored is None:
                 raise
-            if stored.action != IdempotencyKey.Action.PAY or stored.order_id != order.pk:
-                raise _key_reused() from None
             return Payment(order=_reload(order), result=stored.result, replayed=True)
     raise RuntimeError(f"order {order.code} kept changing while being paid")
+
+
+def pay_fingerprint(*, order_id: int) -> str:
+    """A payment's request is its order (the URL names it; the body is empty)."""
+    return idempotency.fingerprint(action=IdempotencyKey.Action.PAY, body={"order": order_id})
 
 
 def _settles_in_one_statement() -> bool:
@@ -1027,15 +1039,19 @@ def _settles_in_one_statement() -> bool:
 
 def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool) -> Payment:
     """One try: read (and with `lock`, lock) the order, replay or refuse, settle."""
+    fingerprint = pay_fingerprint(order_id=order.pk)
     current, stored, on_sale, balance = _read_for_payment(order_id=order.pk, key=key, lock=lock)
     if stored is None and lock and current.status != Order.Status.PENDING_PAYMENT:
         # The key was read before the lock was granted: the payment that held it may
         # have stored this very key. Read it again, now. (Unlocked, the order and the
         # key come from one snapshot, written by one transaction.)
-        stored = IdempotencyKey.objects.filter(tenant_id=current.buyer_id, key=key).first()
+        stored = idempotency.find(
+            scope=_buyer_scope(current.buyer_id, IdempotencyKey.Action.PAY),
+            key=key,
+            fingerprint=fingerprint,
+        )
     if stored is not None:
-        if stored.action != IdempotencyKey.Action.PAY or stored.order_id != current.pk:
-            raise _key_reused()
+        idempotency.check(stored, fingerprint)
         return Payment(order=_reload(current), result=stored.result, replayed=True)
     _check_payable(current, now=now, on_sale=on_sale)
     if balance is not None and balance < current.amount_due:
@@ -1043,7 +1059,9 @@ def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool)
         # at that moment. Refused without queueing on the wallet's lock behind every
         # other payment from it.
         raise _short(order=current, balance=balance, deadline_hint=True)
-    _balance, result = _settle(actor=actor, order=current, now=now, key=key)
+    _balance, result = _settle(
+        actor=actor, order=current, now=now, key=key, key_fingerprint=fingerprint
+    )
     return Payment(order=current, result=result, replayed=False)
 
 
@@ -1064,16 +1082,17 @@ def _read_for_payment(
     found = list(
         Order.objects.raw(
             f"""
-            SELECT o.*, k.id AS key_id, k.action AS key_action,
+            SELECT o.*, k.id AS key_id, k.fingerprint AS key_fingerprint,
                    k.order_id AS key_order_id, k.result AS key_result,
                    EXISTS (SELECT 1 FROM {versions} v
                            WHERE v.asset_id = o.asset_id AND v.status = %s) AS asset_on_sale,
                    (SELECT w.balance FROM {wallets} w
                     WHERE w.tenant_id = o.buyer_id) AS buyer_balance
-            FROM {orders} o LEFT JOIN {keys} k ON k.tenant_id = o.buyer_id AND k.key = %s
+            FROM {orders} o LEFT JOIN {keys} k
+                ON k.tenant_id = o.buyer_id AND k.action = %s AND k.key = %s
             WHERE o.id = %s{lock_clause}
             """,
-            [AssetVersion.Status.ON_SALE, key, order_id],
+            [AssetVersion.Status.ON_SALE, IdempotencyKey.Action.PAY, key, order_id],
         )
     )
     if not found:
@@ -1087,7 +1106,8 @@ def _read_for_payment(
             id=extra["key_id"],
             tenant_id=current.buyer_id,
             key=key,
-            action=extra["key_action"],
+            action=IdempotencyKey.Action.PAY,
+            fingerprint=extra["key_fingerprint"],
             order_id=extra["key_order_id"],
             result=json.loads(result) if isinstance(result, (str, bytes)) else result,
         )
@@ -1205,12 +1225,23 @@ def expire_overdue_orders(*, now: datetime | None = None, batch_size: int = EXPI
 
 
 def top_up_wallet(
-    *, actor: User, tenant: Tenant, amount: Decimal | str | int, reason: str
+    *,
+    actor: User,
+    tenant: Tenant,
+    amount: Decimal | str | int,
+    reason: str,
+    idempotency_key: str = "",
 ) -> LedgerEntry:
-    """充值 (platform admins): credits a tenant's wallet; the reason stays in the ledger."""
+    """充值 (platform admins): credits a tenant's wallet; the reason stays in the ledger.
+
+    With a key, a retry credits once: the same key and body return the entry written
+    first (`replayed`), another body under it is refused. The key is the admin's (no
+    tenant sends a top-up), so the same key for another tenant is another body.
+    """
     require_platform_admin(
         user=actor, message=_("Only platform administrators may top up wallets.")
     )
+    key = idempotency.clean_key(idempotency_key, required=False)
     errors = FieldErrors()
     credit = ZERO
     try:
@@ -1244,32 +1275,84 @@ def top_up_wallet(
             code=OrdersErrorCode.REASON_TOO_LONG,
         )
     errors.raise_if_any()
-    with transaction.atomic():
-        wallet = ensure_wallet(tenant=tenant)
-        wallet = Wallet.objects.select_for_update().get(pk=wallet.pk)
-        if wallet.balance + credit > MAX_BALANCE:
-            raise invalid(
-                _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
-                code=OrdersErrorCode.BALANCE_LIMIT,
-                field="amount",
-            )
-        wallet.balance += credit
-        wallet.save(update_fields=["balance", "updated_at"])
-        entry = LedgerEntry.objects.create(
-            wallet=wallet,
-            kind=LedgerEntry.Kind.TOP_UP,
-            amount=credit,
-            balance_after=wallet.balance,
-            transfer=uuid.uuid4(),
-            reason=reason,
-            actor=actor,
+    scope = Scope(action=IdempotencyKey.Action.TOP_UP, user_id=actor.pk)
+    fingerprint = idempotency.fingerprint(
+        action=IdempotencyKey.Action.TOP_UP,
+        body={"tenant": tenant.pk, "amount": str(credit), "reason": reason},
+    )
+    replay = _replay_top_up(scope=scope, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with transaction.atomic():
+            wallet = ensure_wallet(tenant=tenant)
+            wallet = Wallet.objects.select_for_update().get(pk=wallet.pk)
+            # A twin with this key may have credited while this waited for the lock.
+            replay = _replay_top_up(scope=scope, key=key, fingerprint=fingerprint)
+            if replay is not None:
+                return replay
+            entry = _credit(actor=actor, tenant=tenant, wallet=wallet, credit=credit, reason=reason)
+            if key:
+                idempotency.record(
+                    scope=scope,
+                    key=key,
+                    fingerprint=fingerprint,
+                    actor=actor,
+                    ledger_entry=entry,
+                    result={
+                        "ledger_entry_id": entry.pk,
+                        "tenant_id": tenant.pk,
+                        "amount": str(entry.amount),
+                        "balance_after": str(entry.balance_after),
+                    },
+                )
+    except IntegrityError:
+        # A twin with this key committed first (another tenant's wallet, so no shared
+        # lock): its entry is the answer, or its other body the refusal.
+        replay = _replay_top_up(scope=scope, key=key, fingerprint=fingerprint)
+        if replay is None:
+            raise
+        return replay
+    entry.replayed = False
+    return entry
+
+
+def _replay_top_up(*, scope: Scope, key: str, fingerprint: str) -> LedgerEntry | None:
+    stored = idempotency.find(scope=scope, key=key, fingerprint=fingerprint)
+    if stored is None or stored.ledger_entry is None:
+        return None
+    entry = stored.ledger_entry
+    entry.replayed = True
+    return entry
+
+
+def _credit(
+    *, actor: User, tenant: Tenant, wallet: Wallet, credit: Decimal, reason: str
+) -> LedgerEntry:
+    """With the wallet locked: the balance, its ledger entry and the audit row."""
+    if wallet.balance + credit > MAX_BALANCE:
+        raise invalid(
+            _("A wallet cannot hold more than %(max)s.") % {"max": format_t(MAX_BALANCE)},
+            code=OrdersErrorCode.BALANCE_LIMIT,
+            field="amount",
         )
-        record_audit(
-            actor=actor,
-            action="wallet.topped_up",
-            obj=wallet,
-            tenant=tenant,
-            reason=reason,
-            changes={"amount": str(credit), "balance_after": str(wallet.balance)},
-        )
+    wallet.balance += credit
+    wallet.save(update_fields=["balance", "updated_at"])
+    entry = LedgerEntry.objects.create(
+        wallet=wallet,
+        kind=LedgerEntry.Kind.TOP_UP,
+        amount=credit,
+        balance_after=wallet.balance,
+        transfer=uuid.uuid4(),
+        reason=reason,
+        actor=actor,
+    )
+    record_audit(
+        actor=actor,
+        action="wallet.topped_up",
+        obj=wallet,
+        tenant=tenant,
+        reason=reason,
+        changes={"amount": str(credit), "balance_after": str(wallet.balance)},
+    )
     return entry

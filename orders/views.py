@@ -39,8 +39,10 @@ from .forms import (
     OrderFilterForm,
     PayForm,
     RenewForm,
+    TokenMixin,
     TopUpForm,
 )
+from .idempotency import is_key_reused
 from .models import Order
 from .services import format_t
 from .signals import install_problems
@@ -68,6 +70,25 @@ def tenant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+_ORDER_ALREADY_SENT = gettext_lazy(
+    "This form was already submitted with other values, and that went through: check "
+    "Order Management. Submit again to send these values."
+)
+
+
+def _apply_refusal(
+    form: TokenMixin, exc: Exception, *, already_sent: Any = _ORDER_ALREADY_SENT
+) -> None:
+    """A service's refusal onto a form with a token. A token that already stood for a
+    submit with other values (the page edited after a submit that went through) is said
+    on top of the form, which gets a fresh token so that its next submit counts."""
+    if isinstance(exc, ValidationError) and is_key_reused(exc):
+        form.add_error(None, already_sent)
+        form.renew_token()
+    else:
+        apply_to_form(form, exc)
 
 
 def _redirect(request: Request, to: str, **kwargs: Any) -> HttpResponse:
@@ -164,7 +185,7 @@ def buy(request: TenantRequest, code: str) -> HttpResponse:
                     idempotency_key=data["idempotency_key"],
                 )
             except (ValidationError, PermissionDenied) as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
@@ -327,7 +348,7 @@ def order_pay(request: Request, code: str) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except ValidationError as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
                 status = 400
             except PermissionDenied as exc:
                 apply_to_form(form, exc)
@@ -423,7 +444,7 @@ def renew(request: Request, entitlement_id: int) -> HttpResponse:
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
             except (ValidationError, PermissionDenied) as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc)
             else:
                 _announce(request, order)
                 return redirect("orders:order-detail", code=order.code)
@@ -472,6 +493,12 @@ def wallet(request: Request) -> HttpResponse:
     )
 
 
+_TOP_UP_ALREADY_SENT = gettext_lazy(
+    "This form was already submitted with other values, and that top-up went through: "
+    "check the balances below. Submit again to top up with these values."
+)
+
+
 @platform_admin_required(gettext_lazy("Only platform administrators may top up wallets."))
 def top_up(request: Request) -> HttpResponse:
     """充值 (platform admins): every wallet's balance, and the form with a required reason."""
@@ -490,10 +517,12 @@ def top_up(request: Request) -> HttpResponse:
                     tenant=data["tenant"],
                     amount=data["amount"],
                     reason=data["reason"],
+                    idempotency_key=data["idempotency_key"],
                 )
             except (ValidationError, PermissionDenied) as exc:
-                apply_to_form(form, exc)
+                _apply_refusal(form, exc, already_sent=_TOP_UP_ALREADY_SENT)
             else:
+                # A replay (a double submit, a browser re-POST) shows what the first did.
                 messages.success(
                     request,
                     _("Topped up %(amount)s for %(tenant)s; the balance is now %(balance)s.")

@@ -76,7 +76,9 @@ def test_create_with_pay_now_and_an_idempotency_key(api, buyer, mem1, fund):
         format="json",
         HTTP_IDEMPOTENCY_KEY="buy-1",
     )
-    assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+    # The first response again: its status too (a replay is no new resource, but a
+    # client retrying must not have to tell the two answers apart).
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and Order.objects.count() == 1
 
 
@@ -245,7 +247,7 @@ def test_a_key_reused_for_another_order_is_refused_by_code(
     first, second = place(buyer, make_listed_asset("a1")), place(buyer, make_listed_asset("a2"))
     assert api.post(f"/api/v1/orders/{first.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k").status_code == 200
     reused = api.post(f"/api/v1/orders/{second.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k")
-    body = assert_error(reused, 400, "Idempotency-Key", "idempotency_key_reused")
+    body = assert_error(reused, 422, "Idempotency-Key", "idempotency_key_reused")
     assert "already used" in body["detail"]
     too_long = api.post(f"/api/v1/orders/{second.pk}/pay/", HTTP_IDEMPOTENCY_KEY="k" * 256)
     assert_error(too_long, 400, "Idempotency-Key", "idempotency_key_too_long")
