@@ -412,6 +412,9 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "assets.models.AssetVersion.Status",
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
         "ApprovalKindEnum": "approvals.models.ApprovalRequest.Kind",
+        # Timeline entries and image scans both have a `source`.
+        "SourceEnum": "clusters.models.EventSource",
+        "ImageScanSourceEnum": "assets.models.ImageScan.Source",
     },
 }
 

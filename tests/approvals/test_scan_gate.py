@@ -110,3 +110,11 @@ def test_the_queue_query_count_does_not_grow_with_scanned_requests(
         scanned()
     with django_assert_max_num_queries(len(few.captured_queries)):
         admin_client.get("/approvals/")
+
+
+def test_the_table_headers_in_chinese(scanned_draft, client):
+    client.force_login(scanned_draft.asset.tenant.owner)
+    url = f"/provider/assets/{scanned_draft.asset.code}/versions/{scanned_draft.pk}/scans/"
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for header in ["资产镜像安全扫描结果", "镜像名称", "镜像id", "类型", "扫描结果", "未扫描"]:
+        assert header in page
