@@ -304,3 +304,14 @@ def test_scanner_argv_never_goes_through_a_shell():
         "json",
         "a;rm -rf /",
     ]
+
+
+def test_creating_a_version_enqueues_the_scanner_when_configured(
+    provider, make_asset, make_catalog, make_version, settings, django_capture_on_commit_callbacks
+):
+    settings.IMAGE_SCANNER_COMMAND = f"{sys.executable} {FAKE_TRIVY} {{image}}"
+    catalog = make_catalog(provider, channels=seed_channels())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        version = make_version(make_asset(provider), catalog=catalog)
+    assert len(callbacks) == 1  # one job per version, sent once the version is committed
+    assert ImageScan.objects.filter(image__version=version, source="scanner").count() == 4
