@@ -315,3 +315,27 @@ def test_creating_a_version_enqueues_the_scanner_when_configured(
         version = make_version(make_asset(provider), catalog=catalog)
     assert len(callbacks) == 1  # one job per version, sent once the version is committed
     assert ImageScan.objects.filter(image__version=version, source="scanner").count() == 4
+
+
+def test_the_image_list_and_scan_page_cost_a_fixed_number_of_queries(
+    client, provider, scanned_version, django_assert_max_num_queries
+):
+    api = APIClient()
+    api.force_authenticate(provider.owner)
+    client.force_login(provider.owner)
+    url = f"/api/v1/versions/{scanned_version.pk}/images/"
+    page = f"/provider/assets/{scanned_version.asset.code}/versions/{scanned_version.pk}/scans/"
+    with django_assert_max_num_queries(6) as api_few:
+        api.get(url)
+    api_count = len(api_few.captured_queries)  # read now: the next request resets the log
+    with django_assert_max_num_queries(20) as page_few:
+        client.get(page)
+    page_count = len(page_few.captured_queries)
+    for image in (OPERATOR, MCROUTER, MEMCACHED, CATALOG):
+        api.post(
+            f"/api/v1/versions/{scanned_version.pk}/scans/", report(image, "LOW"), format="json"
+        )
+    with django_assert_max_num_queries(api_count):
+        assert len(api.get(url).json()) == 4
+    with django_assert_max_num_queries(page_count):
+        assert client.get(page).content.decode().count("LOW 1") == 4
