@@ -118,3 +118,15 @@ def test_the_table_headers_in_chinese(scanned_draft, client):
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     for header in ["资产镜像安全扫描结果", "镜像名称", "镜像id", "类型", "扫描结果", "未扫描"]:
         assert header in page
+
+
+def test_admins_read_the_findings_of_a_version_in_review_others_do_not(
+    scanned_draft, submit, admin_client, client, make_user
+):
+    submit(scanned_draft)
+    image = scanned_draft.images.get(reference=OPERATOR)
+    url = f"/market/{scanned_draft.asset.code}/images/{image.pk}/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and "CVE-2023-1000" in page.content.decode()
+    client.force_login(make_user("a-buyer"))
+    assert client.get(url).status_code == 404  # not on sale yet: not public
