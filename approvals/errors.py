@@ -14,3 +14,5 @@ class ApprovalsErrorCode(ErrorCode):
     ALREADY_WITHDRAWN = "already_withdrawn"
     REASON_REQUIRED = "reason_required"
     SELF_APPROVAL = "self_approval"
+    # LISTING_MAX_SEVERITY: an image of the version has a finding above it
+    SCAN_ABOVE_MAX_SEVERITY = "scan_above_max_severity"

@@ -20,6 +20,7 @@ from accounts import selectors as account_selectors
 from accounts.models import AuditEntry, Tenant, User
 from accounts.permissions import is_platform_admin
 from assets.models import AssetVersion, Plan, Screenshot
+from assets.selectors import scan_summaries
 from assets.signals import buyer_tenant_counts
 from core.errors import NotFound
 
@@ -79,6 +80,16 @@ def attach_user_counts(requests: Iterable[ApprovalRequest]) -> list[ApprovalRequ
     counts = buyer_tenant_counts({r.asset_id for r in requests})
     for request in requests:
         request.user_count = counts.get(request.asset_id, 0)  # type: ignore[attr-defined]
+    return requests
+
+
+def attach_scan_summaries(requests: Iterable[ApprovalRequest]) -> list[ApprovalRequest]:
+    """扫描结果 for a whole page in one query: each request's version's image scans."""
+    requests = list(requests)
+    summaries = scan_summaries(version_ids={r.version_id for r in requests if r.version_id})
+    for request in requests:
+        summary = summaries.get(request.version_id) if request.version_id else None
+        request.scan_summary = summary  # type: ignore[attr-defined]
     return requests
 
 

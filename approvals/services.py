@@ -22,7 +22,7 @@ from accounts.models import User
 from accounts.services import notify, record_audit
 from assets.lifecycle import WITHDRAW, transition_version
 from assets.models import Asset, AssetVersion
-from assets.selectors import listing_checklist
+from assets.selectors import listing_blockers, listing_checklist, version_images
 from core.errors import NotPermitted, invalid
 
 from . import selectors
@@ -242,8 +242,11 @@ def _decide(
             raise _closed_error(locked)
         flow = FLOW[locked.kind]
         now = timezone.now()
+        reviewed = _in_review(locked)
+        if approve and locked.kind == Kind.LISTING:
+            _require_scans_below_limit(reviewed)
         version = transition_version(
-            version=_in_review(locked),
+            version=reviewed,
             to=flow["approved" if approve else "rejected"],
             actor=actor,
             reason=reason,
@@ -266,6 +269,21 @@ def _decide(
             _close_superseded(actor=actor, others=others, listed=version, now=now)
         _tell_provider(approval=locked)
     return locked
+
+
+def _require_scans_below_limit(version: AssetVersion) -> None:
+    """LISTING_MAX_SEVERITY: no listing while an image has a finding above it (the same
+    reasons show on the request and on the provider's version card)."""
+    blockers = listing_blockers(images=version_images(version=version))
+    if blockers:
+        raise invalid(
+            _(
+                "This version cannot be approved: %(reasons)s Reject it with the reason, or "
+                "wait for the provider to upload a new scan."
+            )
+            % {"reasons": " ".join(blockers)},
+            code=ApprovalsErrorCode.SCAN_ABOVE_MAX_SEVERITY,
+        )
 
 
 def _close_superseded(

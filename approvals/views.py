@@ -58,7 +58,9 @@ def approval_list(request: WorkspaceRequest) -> HttpResponse:
     )
     context = paginate(request, requests)
     page = context["page"]
-    page.object_list = selectors.attach_user_counts(page.object_list)
+    page.object_list = selectors.attach_scan_summaries(
+        selectors.attach_user_counts(page.object_list)
+    )
     return render(
         request,
         "approvals/approval_list.html",
@@ -85,6 +87,7 @@ def _row(
     """One queue row, as htmx swaps it in after an action."""
     approval = selectors.get_request_for(user=request.user, request_id=approval_id)
     selectors.attach_user_counts([approval])
+    selectors.attach_scan_summaries([approval])
     return render(
         request,
         "approvals/includes/approval_row.html",
@@ -112,6 +115,7 @@ def _detail_context(
     selectors.attach_user_counts([approval])
     material = selectors.review_material(approval=approval)
     version = material["version"]
+    images = asset_selectors.version_images(version=version) if version else []
     timeline = selectors.version_timelines(version_ids=[version.pk])[version.pk] if version else []
     return {
         "r": approval,
@@ -121,6 +125,8 @@ def _detail_context(
         and approval.tenant_id not in selectors.own_tenant_ids(user=request.user),
         "approve_form": ApproveForm(),
         "reject_form": RejectForm(),
+        "images": images,
+        "scan_blockers": asset_selectors.listing_blockers(images=images),
         **material,
         **extra,
     }

@@ -6,6 +6,7 @@ raise Django ValidationErrors that core.api turns into the one error shape.
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import (
@@ -27,11 +28,24 @@ from approvals.api import TimelineEntrySerializer
 from approvals.selectors import version_timelines
 from clusters.models import CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
+from core.errors import NotFound, invalid
 
-from . import selectors, services
+from . import scans, selectors, services
+from .errors import AssetsErrorCode
 from .forms import VersionForm
 from .lifecycle import lifecycle_steps
-from .models import MAX_DURATION, OTHER_INFO_FIELDS, Asset, AssetVersion, Category, Plan, Screenshot
+from .models import (
+    MAX_DURATION,
+    OTHER_INFO_FIELDS,
+    SEVERITIES,
+    Asset,
+    AssetVersion,
+    Category,
+    ImageScan,
+    Plan,
+    Screenshot,
+    VersionImage,
+)
 
 OTHER_INFO_API_FIELDS = [
     f"{prefix}_{part}"
@@ -341,6 +355,55 @@ OPTION_PARAMETERS = [
 ]
 
 
+class ImageScanSerializer(serializers.ModelSerializer):
+    counts = serializers.SerializerMethodField()
+    image_id = serializers.CharField(source="artifact_id")
+
+    class Meta:
+        model = ImageScan
+        fields = [
+            "source",
+            "artifact_name",
+            "image_id",
+            "report_created_at",
+            "created_at",
+            "counts",
+        ]
+
+    @extend_schema_field(serializers.DictField(child=serializers.IntegerField()))
+    def get_counts(self, scan: ImageScan) -> dict[str, int]:
+        return dict(scan.counts())
+
+
+class VersionImageSerializer(serializers.ModelSerializer):
+    scan = serializers.SerializerMethodField()
+
+    class Meta:
+        model = VersionImage
+        fields = ["id", "name", "reference", "digest", "role", "scan_error", "scan"]
+
+    @extend_schema_field(ImageScanSerializer(allow_null=True))
+    def get_scan(self, image: VersionImage) -> dict[str, Any] | None:
+        """null: not scanned."""
+        scan = selectors.scan_of(image)
+        return dict(ImageScanSerializer(scan).data) if scan else None
+
+
+class FindingSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The vulnerability ID (CVE-…, GHSA-…).")
+    pkg = serializers.CharField()
+    installed = serializers.CharField()
+    fixed = serializers.CharField(allow_blank=True)
+    severity = serializers.ChoiceField(choices=list(SEVERITIES))
+    title = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    target = serializers.CharField(allow_blank=True)
+
+
+class ScanReportUploadSerializer(serializers.Serializer):
+    report = serializers.FileField(help_text="Trivy's JSON report (trivy image --format json).")
+
+
 class VersionViewSet(viewsets.ModelViewSet):
     """Operator 定义: drafts are created, edited and deleted here; reviews move them later."""
 
@@ -402,6 +465,71 @@ class VersionViewSet(viewsets.ModelViewSet):
         version = self.get_object()
         entries = version_timelines(version_ids=[version.pk])[version.pk]
         return Response(TimelineEntrySerializer(entries, many=True).data)
+
+    @extend_schema(
+        responses=VersionImageSerializer(many=True),
+        summary="The version's images with their scan results (scan null: not scanned)",
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def images(self, request, pk=None):
+        version = self.get_object()
+        return Response(
+            VersionImageSerializer(selectors.version_images(version=version), many=True).data
+        )
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ScanReportUploadSerializer,
+            "application/json": {"type": "object", "description": "The Trivy report itself."},
+        },
+        responses={201: VersionImageSerializer},
+        summary="Upload a Trivy JSON report onto the version's image it is of",
+        description="Multipart with a `report` file, or the report itself as the JSON body. "
+        "A malformed (`scan_report_invalid`), oversized (`scan_report_too_large`) or foreign "
+        "(`scan_report_no_image`) report is refused and nothing is stored.",
+    )
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
+    def scans(self, request, pk=None):
+        version = self.get_object()
+        if request.content_type.startswith("multipart/"):
+            raw = scans.report_from_upload(request.FILES.get("report"))
+        else:
+            try:
+                raw = request.body
+            except RequestDataTooBig:
+                raise invalid(
+                    _(
+                        "The report is larger than this server accepts in a request body; "
+                        "upload it as a multipart file."
+                    ),
+                    code=AssetsErrorCode.SCAN_REPORT_TOO_LARGE,
+                    field="report",
+                ) from None
+        scan = scans.upload_report(
+            actor=request.user, version=version, raw=raw, source=ImageScan.Source.API
+        )
+        return Response(VersionImageSerializer(scan.image).data, status=201)
+
+    @extend_schema(
+        responses=FindingSerializer(many=True),
+        summary="One image's findings (CVE, package, installed and fixed version), worst first",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"images/(?P<image_id>[0-9]+)/findings",
+        filter_backends=[],
+    )
+    def findings(self, request, pk=None, image_id=None):
+        version = self.get_object()
+        image = selectors.get_image_for(
+            user=request.user, image_id=image_id or "", asset_code=version.asset.code
+        )
+        if image.version_id != version.pk:
+            raise NotFound("No such image.")
+        scan = selectors.scan_of(image)
+        page = self.paginate_queryset(scan.findings if scan else [])
+        return self.get_paginated_response(FindingSerializer(page, many=True).data)
 
     @extend_schema(
         parameters=OPTION_PARAMETERS,

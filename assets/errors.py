@@ -52,6 +52,11 @@ class AssetsErrorCode(ErrorCode):
     VERSION_IN_USE = "version_in_use"
     INVALID_TRANSITION = "invalid_transition"
 
+    # Image scan reports (Trivy JSON)
+    SCAN_REPORT_INVALID = "scan_report_invalid"
+    SCAN_REPORT_TOO_LARGE = "scan_report_too_large"
+    SCAN_REPORT_NO_IMAGE = "scan_report_no_image"
+
     # Categories
     CATEGORY_INVALID = "category_invalid"
     CATEGORY_SLUG_TAKEN = "category_slug_taken"

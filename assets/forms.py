@@ -395,3 +395,13 @@ class VersionForm(forms.Form):
             "channels": data["channels"],
             "default_channel": data["default_channel"],
         }
+
+
+class ScanReportForm(forms.Form):
+    """上传扫描报告: one Trivy JSON report file; the service reads and checks it."""
+
+    report = forms.FileField(
+        label=_("Trivy JSON report"),
+        help_text=_("The output of: trivy image --format json IMAGE"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/json,.json"}),
+    )

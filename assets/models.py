@@ -508,3 +508,109 @@ class AssetVersion(models.Model):
     @property
     def api_kinds(self):
         return [api.get("kind", "") for api in self.provided_apis if api.get("kind")]
+
+
+# --- 资产镜像安全扫描结果: a version's images and their scan results ---------------------------
+
+# Trivy's severities, lowest first (trivy-db pkg/types SeverityNames).
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+class VersionImage(models.Model):
+    """An image the version's bundle runs (clusters.bundle_images), or its catalog image."""
+
+    class Role(models.TextChoices):
+        OPERATOR = "operator", _("Operator")
+        OPERAND = "operand", _("Operand")
+        ROUTER = "router", _("Router")
+        PROXY = "proxy", _("Proxy")
+        BUNDLE = "bundle", _("Bundle")
+        CATALOG = "catalog", _("Catalog (registry)")
+
+    version = models.ForeignKey(
+        AssetVersion, on_delete=models.CASCADE, related_name="images", verbose_name=_("version")
+    )
+    name = models.CharField(_("name"), max_length=253)
+    reference = models.CharField(_("image"), max_length=500)
+    digest = models.CharField(_("digest"), max_length=100, blank=True)
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+    # Why the configured scanner command could not scan it (its last run); "" otherwise.
+    scan_error = models.TextField(_("scanner error"), blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("version image")
+        verbose_name_plural = _("version images")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "reference"], name="versionimage_unique_reference"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    role__in=["operator", "operand", "router", "proxy", "bundle", "catalog"]
+                ),
+                name="versionimage_role_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+
+class ImageScan(models.Model):
+    """The latest scan report of one image: counts by severity and its findings."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", _("Uploaded in the portal")
+        API = "api", _("Uploaded over the API")
+        SCANNER = "scanner", _("Scanner command")
+
+    image = models.OneToOneField(
+        VersionImage, on_delete=models.CASCADE, related_name="scan", verbose_name=_("image")
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    artifact_name = models.CharField(_("artifact name"), max_length=500)
+    artifact_id = models.CharField(_("image ID"), max_length=100, blank=True)
+    report_created_at = models.DateTimeField(_("report created at"), null=True, blank=True)
+    critical = models.PositiveIntegerField(default=0)
+    high = models.PositiveIntegerField(default=0)
+    medium = models.PositiveIntegerField(default=0)
+    low = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    # [{"id", "pkg", "installed", "fixed", "severity", "title", "url", "target"}], worst first.
+    findings = models.JSONField(default=list, blank=True)
+    scanned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("scanned at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("image scan")
+        verbose_name_plural = _("image scans")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source__in=["upload", "api", "scanner"]),
+                name="imagescan_source_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.image.reference} ({self.created_at:%Y-%m-%d})"
+
+    def counts(self) -> list[tuple[str, int]]:
+        """[(severity, count)], worst first, as the table shows them."""
+        return [(s, getattr(self, s.lower())) for s in reversed(SEVERITIES)]
+
+    @property
+    def short_image_id(self) -> str:
+        """镜像id as `docker images` prints it: the first 12 hex digits."""
+        return self.artifact_id.split(":", 1)[-1][:12]
+
+    @property
+    def worst(self) -> str:
+        """The highest severity with a finding; "" when there is none."""
+        for severity, count in self.counts():
+            if count:
+                return severity
+        return ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import (
     Case,
@@ -24,10 +25,20 @@ from django.db.models import (
 from django.utils.translation import gettext as _
 
 from accounts.models import Project, Tenant, User
+from accounts.permissions import is_platform_admin
 from clusters.models import CatalogPackage, CatalogSource, Cluster
 from core.errors import NotFound
 
-from .models import Asset, AssetVersion, Category, Plan, Screenshot
+from .models import (
+    SEVERITIES,
+    Asset,
+    AssetVersion,
+    Category,
+    ImageScan,
+    Plan,
+    Screenshot,
+    VersionImage,
+)
 
 NO_VERSION = "none"  # the status filter's value for assets without any version
 
@@ -240,3 +251,90 @@ def versions_on_catalog_source(*, catalog_source: CatalogSource) -> QuerySet[Ass
         .select_related("asset")
         .order_by("asset__name", "-created_at")
     )
+
+
+# --- image scans (资产镜像安全扫描结果) ----------------------------------------------------
+
+
+def version_images(*, version: AssetVersion) -> list[VersionImage]:
+    """The version's images with their scans, in the bundle's order (one query)."""
+    return list(VersionImage.objects.filter(version=version).select_related("scan"))
+
+
+def get_image_for(*, user: Viewer, image_id: int | str, asset_code: str) -> VersionImage:
+    """One image with its findings: public once its version is on sale (the storefront
+    shows it), else for the provider's members and platform admins; else "not found"."""
+    try:
+        image = VersionImage.objects.select_related("scan", "version__asset__tenant").get(
+            pk=image_id, version__asset__code=asset_code
+        )
+    except (VersionImage.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such image.") from None
+    public = image.version.status in (
+        AssetVersion.Status.ON_SALE,
+        AssetVersion.Status.DELISTING_REVIEW,
+    )
+    if public or is_platform_admin(user):
+        return image
+    if provider_tenants_for(user=user).filter(pk=image.version.asset.tenant_id).exists():
+        return image
+    raise NotFound("No such image.")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def listing_blockers(
+    *, images: Iterable[VersionImage], max_severity: str | None = None
+) -> list[str]:
+    """Why LISTING_MAX_SEVERITY blocks approving a listing: one sentence per image with a
+    finding above it; [] when nothing does (or the setting is off). An image not scanned
+    does not block: it is shown as "not scanned" for the admin to weigh."""
+    limit = settings.LISTING_MAX_SEVERITY if max_severity is None else max_severity
+    if limit not in SEVERITIES:
+        return []
+    above = [s for s in SEVERITIES if severity_rank(s) > severity_rank(limit)]
+    reasons = []
+    for image in images:
+        scan = scan_of(image)
+        if scan is None:
+            continue
+        counts = [(s, getattr(scan, s.lower())) for s in reversed(above)]
+        found = ", ".join(f"{n} {s}" for s, n in counts if n)
+        if found:
+            reasons.append(
+                _("%(image)s has findings above %(limit)s: %(found)s.")
+                % {"image": image.reference, "limit": limit, "found": found}
+            )
+    return reasons
+
+
+def scan_of(image: VersionImage) -> ImageScan | None:
+    """The image's scan, or None ("not scanned"): the reverse one-to-one raises instead."""
+    try:
+        return image.scan
+    except ImageScan.DoesNotExist:
+        return None
+
+
+def scan_summaries(*, version_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Per version, in one query: its images, how many are not scanned, the totals by
+    severity (worst first) and the LISTING_MAX_SEVERITY reasons, for lists of versions."""
+    images: dict[int, list[VersionImage]] = {}
+    for image in VersionImage.objects.filter(version_id__in=list(version_ids)).select_related(
+        "scan"
+    ):
+        images.setdefault(image.version_id, []).append(image)
+    out: dict[int, dict[str, Any]] = {}
+    for version_id, rows in images.items():
+        scans = [s for s in (scan_of(i) for i in rows) if s is not None]
+        out[version_id] = {
+            "images": len(rows),
+            "not_scanned": len(rows) - len(scans),
+            "totals": [
+                (s, sum(getattr(scan, s.lower()) for scan in scans)) for s in reversed(SEVERITIES)
+            ],
+            "blockers": listing_blockers(images=rows),
+        }
+    return out

@@ -26,7 +26,7 @@ from clusters.models import CatalogPackage, CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import NON_FIELD, FieldErrors, NotPermitted, invalid
 
-from . import images, selectors
+from . import images, scans, selectors
 from .errors import AssetsErrorCode
 from .images import CleanImage
 from .models import (
@@ -856,6 +856,12 @@ def create_version(
     _fill_version(version, package=package, channels=channels, default_channel=default_channel)
     with transaction.atomic():
         version.save()
+        scans.refresh_version_images(
+            version=version,
+            images=scans.wanted_images(
+                version=version, channel=package.channel(default_channel) or {}
+            ),
+        )
         record_audit(
             actor=actor,
             action="version.created",
@@ -906,6 +912,12 @@ def update_version(
         _fill_version(version, package=package, channels=channels, default_channel=default_channel)
         changes = _changes(version, VERSION_FIELDS, before)
         version.save()
+        scans.refresh_version_images(
+            version=version,
+            images=scans.wanted_images(
+                version=version, channel=package.channel(default_channel) or {}
+            ),
+        )
         if changes:
             record_audit(
                 actor=actor,

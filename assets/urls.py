@@ -35,6 +35,11 @@ urlpatterns = [
         name="version-edit",
     ),
     path(
+        "<asset_code:code>/versions/<int:version_id>/scans/",
+        views.version_scans,
+        name="version-scans",
+    ),
+    path(
         "<asset_code:code>/versions/<int:version_id>/delete/",
         views.version_delete,
         name="version-delete",

@@ -2,6 +2,7 @@
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,13 +14,14 @@ from django.views.decorators.http import require_POST
 from core.errors import apply_to_form, error_text
 from core.pagination import paginate
 
-from . import selectors, services
+from . import scans, selectors, services
 from .forms import (
     DELIVERY_EXPLANATIONS,
     AssetFilterForm,
     AssetForm,
     PlanForm,
     PlanFormSet,
+    ScanReportForm,
     ScreenshotForm,
     VersionForm,
 )
@@ -119,8 +121,10 @@ def asset_versions(request, code):
     """Operator 定义: the versions with their lifecycle bar."""
     asset, context = _asset_context(request, code, "versions")
     versions = list(selectors.versions_for(user=request.user, asset=asset))
+    summaries = selectors.scan_summaries(version_ids=[v.pk for v in versions])
     for version in versions:
         version.steps = lifecycle_steps(version)
+        version.scan_summary = summaries.get(version.pk)
     context.update(versions=versions, checklist=selectors.listing_checklist(asset=asset))
     return render(request, "assets/asset_versions.html", context)
 
@@ -453,3 +457,36 @@ def markdown_upload(request):
         {"detail": _("Images cannot be pasted into the description; add them as screenshots.")},
         status=400,
     )
+
+
+@login_required
+def version_scans(request, code, version_id):
+    """资产镜像安全扫描结果 of one version, and the upload of a Trivy report."""
+    asset, context = _asset_context(request, code, "versions")
+    version = selectors.get_version_for(user=request.user, version_id=version_id, asset=asset)
+    form = ScanReportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                raw = scans.report_from_upload(form.cleaned_data["report"])
+                scan = scans.upload_report(actor=request.user, version=version, raw=raw)
+            except (ValidationError, PermissionDenied) as exc:
+                apply_to_form(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("Scan report of %(image)s recorded.") % {"image": scan.image.reference},
+                )
+                return redirect("assets:version-scans", code=asset.code, version_id=version.pk)
+        status = 400
+    images = selectors.version_images(version=version)
+    context.update(
+        version=version,
+        images=images,
+        form=form,
+        blockers=selectors.listing_blockers(images=images),
+        max_severity=settings.LISTING_MAX_SEVERITY,
+        max_bytes=settings.IMAGE_SCAN_REPORT_MAX_BYTES,
+    )
+    return render(request, "assets/version_scans.html", context, status=status)

@@ -324,7 +324,7 @@ class CatalogSourceSerializer(serializers.ModelSerializer):
 class CatalogSourceYamlSerializer(serializers.Serializer):
     """The seed's memcached.yaml as the body: the same submission as the fields above."""
 
-    tenant = serializers.PrimaryKeyRelatedField(queryset=Tenant.objects.none())
+    tenant = TenantField(providers_only=True)
     cluster = serializers.PrimaryKeyRelatedField(queryset=Cluster.objects.none())
     manifest = serializers.CharField(
         trim_whitespace=False,
@@ -338,7 +338,6 @@ class CatalogSourceYamlSerializer(serializers.Serializer):
         request = self.context.get("request")
         if request is not None:
             tenants = account_selectors.tenants_for(user=request.user)
-            _choices_from(self.fields["tenant"], tenants)
             _choices_from(self.fields["cluster"], selectors.clusters_open_to(tenants=tenants))
 
 

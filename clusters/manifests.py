@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from django.utils.translation import gettext as _
 
+from .bundle_images import images_from_csv_description
+
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "operator-marketplace"
 CATALOG_ID_LABEL = "marketplace.operators.io/catalog-source-id"
@@ -201,6 +203,8 @@ def packages_from_manifests(manifests: Iterable[dict[str, Any]]) -> list[dict[st
                         for e in channel.get("entries") or []
                     ],
                     "deprecation": (channel.get("deprecation") or {}).get("message", ""),
+                    # The head CSV's images (relatedImages + its deployments' containers).
+                    "images": images_from_csv_description(desc),
                 }
             )
         packages.append(

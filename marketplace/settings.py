@@ -412,6 +412,9 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "assets.models.AssetVersion.Status",
         "ApprovalStatusEnum": "approvals.models.ApprovalRequest.Status",
         "ApprovalKindEnum": "approvals.models.ApprovalRequest.Kind",
+        # Timeline entries and image scans both have a `source`.
+        "SourceEnum": "clusters.models.EventSource",
+        "ImageScanSourceEnum": "assets.models.ImageScan.Source",
     },
 }
 
@@ -420,6 +423,15 @@ SPECTACULAR_SETTINGS = {
 # MEDIA_ROOT (development, the embedded default, or a deployment without a media server).
 ASSET_UPLOAD_MAX_BYTES = env_int("ASSET_UPLOAD_MAX_BYTES", 2 * 1024 * 1024)
 ASSET_IMAGE_MAX_PIXELS = env_int("ASSET_IMAGE_MAX_PIXELS", 4096 * 4096)
+# Image security scans (资产镜像安全扫描结果): the largest Trivy JSON report accepted; a
+# command the worker runs per image of a new version ("{image}" is replaced by the
+# reference, no shell), e.g. "trivy image --format json --quiet {image}" (empty: off),
+# and its timeout; LISTING_MAX_SEVERITY (UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL, empty: off)
+# blocks approving a listing while an image has a finding above it.
+IMAGE_SCAN_REPORT_MAX_BYTES = env_int("IMAGE_SCAN_REPORT_MAX_BYTES", 5 * 1024 * 1024)
+IMAGE_SCANNER_COMMAND = os.environ.get("IMAGE_SCANNER_COMMAND", "")
+IMAGE_SCANNER_TIMEOUT = env_int("IMAGE_SCANNER_TIMEOUT", 600)
+LISTING_MAX_SEVERITY = os.environ.get("LISTING_MAX_SEVERITY", "").strip().upper()
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 # django-markdownx: live preview through our sanitising renderer; its image upload is
 # switched off (the endpoint refuses: screenshots have their own validated field).

@@ -9,4 +9,9 @@ app_name = "storefront"
 urlpatterns = [
     path("", views.storefront, name="storefront"),
     path("<asset_code:code>/", views.storefront_asset, name="storefront-asset"),
+    path(
+        "<asset_code:code>/images/<int:image_id>/",
+        views.image_findings,
+        name="image-findings",
+    ),
 ]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from assets import selectors
 from core.errors import NotFound
+from core.pagination import paginate
 from orders import selectors as order_selectors
 
 from . import selectors as market
@@ -208,7 +209,10 @@ def storefront_asset(request, code):
         "entitled": entitlement is not None and entitlement.is_active,
         "own_asset": tenant is not None and tenant.pk == asset.tenant_id,
     }
-    if tab == "plans":
+    if tab == "description":
+        version = context["version"]
+        context["images"] = selectors.version_images(version=version) if version else []
+    elif tab == "plans":
         context["plans"] = list(market.plans_on_sale(asset))
     elif tab == "screenshots":
         context["screenshots"] = list(market.screenshots_of(asset))
@@ -216,3 +220,13 @@ def storefront_asset(request, code):
         mode, text, link = (getattr(asset, f"{tab}_{part}") for part in ("mode", "markdown", "url"))
         context["info"] = {"label": dict(TABS)[tab], "mode": mode, "text": text, "url": link}
     return render(request, "assets/storefront/asset.html", context)
+
+
+@login_required
+def image_findings(request, code, image_id):
+    """One image's findings (CVE, package, installed and fixed version), worst first."""
+    image = selectors.get_image_for(user=request.user, image_id=image_id, asset_code=code)
+    scan = selectors.scan_of(image)
+    context = {"asset": image.version.asset, "image": image, "scan": scan}
+    context.update(paginate(request, scan.findings if scan else [], per_page=50))
+    return render(request, "assets/storefront/image_findings.html", context)

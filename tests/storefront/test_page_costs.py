@@ -27,8 +27,8 @@ HTML_QUERIES = 4
 # session, user (with the workspace), the page's rows
 API_QUERIES = 3
 # session, user (with the workspace), the asset (with its version on sale), the tenant's
-# entitlement
-ASSET_PAGE_QUERIES = 4
+# entitlement, the version's images with their scans (资产镜像安全扫描结果)
+ASSET_PAGE_QUERIES = 5
 
 
 def plan(name, price):
