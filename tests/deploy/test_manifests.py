@@ -186,3 +186,22 @@ def test_demo_bundles_postgres_redis_and_the_sandbox():
         and "@postgres:5432/" in secret["DATABASE_URL"]
     )
     assert secret["REDIS_URL"] == "redis://redis:6379/0"
+
+
+def test_readme_names_the_kubernetes_version_validated_and_the_sandboxs():
+    """The version the README promises is the one the schemas checked and the sandbox reports."""
+    from sandbox.handler import VERSION_INFO
+
+    from .manifests import ROOT
+
+    major_minor = ".".join(KUBERNETES_VERSION.split(".")[:2])
+    production = (ROOT / "README.md").read_text().split("## Production", 1)[1]
+    assert f"**Kubernetes {major_minor}** or later" in production
+    assert VERSION_INFO["gitVersion"].startswith(f"v{major_minor}.")
+    for topic in (
+        "### First admin",
+        "### Upgrades (migrations first)",
+        "### Backups of PostgreSQL",
+    ):
+        assert topic in production
+    assert "### Rotating `FIELD_ENCRYPTION_KEYS`" in production
