@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -80,6 +81,15 @@ def wait_until(predicate, *, timeout: float, message: str):
     raise AssertionError(f"timed out waiting for {message}: {last!r}")
 
 
+def table(text: str) -> list[list[str]]:
+    """kubectl's human-readable table: rows of cells (columns are 2+ spaces apart)."""
+    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
+
+
+def _items(listed: dict) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in listed["items"]}
+
+
 def _condition(obj: dict, type_: str) -> dict:
     return next(
         (c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == type_), {}
@@ -114,44 +124,49 @@ def test_demo_overlay_reaches_the_state_a_real_cluster_reports(kubectl):
     assert _condition(job, "Complete")["status"] == "True"
     assert "active" not in status and "failed" not in status
 
-    for name, manifest_obj in deployments.items():
-        live = kubectl.json("deployment", name, "-n", namespace)
-        want = manifest_obj["spec"]["replicas"]
+    live_deployments = _items(kubectl.json("deployments", "-n", namespace))
+    assert set(live_deployments) == set(deployments)
+    for name, live in live_deployments.items():
+        want = deployments[name]["spec"]["replicas"]
         st = live["status"]
         assert st["observedGeneration"] == live["metadata"]["generation"], name
         assert st["readyReplicas"] == st["availableReplicas"] == st["updatedReplicas"] == want
         assert _condition(live, "Available")["reason"] == "MinimumReplicasAvailable", name
         assert _condition(live, "Progressing")["reason"] == "NewReplicaSetAvailable", name
-    beat = kubectl.json("deployment", "marketplace-beat", "-n", namespace)
+    beat = live_deployments["marketplace-beat"]
     assert beat["spec"]["strategy"] == {"type": "Recreate"} and beat["spec"]["replicas"] == 1
 
-    for name in statefulsets:
-        live = kubectl.json("statefulset", name, "-n", namespace)
+    live_statefulsets = _items(kubectl.json("statefulsets", "-n", namespace))
+    assert set(live_statefulsets) == set(statefulsets)
+    pods = _items(kubectl.json("pods", "-n", namespace))
+    for name, live in live_statefulsets.items():
         st = live["status"]
         assert st["readyReplicas"] == st["replicas"] == live["spec"]["replicas"], name
         assert st["currentRevision"] == st["updateRevision"], name
-        kubectl("get", "pod", f"{name}-0", "-n", namespace)  # ordinal pod names
+        assert f"{name}-0" in pods  # ordinal pod names
 
-    pods = kubectl.json("pods", "-n", namespace)["items"]
-    for name, svc in by_kind(objects, "Service").items():
-        live = kubectl.json("service", name, "-n", namespace)
-        assert live["spec"]["clusterIP"] not in ("", "None"), name
+    services = by_kind(objects, "Service")
+    live_services = _items(kubectl.json("services", "-n", namespace))
+    want: dict[str, set[str]] = {}
+    for name, svc in services.items():
+        assert live_services[name]["spec"]["clusterIP"] not in ("", "None"), name
         selected = [
             p
-            for p in pods
+            for p in pods.values()
             if svc["spec"]["selector"].items() <= (p["metadata"].get("labels") or {}).items()
             and p["status"]["phase"] == "Running"
         ]
         assert selected, name
+        want[name] = {p["status"]["podIP"] for p in selected}
 
-        def endpoint_ips(name=name):
-            ep = kubectl.json("endpoints", name, "-n", namespace)
-            return {a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []}
+    def endpoint_ips():
+        listed = _items(kubectl.json("endpoints", "-n", namespace))
+        return {
+            name: {a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []}
+            for name, ep in listed.items()
+        }
 
-        want = {p["status"]["podIP"] for p in selected}
-        wait_until(
-            lambda want=want: endpoint_ips() == want, timeout=30, message=f"endpoints of {name}"
-        )
+    wait_until(lambda: endpoint_ips() == want, timeout=30, message="every Service's endpoints")
 
     # The web's Endpoints port is the container's named port, resolved.
     web_ep = kubectl.json("endpoints", "marketplace-web", "-n", namespace)
@@ -184,10 +199,50 @@ def test_demo_overlay_reaches_the_state_a_real_cluster_reports(kubectl):
 
     # Applying again changes nothing (a Job's template is immutable: the same one passes).
     generations = {
-        name: kubectl.json("deployment", name, "-n", namespace)["metadata"]["generation"]
-        for name in deployments
+        name: live["metadata"]["generation"]
+        for name, live in _items(kubectl.json("deployments", "-n", namespace)).items()
     }
     kubectl("apply", "--server-side", "-f", "-", stdin=manifest)
-    for name, generation in generations.items():
-        live = kubectl.json("deployment", name, "-n", namespace)
-        assert live["metadata"]["generation"] == generation, name
+    after = _items(kubectl.json("deployments", "-n", namespace))
+    assert {name: live["metadata"]["generation"] for name, live in after.items()} == generations
+
+
+def test_kubectl_get_prints_the_servers_columns_for_the_new_kinds(kubectl):
+    """After the apply above (same module sandbox): the columns a 1.29 server sends."""
+    namespace = next(
+        ns["metadata"]["name"]
+        for ns in kubectl.json("namespaces")["items"]
+        if ns["metadata"]["name"].startswith("demo-")
+    )
+    header, row = table(kubectl("get", "job", "marketplace-migrate", "-n", namespace))
+    assert header == ["NAME", "COMPLETIONS", "DURATION", "AGE"]
+    assert row[:2] == ["marketplace-migrate", "1/1"] and row[2].endswith("s")
+    header, row = table(kubectl("get", "hpa", "marketplace-web", "-n", namespace))
+    assert header == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert row[:6] == [
+        "marketplace-web",
+        "Deployment/marketplace-web",
+        "<unknown>/70%",
+        "1",
+        "6",
+        "1",
+    ]
+    header, row = table(kubectl("get", "pdb", "marketplace-web", "-n", namespace))
+    assert header == ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"]
+    assert row[:4] == ["marketplace-web", "1", "N/A", "0"]
+    header, row = table(kubectl("get", "ingress", "marketplace", "-n", namespace))
+    assert header == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    assert row[:3] == ["marketplace", "nginx", "market.demo.localhost"] and "80" in row
+    header, row = table(kubectl("get", "netpol", "default-deny-ingress", "-n", namespace))
+    assert header == ["NAME", "POD-SELECTOR", "AGE"] and row[:2] == [
+        "default-deny-ingress",
+        "<none>",
+    ]
+    header, row = table(kubectl("get", "endpoints", "marketplace-web", "-n", namespace))
+    pod_ip = kubectl.json("pods", "-n", namespace, "-l", "app.kubernetes.io/component=web")[
+        "items"
+    ][0]["status"]["podIP"]
+    assert header == ["NAME", "ENDPOINTS", "AGE"] and row[:2] == [
+        "marketplace-web",
+        f"{pod_ip}:8000",
+    ]
