@@ -12,6 +12,7 @@ import binascii
 import ipaddress
 import random
 
+from . import kcm_admission
 from .errors import ApiError, FieldError
 
 NODE_PORT_RANGE = (30000, 32767)
@@ -504,3 +505,7 @@ _VALIDATORS = {
     ("apps", "ReplicaSet"): _validate_workload,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _validate_crd,
 }
+
+# Job, PodDisruptionBudget, HorizontalPodAutoscaler, Ingress, NetworkPolicy (kcm.py).
+_MUTATORS.update(kcm_admission.MUTATORS)
+_VALIDATORS.update(kcm_admission.VALIDATORS)

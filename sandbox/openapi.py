@@ -57,6 +57,10 @@ _PACKAGES = {
     "rbac.authorization.k8s.io": "io.k8s.api.rbac.v1",
     "authorization.k8s.io": "io.k8s.api.authorization.v1",
     "authentication.k8s.io": "io.k8s.api.authentication.v1",
+    "batch": "io.k8s.api.batch.v1",
+    "networking.k8s.io": "io.k8s.api.networking.v1",
+    "policy": "io.k8s.api.policy.v1",
+    "autoscaling": "io.k8s.api.autoscaling.v2",  # the sandbox serves autoscaling/v2 only
     "meta": META,
 }
 # Python client class-name prefixes (CoreV1Event, RbacV1Subject ...) -> group.
@@ -83,6 +87,13 @@ _GROUP_NAME_PATTERNS = (
     ("authorization.k8s.io", re.compile(r"^(Self|Local)?Subject(Access|Rules)Review|^(Non)?Resource"
                                         r"(Attributes|Rule)$|^(Field|Label)SelectorAttributes$")),
     ("authentication.k8s.io", re.compile(r"^SelfSubjectReview|^UserInfo$|^TokenRequest")),
+    ("batch", re.compile(r"^(Cron)?Job|^PodFailurePolicy|^SuccessPolicy|^UncountedTerminatedPods$")),
+    ("networking.k8s.io", re.compile(r"^(HTTP)?Ingress|^NetworkPolicy|^IPBlock$|"
+                                     r"^ServiceBackendPort$")),
+    ("policy", re.compile(r"^PodDisruptionBudget")),
+    ("autoscaling", re.compile(r"^HorizontalPodAutoscaler|^HPAScaling|^CrossVersionObjectReference$|"
+                               r"^Metric(Spec|Status|Target|ValueStatus|Identifier)$|"
+                               r"^(Container)?ResourceMetric|^(Pods|Object|External)Metric")),
 )  # fmt: skip
 _CLASS_NAME = re.compile(
     r"^(?P<prefix>[A-Z][a-z]+)?(?P<version>V\d+(?:(?:alpha|beta)\d+)?)(?P<name>[A-Z]\w*)$"
@@ -104,6 +115,9 @@ _LIST_TAGS: dict[tuple[str, str], tuple[str, list[str], str | None, str | None]]
     ("ObjectMeta", "ownerReferences"): ("map", ["uid"], "uid", "merge"),
     ("PodStatus", "conditions"): ("map", ["type"], "type", "merge"),
     ("DeploymentStatus", "conditions"): ("map", ["type"], "type", "merge"),
+    ("JobStatus", "conditions"): ("atomic", [], "type", "merge"),
+    ("PodDisruptionBudgetStatus", "conditions"): ("map", ["type"], "type", "merge"),
+    ("HorizontalPodAutoscalerStatus", "conditions"): ("map", ["type"], "type", "merge"),
     ("NodeStatus", "conditions"): ("map", ["type"], "type", "merge"),
 }
 

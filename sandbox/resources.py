@@ -101,6 +101,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _core("Secret", "secrets"),
     _core("Event", "events", short_names=("ev",)),
     _core("ServiceAccount", "serviceaccounts", short_names=("sa",)),
+    _core("Endpoints", "endpoints", short_names=("ep",)),  # kube-controller-manager: kcm.py
     _core(
         "Node",
         "nodes",
@@ -145,6 +146,62 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subresources=("status", "scale"),
         generation=True,
     ),
+    # Job, Ingress, NetworkPolicy, PodDisruptionBudget, HorizontalPodAutoscaler: kcm.py
+    ResourceType(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        "job",
+        True,
+        categories=("all",),
+        subresources=("status",),
+        generation=True,
+    ),
+    ResourceType(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        True,
+        short_names=("ing",),
+        subresources=("status",),
+        generation=True,
+    ),
+    ResourceType(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networkpolicy",
+        True,
+        short_names=("netpol",),
+        generation=True,
+    ),
+    ResourceType(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        True,
+        short_names=("pdb",),
+        subresources=("status",),
+        generation=True,
+    ),
+    ResourceType(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        True,
+        short_names=("hpa",),
+        categories=("all",),
+        subresources=("status",),
+        generation=True,
+    ),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",
@@ -173,7 +230,15 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
 )
 
 # Group order in /apis, as a real server sorts by priority before CRD groups.
-_GROUP_ORDER = ("apps", "apiextensions.k8s.io", "packages.operators.coreos.com")
+_GROUP_ORDER = (
+    "apps",
+    "autoscaling",
+    "batch",
+    "networking.k8s.io",
+    "policy",
+    "apiextensions.k8s.io",
+    "packages.operators.coreos.com",
+)
 
 
 class ServedSchema(dict):

@@ -36,6 +36,7 @@ from .controllers import KubeControllers, seed_objects
 from .errors import ApiError
 from .faults import Faults
 from .handler import Request, Response, Router, faults_response, watch_stream
+from .kcm import KcmControllers
 from .logstream import LogSource
 from .memcached import MemcachedOperator
 from .network import Network, readdress
@@ -291,6 +292,7 @@ class SandboxCluster:
         self.kube = KubeControllers(
             self.store, image_pullable=self._image_pullable, runtime=self.network
         )
+        self.kcm = KcmControllers(self.store)  # job, endpoints, disruption, HPA
         self.olm = OLMControllers(self.store, self.catalog)
         self.memcached = MemcachedOperator(self.store)
         # Where `kubectl logs -f` reads a container's whole log so far: (pod, container) -> str
@@ -462,7 +464,7 @@ class SandboxCluster:
     def tick(self) -> None:
         """Run every controller once (the ticker calls this when something may have changed)."""
         self.passes += 1
-        for controller in (self.olm, self.memcached, self.kube, self.network, self.rbac):
+        for controller in (self.olm, self.memcached, self.kube, self.kcm, self.network, self.rbac):
             # One controller at a time holds the lock, so API requests interleave between them.
             with self.store.lock:
                 try:
