@@ -159,6 +159,9 @@ class QueueCollector(Collector):
     """Jobs waiting in each of the broker's queues (Redis: LLEN over the priority lists;
     filesystem: the message files), asked of the broker through kombu at scrape time."""
 
+    def __init__(self, queues: list[str] | None = None) -> None:
+        self.queues = queues
+
     def collect(self) -> Iterator[Metric]:
         from marketplace.celery import app
 
@@ -167,9 +170,11 @@ class QueueCollector(Collector):
             "marketplace_celery_queue_length", "Jobs waiting in a queue.", labels=["queue"]
         )
         try:
-            names = [queue.name for queue in app.conf.task_queues or []] or [
-                app.conf.task_default_queue
-            ]
+            names = (
+                self.queues
+                or [queue.name for queue in app.conf.task_queues or []]
+                or [app.conf.task_default_queue]
+            )
             with app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1, timeout=3)
                 channel = conn.default_channel

@@ -215,3 +215,39 @@ def test_failed_kube_calls_are_counted_by_status(sandbox):
     with pytest.raises(kube.UnauthorizedError):
         gateway.version()
     assert errors() == before + 1
+
+
+def test_queue_length_on_the_filesystem_broker_counts_its_message_files(tmp_path, monkeypatch):
+    """`make run`'s broker: kombu's filesystem transport, one file per waiting message."""
+    from celery import Celery
+
+    from marketplace.celery import app
+    from marketplace.metrics import QueueCollector
+
+    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    monkeypatch.setitem(app.conf, "broker_url", "filesystem://")
+    monkeypatch.setitem(app.conf, "broker_read_url", "filesystem://")
+    monkeypatch.setitem(app.conf, "broker_transport_options", options)
+    monkeypatch.setitem(app.conf, "CELERY_BROKER_TRANSPORT_OPTIONS", options)
+    sender = Celery(broker="filesystem://", set_as_current=False)
+    sender.conf.broker_transport_options = options
+    for _ in range(2):
+        sender.send_task("marketplace.ping", queue="fs-jobs")
+    families = {f.name: f for f in QueueCollector(queues=["fs-jobs", "fs-empty"]).collect()}
+    assert {
+        s.labels["queue"]: s.value for s in families["marketplace_celery_queue_length"].samples
+    } == {
+        "fs-jobs": 2,
+        "fs-empty": 0,
+    }
+
+
+def test_a_broker_that_does_not_answer_is_a_zero_not_a_failed_scrape(client, settings, monkeypatch):
+    from marketplace.celery import app
+
+    settings.METRICS_TOKEN = TOKEN
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.conf, "broker_read_url", "redis://127.0.0.1:1/0")
+    families = scrape(client)
+    assert samples(families["marketplace_celery_broker_up"]) == [0]
+    assert "marketplace_orders_placed" in families
