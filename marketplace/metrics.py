@@ -163,7 +163,7 @@ class QueueCollector(Collector):
         self.queues = queues
 
     def collect(self) -> Iterator[Metric]:
-        from marketplace.celery import app
+        from celery import current_app as app  # the project's (marketplace.celery)
 
         up = GaugeMetricFamily("marketplace_celery_broker_up", "1 if the broker answered.")
         length = GaugeMetricFamily(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
@@ -150,3 +151,62 @@ def test_queue_length_is_read_from_redis_at_scrape_time(redis_url, monkeypatch):
     finally:
         client = redis.Redis.from_url(redis_url)
         client.delete(*client.keys(f"{queue}*"))
+
+
+def test_several_gunicorn_workers_report_one_exact_request_count(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR: whichever of gunicorn's workers answers the scrape, it
+    counts the requests every worker served."""
+    port = free_port()
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    log = tmp_path / "gunicorn.log"
+    env = clean_env(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        TEST_DATABASE_URL=database_url_of_test_db(),
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
+        METRICS_TOKEN=TOKEN,
+    )
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "marketplace.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "3",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up():
+            try:
+                return requests.get(f"{base}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(up, timeout=60, interval=0.2, message=f"gunicorn:\n{log.read_text()}")
+        # Counted on another view than the probe's (a probe that timed out is still served).
+        for _ in range(30):
+            assert requests.get(f"{base}/readyz", timeout=10).status_code in (200, 503)
+        response = requests.get(
+            f"{base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text[:500]
+        families = {f.name: f for f in text_string_to_metric_families(response.text)}
+        counts = [
+            s.value
+            for s in families["marketplace_http_request_duration_seconds"].samples
+            if s.name.endswith("_count") and s.labels.get("view") == "readyz"
+        ]
+        assert sum(counts) == 30
+        assert "marketplace_orders_placed" in families  # and the database's numbers too
+        assert len(list(multiproc.glob("histogram_*.db"))) >= 1
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -251,3 +251,28 @@ def test_a_broker_that_does_not_answer_is_a_zero_not_a_failed_scrape(client, set
     families = scrape(client)
     assert samples(families["marketplace_celery_broker_up"]) == [0]
     assert "marketplace_orders_placed" in families
+
+
+def test_the_sample_dashboard_charts_only_metrics_we_export(client, settings):
+    """deploy/grafana/marketplace-dashboard.json: valid JSON, and every series it queries is
+    one the web's /metrics or the worker's port declares (same names in this process)."""
+    import json
+    import re
+    from pathlib import Path
+
+    settings.METRICS_TOKEN = TOKEN
+    path = Path(settings.BASE_DIR) / "deploy" / "grafana" / "marketplace-dashboard.json"
+    dashboard = json.loads(path.read_text())
+    exported = set()
+    for family in scrape(client).values():
+        suffixes = {
+            "counter": ["_total"],
+            "histogram": ["_bucket", "_count", "_sum"],
+        }.get(family.type, [""])
+        exported.update(family.name + suffix for suffix in suffixes)
+    queries = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ] + [var["definition"] for var in dashboard["templating"]["list"] if "definition" in var]
+    used = {name for query in queries for name in re.findall(r"\bmarketplace_[a-z_]+", query)}
+    assert len(used) >= 15
+    assert used <= exported, used - exported
