@@ -109,12 +109,22 @@ def _use_our_formatter(logger: logging.Logger | None = None, **_kwargs: Any) -> 
 
 
 @worker_init.connect
-def _serve_worker_metrics(**_kwargs: Any) -> None:
+def _serve_worker_metrics(sender: Any = None, **_kwargs: Any) -> None:
     from django.conf import settings
 
     port = getattr(settings, "METRICS_WORKER_PORT", 0)
     if not port:
         return
+    pool = str(getattr(sender, "pool_cls", "") or "")
+    if (
+        "prefork" in pool
+        and (getattr(sender, "concurrency", 1) or 1) > 1
+        and not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    ):
+        logger.warning(
+            "worker metrics: a prefork pool without PROMETHEUS_MULTIPROC_DIR reports only "
+            "this process, not the jobs its children run; set it (an empty directory)"
+        )
     from marketplace.metrics import start_worker_server
 
     try:

@@ -224,7 +224,11 @@ def test_queue_length_on_the_filesystem_broker_counts_its_message_files(tmp_path
     from marketplace.celery import app
     from marketplace.metrics import QueueCollector
 
-    options = {"data_folder_in": str(tmp_path), "data_folder_out": str(tmp_path)}
+    options = {
+        "data_folder_in": str(tmp_path),
+        "data_folder_out": str(tmp_path),
+        "control_folder": str(tmp_path / "control"),
+    }
     monkeypatch.setitem(app.conf, "broker_url", "filesystem://")
     monkeypatch.setitem(app.conf, "broker_read_url", "filesystem://")
     monkeypatch.setitem(app.conf, "broker_transport_options", options)
@@ -276,3 +280,10 @@ def test_the_sample_dashboard_charts_only_metrics_we_export(client, settings):
     used = {name for query in queries for name in re.findall(r"\bmarketplace_[a-z_]+", query)}
     assert len(used) >= 15
     assert used <= exported, used - exported
+
+
+def test_a_scrape_costs_six_queries_whatever_the_rows(client, settings, django_assert_num_queries):
+    """One aggregate each: orders, ledger, installations, install times, instances, catalogs."""
+    settings.METRICS_TOKEN = TOKEN
+    with django_assert_num_queries(6):
+        scrape(client)
