@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -45,10 +46,11 @@ def _who(request: HttpRequest) -> dict[str, Any]:
 
 def view_name(request: HttpRequest) -> str:
     """The route, never the raw path (bounded label values): `orders:detail`,
-    `api:order-list`; a path no route matched is `<unmatched>`."""
+    `api:order-list`; a path no route matched is `<unmatched>`, a static file `<static>`."""
     match = getattr(request, "resolver_match", None)
     if match is None:
-        return "<unmatched>"
+        # WhiteNoise answers static files before any URL is resolved.
+        return "<static>" if request.path.startswith(settings.STATIC_URL) else "<unmatched>"
     return match.view_name or match._func_path or "<unnamed>"
 
 

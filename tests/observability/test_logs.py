@@ -99,3 +99,10 @@ def test_an_eager_job_started_from_a_request_logs_its_request_id_and_objects(con
     (line,) = [e for e in lines(console) if e["name"] == "celery.app.trace"]
     assert line["request_id"] == "req-eager-0001"
     assert line["task"] == "marketplace.ping" and line["task_id"]
+
+
+def test_static_files_and_unknown_paths_are_two_bounded_view_labels(client, console):
+    client.get("/static/does-not-exist.css")
+    client.get("/no/such/path/42/")
+    views = {e.get("view") for e in lines(console) if e["name"] == "marketplace.request"}
+    assert views == {"<static>", "<unmatched>"}
