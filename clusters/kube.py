@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from core import retry
+from core import observability, retry
 
 from .kubeconfig import Credentials
 
@@ -229,7 +229,7 @@ def _write_secret_file(directory: str, name: str, content: str) -> str:
 class Gateway:
     """One cluster's API: server-side apply, get, list, merge patch, delete, logs."""
 
-    def __init__(self, credentials: Credentials, *, cache_key: str) -> None:
+    def __init__(self, credentials: Credentials, *, cache_key: str, label: str = "") -> None:
         import urllib3
 
         k8s = _k8s()
@@ -255,6 +255,9 @@ class Gateway:
                 self._secret_dir, "client.key", credentials.client_key_data
             )
         self.api_client: Any = k8s.ApiClient(configuration)
+        # Every call counted by cluster and verb (the worker's metrics port serves them).
+        self.label = label or cache_key
+        observability.instrument_api_client(self.api_client, cluster=lambda: self.label)
         self.api_client.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
             connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
         )
@@ -512,8 +515,9 @@ _gateways: dict[str, Gateway] = {}
 _gateways_lock = threading.Lock()
 
 
-def gateway_for_credentials(credentials: Credentials, *, name: str) -> Gateway:
-    """Reused per process while the credentials stay the same."""
+def gateway_for_credentials(credentials: Credentials, *, name: str, label: str = "") -> Gateway:
+    """Reused per process while the credentials stay the same; `label` names the cluster
+    in the metrics (its name; `name` by default)."""
     key = f"{name}-{credentials.fingerprint()}"
     with _gateways_lock:
         gateway = _gateways.get(key)
@@ -522,6 +526,7 @@ def gateway_for_credentials(credentials: Credentials, *, name: str) -> Gateway:
             for old in stale:
                 _gateways.pop(old).close()
             gateway = _gateways[key] = Gateway(credentials, cache_key=key)
+        gateway.label = label or name  # a renamed cluster keeps its gateway, not its old name
         return gateway
 
 
@@ -558,4 +563,4 @@ def gateway_for(cluster: Cluster) -> Gateway:
         client_key_data=stored.get("client_key_data", ""),
         skip_tls_verify=cluster.skip_tls_verify,
     )
-    return gateway_for_credentials(credentials, name=f"cluster{cluster.pk}")
+    return gateway_for_credentials(credentials, name=f"cluster{cluster.pk}", label=cluster.name)

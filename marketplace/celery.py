@@ -11,6 +11,8 @@ app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Request ids carried into jobs, the job's log context, job metrics, the worker's port.
+from . import observability  # noqa: E402, F401
 
 _broker_folders_ready = False
 

@@ -18,7 +18,7 @@ from instances import api as instances_api
 from orders import api as orders_api
 from provisioning import api as provisioning_api
 
-from . import health, views
+from . import health, metrics, views
 
 router = DefaultRouter()
 router.register("tenants", accounts_api.TenantViewSet, basename="tenant")
@@ -70,6 +70,7 @@ urlpatterns = [
     path("catalog/", RedirectView.as_view(pattern_name="instances:service-catalog")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/", include((router.urls, "api"))),
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("api/v1/auth/token/", accounts_api.ObtainTokenView.as_view(), name="api-token"),
