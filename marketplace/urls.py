@@ -59,7 +59,8 @@ def serve_media(request, path):
 # The API docs pages relax the Content-Security-Policy for themselves only, never for script:
 # Swagger UI (its init script a file: the split view) draws icons from data: URLs and has
 # a few page rules under a nonce; Redoc's styled-components write <style> elements at run
-# time (inline styles, no nonce to give them) and it searches in a blob: worker.
+# time (inline styles, no nonce to give them) and it searches in a blob: worker. Redoc's
+# Redocly logo (their CDN) stays refused: no third-party image on our pages.
 api_docs = csp_update({"style-src": [NONCE], "img-src": ["data:"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 )
