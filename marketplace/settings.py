@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",  # before accounts: accounts re-registers axes' lockout admin with an audited unlock
     "core",
     "marketplace",
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (the CSP block below)
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ActiveTenantMiddleware",
     "core.middleware.DomainErrorMiddleware",
@@ -466,6 +468,35 @@ LANGUAGE_COOKIE_SAMESITE = os.environ.get("LANGUAGE_COOKIE_SAMESITE", SESSION_CO
 LANGUAGE_COOKIE_HTTPONLY = env_bool("LANGUAGE_COOKIE_HTTPONLY", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+CSRF_COOKIE_HTTPONLY = env_bool("CSRF_COOKIE_HTTPONLY", True)  # pages send the token from the form
+SECURE_REFERRER_POLICY = os.environ.get("SECURE_REFERRER_POLICY", "same-origin")
+
+# Content-Security-Policy (django-csp): no inline script, no eval, no inline style, nothing
+# from other hosts. Scripts live in static files (page data travels in json_script
+# elements); htmx is configured through <meta name="htmx-config"> to need neither eval nor
+# its inline indicator styles. Images from other hosts in provider Markdown are dropped
+# unless their host is in MARKDOWN_IMAGE_HOSTS (empty by default: buyers' browsers load no
+# third-party pixels); img-src allows exactly those hosts besides our own. The API docs
+# pages relax the policy for themselves only (marketplace/urls.py).
+MARKDOWN_IMAGE_HOSTS = [host.lower() for host in env_list("MARKDOWN_IMAGE_HOSTS")]
+# Where browsers report violations (env CSP_REPORT_URI; a setting named CSP_* would be
+# taken by django-csp for its pre-4.0 format and refused).
+_csp_report_uri = os.environ.get("CSP_REPORT_URI", "")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", *(f"https://{host}" for host in MARKDOWN_IMAGE_HOSTS)],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        **({"report-uri": [_csp_report_uri]} if _csp_report_uri else {}),
+    },
+}
 
 # Observability (README "Configuration"). /metrics answers only with
 # `Authorization: Bearer <METRICS_TOKEN>` (404 when unset or wrong); the worker serves its

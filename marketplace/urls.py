@@ -1,12 +1,18 @@
 """The root URLs: one prefix per app (each include has its app_name), the API, health."""
 
+from csp.constants import NONCE, SELF, UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import DefaultRouter
 
 from accounts import api as accounts_api
@@ -50,6 +56,18 @@ def serve_media(request, path):
     return serve(request, path, document_root=settings.MEDIA_ROOT)
 
 
+# The API docs pages relax the Content-Security-Policy for themselves only, never for script:
+# Swagger UI (its init script a file: the split view) draws icons from data: URLs and has
+# a few page rules under a nonce; Redoc's styled-components write <style> elements at run
+# time (inline styles, no nonce to give them) and it searches in a blob: worker. Redoc's
+# Redocly logo (their CDN) stays refused: no third-party image on our pages.
+api_docs = csp_update({"style-src": [NONCE], "img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+)
+api_redoc = csp_update(
+    {"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "worker-src": [SELF, "blob:"]}
+)(SpectacularRedocView.as_view(url_name="api-schema"))
+
 urlpatterns = [
     path("", views.home, name="home"),
     # Shadows accounts:login (same path, so reverse() still works): in DEBUG this one names
@@ -75,8 +93,8 @@ urlpatterns = [
     path("api/v1/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("api/v1/auth/token/", accounts_api.ObtainTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/docs/", api_docs, name="api-docs"),
+    path("api/redoc/", api_redoc, name="api-redoc"),
     path("django-admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", serve_media),
 ]

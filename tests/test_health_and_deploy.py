@@ -183,3 +183,109 @@ def test_no_message_in_the_code_is_missing_from_the_catalogue(tmp_path):
     missing, guessed = _msgids(untranslated), _msgids(fuzzy)
     assert not missing, "untranslated (run `make messages` and translate):\n" + "\n".join(missing)
     assert not guessed, "new msgids that only match old ones fuzzily:\n" + "\n".join(guessed)
+
+
+HEADERS_PROBE = """
+import django, json
+django.setup()
+from django.http import HttpResponse
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import Client, RequestFactory, override_settings
+# No collectstatic and no migrated database here: the two settings swapped are where static
+# names and session data are kept, not how headers and cookies are sent.
+override_settings(STORAGES={
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}, SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies").enable()
+client = Client(HTTP_HOST="market.example.com")
+page = client.get("/accounts/login/", secure=True)
+missing = client.get("/no-such-page/", secure=True)
+plain = client.get("/accounts/login/")
+
+
+def signed_in(request):
+    request.session["probe"] = 1
+    return HttpResponse()
+
+
+request = RequestFactory().get("/", secure=True, HTTP_HOST="market.example.com")
+session = SessionMiddleware(signed_in)(request).cookies["sessionid"]
+
+
+def cookie(morsel):
+    return {"secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"]),
+            "samesite": morsel["samesite"]}
+
+
+print(json.dumps({
+    "status": page.status_code,
+    "headers": {name: page.get(name) for name in (
+        "Content-Security-Policy", "Strict-Transport-Security", "X-Frame-Options",
+        "Referrer-Policy", "X-Content-Type-Options", "Cross-Origin-Opener-Policy")},
+    "missing": [missing.status_code, missing.get("Content-Security-Policy")],
+    "plain": [plain.status_code, plain.get("Location")],
+    "csrf": cookie(page.cookies["csrftoken"]),
+    "session": cookie(session),
+}))
+"""
+
+
+def _probe_headers(**extra):
+    result = subprocess.run(
+        [sys.executable, "-c", HEADERS_PROBE],
+        cwd=ROOT,
+        env=_production_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _directives(policy):
+    return {
+        name: values
+        for name, *values in (part.split() for part in policy.split(";") if part.strip())
+    }
+
+
+def test_production_security_headers_and_cookies():
+    """Production settings (DEBUG off, env only): a strict CSP (no inline script, no eval,
+    no inline style, nothing from other hosts, no framing), HSTS, frame and referrer
+    headers, HTTPS redirect, and Secure + HttpOnly + SameSite session and CSRF cookies."""
+    probe = _probe_headers()
+    assert probe["status"] == 200
+    headers = probe["headers"]
+    assert _directives(headers["Content-Security-Policy"]) == {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    # Error pages carry the policy too (django-csp skips 404/500 only under DEBUG).
+    assert probe["missing"][0] == 404 and "script-src 'self'" in probe["missing"][1]
+    assert probe["plain"] == [301, "https://market.example.com/accounts/login/"]
+    strict = {"secure": True, "httponly": True, "samesite": "Lax"}
+    assert probe["csrf"] == strict and probe["session"] == strict
+
+
+def test_markdown_image_hosts_setting_is_the_policy_img_src():
+    probe = _probe_headers(MARKDOWN_IMAGE_HOSTS="cdn.example.com, IMG.example.org:8443")
+    policy = _directives(probe["headers"]["Content-Security-Policy"])
+    assert policy["img-src"] == [
+        "'self'",
+        "https://cdn.example.com",
+        "https://img.example.org:8443",
+    ]

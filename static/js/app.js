@@ -12,6 +12,15 @@
   }
   document.addEventListener("change", function (event) {
     if (event.target.type === "radio") syncChoiceGroups(document);
+    // A <select data-autosubmit> submits its form when changed (no inline onchange: the
+    // Content-Security-Policy allows none); data-autosubmit-clear names a field to empty
+    // first (a new tenant's projects are not the old one's).
+    var select = event.target.closest("select[data-autosubmit]");
+    if (select && select.form) {
+      var clear = select.dataset.autosubmitClear;
+      if (clear && select.form.elements[clear]) select.form.elements[clear].value = "";
+      select.form.submit();
+    }
   });
   document.addEventListener("DOMContentLoaded", function () { syncChoiceGroups(document); });
   // On a phone the sidebar folds behind the Menu button (CSS hides it under 760 px).

@@ -101,9 +101,6 @@
 
   function ready() {
     document.querySelectorAll("[data-operand-editor]").forEach(init);
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
-    });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);

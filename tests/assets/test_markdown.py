@@ -178,3 +178,47 @@ def test_markdownx_image_upload_is_refused_politely(client, make_user):
     response = client.post("/provider/assets/markdown/upload/", {})
     assert response.status_code == 400
     assert "screenshots" in response.json()["detail"]
+
+
+FOREIGN_IMAGES = [
+    "![pixel](https://tracker.example.net/p.gif)",
+    "![pixel](http://tracker.example.net/p.gif)",
+    "![pixel](//tracker.example.net/p.gif)",
+    "![pixel](HTTPS://TRACKER.example.net/p.gif)",
+    "![pixel](&#x2F;&#x2F;tracker.example.net/p.gif)",  # entities a browser decodes
+    "![pixel](https:tracker.example.net/p.gif)",  # a browser reads https://tracker…
+    "![pixel](\\\\\\\\tracker.example.net/p.gif)",  # Markdown's \\\\ is \\: a browser reads //
+    "![pixel](https://user@cdn.example.com/p.gif)",  # userinfo: not the listed authority
+    "![pixel][ref] after\n\n[ref]: https://tracker.example.net/p.gif",
+]
+
+
+@pytest.mark.parametrize("source", FOREIGN_IMAGES)
+def test_images_from_other_hosts_are_dropped_by_default(source, settings):
+    settings.MARKDOWN_IMAGE_HOSTS = ["cdn.example.com"]
+    html = str(render_markdown(f"Before {source}" + ("" if "after" in source else " after")))
+    assert "<img" not in html and "tracker" not in html, html
+    assert "Before" in html and "after" in html  # the text around it stays
+
+
+def test_same_origin_images_stay_and_listed_hosts_are_allowed(settings):
+    source = "![a](/media/assets/a.png) ![b](shots/b.png) ![c](https://cdn.example.com/c.png)"
+    settings.MARKDOWN_IMAGE_HOSTS = []
+    html = str(render_markdown(source))
+    assert '<img alt="a" src="/media/assets/a.png">' in html
+    assert '<img alt="b" src="shots/b.png">' in html
+    assert "cdn.example.com" not in html
+    settings.MARKDOWN_IMAGE_HOSTS = ["CDN.example.com"]
+    html = str(render_markdown(source))
+    assert '<img alt="c" src="https://cdn.example.com/c.png">' in html
+    # Only over https (the policy's img-src lists https:// origins), and only that host.
+    assert "<img" not in str(render_markdown("![c](http://cdn.example.com/c.png)"))
+    assert "<img" not in str(render_markdown("![c](https://cdn.example.com.evil.net/c.png)"))
+
+
+def test_image_allow_list_is_the_policy_img_src():
+    """The setting and the header are one list: hosts come from MARKDOWN_IMAGE_HOSTS."""
+    from django.conf import settings as django_settings
+
+    img_src = django_settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"]
+    assert img_src == ["'self'", *(f"https://{h}" for h in django_settings.MARKDOWN_IMAGE_HOSTS)]
