@@ -1,6 +1,6 @@
 """The root URLs: one prefix per app (each include has its app_name), the API, health."""
 
-from csp.constants import NONCE, SELF, UNSAFE_INLINE
+from csp.constants import NONCE
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
@@ -10,7 +10,6 @@ from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import (
     SpectacularAPIView,
-    SpectacularRedocView,
     SpectacularSwaggerSplitView,
 )
 from rest_framework.routers import DefaultRouter
@@ -58,15 +57,12 @@ def serve_media(request, path):
 
 # The API docs pages relax the Content-Security-Policy for themselves only, never for script:
 # Swagger UI (its init script a file: the split view) draws icons from data: URLs and has
-# a few page rules under a nonce; Redoc's styled-components write <style> elements at run
-# time (inline styles, no nonce to give them) and it searches in a blob: worker. Redoc's
-# Redocly logo (their CDN) stays refused: no third-party image on our pages.
+# a few page rules under a nonce. There is no ReDoc page: its bundle always loads Redocly's
+# logo from their CDN (a third-party image the policy refuses, and air-gapped installs cannot
+# reach), and Swagger UI documents the same schema.
 api_docs = csp_update({"style-src": [NONCE], "img-src": ["data:"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api-schema")
 )
-api_redoc = csp_update(
-    {"style-src": [UNSAFE_INLINE], "img-src": ["data:"], "worker-src": [SELF, "blob:"]}
-)(SpectacularRedocView.as_view(url_name="api-schema"))
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -94,7 +90,6 @@ urlpatterns = [
     path("api/v1/auth/token/", accounts_api.ObtainTokenView.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
-    path("api/redoc/", api_redoc, name="api-redoc"),
     path("django-admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", serve_media),
 ]

@@ -200,8 +200,10 @@ def test_api_takes_the_yaml_and_names_the_path_in_errors(provider, sandbox_clust
     assert any("spec.image: required" in m for m in bad.json()["fields"]["manifest"]), bad.json()
     created = api.post(
         "/api/v1/catalog-sources/yaml/",
-        {"tenant": tenant.pk, "cluster": sandbox_cluster.pk, "manifest": SEED_YAML},
+        # The tenant is inferred, as on every create endpoint: the caller's only provider one.
+        {"cluster": sandbox_cluster.pk, "manifest": SEED_YAML},
         format="json",
     )
     assert created.status_code == 201, created.json()
+    assert created.json()["tenant"] == tenant.pk
     assert created.json()["name"] == "mem-registry" and created.json()["namespace"] == "olm"

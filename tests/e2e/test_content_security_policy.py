@@ -274,18 +274,8 @@ def test_every_page_type_runs_under_the_policy_without_a_violation(page, shop):
     expect(page.locator(".swagger-ui .info .title")).to_contain_text(
         "Operator Marketplace API", timeout=60_000
     )
-    watch.visit("/api/redoc/")
-    expect(page.locator("h1").first).to_contain_text("Operator Marketplace API", timeout=60_000)
-    # Redoc's bundle always shows Redocly's logo from their CDN (it hides the image when
-    # that fails): the policy refuses it on purpose, a third-party image like any other.
-    # It is the one refusal allowed, and only there.
-    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
-    page.wait_for_function("(logo) => window.__csp.some((v) => v.blocked === logo)", arg=logo)
     found = watch.clean()
-    assert {(v["url"], v["directive"], v["blocked"]) for v in found["violations"]} == {
-        ("/api/redoc/", "img-src", logo)
-    }, found
-    assert all("/api/redoc/" in line and logo in line for line in found["console"]), found
+    assert found["violations"] == [] and found["console"] == [], found
     assert found["errors"] == []
 
 
