@@ -723,6 +723,7 @@ class ServiceCatalogViewSet(viewsets.GenericViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request):
+        """Create a MemcachedCluster from the catalog (the operator is installed if missing)."""
         incoming = CatalogCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
