@@ -17,6 +17,7 @@ from accounts.selectors import projects_for
 from assets.storefront.selectors import get_asset_by_code
 from clusters.models import Cluster
 from clusters.selectors import clusters_for
+from core.api import require_query_params
 from core.errors import NON_FIELD, NotFound, invalid
 from provisioning.models import Installation
 from provisioning.selectors import installations_for
@@ -602,6 +603,7 @@ class OperandInstanceViewSet(
     def form_schema(self, request):
         """The create form of a kind and version: its fields (from the CRD's schema and the
         CSV's specDescriptors), the versions served, and the object it starts from."""
+        require_query_params(request, "installation", "kind")
         try:
             installation = installations_for(user=request.user).get(
                 pk=request.query_params.get("installation")
@@ -682,6 +684,7 @@ class OperandInstanceViewSet(
             )
             log.refresh_from_db()
             return Response(InstanceLogSerializer(log).data, status=status.HTTP_202_ACCEPTED)
+        require_query_params(request, "pod")
         logs = selectors.logs_of(instance=instance)
         pod = request.query_params.get("pod", "")
         container = request.query_params.get("container", "")

@@ -132,3 +132,25 @@ def test_messages_keep_the_site_time_zone_when_the_api_asks():
     moment = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
     with timezone.override(UTC):
         assert format_when(moment) == "2026-12-02 00:30"
+
+
+def test_a_missing_required_query_parameter_is_a_400_that_names_it(document, db, make_user):
+    """Every required query parameter of a collection route (a detail route answers 404 for
+    an id first): without it, a 400 whose `fields` name it."""
+    api = APIClient()
+    api.force_authenticate(make_user("someone"))
+    checked = 0
+    for path, method, operation in _operations(document):
+        required = [
+            p["name"]
+            for p in operation.get("parameters", [])
+            if p["in"] == "query" and p.get("required")
+        ]
+        if not required or "{" in path:
+            continue
+        response = getattr(api, method)(path)
+        body = response.json()
+        assert response.status_code == 400, (path, response.status_code, body)
+        assert set(required) <= set(body["fields"]), (path, body)
+        checked += 1
+    assert checked >= 2  # /versions/options/ (asset), /instances/form-schema/ (installation, kind)
