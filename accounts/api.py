@@ -59,6 +59,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
+        """Who you are: your user and your tenants, with your role in each."""
         user = signed_in_user(request)
         roles = selectors.roles_of(user=user)
         tenants = selectors.tenants_for(user=user)

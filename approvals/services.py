@@ -51,7 +51,8 @@ FLOW: dict[str, dict[str, str]] = {
 
 
 def _when(moment: datetime | None) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+    # TIME_ZONE, also when the API asked (it speaks UTC): a message reads the site's time.
+    return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _require_decider(*, user: User, approval: ApprovalRequest) -> None:

@@ -214,7 +214,8 @@ class ClusterViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={202: ClusterSerializer})
     @action(detail=True, methods=["post"], url_path="test-connection")
     def test_connection(self, request, pk=None):
-        """Runs on the worker; poll the cluster until `connection_state` is not `testing`."""
+        """Test the connection to the cluster. Runs on the worker; poll the cluster until
+        `connection_state` is not `testing`."""
         cluster = self.get_object()
         services.request_connection_test(actor=request.user, cluster=cluster)
         return Response(self.get_serializer(cluster).data, status=status.HTTP_202_ACCEPTED)
@@ -369,7 +370,9 @@ class CatalogSourceViewSet(
             publisher=data.get("publisher", ""),
         )
 
+    @extend_schema(responses={202: CatalogSourceSerializer})
     def destroy(self, request, *args, **kwargs):
+        """Withdraw a catalog: the worker deletes it from its cluster (state `deleting`)."""
         catalog = services.delete_catalog_source(
             actor=request.user, catalog_source=self.get_object()
         )
@@ -417,9 +420,10 @@ class CatalogSourceViewSet(
         page = self.paginate_queryset(found)
         return self.get_paginated_response(FoundCatalogSourceSerializer(page, many=True).data)
 
-    @extend_schema(responses=CatalogPackageSerializer(many=True))
+    @extend_schema(responses=CatalogPackageSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def packages(self, request, pk=None):
+        """The catalog's packages as its last sync cached them, a page at a time."""
         catalog = self.get_object()
-        packages = selectors.packages_of(catalog_source=catalog)
-        return Response(CatalogPackageSerializer(packages, many=True).data)
+        page = self.paginate_queryset(selectors.packages_of(catalog_source=catalog))
+        return self.get_paginated_response(CatalogPackageSerializer(page, many=True).data)

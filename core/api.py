@@ -5,8 +5,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -16,6 +18,17 @@ from .errors import NON_FIELD, NotFound, error_code, messages_by_field
 class StandardPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+def require_query_params(request: Request, *names: str) -> None:
+    """A missing query parameter is a 400 that names it, never a 404 of what it would find."""
+    missing = {
+        n: [_("This query parameter is required.")]
+        for n in names
+        if not request.query_params.get(n)
+    }
+    if missing:
+        raise exceptions.ValidationError(missing)
 
 
 def _flatten_field_errors(detail, prefix=""):

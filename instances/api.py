@@ -19,6 +19,7 @@ from accounts.selectors import projects_for
 from assets.storefront.selectors import get_asset_by_code
 from clusters.models import Cluster, ClusterExit
 from clusters.selectors import clusters_for
+from core.api import require_query_params
 from core.errors import NON_FIELD, NotFound, invalid
 from provisioning.models import Installation
 from provisioning.selectors import installations_for
@@ -635,6 +636,7 @@ class OperandInstanceViewSet(
     def form_schema(self, request):
         """The create form of a kind and version: its fields (from the CRD's schema and the
         CSV's specDescriptors), the versions served, and the object it starts from."""
+        require_query_params(request, "installation", "kind")
         try:
             installation = installations_for(user=request.user).get(
                 pk=request.query_params.get("installation")
@@ -715,6 +717,7 @@ class OperandInstanceViewSet(
             )
             log.refresh_from_db()
             return Response(InstanceLogSerializer(log).data, status=status.HTTP_202_ACCEPTED)
+        require_query_params(request, "pod")
         logs = selectors.logs_of(instance=instance)
         pod = request.query_params.get("pod", "")
         container = request.query_params.get("container", "")
@@ -756,6 +759,7 @@ class ServiceCatalogViewSet(viewsets.GenericViewSet):
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request):
+        """Create a MemcachedCluster from the catalog (the operator is installed if missing)."""
         incoming = CatalogCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data

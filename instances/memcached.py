@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from clusters.manifests import MANAGED_BY, MANAGED_BY_LABEL
+from core.timestamps import iso_utc
 
 API_GROUP = "daas.tenxcloud.com"
 API_VERSION = "v1"
@@ -838,7 +839,7 @@ def pod_rows(pods):
                 "port": _container_port(pod),
                 "revision": labels.get("controller-revision-hash", ""),
                 "containers": containers,
-                "created": created.isoformat() if created else "",
+                "created": iso_utc(created) if created else "",
             }
         )
     rows.sort(key=lambda r: (r["role"] != "memcached", r["name"]))
@@ -941,7 +942,7 @@ def stuck_rollout(statefulset, pods, *, now, after_seconds):
                 "revision": revision,
                 "reason": reason,
                 "message": message,
-                "since": since.isoformat(),
+                "since": iso_utc(since),
             }
         )
     if not stuck:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Tenant, User
 from assets.models import Asset, AssetVersion
 from core.errors import NotFound
+from core.timestamps import iso_utc
 from orders.models import Entitlement
 from orders.selectors import active_entitlement
 from provisioning.models import Installation
@@ -328,7 +329,7 @@ def metrics_of(
         "range": range_name if range_name in RANGES else "1h",
         "interval_seconds": settings.MEMCACHED_STATS_INTERVAL,
         "labels": [b["time"].astimezone(zone).strftime(label_format) for b in series],
-        "times": [b["time"].isoformat() for b in series],
+        "times": [iso_utc(b["time"]) for b in series],
         "hits": [b["hits"] for b in series],
         "misses": [b["misses"] for b in series],
         "hit_ratio": [ratio(b) for b in series],
@@ -339,7 +340,7 @@ def metrics_of(
         "evictions": [b["evictions"] for b in series],
         "latest": {
             **{k: v for k, v in latest.items() if k != "time"},
-            "time": latest["time"].isoformat(),
+            "time": iso_utc(latest["time"]),
             "hit_ratio": round(latest["hits"] / lookups, 4) if lookups else None,
         }
         if latest

@@ -55,7 +55,9 @@ def entitlement_error(*, tenant: Tenant, asset: Asset) -> ValidationError | None
             )
             % {
                 "asset": asset.name,
-                "date": timezone.localtime(ended.ends_at).strftime("%Y-%m-%d"),
+                "date": timezone.localtime(ended.ends_at, timezone.get_default_timezone())
+                .date()
+                .isoformat(),
                 "url": reverse("orders:renew", args=[ended.pk]),
             },
             code=Code.ENTITLEMENT_EXPIRED,

@@ -22,10 +22,10 @@ from clusters.models import CatalogSource
 DEMO_PASSWORD = "demo"
 
 DEMO_USERS = [
-    # username, display name, tenant, tenant is provider
-    ("admin", "Platform Admin", "Platform Ops", False),
-    ("provider", "zs (provider)", "zs-olm", True),
-    ("buyer", "zs2 (buyer)", "zs2-corp", False),
+    # username, display name, tenant slug (a slug: the API's pattern), tenant name, is provider
+    ("admin", "Platform Admin", "platform-ops", "Platform Ops", False),
+    ("provider", "zs (provider)", "zs-olm", "zs-olm", True),
+    ("buyer", "zs2 (buyer)", "zs2-corp", "zs2-corp", False),
 ]
 
 # What each demo login is for, as the DEBUG login page says it.
@@ -57,7 +57,7 @@ DEMO_PROJECTS = [
 
 
 def seed_people() -> None:
-    for username, display_name, tenant_name, is_provider in DEMO_USERS:
+    for username, display_name, tenant_slug, tenant_name, is_provider in DEMO_USERS:
         user, created = User.objects.get_or_create(
             username=username, defaults={"display_name": display_name}
         )
@@ -66,7 +66,7 @@ def seed_people() -> None:
             user.email = f"{username}@example.com"
             user.save()
         tenant, _created = Tenant.objects.get_or_create(
-            slug=tenant_name,
+            slug=tenant_slug,
             defaults={"name": tenant_name, "is_provider": is_provider, "is_certified": is_provider},
         )
         Membership.objects.get_or_create(

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.ActiveTenantMiddleware",
     "core.middleware.DomainErrorMiddleware",
+    "core.middleware.ApiInUtcMiddleware",
     # Last, as axes asks: it turns a refused sign-in into a 429 (accounts.lockout).
     "axes.middleware.AxesMiddleware",
 ]
@@ -388,7 +389,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.StandardPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Throttles per scope (N/second|minute|hour|day; empty switches a scope off); over the
     # rate a call is a 429 with Retry-After. Cached in the default cache (Redis when set).
@@ -409,6 +410,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.document_enum_case",
+    ],
     "ENUM_NAME_OVERRIDES": {
         # The four "other info" fields share one Markdown-or-link choice: one enum.
         "ContentModeEnum": "assets.models.ContentMode",

@@ -108,8 +108,9 @@ def format_t(amount: Decimal) -> str:
 
 
 def format_when(moment: datetime) -> str:
-    """Local time, to the minute, as messages show it."""
-    return date_format(timezone.localtime(moment), "Y-m-d H:i")
+    """Local time (TIME_ZONE, also when the API asked: it speaks UTC), to the minute, as
+    messages show it."""
+    return date_format(timezone.localtime(moment, timezone.get_default_timezone()), "Y-m-d H:i")
 
 
 def commission_rate() -> Decimal:

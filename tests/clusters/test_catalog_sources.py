@@ -345,7 +345,9 @@ def test_catalog_api_and_tenant_isolation(
     _sync_until(CatalogSource.objects.get(pk=catalog_id), CatalogSource.State.READY)
     tasks.sync_catalog_sources()
     packages = api.get(f"/api/v1/catalog-sources/{catalog_id}/packages/").json()
-    assert packages[0]["name"] == "memcached-cluster-operator"
+    # A page like every other list (the schema said so; it used to be a bare list).
+    assert packages["count"] == len(packages["results"]) >= 1
+    assert packages["results"][0]["name"] == "memcached-cluster-operator"
 
     _other_tenant, stranger = tenant_with_owner("globex", is_provider=True)
     api.force_authenticate(stranger)
