@@ -28,7 +28,8 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="400 only: the messages per input field (`non_field_errors` for the rest).",
+        help_text="400 and 422: the messages per input field or header (`non_field_errors` "
+        "for the rest), e.g. `Idempotency-Key` when a key is reused with another body.",
     )
 
 

@@ -424,6 +424,8 @@ SPECTACULAR_SETTINGS = {
         # Timeline entries and image scans both have a `source`.
         "SourceEnum": "clusters.models.EventSource",
         "ImageScanSourceEnum": "assets.models.ImageScan.Source",
+        # A cluster's default exit and its named exits share the Service types.
+        "ExternalAccessEnum": "clusters.models.Cluster.ExternalAccess",
     },
 }
 

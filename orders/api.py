@@ -19,7 +19,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -32,6 +31,7 @@ from accounts.selectors import get_tenant_for, projects_for, tenants_for
 from assets.models import Plan
 from core.api import error_body
 from core.errors import invalid, messages_by_field
+from core.schema import ErrorSerializer
 from provisioning.models import Installation
 
 from . import idempotency, selectors, services
@@ -110,20 +110,9 @@ REPLAYED_PARAMETER = OpenApiParameter(
     description="Present (true) when the response is the replay of an Idempotency-Key's "
     "first response.",
 )
-KeyReusedSerializer = inline_serializer(
-    "IdempotencyKeyReusedError",
-    fields={
-        "status": serializers.IntegerField(help_text="422"),
-        "code": serializers.CharField(help_text="idempotency_key_reused"),
-        "detail": serializers.CharField(),
-        "fields": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            help_text='{"Idempotency-Key": ["…"]}',
-        ),
-    },
-)
+# The one error body (core.schema.ErrorSerializer), with `fields` naming the header.
 KEY_REUSED_RESPONSE = OpenApiResponse(
-    KeyReusedSerializer,
+    ErrorSerializer,
     description="This Idempotency-Key was already used for a request with another body "
     "(code idempotency_key_reused); nothing was done. Send a new key for a new request.",
 )
