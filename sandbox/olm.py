@@ -19,6 +19,7 @@ from .controllers import DEPLOYMENT, NAMESPACE, POD, SERVICE, SERVICE_ACCOUNT, o
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .store import Store, now, random_suffix
+from .workqueue import FULL, Scope
 
 GROUP = "operators.coreos.com"
 V1A1 = f"{GROUP}/v1alpha1"
@@ -413,13 +414,19 @@ class OLMControllers:
         self.busy = False
         # Catalog health within one pass of the subscription syncer (None outside one).
         self._health_this_pass: dict[tuple[str, str, str], bool] | None = None
+        # What this pass reconciles (workqueue.py), and the namespaces the next pass must
+        # see again though nothing of theirs changes (a bundle still unpacking).
+        self._scope: Scope = FULL
+        self.requeue: set[str] = set()
+        self._resolving: str | None = None
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
 
-    def tick(self) -> None:
+    def tick(self, scope: Scope = FULL) -> None:
         if self.t("Subscription") is None:
             return  # OLM's CRDs were deleted: OLM is "not installed"
+        self._scope = scope
         self.catalog_sources()
         self.operator_groups()
         self.subscriptions()
@@ -435,6 +442,23 @@ class OLMControllers:
         rt = self.t(kind, api_version)
         return self.store.list(rt, namespace)[0] if rt else []
 
+    def _queued(self, kind, api_version=V1A1):
+        """Copies of the `kind` objects in this pass's namespaces (all on a full pass)."""
+        rt = self.t(kind, api_version)
+        if rt is None:
+            return []
+        scope = self._scope
+        if scope.full:
+            return self.store.list(rt)[0]
+        return [
+            self.store._present(rt, obj)
+            for obj in sorted(
+                self.store.scan(rt),
+                key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]),
+            )
+            if obj["metadata"]["namespace"] in scope
+        ]
+
     def _save_status(self, kind, obj, api_version=V1A1):
         return self.store.save(
             self.t(kind, api_version), obj, manager=CATALOG_OPERATOR, status=True
@@ -443,7 +467,7 @@ class OLMControllers:
     # -- CatalogSource ---------------------------------------------------------------------
 
     def catalog_sources(self) -> None:
-        for cs in self._list("CatalogSource"):
+        for cs in self._queued("CatalogSource"):
             if cs["metadata"].get("deletionTimestamp"):
                 continue
             ns, name = cs["metadata"]["namespace"], cs["metadata"]["name"]
@@ -579,7 +603,7 @@ class OLMControllers:
     # -- OperatorGroup ---------------------------------------------------------------------
 
     def operator_groups(self) -> None:
-        for og in self._list("OperatorGroup", api_version=V1):
+        for og in self._queued("OperatorGroup", api_version=V1):
             spec = og.get("spec") or {}
             if spec.get("targetNamespaces"):
                 namespaces = sorted(set(spec["targetNamespaces"]))
@@ -619,7 +643,7 @@ class OLMControllers:
 
     def _sync_subscriptions(self) -> None:
         by_namespace: dict[str, list[dict]] = {}
-        for sub in self._list("Subscription"):
+        for sub in self._queued("Subscription"):
             if sub["metadata"].get("deletionTimestamp"):
                 continue
             by_namespace.setdefault(sub["metadata"]["namespace"], []).append(sub)
@@ -629,10 +653,13 @@ class OLMControllers:
                     self._sync_subscription(sub)
                 except ApiError:
                     continue
+            self._resolving = ns
             try:
                 self._sync_resolving_namespace(ns)
             except ApiError:
                 continue
+            finally:
+                self._resolving = None
 
     def _write_sub(self, sub: dict, status: dict) -> dict:
         """UpdateStatus when anything but lastUpdated changed; returns the stored object."""
@@ -1199,13 +1226,19 @@ class OLMControllers:
                 )
             if unpullable:
                 outcome = "pending"
-                self.busy = True
+                self._still_unpacking()
                 if elapsed >= 1:  # the unpack pod is in ImagePullBackOff
                     message = PULL_HINT
             elif elapsed < UNPACK_TICKS:
                 outcome = "pending"
-                self.busy = True
+                self._still_unpacking()
         return outcome, message
+
+    def _still_unpacking(self) -> None:
+        """Unpacking takes passes, not writes: the namespace is resolved again next pass."""
+        self.busy = True
+        if self._resolving is not None:
+            self.requeue.add(self._resolving)
 
     def _ensure_install_plan(self, ns, generation, subs, approval, lookups) -> dict:
         """catalog/operator.go ensureInstallPlan / createInstallPlan."""
@@ -1304,7 +1337,7 @@ class OLMControllers:
     # -- InstallPlan -----------------------------------------------------------------------
 
     def install_plans(self) -> None:
-        for ip in self._list("InstallPlan"):
+        for ip in self._queued("InstallPlan"):
             status = copy.deepcopy(ip.get("status") or {})
             phase = status.get("phase", "")
             # catalog/operator.go transitionInstallPlanState
@@ -1375,7 +1408,7 @@ class OLMControllers:
 
     def csvs(self) -> None:
         rt = self.t("ClusterServiceVersion")
-        all_csvs = self._list("ClusterServiceVersion")
+        all_csvs = self._queued("ClusterServiceVersion")
         own = [c for c in all_csvs if not _is_copied(c)]
         for csv in all_csvs:
             if csv["metadata"].get("deletionTimestamp"):

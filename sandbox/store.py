@@ -113,6 +113,15 @@ class Store:
         self.history: collections.deque[WatchEvent] = collections.deque(maxlen=10000)
         self.dirty = False
         self.last_change = 0.0
+        # What changed, for the controllers' work queues: (revision, type key, namespace,
+        # name) per write, oldest first. Bounded; a revision older than what it still holds
+        # (or than a restore) answers None from changes_since: "reconcile everything".
+        self._changes: collections.deque[tuple[int, tuple[str, str], str, str]] = collections.deque(
+            maxlen=100_000
+        )
+        self._changes_floor = 0
+        # uid -> (type key, (namespace, name)): the garbage collector finds owners by uid.
+        self._uids: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
         # The sandbox's 127.N.0.0/16 (SandboxCluster claims N at start; admission allocates
         # ClusterIPs from it, the kubelet pod IPs).
         self.addresses = AddressPlan(UNCLAIMED_BASE)
@@ -141,6 +150,24 @@ class Store:
         """Bumped by every write (and restore): equal revisions mean an unchanged store."""
         return self._rv
 
+    def changes_since(
+        self, revision: int | None
+    ) -> builtins.set[tuple[tuple[str, str], str, str]] | None:
+        """(type key, namespace, name) of every object written after `revision` (its own
+        namespace for a Namespace's name: ""), or None when that is no longer known (None
+        given, too old, or before a restore): then everything counts as changed."""
+        with self.lock:
+            if revision is None or revision < self._changes_floor:
+                return None
+            if self._changes and revision < self._changes[0][0] - 1:
+                return None
+            found: set[tuple[tuple[str, str], str, str]] = set()
+            for rv, key, namespace, name in reversed(self._changes):
+                if rv <= revision:
+                    break
+                found.add((key, namespace, name))
+            return found
+
     # -- reads ---------------------------------------------------------------------------
 
     def _bucket(self, rt: ResourceType) -> dict[tuple[str, str], dict]:
@@ -160,6 +187,21 @@ class Store:
         with self.lock:
             obj = self._bucket(rt).get((self._ns(rt, namespace), name))
             return self._present(rt, obj) if obj is not None else None
+
+    def view(self, rt: ResourceType, namespace: str | None, name: str) -> dict | None:
+        """The stored object itself (no apiVersion/kind) or None — READ-ONLY, no copy: for
+        controllers that only look (peek copies, for those that change and save it)."""
+        with self.lock:
+            return self._bucket(rt).get((self._ns(rt, namespace), name))
+
+    def by_uid(self, uid: str) -> dict | None:
+        """The stored object with this uid, or None — READ-ONLY, no copy."""
+        with self.lock:
+            where = self._uids.get(uid)
+            if where is None:
+                return None
+            obj = self._objects.get(where[0], {}).get(where[1])
+            return obj if obj is not None and obj["metadata"].get("uid") == uid else None
 
     def scan(self, rt: ResourceType, namespace: str | None = None) -> list[dict]:
         """Stored objects without copying — READ-ONLY, for controllers' cheap lookups."""
@@ -377,10 +419,15 @@ class Store:
         stored.pop("kind", None)
         key = (self._ns(rt, obj["metadata"].get("namespace")), obj["metadata"]["name"])
         prev = self._bucket(rt).get(key)
+        uid = stored["metadata"].get("uid")
         if event == "DELETED":
             self._bucket(rt).pop(key, None)
+            if uid:
+                self._uids.pop(uid, None)
         else:
             self._bucket(rt)[key] = stored
+            if uid:
+                self._uids[uid] = (rt.key, key)
         self._notify(rt, obj, event, prev=prev)
         return self._present(rt, stored)
 
@@ -390,6 +437,7 @@ class Store:
         presented = self._present(rt, obj)
         namespace = obj["metadata"].get("namespace", "")
         self.history.append(WatchEvent(self._rv, rt.key, namespace, event, presented, prev))
+        self._changes.append((self._rv, rt.key, namespace, obj["metadata"]["name"]))
         self.dirty = True
         self.changed.notify_all()
 
@@ -719,10 +767,15 @@ class Store:
     def restore(self, data: dict) -> None:
         with self.lock:
             self._objects.clear()
+            self._uids.clear()
             for record in data.get("objects", []):
                 obj = record["object"]
                 key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 self._objects.setdefault((record["group"], record["plural"]), {})[key] = obj
+                if obj["metadata"].get("uid"):
+                    self._uids[obj["metadata"]["uid"]] = ((record["group"], record["plural"]), key)
             self._rv = int(data.get("resourceVersion", 0))
             self._index = None
             self.dirty = False
+            self._changes.clear()
+            self._changes_floor = self._rv
