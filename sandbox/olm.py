@@ -419,6 +419,7 @@ class OLMControllers:
         self._scope: Scope = FULL
         self.requeue: set[str] = set()
         self._resolving: str | None = None
+        self.resolutions = 0  # namespaces resolved (syncResolvingNamespace runs), for tests
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
@@ -918,6 +919,7 @@ class OLMControllers:
 
     def _sync_resolving_namespace(self, ns: str) -> None:
         """catalog/operator.go syncResolvingNamespace."""
+        self.resolutions += 1
         csv_rt = self.t("ClusterServiceVersion")
         subs = [
             s for s in self._list("Subscription", ns) if not s["metadata"].get("deletionTimestamp")

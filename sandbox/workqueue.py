@@ -54,8 +54,6 @@ def _targets(obj: dict, *, group: bool) -> list[str] | None:
     namespaces, None when not known yet."""
     if group:
         spec = obj.get("spec") or {}
-        if spec.get("selector") and not spec.get("targetNamespaces"):
-            return [""]  # selected by namespace labels: any namespace may join
         status = obj.get("status") or {}
         if status.get("namespaces") is not None:
             return list(status["namespaces"])
@@ -94,12 +92,16 @@ def dirty_scope(store: Store, changes: set[tuple[tuple[str, str], str, str]] | N
         # An operator in X targeting T: T's reconcile reads X's CSV (copies, the memcached
         # operator's watched namespaces); X's reads T (its copies there, the namespace list).
         linked: list[tuple[str, list[str]]] = []
-        if og_rt is not None:
-            linked += [
-                (og["metadata"]["namespace"], t)
-                for og in store.scan(og_rt)
-                if (t := _targets(og, group=True)) is not None
-            ]
+        for og in store.scan(og_rt) if og_rt is not None else ():
+            spec = og.get("spec") or {}
+            if spec.get("selector") and not spec.get("targetNamespaces"):
+                if namespaces_changed:  # its status lists the namespaces matching its selector
+                    dependents.add(og["metadata"]["namespace"])
+                continue
+            targets = _targets(og, group=True)
+            if targets is not None and targets != [""]:
+                # (AllNamespaces: its status reads nothing; its operators' CSVs link below.)
+                linked.append((og["metadata"]["namespace"], targets))
         if csv_rt is not None:
             linked += [
                 (csv["metadata"]["namespace"], t)
