@@ -313,13 +313,11 @@ class KubeControllers:
             # Dependents live in their owner's namespace (or are cluster-scoped): a pass
             # looks at its namespaces' objects and the cluster-scoped ones, and finds
             # owners by uid.
-            objs = [
-                (rt, o)
-                for rt, o in self.store.all_objects()
+            objs = (
+                self.store.all_objects()
                 if scope.full
-                or not o["metadata"].get("namespace")
-                or o["metadata"]["namespace"] in scope
-            ]
+                else self.store.in_namespaces(["", *scope.namespaces])
+            )
 
             def alive(uid) -> bool:
                 owner = self.store.by_uid(uid) if uid else None

@@ -420,6 +420,7 @@ class OLMControllers:
         self.requeue: set[str] = set()
         self._resolving: str | None = None
         self.resolutions = 0  # namespaces resolved (syncResolvingNamespace runs), for tests
+        self._crds: dict[str, tuple[int, dict | None]] = {}  # name -> (catalog revision, CRD)
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
@@ -685,10 +686,20 @@ class OLMControllers:
     def _scoped_sources(self, ns: str) -> list[dict]:
         """CatalogSources in `ns` and in the global catalog namespace, sorted by ns+name
         (catalog/subscription/reconciler.go catalogHealth)."""
-        sources = self._list("CatalogSource", ns)
+        sources = self._views("CatalogSource", ns)
         if ns != GLOBAL_NAMESPACE:
-            sources += self._list("CatalogSource", GLOBAL_NAMESPACE)
+            sources += self._views("CatalogSource", GLOBAL_NAMESPACE)
         return sorted(sources, key=lambda c: c["metadata"]["namespace"] + c["metadata"]["name"])
+
+    def _views(self, kind, namespace, api_version=V1A1) -> list[dict]:
+        """The stored objects with apiVersion/kind, shallow: READ-ONLY (no deep copy)."""
+        rt = self.t(kind, api_version)
+        if rt is None:
+            return []
+        return [
+            {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
+            for obj in sorted(self.store.scan(rt, namespace), key=lambda o: o["metadata"]["name"])
+        ]
 
     def _registry_healthy(self, cs: dict) -> bool:
         """reconciler.go healthy + registry/reconciler/grpc.go CheckRegistryServer: not
@@ -699,7 +710,7 @@ class OLMControllers:
         if (cs.get("spec") or {}).get("sourceType") != "grpc" or not cs["spec"].get("image"):
             return False
         pod = self._registry_pod(cs)
-        service = self.store.peek(SERVICE, cs["metadata"]["namespace"], cs["metadata"]["name"])
+        service = self.store.view(SERVICE, cs["metadata"]["namespace"], cs["metadata"]["name"])
         return (
             pod is not None
             and service is not None
@@ -790,7 +801,7 @@ class OLMControllers:
         a message, no reason), and the `Deprecated` roll-up joining their messages with "; "."""
         spec = sub.get("spec") or {}
         installed = status.get("installedCSV")
-        cs = self.store.peek(
+        cs = self.store.view(  # read-only
             self.t("CatalogSource"), spec.get("sourceNamespace", ""), spec.get("source", "")
         )
         if not installed or cs is None or catalog_state(cs) != "READY":
@@ -1750,15 +1761,25 @@ class OLMControllers:
         crd_rt = self.store.type_for("apiextensions.k8s.io/v1", "CustomResourceDefinition")
         assert crd_rt is not None  # a built-in type, always served
         for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
-            manifest = self.catalog.crd(owned["name"])
+            manifest = self._served_crd(owned["name"])  # read-only
             if manifest is None:
                 continue
-            existing = self.store.peek(crd_rt, None, owned["name"])
-            if existing is None:
+            stored = self.store.view(crd_rt, None, owned["name"])  # read-only
+            if stored is None:
                 self.store.create(crd_rt, None, manifest, manager=CATALOG_OPERATOR)
-            elif existing["spec"] != {**existing["spec"], **manifest["spec"]}:
+            elif stored["spec"] != {**stored["spec"], **manifest["spec"]}:
+                existing = self.store.peek(crd_rt, None, owned["name"])
+                assert existing is not None  # viewed under the same lock
                 existing["spec"] = {**existing["spec"], **manifest["spec"]}
                 self.store.save(crd_rt, existing, manager=CATALOG_OPERATOR)
+
+    def _served_crd(self, name: str) -> dict | None:
+        """Catalog.crd(name), converted once per catalog revision (every Succeeded CSV asks
+        on every pass) — READ-ONLY."""
+        cached = self._crds.get(name)
+        if cached is None or cached[0] != self.catalog.revision:
+            cached = self._crds[name] = (self.catalog.revision, self.catalog.crd(name))
+        return cached[1]
 
     def _replacement(self, csv, all_csvs) -> None:
         ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]

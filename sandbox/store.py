@@ -122,6 +122,9 @@ class Store:
         self._changes_floor = 0
         # uid -> (type key, (namespace, name)): the garbage collector finds owners by uid.
         self._uids: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
+        # namespace ("" for cluster-scoped) -> type key -> names: a namespace's objects
+        # without walking every object (etcd's key prefix /<type>/<namespace>/).
+        self._by_ns: dict[str, dict[tuple[str, str], dict[str, None]]] = {}  # insertion-ordered
         # The sandbox's 127.N.0.0/16 (SandboxCluster claims N at start; admission allocates
         # ClusterIPs from it, the kubelet pod IPs).
         self.addresses = AddressPlan(UNCLAIMED_BASE)
@@ -206,6 +209,10 @@ class Store:
     def scan(self, rt: ResourceType, namespace: str | None = None) -> list[dict]:
         """Stored objects without copying — READ-ONLY, for controllers' cheap lookups."""
         with self.lock:
+            if rt.namespaced and namespace:
+                bucket = self._bucket(rt)
+                names = self._by_ns.get(namespace, {}).get(rt.key, ())
+                return [bucket[(namespace, n)] for n in names if (namespace, n) in bucket]
             return [
                 obj
                 for (ns, _name), obj in self._bucket(rt).items()
@@ -246,15 +253,44 @@ class Store:
         labels_match = parse_label_selector(label_selector)
         fields_match = parse_field_selector(field_selector, rt.kind, crd=rt.crd)
         with self.lock:
+            bucket = self._bucket(rt)
+            if rt.namespaced and namespace:  # one namespace: its own objects only
+                names = sorted(self._by_ns.get(namespace, {}).get(rt.key, ()))
+                items = [
+                    ((namespace, n), bucket[(namespace, n)])
+                    for n in names
+                    if (namespace, n) in bucket
+                ]
+            else:
+                items = sorted(bucket.items())
             matched = [
                 obj
-                for (ns, _name), obj in sorted(self._bucket(rt).items())
+                for (ns, _name), obj in items
                 if not (rt.namespaced and namespace and ns != namespace)
                 and labels_match((obj.get("metadata") or {}).get("labels") or {})
                 and fields_match(obj)
             ]
             page = matched[start : start + limit] if limit > 0 else matched[start:]
             return [self._present(rt, obj) for obj in page], self.resource_version, len(matched)
+
+    def in_namespaces(self, namespaces) -> builtins.list[tuple[ResourceType, dict]]:
+        """(type, stored object) for every served object in these namespaces ("": the
+        cluster-scoped ones) — READ-ONLY, no copy."""
+        with self.lock:
+            by_key: dict[tuple[str, str], ResourceType] = {}
+            for t in self.types().types:
+                by_key.setdefault(t.key, t)
+            found: list[tuple[ResourceType, dict]] = []
+            for namespace in namespaces:
+                for key, names in self._by_ns.get(namespace, {}).items():
+                    rt = by_key.get(key)
+                    bucket = self._objects.get(key)
+                    if rt is None or bucket is None:
+                        continue
+                    found.extend(
+                        (rt, bucket[(namespace, n)]) for n in names if (namespace, n) in bucket
+                    )
+            return found
 
     # In the class body `list` now names the method above, hence `builtins.list`.
     def all_objects(self) -> builtins.list[tuple[ResourceType, dict]]:
@@ -424,10 +460,14 @@ class Store:
             self._bucket(rt).pop(key, None)
             if uid:
                 self._uids.pop(uid, None)
+            names = self._by_ns.get(key[0], {}).get(rt.key)
+            if names is not None:
+                names.pop(key[1], None)
         else:
             self._bucket(rt)[key] = stored
             if uid:
                 self._uids[uid] = (rt.key, key)
+            self._by_ns.setdefault(key[0], {}).setdefault(rt.key, {})[key[1]] = None
         self._notify(rt, obj, event, prev=prev)
         return self._present(rt, stored)
 
@@ -693,7 +733,7 @@ class Store:
                     obj.setdefault("status", {})["phase"] = "Terminating"
                 return self._commit(rt, obj, "MODIFIED", dry_run=dry_run), True
             if rt.key == CRD_KEY and not dry_run:
-                self._objects.pop((obj["spec"]["group"], obj["spec"]["names"]["plural"]), None)
+                self._drop_bucket((obj["spec"]["group"], obj["spec"]["names"]["plural"]))
             return self._commit(rt, obj, "DELETED", dry_run=dry_run), False
 
     def remove(self, rt: ResourceType, obj: dict) -> None:
@@ -702,8 +742,14 @@ class Store:
             key = (self._ns(rt, obj["metadata"].get("namespace")), obj["metadata"]["name"])
             if key in self._bucket(rt):
                 if rt.key == CRD_KEY:
-                    self._objects.pop((obj["spec"]["group"], obj["spec"]["names"]["plural"]), None)
+                    self._drop_bucket((obj["spec"]["group"], obj["spec"]["names"]["plural"]))
                 self._commit(rt, self._present(rt, self._bucket(rt)[key]), "DELETED", dry_run=False)
+
+    def _drop_bucket(self, key: tuple[str, str]) -> None:
+        """A CRD went: its objects go with it (and out of the namespace index)."""
+        self._objects.pop(key, None)
+        for types in self._by_ns.values():
+            types.pop(key, None)
 
     def _orphan(self, owner_uid: str) -> None:
         for rt, obj in list(self.all_objects()):
@@ -768,12 +814,16 @@ class Store:
         with self.lock:
             self._objects.clear()
             self._uids.clear()
+            self._by_ns.clear()
             for record in data.get("objects", []):
                 obj = record["object"]
                 key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 self._objects.setdefault((record["group"], record["plural"]), {})[key] = obj
                 if obj["metadata"].get("uid"):
                     self._uids[obj["metadata"]["uid"]] = ((record["group"], record["plural"]), key)
+                self._by_ns.setdefault(key[0], {}).setdefault(
+                    (record["group"], record["plural"]), {}
+                )[key[1]] = None
             self._rv = int(data.get("resourceVersion", 0))
             self._index = None
             self.dirty = False

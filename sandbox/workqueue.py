@@ -92,16 +92,28 @@ def dirty_scope(store: Store, changes: set[tuple[tuple[str, str], str, str]] | N
         # An operator in X targeting T: T's reconcile reads X's CSV (copies, the memcached
         # operator's watched namespaces); X's reads T (its copies there, the namespace list).
         linked: list[tuple[str, list[str]]] = []
+        # A CSV or OperatorGroup gone takes its links with it: who read it is not known.
+        for rt in (og_rt, csv_rt):
+            if rt is not None and any(
+                key == rt.key and store.view(rt, namespace, name) is None
+                for key, namespace, name in changes
+            ):
+                return FULL
         for og in store.scan(og_rt) if og_rt is not None else ():
+            home = og["metadata"]["namespace"]
             spec = og.get("spec") or {}
             if spec.get("selector") and not spec.get("targetNamespaces"):
                 if namespaces_changed:  # its status lists the namespaces matching its selector
-                    dependents.add(og["metadata"]["namespace"])
+                    dependents.add(home)
                 continue
             targets = _targets(og, group=True)
-            if targets is not None and targets != [""]:
-                # (AllNamespaces: its status reads nothing; its operators' CSVs link below.)
-                linked.append((og["metadata"]["namespace"], targets))
+            if targets == [""]:
+                # AllNamespaces: its status reads nothing elsewhere (its operators' CSVs link
+                # below), but what changes in its namespace may concern every namespace.
+                if home in changed:
+                    return FULL
+            elif targets is not None:
+                linked.append((home, targets))
         if csv_rt is not None:
             linked += [
                 (csv["metadata"]["namespace"], t)

@@ -191,9 +191,17 @@ def test_an_all_namespaces_operator_links_every_namespace(cluster, monkeypatch):
     copied = store.peek(csv_rt, target, csv_name)
     assert copied is not None and copied["metadata"]["labels"]["olm.copiedFrom"] == home
     seen = _scopes(sb, monkeypatch)
-    store.remove(csv_rt, copied)  # a copy deleted is made again from the operator's namespace
+    store.create(
+        store.type_for("v1", "ConfigMap"), target, {"metadata": {"name": "x"}}, manager="t"
+    )
     sb.tick()
     assert seen["olm"][0].namespaces == {home, target}
+    # A CSV gone takes its links along (who read it is no longer known): a full pass, which
+    # makes the copy again from the operator's namespace.
+    seen.clear()
+    store.remove(csv_rt, copied)
+    sb.tick()
+    assert seen["olm"][0].full
     settle(sb)
     assert store.peek(csv_rt, target, csv_name) is not None
     seen.clear()
