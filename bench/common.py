@@ -3,10 +3,16 @@ catalog and an operator version on sale on a sandbox cluster."""
 
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+
+# Run as a script (`python bench/provisioning.py`), bench/ is first on sys.path and its
+# http.py would hide the standard library's http (Django imports http.cookies).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
 
 FERNET_KEY = "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y="
 TOKEN = "bench-token"

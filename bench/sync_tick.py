@@ -24,7 +24,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +71,8 @@ def _add_installations(*, owner, cluster, version, start: int, stop: int) -> lis
 
 def _reference_seconds(sandbox_url: str, page: int) -> float:
     """One paged, cluster-wide list of Subscriptions, bare: urllib + json."""
+    import urllib.request  # not at the top: bench/http.py must be off sys.path first (common)
+
     started = time.perf_counter()
     token = ""
     while True:
