@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,90 +36,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FERNET_KEY = "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y="
-TOKEN = "bench-token"
 
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _postgres_answers():
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
+from bench import common  # noqa: E402
 
 DB_NAME = os.environ.get("BENCH_DATABASE", "bench_provisioning")
 
 
-def _environment(data_dir, redis_db):
-    use_postgres = _postgres_answers()
-    env = {
-        "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "DJANGO_DEBUG": "1",
-        "DATA_DIR": str(data_dir),
-        "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
-        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
-        "INSTALL_SYNC_INTERVAL": "1",
-        # Catalogs are followed at the product's default pace (10 s): the catalog is READY
-        # before the burst, set up inline.
-        "LOG_LEVEL": "WARNING",
-        "DATABASE_URL": (
-            f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-            if use_postgres
-            else f"sqlite:///{data_dir / 'bench.sqlite3'}"
-        ),
-    }
-    os.environ.update(env)
-    return env, use_postgres
-
-
-def _recreate_postgres_database():
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def _drop_postgres_database():
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def _percentile(values, fraction):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _setup_catalog_and_version(sandbox_url, purchases):
-
     from accounts import services as accounts
     from accounts.models import User
-    from assets import services as assets
-    from assets.demo import demo_icon
-    from assets.lifecycle import transition_version
-    from assets.models import Category
-    from clusters import services as clusters
-    from clusters import tasks as cluster_tasks
-    from clusters.models import CatalogSource, Cluster
     from orders import services as orders
 
-    admin = User.objects.create_user("bench-admin", password="x")
-    accounts.grant_platform_admin(user=admin)
-    admin = User.objects.get(pk=admin.pk)
-    provider = User.objects.create_user("bench-provider", password="x")
+    admin, _provider, cluster, version = common.operator_on_sale(sandbox_url)
     buyer = User.objects.create_user("bench-buyer", password="x")
-    seller = accounts.create_tenant(name="bench-seller", owner=provider, is_provider=True)
     # One entitlement per asset per tenant: every purchase is a different buyer tenant.
     projects = []
     for i in range(purchases):
@@ -128,62 +56,9 @@ def _setup_catalog_and_version(sandbox_url, purchases):
         projects.append(
             accounts.create_project(actor=buyer, tenant=buying, name="p", namespace=f"bench-{i}")
         )
-    cluster = clusters.register_cluster(
-        actor=admin,
-        name="sandbox",
-        auth_method=Cluster.AuthMethod.TOKEN,
-        api_url=sandbox_url,
-        token=TOKEN,
-        is_default=True,
-        is_sandbox=True,
-    )
-    catalog = clusters.submit_catalog_source(
-        actor=provider,
-        tenant=seller,
-        cluster=cluster,
-        name="mem-registry",
-        display_name="mem-01",
-        image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
-    )
-    cluster_tasks.deploy_catalog_source.apply(args=[catalog.pk])  # no worker yet
-    deadline = time.monotonic() + 60
-    while not (catalog.state == CatalogSource.State.READY and catalog.packages.exists()):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"catalog never became READY: {catalog.state} {catalog.message}")
-        cluster_tasks.sync_cluster_catalogs(cluster.pk)  # inline: no worker yet
-        time.sleep(0.2)
-        catalog.refresh_from_db()
-    category, _ = Category.objects.get_or_create(
-        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
-    )
-    asset = assets.register_asset(
-        actor=provider,
-        tenant=seller,
-        icon=demo_icon(),
-        delivery_type="operator",
-        category=category,
-        name="mem1",
-        summary="memcached cluster",
-        description="Memcached",
-        plans=[
-            {"name": "year", "price": Decimal("1.00"), "duration_value": 1, "duration_unit": "year"}
-        ],
-    )
-    version = assets.create_version(
-        actor=provider,
-        asset=asset,
-        project=accounts.create_project(actor=provider, tenant=seller, name="one", namespace="one"),
-        cluster=cluster,
-        catalog_source=catalog,
-        package_name="memcached-cluster-operator",
-        channels=["stable"],
-        default_channel="stable",
-    )
-    transition_version(version=version, to="listing_review", actor=provider)
-    transition_version(version=version, to="on_sale", actor=admin)
     for project in projects:
         orders.top_up_wallet(actor=admin, tenant=project.tenant, amount=Decimal(5), reason="bench")
-    return buyer, projects, asset.plans.first(), cluster
+    return buyer, projects, version.asset.plans.first(), cluster
 
 
 SANDBOX_PROCESS = """
@@ -230,7 +105,7 @@ class _Sandbox:
         self._json = json
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SANDBOX_PROCESS, str(_free_port()), TOKEN],
+            [sys.executable, "-c", SANDBOX_PROCESS, str(common.free_port()), common.TOKEN],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -364,9 +239,16 @@ def main():
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-provisioning-"))
-    env, use_postgres = _environment(data_dir, args.redis_db)
+    env, use_postgres = common.environment(
+        data_dir,
+        redis_db=args.redis_db,
+        db_name=DB_NAME,
+        INSTALL_SYNC_INTERVAL="1",
+        # Catalogs are followed at the product's default pace (10 s): the catalog is READY
+        # before the burst, set up inline.
+    )
     if use_postgres:
-        _recreate_postgres_database()
+        common.recreate_database(DB_NAME)
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -477,20 +359,20 @@ def main():
     if to_subscription:
         print(
             "commit → Subscription exists: "
-            f"p50 {statistics.median(to_subscription):.2f} s, p95 {_percentile(to_subscription, 0.95):.2f} s"
+            f"p50 {statistics.median(to_subscription):.2f} s, p95 {common.percentile(to_subscription, 0.95):.2f} s"
         )
     if to_installed:
         print(
             "commit → installed (CSV Succeeded): "
-            f"p50 {statistics.median(to_installed):.2f} s, p95 {_percentile(to_installed, 0.95):.2f} s"
+            f"p50 {statistics.median(to_installed):.2f} s, p95 {common.percentile(to_installed, 0.95):.2f} s"
         )
-    ref_p95 = _percentile(reference, 0.95)
+    ref_p95 = common.percentile(reference, 0.95)
     print(
         f"reference, same run: {len(reference)} no-op tasks at once to the idle worker: "
         f"p50 {statistics.median(reference):.3f} s, p95 {ref_p95:.3f} s"
     )
     if pinger.latencies:
-        noop_p95 = _percentile(pinger.latencies, 0.95)
+        noop_p95 = common.percentile(pinger.latencies, 0.95)
         print(
             f"no-op task during the burst ({len(pinger.latencies)} sent, one every 0.2 s): "
             f"p50 {statistics.median(pinger.latencies):.3f} s, p95 {noop_p95:.3f} s, "
@@ -500,12 +382,12 @@ def main():
     if to_subscription:
         print(
             f"commit → Subscription p95 / reference p95: "
-            f"{_percentile(to_subscription, 0.95) / ref_p95:.1f}x (target p95 <= 2 s)"
+            f"{common.percentile(to_subscription, 0.95) / ref_p95:.1f}x (target p95 <= 2 s)"
         )
     if to_installed:
         print(
             f"commit → installed p95 / reference p95: "
-            f"{_percentile(to_installed, 0.95) / ref_p95:.1f}x (target p95 <= 10 s)"
+            f"{common.percentile(to_installed, 0.95) / ref_p95:.1f}x (target p95 <= 10 s)"
         )
     print(
         f"install jobs run: {job_runs} for {installations} installations "
@@ -540,7 +422,7 @@ def main():
 
     connections.close_all()
     if use_postgres:
-        _drop_postgres_database()
+        common.drop_database(DB_NAME)
     print(f"(elapsed {finished - started:.1f} s; logs in {data_dir})")
     return 0 if ok else 1
 

@@ -24,131 +24,18 @@ import os
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-FERNET_KEY = "oWQdFIlN0c2vE2ZxQj1V6lm7vO7yH7tWbVQ0rj0cM8Y="
-TOKEN = "bench-token"
+from bench import common  # noqa: E402
+
 DB_NAME = os.environ.get("BENCH_DATABASE", "bench_sync_tick")
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _environment(data_dir: Path, redis_db: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            use_postgres = True
-    except OSError:
-        use_postgres = False
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "marketplace.settings",
-            "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-            "DJANGO_DEBUG": "1",
-            "DATA_DIR": str(data_dir),
-            "FIELD_ENCRYPTION_KEYS": FERNET_KEY,
-            "CELERY_BROKER_URL": "memory://",  # jobs the tick enqueues go nowhere
-            "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
-            "LOG_LEVEL": "WARNING",
-            # Events are read for installations changed in the last 5 s (120 by default),
-            # so the settled tick is measured without waiting two minutes.
-            "INSTALL_EVENTS_AFTER_CHANGE": "5",
-            "DATABASE_URL": (
-                f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-                if use_postgres
-                else f"sqlite:///{data_dir / 'bench.sqlite3'}"
-            ),
-        }
-    )
-    return use_postgres
-
-
-def _postgres(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def _setup(sandbox):
-    from accounts import services as accounts
-    from accounts.models import User
-    from assets import services as assets
-    from assets.demo import demo_icon
-    from assets.lifecycle import transition_version
-    from assets.models import Category
-    from clusters import services as clusters
-    from clusters import tasks as cluster_tasks
-    from clusters.models import CatalogSource, Cluster
-
-    admin = User.objects.create_user("bench-admin", password="x")
-    accounts.grant_platform_admin(user=admin)
-    admin = User.objects.get(pk=admin.pk)
-    provider = User.objects.create_user("bench-provider", password="x")
-    seller = accounts.create_tenant(name="bench-seller", owner=provider, is_provider=True)
-    cluster = clusters.register_cluster(
-        actor=admin,
-        name="sandbox",
-        auth_method=Cluster.AuthMethod.TOKEN,
-        api_url=sandbox.url,
-        token=TOKEN,
-        is_default=True,
-        is_sandbox=True,
-    )
-    catalog = clusters.submit_catalog_source(
-        actor=provider,
-        tenant=seller,
-        cluster=cluster,
-        name="mem-registry",
-        display_name="mem-01",
-        image="dev-registry.tenxcloud.com/system_containers/memcached-registry:v1",
-    )
-    cluster_tasks.deploy_catalog_source.apply(args=[catalog.pk])
-    deadline = time.monotonic() + 60
-    while not (catalog.state == CatalogSource.State.READY and catalog.packages.exists()):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"catalog never became READY: {catalog.state} {catalog.message}")
-        sandbox.tick()
-        cluster_tasks.sync_cluster_catalogs(cluster.pk)
-        time.sleep(0.1)
-        catalog.refresh_from_db()
-    category, _ = Category.objects.get_or_create(
-        slug="basic-apps", defaults={"name_en": "Basic applications", "name_zh": "基础应用"}
-    )
-    asset = assets.register_asset(
-        actor=provider,
-        tenant=seller,
-        icon=demo_icon(),
-        delivery_type="operator",
-        category=category,
-        name="mem1",
-        summary="memcached cluster",
-        description="Memcached",
-        plans=[{"name": "year", "price": "1.00", "duration_value": 1, "duration_unit": "year"}],
-    )
-    version = assets.create_version(
-        actor=provider,
-        asset=asset,
-        project=accounts.create_project(actor=provider, tenant=seller, name="one", namespace="one"),
-        cluster=cluster,
-        catalog_source=catalog,
-        package_name="memcached-cluster-operator",
-        channels=["stable"],
-        default_channel="stable",
-    )
-    transition_version(version=version, to="listing_review", actor=provider)
-    transition_version(version=version, to="on_sale", actor=admin)
+    _admin, provider, cluster, version = common.operator_on_sale(sandbox.url, step=sandbox.tick)
     return provider, cluster, version
 
 
@@ -184,13 +71,15 @@ def _add_installations(*, owner, cluster, version, start: int, stop: int) -> lis
 
 def _reference_seconds(sandbox_url: str, page: int) -> float:
     """One paged, cluster-wide list of Subscriptions, bare: urllib + json."""
+    import urllib.request  # not at the top: bench/http.py must be off sys.path first (common)
+
     started = time.perf_counter()
     token = ""
     while True:
         url = f"{sandbox_url}/apis/operators.coreos.com/v1alpha1/subscriptions?limit={page}"
         if token:
             url += f"&continue={token}"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {common.TOKEN}"})
         with urllib.request.urlopen(request) as response:
             body = json.loads(response.read())
         token = (body.get("metadata") or {}).get("continue") or ""
@@ -256,10 +145,17 @@ def main() -> int:
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-sync-tick-"))
-    use_postgres = _environment(data_dir, args.redis_db)
+    _env, use_postgres = common.environment(
+        data_dir,
+        redis_db=args.redis_db,
+        db_name=DB_NAME,
+        CELERY_BROKER_URL="memory://",  # jobs the tick enqueues go nowhere
+        # Events are read for installations changed in the last 5 s (120 by default),
+        # so the settled tick is measured without waiting two minutes.
+        INSTALL_EVENTS_AFTER_CHANGE="5",
+    )
     if use_postgres:
-        _postgres(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        _postgres(f"CREATE DATABASE {DB_NAME}")
+        common.recreate_database(DB_NAME)
     import django
 
     django.setup()
@@ -274,8 +170,8 @@ def main() -> int:
     sandbox = SandboxCluster(
         # Its controllers are driven from here (a tick between two syncs while installing,
         # none during the timed tick): the timed figure is the product's alone.
-        port=_free_port(),
-        token=TOKEN,
+        port=common.free_port(),
+        token=common.TOKEN,
         tick_interval=3600,
         run_processes=False,
     ).start()
@@ -317,7 +213,7 @@ def main() -> int:
 
     connections.close_all()
     if use_postgres:
-        _postgres(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        common.drop_database(DB_NAME)
     return 0
 
 

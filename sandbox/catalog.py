@@ -188,6 +188,7 @@ class Catalog:
             }
         self._owned: set[tuple[str, str]] = set()
         self.published: list[dict] = []
+        self.revision = 0  # bumped by every publish_csv: what was read from it may be stale
 
     @classmethod
     def load(
@@ -299,6 +300,7 @@ class Catalog:
                         container["image"] = new_image
             meta_ann.update(annotations or {})
             pkg.publish(csv, channel=channel, template=template_name)
+            self.revision += 1
             if _record:
                 self.published.append(
                     {

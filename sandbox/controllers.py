@@ -18,6 +18,7 @@ from .addresses import AddressPlan
 from .errors import ApiError
 from .resources import BUILTIN_TYPES, ResourceType
 from .store import Store, now, random_suffix
+from .workqueue import FULL, Scope
 
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -215,8 +216,10 @@ class KubeControllers:
         self.image_pullable = image_pullable
         self.runtime = runtime  # network.Network: what runs for real (None: nothing does)
         self._last_event_sweep = time.monotonic()
+        self._scope: Scope = FULL  # what this pass reconciles (workqueue.py)
 
-    def tick(self) -> None:
+    def tick(self, scope: Scope = FULL) -> None:
+        self._scope = scope
         self.namespaces()
         self.garbage_collect()
         self.deployments()
@@ -242,6 +245,22 @@ class KubeControllers:
     def _list(self, rt, namespace=None):
         return self.store.list(rt, namespace)[0]
 
+    def _queued(self, rt):
+        """Copies of the `rt` objects in this pass's namespaces (all on a full pass; for a
+        Namespace, its own name counts)."""
+        scope = self._scope
+        if scope.full:
+            return self.store.list(rt)[0]
+        meta_key = "namespace" if rt.namespaced else "name"
+        return [
+            self.store._present(rt, obj)
+            for obj in sorted(
+                self.store.scan(rt),
+                key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]),
+            )
+            if obj["metadata"].get(meta_key) in scope
+        ]
+
     def _owned_pods(self, owner):
         """Pods controlled by `owner` (stored objects: read-only)."""
         pods = self.store.scan(POD, owner["metadata"]["namespace"])
@@ -250,7 +269,7 @@ class KubeControllers:
     # -- namespaces ----------------------------------------------------------------------
 
     def namespaces(self) -> None:
-        for ns in self._list(NAMESPACE):
+        for ns in self._queued(NAMESPACE):
             name = ns["metadata"]["name"]
             if ns["metadata"].get("deletionTimestamp"):
                 for rt, obj in self.store.all_objects():
@@ -289,19 +308,32 @@ class KubeControllers:
 
     def garbage_collect(self) -> None:
         """Delete dependents whose owners are all gone; finish foreground deletions."""
+        scope = self._scope
         for _ in range(10):
-            objs = self.store.all_objects()
-            alive = {
-                o["metadata"]["uid"]: o
-                for _, o in objs
-                if "foregroundDeletion" not in (o["metadata"].get("finalizers") or [])
-            }
-            removed = False
-            for rt, obj in objs:
-                refs = obj["metadata"].get("ownerReferences") or []
-                if refs and not any(r.get("uid") in alive for r in refs):
-                    self.store.remove(rt, obj)
-                    removed = True
+            # Dependents live in their owner's namespace (or are cluster-scoped): a pass
+            # looks at its namespaces' objects and the cluster-scoped ones, and finds
+            # owners by uid.
+            objs = (
+                self.store.all_objects()
+                if scope.full
+                else self.store.in_namespaces(["", *scope.namespaces])
+            )
+
+            def alive(uid) -> bool:
+                owner = self.store.by_uid(uid) if uid else None
+                return owner is not None and "foregroundDeletion" not in (
+                    owner["metadata"].get("finalizers") or []
+                )
+
+            doomed = [
+                (rt, obj)
+                for rt, obj in objs
+                if (refs := obj["metadata"].get("ownerReferences") or [])
+                and not any(alive(r.get("uid")) for r in refs)
+            ]
+            removed = bool(doomed)
+            for rt, obj in doomed:
+                self.store.remove(rt, obj)
             for rt, obj in objs:
                 finalizers = obj["metadata"].get("finalizers") or []
                 if obj["metadata"].get("deletionTimestamp") and "foregroundDeletion" in finalizers:
@@ -327,7 +359,7 @@ class KubeControllers:
     # -- deployments / replicasets ----------------------------------------------------------
 
     def deployments(self) -> None:
-        for dep in self._list(DEPLOYMENT):
+        for dep in self._queued(DEPLOYMENT):
             if dep["metadata"].get("deletionTimestamp"):
                 continue
             ns, name = dep["metadata"]["namespace"], dep["metadata"]["name"]
@@ -494,7 +526,7 @@ class KubeControllers:
         ]
 
     def replicasets(self) -> None:
-        for rs in self._list(REPLICASET):
+        for rs in self._queued(REPLICASET):
             if rs["metadata"].get("deletionTimestamp"):
                 continue
             ns, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
@@ -551,7 +583,7 @@ class KubeControllers:
     # -- statefulsets -------------------------------------------------------------------
 
     def statefulsets(self) -> None:
-        for sts in self._list(STATEFULSET):
+        for sts in self._queued(STATEFULSET):
             if sts["metadata"].get("deletionTimestamp"):
                 continue
             name = sts["metadata"]["name"]
@@ -679,7 +711,10 @@ class KubeControllers:
             node = (pod.get("spec") or {}).get("nodeName")
             if node in load:
                 load[node] += 1
+        scope = self._scope
         for raw in list(all_pods):
+            if raw["metadata"]["namespace"] not in scope:
+                continue
             status = raw.get("status") or {}
             phase = status.get("phase")
             if raw["metadata"].get("deletionTimestamp") or phase in ("Succeeded", "Failed"):
@@ -930,6 +965,8 @@ class KubeControllers:
 
     def services(self) -> None:
         for raw in list(self.store.scan(SERVICE)):
+            if raw["metadata"]["namespace"] not in self._scope:
+                continue
             if raw["spec"].get("type") != "LoadBalancer":
                 continue
             if ((raw.get("status") or {}).get("loadBalancer") or {}).get("ingress"):

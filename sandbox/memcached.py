@@ -17,6 +17,7 @@ from .controllers import CONFIGMAP, DEPLOYMENT, POD, SERVICE, STATEFULSET, owner
 from .managed import deep_merge
 from .resources import ResourceType
 from .store import Store, now
+from .workqueue import FULL, Scope
 
 API_VERSION = "daas.tenxcloud.com/v1"
 KIND = "MemcachedCluster"
@@ -91,27 +92,35 @@ class MemcachedOperator:
     def __init__(self, store: Store):
         self.store = store
 
-    def tick(self) -> None:
+    def tick(self, scope: Scope = FULL) -> None:
+        """Reconcile the MemcachedClusters of `scope`'s namespaces (workqueue.py)."""
         rt = self.store.type_for(API_VERSION, KIND)
-        if rt is None:
+        if rt is None or not scope:
             return
         watched = self._watched_namespaces()
         if not watched:
             return
-        for mc in self.store.list(rt)[0]:
-            ns = mc["metadata"]["namespace"]
-            if "" not in watched and ns not in watched:
-                continue
-            if mc["metadata"].get("deletionTimestamp"):
-                continue
-            self.reconcile(rt, mc)
+        queued = sorted(
+            (
+                mc
+                for mc in self.store.scan(rt)
+                if mc["metadata"]["namespace"] in scope
+                and ("" in watched or mc["metadata"]["namespace"] in watched)
+                and not mc["metadata"].get("deletionTimestamp")
+            ),
+            key=lambda mc: (mc["metadata"]["namespace"], mc["metadata"]["name"]),
+        )
+        for stored in queued:
+            mc = self.store.peek(rt, stored["metadata"]["namespace"], stored["metadata"]["name"])
+            if mc is not None:
+                self.reconcile(rt, mc)
 
     def _watched_namespaces(self) -> set[str]:
         csv_rt = self.store.type_for("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
         if csv_rt is None:
             return set()
         watched: set[str] = set()
-        for csv in self.store.list(csv_rt)[0]:
+        for csv in self.store.scan(csv_rt):  # read-only
             if (csv.get("status") or {}).get("phase") not in ("Succeeded", "Replacing"):
                 continue
             owned = (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []
@@ -287,7 +296,7 @@ class MemcachedOperator:
 
     def _ensure(self, mc, rt, desired) -> None:
         ns, name = desired["metadata"]["namespace"], desired["metadata"]["name"]
-        current = self.store.peek(rt, ns, name)
+        current = self.store.view(rt, ns, name)  # read-only: changes go to a copy
         if current is None:
             self.store.create(rt, ns, _without_none(desired), manager=MANAGER)
             self.event(mc, "Created", f"Created {rt.kind} {ns}/{name}")
@@ -316,8 +325,8 @@ class MemcachedOperator:
     def _status(self, rt, mc, replicas, version, setup) -> None:
         ns, name = mc["metadata"]["namespace"], mc["metadata"]["name"]
         old = mc.get("status") or {}
-        sts = self.store.peek(STATEFULSET, ns, f"{name}-memcached") or {}
-        dep = self.store.peek(DEPLOYMENT, ns, f"{name}-mcrouter") or {}
+        sts = self.store.view(STATEFULSET, ns, f"{name}-memcached") or {}  # read-only
+        dep = self.store.view(DEPLOYMENT, ns, f"{name}-mcrouter") or {}
         sts_status, dep_status = sts.get("status") or {}, dep.get("status") or {}
         ready = sts_status.get("readyReplicas", 0)
         mcrouter_ready = dep_status.get("readyReplicas", 0)

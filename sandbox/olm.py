@@ -19,6 +19,7 @@ from .controllers import DEPLOYMENT, NAMESPACE, POD, SERVICE, SERVICE_ACCOUNT, o
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .store import Store, now, random_suffix
+from .workqueue import FULL, Scope
 
 GROUP = "operators.coreos.com"
 V1A1 = f"{GROUP}/v1alpha1"
@@ -413,13 +414,21 @@ class OLMControllers:
         self.busy = False
         # Catalog health within one pass of the subscription syncer (None outside one).
         self._health_this_pass: dict[tuple[str, str, str], bool] | None = None
+        # What this pass reconciles (workqueue.py), and the namespaces the next pass must
+        # see again though nothing of theirs changes (a bundle still unpacking).
+        self._scope: Scope = FULL
+        self.requeue: set[str] = set()
+        self._resolving: str | None = None
+        self.resolutions = 0  # namespaces resolved (syncResolvingNamespace runs), for tests
+        self._crds: dict[str, tuple[int, dict | None]] = {}  # name -> (catalog revision, CRD)
 
     def t(self, kind: str, api_version: str = V1A1):
         return self.store.type_for(api_version, kind)
 
-    def tick(self) -> None:
+    def tick(self, scope: Scope = FULL) -> None:
         if self.t("Subscription") is None:
             return  # OLM's CRDs were deleted: OLM is "not installed"
+        self._scope = scope
         self.catalog_sources()
         self.operator_groups()
         self.subscriptions()
@@ -435,6 +444,23 @@ class OLMControllers:
         rt = self.t(kind, api_version)
         return self.store.list(rt, namespace)[0] if rt else []
 
+    def _queued(self, kind, api_version=V1A1):
+        """Copies of the `kind` objects in this pass's namespaces (all on a full pass)."""
+        rt = self.t(kind, api_version)
+        if rt is None:
+            return []
+        scope = self._scope
+        if scope.full:
+            return self.store.list(rt)[0]
+        return [
+            self.store._present(rt, obj)
+            for obj in sorted(
+                self.store.scan(rt),
+                key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]),
+            )
+            if obj["metadata"]["namespace"] in scope
+        ]
+
     def _save_status(self, kind, obj, api_version=V1A1):
         return self.store.save(
             self.t(kind, api_version), obj, manager=CATALOG_OPERATOR, status=True
@@ -443,7 +469,7 @@ class OLMControllers:
     # -- CatalogSource ---------------------------------------------------------------------
 
     def catalog_sources(self) -> None:
-        for cs in self._list("CatalogSource"):
+        for cs in self._queued("CatalogSource"):
             if cs["metadata"].get("deletionTimestamp"):
                 continue
             ns, name = cs["metadata"]["namespace"], cs["metadata"]["name"]
@@ -579,7 +605,7 @@ class OLMControllers:
     # -- OperatorGroup ---------------------------------------------------------------------
 
     def operator_groups(self) -> None:
-        for og in self._list("OperatorGroup", api_version=V1):
+        for og in self._queued("OperatorGroup", api_version=V1):
             spec = og.get("spec") or {}
             if spec.get("targetNamespaces"):
                 namespaces = sorted(set(spec["targetNamespaces"]))
@@ -619,7 +645,7 @@ class OLMControllers:
 
     def _sync_subscriptions(self) -> None:
         by_namespace: dict[str, list[dict]] = {}
-        for sub in self._list("Subscription"):
+        for sub in self._queued("Subscription"):
             if sub["metadata"].get("deletionTimestamp"):
                 continue
             by_namespace.setdefault(sub["metadata"]["namespace"], []).append(sub)
@@ -629,10 +655,13 @@ class OLMControllers:
                     self._sync_subscription(sub)
                 except ApiError:
                     continue
+            self._resolving = ns
             try:
                 self._sync_resolving_namespace(ns)
             except ApiError:
                 continue
+            finally:
+                self._resolving = None
 
     def _write_sub(self, sub: dict, status: dict) -> dict:
         """UpdateStatus when anything but lastUpdated changed; returns the stored object."""
@@ -657,10 +686,20 @@ class OLMControllers:
     def _scoped_sources(self, ns: str) -> list[dict]:
         """CatalogSources in `ns` and in the global catalog namespace, sorted by ns+name
         (catalog/subscription/reconciler.go catalogHealth)."""
-        sources = self._list("CatalogSource", ns)
+        sources = self._views("CatalogSource", ns)
         if ns != GLOBAL_NAMESPACE:
-            sources += self._list("CatalogSource", GLOBAL_NAMESPACE)
+            sources += self._views("CatalogSource", GLOBAL_NAMESPACE)
         return sorted(sources, key=lambda c: c["metadata"]["namespace"] + c["metadata"]["name"])
+
+    def _views(self, kind, namespace, api_version=V1A1) -> list[dict]:
+        """The stored objects with apiVersion/kind, shallow: READ-ONLY (no deep copy)."""
+        rt = self.t(kind, api_version)
+        if rt is None:
+            return []
+        return [
+            {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
+            for obj in sorted(self.store.scan(rt, namespace), key=lambda o: o["metadata"]["name"])
+        ]
 
     def _registry_healthy(self, cs: dict) -> bool:
         """reconciler.go healthy + registry/reconciler/grpc.go CheckRegistryServer: not
@@ -671,7 +710,7 @@ class OLMControllers:
         if (cs.get("spec") or {}).get("sourceType") != "grpc" or not cs["spec"].get("image"):
             return False
         pod = self._registry_pod(cs)
-        service = self.store.peek(SERVICE, cs["metadata"]["namespace"], cs["metadata"]["name"])
+        service = self.store.view(SERVICE, cs["metadata"]["namespace"], cs["metadata"]["name"])
         return (
             pod is not None
             and service is not None
@@ -762,7 +801,7 @@ class OLMControllers:
         a message, no reason), and the `Deprecated` roll-up joining their messages with "; "."""
         spec = sub.get("spec") or {}
         installed = status.get("installedCSV")
-        cs = self.store.peek(
+        cs = self.store.view(  # read-only
             self.t("CatalogSource"), spec.get("sourceNamespace", ""), spec.get("source", "")
         )
         if not installed or cs is None or catalog_state(cs) != "READY":
@@ -891,6 +930,7 @@ class OLMControllers:
 
     def _sync_resolving_namespace(self, ns: str) -> None:
         """catalog/operator.go syncResolvingNamespace."""
+        self.resolutions += 1
         csv_rt = self.t("ClusterServiceVersion")
         subs = [
             s for s in self._list("Subscription", ns) if not s["metadata"].get("deletionTimestamp")
@@ -1199,13 +1239,19 @@ class OLMControllers:
                 )
             if unpullable:
                 outcome = "pending"
-                self.busy = True
+                self._still_unpacking()
                 if elapsed >= 1:  # the unpack pod is in ImagePullBackOff
                     message = PULL_HINT
             elif elapsed < UNPACK_TICKS:
                 outcome = "pending"
-                self.busy = True
+                self._still_unpacking()
         return outcome, message
+
+    def _still_unpacking(self) -> None:
+        """Unpacking takes passes, not writes: the namespace is resolved again next pass."""
+        self.busy = True
+        if self._resolving is not None:
+            self.requeue.add(self._resolving)
 
     def _ensure_install_plan(self, ns, generation, subs, approval, lookups) -> dict:
         """catalog/operator.go ensureInstallPlan / createInstallPlan."""
@@ -1304,7 +1350,7 @@ class OLMControllers:
     # -- InstallPlan -----------------------------------------------------------------------
 
     def install_plans(self) -> None:
-        for ip in self._list("InstallPlan"):
+        for ip in self._queued("InstallPlan"):
             status = copy.deepcopy(ip.get("status") or {})
             phase = status.get("phase", "")
             # catalog/operator.go transitionInstallPlanState
@@ -1375,7 +1421,7 @@ class OLMControllers:
 
     def csvs(self) -> None:
         rt = self.t("ClusterServiceVersion")
-        all_csvs = self._list("ClusterServiceVersion")
+        all_csvs = self._queued("ClusterServiceVersion")
         own = [c for c in all_csvs if not _is_copied(c)]
         for csv in all_csvs:
             if csv["metadata"].get("deletionTimestamp"):
@@ -1715,15 +1761,25 @@ class OLMControllers:
         crd_rt = self.store.type_for("apiextensions.k8s.io/v1", "CustomResourceDefinition")
         assert crd_rt is not None  # a built-in type, always served
         for owned in (csv["spec"].get("customresourcedefinitions") or {}).get("owned") or []:
-            manifest = self.catalog.crd(owned["name"])
+            manifest = self._served_crd(owned["name"])  # read-only
             if manifest is None:
                 continue
-            existing = self.store.peek(crd_rt, None, owned["name"])
-            if existing is None:
+            stored = self.store.view(crd_rt, None, owned["name"])  # read-only
+            if stored is None:
                 self.store.create(crd_rt, None, manifest, manager=CATALOG_OPERATOR)
-            elif existing["spec"] != {**existing["spec"], **manifest["spec"]}:
+            elif stored["spec"] != {**stored["spec"], **manifest["spec"]}:
+                existing = self.store.peek(crd_rt, None, owned["name"])
+                assert existing is not None  # viewed under the same lock
                 existing["spec"] = {**existing["spec"], **manifest["spec"]}
                 self.store.save(crd_rt, existing, manager=CATALOG_OPERATOR)
+
+    def _served_crd(self, name: str) -> dict | None:
+        """Catalog.crd(name), converted once per catalog revision (every Succeeded CSV asks
+        on every pass) — READ-ONLY."""
+        cached = self._crds.get(name)
+        if cached is None or cached[0] != self.catalog.revision:
+            cached = self._crds[name] = (self.catalog.revision, self.catalog.crd(name))
+        return cached[1]
 
     def _replacement(self, csv, all_csvs) -> None:
         ns, name = csv["metadata"]["namespace"], csv["metadata"]["name"]

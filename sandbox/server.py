@@ -43,6 +43,7 @@ from .network import Network, readdress
 from .olm import OLMControllers, olm_crds, seed_operator_groups
 from .rbac import RBAC, RBACStore
 from .resources import BUILTIN_TYPES
+from .workqueue import FULL, Scope, dirty_scope
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ class SandboxCluster:
         tls_key_file: str | os.PathLike | None = None,
         run_processes: bool | None = None,
         max_processes: int | None = None,
+        resync_interval: float = 30.0,
     ):
         self.host = host
         self.port = port
@@ -316,7 +318,16 @@ class SandboxCluster:
         self._wake = threading.Event()
         self._rv_at_last_pass: int | None = None
         self._last_pass = 0.0
-        self.passes = 0  # full passes run (tests and benches read it)
+        self.passes = 0  # passes run (tests and benches read it)
+        # A pass is incremental (see workqueue.py): each controller reconciles the namespaces
+        # changed since its previous pass began, and their dependents; every resync_interval
+        # (and after wake(), at start) a pass reconciles everything, as informers' resync.
+        self.resync_interval = resync_interval
+        self._full_due = True
+        self._last_full = 0.0
+        self._controller_rv: dict[str, int | None] = {}
+        self.full_passes = 0
+        self.reconciled_namespaces = 0  # namespaces reconciled by incremental passes, summed
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -461,25 +472,62 @@ class SandboxCluster:
 
     # -- controllers -------------------------------------------------------------------------
 
-    def tick(self) -> None:
-        """Run every controller once (the ticker calls this when something may have changed)."""
+    def tick(self, *, full: bool = False) -> None:
+        """Run every controller once: over what changed since its previous pass (and what
+        reads that), or over everything (`full`, a resync). The ticker calls this when
+        something may have changed."""
         self.passes += 1
-        for controller in (self.olm, self.memcached, self.kube, self.kcm, self.network, self.rbac):
+        if full or self._full_due or time.monotonic() - self._last_full >= self.resync_interval:
+            full = True
+            self._full_due = False
+            self._last_full = time.monotonic()
+            self.full_passes += 1
+        scoped: tuple[tuple[str, OLMControllers | MemcachedOperator | KubeControllers], ...] = (
+            ("olm", self.olm),
+            ("memcached", self.memcached),
+            ("kube", self.kube),
+        )
+        for name, controller in scoped:
             # One controller at a time holds the lock, so API requests interleave between them.
             with self.store.lock:
                 try:
-                    controller.tick()
+                    controller.tick(self._scope(name, controller, full))
                 except Exception:
                     logger.exception("sandbox controller %s failed", type(controller).__name__)
+        # Cheap whatever changed: they check for it (kcm: Jobs, Endpoints, PDBs and HPAs).
+        for other in (self.kcm, self.network, self.rbac):
+            with self.store.lock:
+                try:
+                    other.tick()
+                except Exception:
+                    logger.exception("sandbox controller %s failed", type(other).__name__)
+
+    def _scope(self, name: str, controller, full: bool) -> Scope:
+        """What `controller` reconciles now (under the store lock): the changes since its last
+        pass began, their readers, and what it asked to see again (`requeue`)."""
+        since = self._controller_rv.get(name)
+        self._controller_rv[name] = self.store.revision
+        requeued = getattr(controller, "requeue", None) or set()
+        if requeued:
+            controller.requeue = set()
+        if full:
+            return FULL
+        scope = dirty_scope(self.store, self.store.changes_since(since))
+        if requeued and not scope.full:
+            scope = Scope(namespaces=scope.namespaces | requeued)
+        if not scope.full:
+            self.reconciled_namespaces += len(scope.namespaces)
+        return scope
 
     def wake(self) -> None:
         """Make the next tick a full pass (state the store does not see changed: catalogs)."""
+        self._full_due = True
         self._wake.set()
 
     def _pass_due(self) -> bool:
         """Controllers are level-triggered functions of the store, so a pass over an unchanged
         store changes nothing -- unless one of them waits on time (bundle unpacking) or the
-        wall clock matters (registry polls, event expiry)."""
+        wall clock matters (event expiry, the periodic resync)."""
         return (
             self._wake.is_set()
             or self.store.revision != self._rv_at_last_pass

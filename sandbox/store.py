@@ -113,6 +113,18 @@ class Store:
         self.history: collections.deque[WatchEvent] = collections.deque(maxlen=10000)
         self.dirty = False
         self.last_change = 0.0
+        # What changed, for the controllers' work queues: (revision, type key, namespace,
+        # name) per write, oldest first. Bounded; a revision older than what it still holds
+        # (or than a restore) answers None from changes_since: "reconcile everything".
+        self._changes: collections.deque[tuple[int, tuple[str, str], str, str]] = collections.deque(
+            maxlen=100_000
+        )
+        self._changes_floor = 0
+        # uid -> (type key, (namespace, name)): the garbage collector finds owners by uid.
+        self._uids: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
+        # namespace ("" for cluster-scoped) -> type key -> names: a namespace's objects
+        # without walking every object (etcd's key prefix /<type>/<namespace>/).
+        self._by_ns: dict[str, dict[tuple[str, str], dict[str, None]]] = {}  # insertion-ordered
         # The sandbox's 127.N.0.0/16 (SandboxCluster claims N at start; admission allocates
         # ClusterIPs from it, the kubelet pod IPs).
         self.addresses = AddressPlan(UNCLAIMED_BASE)
@@ -141,6 +153,24 @@ class Store:
         """Bumped by every write (and restore): equal revisions mean an unchanged store."""
         return self._rv
 
+    def changes_since(
+        self, revision: int | None
+    ) -> builtins.set[tuple[tuple[str, str], str, str]] | None:
+        """(type key, namespace, name) of every object written after `revision` (its own
+        namespace for a Namespace's name: ""), or None when that is no longer known (None
+        given, too old, or before a restore): then everything counts as changed."""
+        with self.lock:
+            if revision is None or revision < self._changes_floor:
+                return None
+            if self._changes and revision < self._changes[0][0] - 1:
+                return None
+            found: set[tuple[tuple[str, str], str, str]] = set()
+            for rv, key, namespace, name in reversed(self._changes):
+                if rv <= revision:
+                    break
+                found.add((key, namespace, name))
+            return found
+
     # -- reads ---------------------------------------------------------------------------
 
     def _bucket(self, rt: ResourceType) -> dict[tuple[str, str], dict]:
@@ -161,9 +191,28 @@ class Store:
             obj = self._bucket(rt).get((self._ns(rt, namespace), name))
             return self._present(rt, obj) if obj is not None else None
 
+    def view(self, rt: ResourceType, namespace: str | None, name: str) -> dict | None:
+        """The stored object itself (no apiVersion/kind) or None — READ-ONLY, no copy: for
+        controllers that only look (peek copies, for those that change and save it)."""
+        with self.lock:
+            return self._bucket(rt).get((self._ns(rt, namespace), name))
+
+    def by_uid(self, uid: str) -> dict | None:
+        """The stored object with this uid, or None — READ-ONLY, no copy."""
+        with self.lock:
+            where = self._uids.get(uid)
+            if where is None:
+                return None
+            obj = self._objects.get(where[0], {}).get(where[1])
+            return obj if obj is not None and obj["metadata"].get("uid") == uid else None
+
     def scan(self, rt: ResourceType, namespace: str | None = None) -> list[dict]:
         """Stored objects without copying — READ-ONLY, for controllers' cheap lookups."""
         with self.lock:
+            if rt.namespaced and namespace:
+                bucket = self._bucket(rt)
+                names = self._by_ns.get(namespace, {}).get(rt.key, ())
+                return [bucket[(namespace, n)] for n in names if (namespace, n) in bucket]
             return [
                 obj
                 for (ns, _name), obj in self._bucket(rt).items()
@@ -204,15 +253,44 @@ class Store:
         labels_match = parse_label_selector(label_selector)
         fields_match = parse_field_selector(field_selector, rt.kind, crd=rt.crd)
         with self.lock:
+            bucket = self._bucket(rt)
+            if rt.namespaced and namespace:  # one namespace: its own objects only
+                names = sorted(self._by_ns.get(namespace, {}).get(rt.key, ()))
+                items = [
+                    ((namespace, n), bucket[(namespace, n)])
+                    for n in names
+                    if (namespace, n) in bucket
+                ]
+            else:
+                items = sorted(bucket.items())
             matched = [
                 obj
-                for (ns, _name), obj in sorted(self._bucket(rt).items())
+                for (ns, _name), obj in items
                 if not (rt.namespaced and namespace and ns != namespace)
                 and labels_match((obj.get("metadata") or {}).get("labels") or {})
                 and fields_match(obj)
             ]
             page = matched[start : start + limit] if limit > 0 else matched[start:]
             return [self._present(rt, obj) for obj in page], self.resource_version, len(matched)
+
+    def in_namespaces(self, namespaces) -> builtins.list[tuple[ResourceType, dict]]:
+        """(type, stored object) for every served object in these namespaces ("": the
+        cluster-scoped ones) — READ-ONLY, no copy."""
+        with self.lock:
+            by_key: dict[tuple[str, str], ResourceType] = {}
+            for t in self.types().types:
+                by_key.setdefault(t.key, t)
+            found: list[tuple[ResourceType, dict]] = []
+            for namespace in namespaces:
+                for key, names in self._by_ns.get(namespace, {}).items():
+                    rt = by_key.get(key)
+                    bucket = self._objects.get(key)
+                    if rt is None or bucket is None:
+                        continue
+                    found.extend(
+                        (rt, bucket[(namespace, n)]) for n in names if (namespace, n) in bucket
+                    )
+            return found
 
     # In the class body `list` now names the method above, hence `builtins.list`.
     def all_objects(self) -> builtins.list[tuple[ResourceType, dict]]:
@@ -377,10 +455,19 @@ class Store:
         stored.pop("kind", None)
         key = (self._ns(rt, obj["metadata"].get("namespace")), obj["metadata"]["name"])
         prev = self._bucket(rt).get(key)
+        uid = stored["metadata"].get("uid")
         if event == "DELETED":
             self._bucket(rt).pop(key, None)
+            if uid:
+                self._uids.pop(uid, None)
+            names = self._by_ns.get(key[0], {}).get(rt.key)
+            if names is not None:
+                names.pop(key[1], None)
         else:
             self._bucket(rt)[key] = stored
+            if uid:
+                self._uids[uid] = (rt.key, key)
+            self._by_ns.setdefault(key[0], {}).setdefault(rt.key, {})[key[1]] = None
         self._notify(rt, obj, event, prev=prev)
         return self._present(rt, stored)
 
@@ -390,6 +477,7 @@ class Store:
         presented = self._present(rt, obj)
         namespace = obj["metadata"].get("namespace", "")
         self.history.append(WatchEvent(self._rv, rt.key, namespace, event, presented, prev))
+        self._changes.append((self._rv, rt.key, namespace, obj["metadata"]["name"]))
         self.dirty = True
         self.changed.notify_all()
 
@@ -645,7 +733,7 @@ class Store:
                     obj.setdefault("status", {})["phase"] = "Terminating"
                 return self._commit(rt, obj, "MODIFIED", dry_run=dry_run), True
             if rt.key == CRD_KEY and not dry_run:
-                self._objects.pop((obj["spec"]["group"], obj["spec"]["names"]["plural"]), None)
+                self._drop_bucket((obj["spec"]["group"], obj["spec"]["names"]["plural"]))
             return self._commit(rt, obj, "DELETED", dry_run=dry_run), False
 
     def remove(self, rt: ResourceType, obj: dict) -> None:
@@ -654,8 +742,14 @@ class Store:
             key = (self._ns(rt, obj["metadata"].get("namespace")), obj["metadata"]["name"])
             if key in self._bucket(rt):
                 if rt.key == CRD_KEY:
-                    self._objects.pop((obj["spec"]["group"], obj["spec"]["names"]["plural"]), None)
+                    self._drop_bucket((obj["spec"]["group"], obj["spec"]["names"]["plural"]))
                 self._commit(rt, self._present(rt, self._bucket(rt)[key]), "DELETED", dry_run=False)
+
+    def _drop_bucket(self, key: tuple[str, str]) -> None:
+        """A CRD went: its objects go with it (and out of the namespace index)."""
+        self._objects.pop(key, None)
+        for types in self._by_ns.values():
+            types.pop(key, None)
 
     def _orphan(self, owner_uid: str) -> None:
         for rt, obj in list(self.all_objects()):
@@ -719,10 +813,19 @@ class Store:
     def restore(self, data: dict) -> None:
         with self.lock:
             self._objects.clear()
+            self._uids.clear()
+            self._by_ns.clear()
             for record in data.get("objects", []):
                 obj = record["object"]
                 key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 self._objects.setdefault((record["group"], record["plural"]), {})[key] = obj
+                if obj["metadata"].get("uid"):
+                    self._uids[obj["metadata"]["uid"]] = ((record["group"], record["plural"]), key)
+                self._by_ns.setdefault(key[0], {}).setdefault(
+                    (record["group"], record["plural"]), {}
+                )[key[1]] = None
             self._rv = int(data.get("resourceVersion", 0))
             self._index = None
             self.dirty = False
+            self._changes.clear()
+            self._changes_floor = self._rv
