@@ -53,7 +53,7 @@ def test_provider_submits_a_catalog_and_sees_its_packages(
     page.locator("#id_name").fill("mem-registry")
     page.locator("#id_display_name").fill("mem-01")
     page.locator("#id_image").fill(SEED_IMAGE)
-    page.locator("form.stacked button[type=submit]").click()
+    page.get_by_test_id("catalog-by-form").locator("button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/clusters/catalog-sources/\d+/$"))
 
     def ready():  # the beat's periodic sync, run here
