@@ -16,12 +16,16 @@ from http.server import BaseHTTPRequestHandler
 
 import yaml
 
-from . import errors, logs, logstream, openapi, printing, rbac
+from . import errors, kcm_printing, logs, logstream, openapi, printing, rbac
 from .errors import ApiError
 from .label_selectors import parse_field_selector, parse_label_selector
 from .patch import json_patch, merge_patch
 from .resources import ResourceType
 from .store import APPLY, JSON_PATCH, MERGE, STRATEGIC
+
+# The kcm.py kinds' columns (Job, Endpoints, PDB, HPA, Ingress, NetworkPolicy) join the
+# built-in table convertor here, where both are imported (kcm_printing builds on printing).
+printing.BUILTIN.update(kcm_printing.PRINTERS)
 
 VERSION_INFO = {
     "major": "1",

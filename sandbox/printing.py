@@ -1038,9 +1038,3 @@ def convert_object(rt: ResourceType, store, obj: dict, conversion: Conversion, q
             _NOT_ACCEPTABLE,
         )
     return partial(obj, conversion.version)
-
-
-# The kinds of kcm.py (Job, Endpoints, PodDisruptionBudget, HPA, Ingress, NetworkPolicy).
-from .kcm_printing import PRINTERS as _KCM_PRINTERS  # noqa: E402
-
-BUILTIN.update(_KCM_PRINTERS)
