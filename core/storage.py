@@ -26,6 +26,8 @@ def open_upload(name: str):
     from minio.error import MinioException
 
     try:
-        return default_storage.open(name)
+        upload = default_storage.open(name)
+        upload.file  # noqa: B018 - the object is fetched lazily: a missing key shows here
+        return upload
     except (OSError, MinioException):  # MinIOError is an OSError; S3Error a MinioException
         return None
