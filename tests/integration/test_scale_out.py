@@ -199,6 +199,7 @@ def test_two_webs_and_two_workers_run_the_purchase_to_instance_flow_with_every_j
     assert all(outcome == "succeeded" for tasks in done for *_, outcome in tasks), done
     assert all(len(tasks) >= 3 for tasks in done), [len(tasks) for tasks in done]
     names = Counter(name for tasks in done for name, _id, _outcome in tasks)
+    print(f"webs served {dict(front.served)}; jobs per worker {[len(t) for t in done]}; {names}")
     assert names["provisioning.tasks.install_operator"] == 1, names
     assert names["provisioning.tasks.sync_installations"] >= 3, names
     # Beat's schedule is rows (written when it started), not a celerybeat-schedule file.
