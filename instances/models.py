@@ -264,3 +264,17 @@ class InstanceLog(models.Model):
     @property
     def is_fetching(self):
         return self.fetched_at is None or self.fetched_at < self.requested_at
+
+
+class InstanceSync(models.Model):
+    """The lease of one cluster's instance sync: one run at a time across every worker
+    replica (a row, not a cache key: a local cache is one process's own)."""
+
+    cluster = models.OneToOneField(
+        Cluster, on_delete=models.CASCADE, primary_key=True, related_name="instance_sync"
+    )
+    # A worker runs it until then (a killed worker's lease lapses).
+    running_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"instance sync of cluster {self.cluster_id}"

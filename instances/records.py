@@ -5,10 +5,11 @@ The jobs (tasks) call these; nothing here enqueues work or talks to a cluster.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +17,7 @@ from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
 
-from .models import InstanceEvent, InstanceLog, InstanceMetric, OperandInstance
+from .models import InstanceEvent, InstanceLog, InstanceMetric, InstanceSync, OperandInstance
 
 Status = OperandInstance.Status
 Access = OperandInstance.Access
@@ -335,3 +336,21 @@ def prune_metrics(*, before: datetime) -> int:
 
 def record_logs(*, log_id: int, text: str = "", error: str = "") -> None:
     InstanceLog.objects.filter(pk=log_id).update(text=text, error=error, fetched_at=timezone.now())
+
+
+def start_sync(*, cluster_id: int, now: datetime, lease: timedelta) -> bool:
+    """Takes the cluster's instance-sync lease, or False while another run holds it."""
+    free = Q(running_until__isnull=True) | Q(running_until__lt=now)
+    rows = InstanceSync.objects.filter(cluster_id=cluster_id)
+    if rows.filter(free).update(running_until=now + lease):
+        return True
+    try:
+        with transaction.atomic():
+            InstanceSync.objects.create(cluster_id=cluster_id, running_until=now + lease)
+    except IntegrityError:  # another worker created it first: theirs
+        return False
+    return True
+
+
+def finish_sync(*, cluster_id: int) -> None:
+    InstanceSync.objects.filter(cluster_id=cluster_id).update(running_until=None)

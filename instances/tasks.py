@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -584,22 +583,20 @@ def _start_waiting(instances: list[OperandInstance], now: datetime) -> None:
             )
 
 
-def _cluster_lock(cluster_id: int) -> str:
-    return f"instances:sync-cluster:{cluster_id}"
-
-
 @shared_task(acks_late=True)
 def sync_instances(cluster_id: int, force: bool = False) -> int:
     """Follows one cluster's instances: one list call per kind (CRs, Pods, Services, Events).
 
-    One run per cluster at a time: a run that finds another still going skips.
+    One run per cluster at a time (a lease in the database, so it holds across worker
+    replicas): a run that finds another still going skips.
     """
-    if not cache.add(_cluster_lock(cluster_id), True, timeout=settings.INSTALL_SYNC_LOCK_SECONDS):
+    lease = timedelta(seconds=settings.INSTALL_SYNC_LOCK_SECONDS)
+    if not records.start_sync(cluster_id=cluster_id, now=timezone.now(), lease=lease):
         return 0
     try:
         return _sync_instances(cluster_id, force=force)
     finally:
-        cache.delete(_cluster_lock(cluster_id))
+        records.finish_sync(cluster_id=cluster_id)
 
 
 def _sync_instances(cluster_id: int, *, force: bool) -> int:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "orders",
     "provisioning",
     "instances",
+    "django_celery_beat",  # beat's schedule and last runs in the database (scale-out below)
 ]
 
 MIDDLEWARE = [
@@ -377,6 +378,40 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Scale-out: web and worker keep nothing on a local disk or in local memory, so several
+# replicas of each can run. Beat's schedule and last runs live in the database
+# (django-celery-beat; CELERY_BEAT_SCHEDULE above is written into it when beat starts),
+# not in a celerybeat-schedule file; run exactly one beat. Single-flight locks are
+# database leases (provisioning ClusterSync, instances InstanceSync); the cache (Redis
+# when REDIS_URL is set) only throttles. Uploads: STORAGE_BACKEND=s3 keeps them in an
+# S3-compatible bucket (AWS_S3_ENDPOINT_URL, e.g. https://minio:9000; AWS_STORAGE_BUCKET_NAME;
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; AWS_S3_REGION_NAME), served through /media/;
+# the local filesystem (MEDIA_ROOT) is the embedded default.
+CELERY_BEAT_SCHEDULER = os.environ.get(
+    "CELERY_BEAT_SCHEDULER", "django_celery_beat.schedulers:DatabaseScheduler"
+)
+for _entry in CELERY_BEAT_SCHEDULE.values():
+    if "expires" in _entry.get("options", {}):  # the database scheduler's name for it
+        _entry["options"]["expire_seconds"] = _entry["options"]["expires"]
+DJANGO_CELERY_BEAT_TZ_AWARE = USE_TZ
+STORAGE_BACKEND = os.environ.get("STORAGE_BACKEND", "filesystem").strip().lower()
+if STORAGE_BACKEND == "s3":
+    from urllib.parse import urlsplit as _urlsplit
+
+    _s3 = _urlsplit(os.environ.get("AWS_S3_ENDPOINT_URL", "https://s3.amazonaws.com"))
+    STORAGES["default"] = {"BACKEND": "core.storage.S3MediaStorage"}
+    MINIO_STORAGE_ENDPOINT = _s3.netloc
+    MINIO_STORAGE_USE_HTTPS = _s3.scheme != "http"
+    MINIO_STORAGE_ACCESS_KEY = os.environ.get("AWS_ACCESS_KEY_ID", "")
+    MINIO_STORAGE_SECRET_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    MINIO_STORAGE_REGION = os.environ.get("AWS_S3_REGION_NAME") or None
+    MINIO_STORAGE_MEDIA_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "marketplace")
+    MINIO_STORAGE_AUTO_CREATE_MEDIA_BUCKET = env_bool("AWS_AUTO_CREATE_BUCKET", False)
+    MINIO_STORAGE_AUTO_CREATE_MEDIA_POLICY = "NONE"  # private: the web process streams it
+    MINIO_STORAGE_MEDIA_USE_PRESIGNED = True
+elif STORAGE_BACKEND != "filesystem":
+    raise ImproperlyConfigured("STORAGE_BACKEND must be filesystem or s3.")
+
 # REST API: token (scripts) and session (browser) authentication, one error shape. Token
 # comes first: the first class names the challenge, so an anonymous call is a 401 with
 # `WWW-Authenticate: Token` (session authentication has none and would make it a 403).
@@ -443,7 +478,7 @@ IMAGE_SCAN_REPORT_MAX_BYTES = env_int("IMAGE_SCAN_REPORT_MAX_BYTES", 5 * 1024 * 
 IMAGE_SCANNER_COMMAND = os.environ.get("IMAGE_SCANNER_COMMAND", "")
 IMAGE_SCANNER_TIMEOUT = env_int("IMAGE_SCANNER_TIMEOUT", 600)
 LISTING_MAX_SEVERITY = os.environ.get("LISTING_MAX_SEVERITY", "").strip().upper()
-SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG or STORAGE_BACKEND == "s3")
 # django-markdownx: live preview through our sanitising renderer; its image upload is
 # switched off (the endpoint refuses: screenshots have their own validated field).
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "assets.markdown.render_markdown"

@@ -1,10 +1,13 @@
 """The root URLs: one prefix per app (each include has its app_name), the API, health."""
 
+import mimetypes
+
 from csp.constants import NONCE
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.http import Http404
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.http import FileResponse, Http404
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
@@ -19,6 +22,7 @@ from approvals import api as approvals_api
 from assets import api as assets_api
 from assets.storefront import api as storefront_api
 from clusters import api as clusters_api
+from core.storage import open_upload
 from instances import api as instances_api
 from orders import api as orders_api
 from provisioning import api as provisioning_api
@@ -52,7 +56,20 @@ def serve_media(request, path):
     """Uploads (re-encoded images) when no media server fronts us: DEBUG or SERVE_MEDIA=1."""
     if not settings.SERVE_MEDIA:
         raise Http404("Media is served by the web server.")
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    if isinstance(default_storage, FileSystemStorage):
+        return serve(request, path, document_root=settings.MEDIA_ROOT)
+    # Object storage (STORAGE_BACKEND=s3): streamed from the bucket, whichever replica
+    # took the upload. Names are ours (upload_to), so one with `..` or a leading slash is
+    # no upload.
+    if not path or path.startswith("/") or ".." in path.split("/"):
+        raise Http404("No such upload.")
+    upload = open_upload(path)
+    if upload is None:
+        raise Http404("No such upload.")
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    response = FileResponse(upload, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # The API docs pages relax the Content-Security-Policy for themselves only, never for script:
