@@ -18,6 +18,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The S3 stand-in of the storage test (moto's S3 server) lives in a venv of its own: moto
+# needs botocore, whose python-dateutil pin the kubernetes client refuses.
+S3_VENV := .venv-s3
+$(S3_VENV)/.ready: requirements-s3.txt
+	[ -x $(S3_VENV)/bin/python ] || $(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(S3_VENV)/bin/python -m pip install --quiet -r requirements-s3.txt
+	touch $@
+
 run: $(VENV)/.runtime system-deps
 	./scripts/run-dev.sh
 
@@ -52,7 +61,7 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: $(VENV)/.dev test-system-deps lint
+test: $(VENV)/.dev $(S3_VENV)/.ready test-system-deps lint
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 
@@ -62,7 +71,7 @@ check-deploy: $(VENV)/.runtime
 	  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3* var/broker var/celerybeat-schedule* test-artifacts
+	rm -rf $(VENV) $(S3_VENV) var/db.sqlite3* var/broker var/celerybeat-schedule* test-artifacts
 
 # Refresh the Chinese catalogue after changing UI strings; fill new msgids from a JSON
 # {msgid: translation} with scripts/fill_translations.py, then compile.

@@ -29,6 +29,7 @@ KEYS = {"access_key": "test-access", "secret_key": "test-secret"}
 def _python_with_moto():
     candidates = [
         os.environ.get("TEST_MOTO_PYTHON"),
+        str(Path(__file__).resolve().parents[2] / ".venv-s3" / "bin" / "python"),  # make test
         str(Path(sys.base_prefix) / "bin" / "python3"),
         "/usr/bin/python3",
     ]
@@ -37,7 +38,7 @@ def _python_with_moto():
         if probe.returncode == 0:
             return python
     if os.environ.get("CI") == "true":
-        pytest.fail("an S3-compatible test server is required: pip install 'moto[server]'")
+        pytest.fail("an S3-compatible test server is required: `make test` builds .venv-s3")
     pytest.skip("no Python with moto[server] for the S3 test server")
 
 
