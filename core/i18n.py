@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext, override
 
 # Marks a stored argument that is a Text of its own: {"__text__": msgid, "args": {...}}.
@@ -81,3 +81,17 @@ def render(msgid: str, args: Mapping[str, Any] | None = None) -> str:
             return msgid % rendered
         except (KeyError, ValueError, TypeError):
             return msgid
+
+
+def interpolate_lazy(message: str | Promise, args: Mapping[str, Any]) -> str:
+    """`gettext_lazy(...) % args` stays lazy: `%` on a lazy string translates at once, so
+    at class level (a form field's help text) it is frozen in the language of the import,
+    English, for every reader."""
+    return _interpolated(message, args)
+
+
+def _interpolate(message: str | Promise, args: Mapping[str, Any]) -> str:
+    return str(message) % args
+
+
+_interpolated = lazy(_interpolate, str)
