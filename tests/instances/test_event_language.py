@@ -107,3 +107,24 @@ def test_events_pages_speak_chinese_and_the_api_keeps_english(client, buyer, run
     ).json()
     assert "Now Installed." in [row["message"] for row in rows]
     assert InstallationEvent.objects.filter(message_id="Now %(status)s.").exists()
+
+
+def test_a_subscription_change_reads_as_words_in_each_language():
+    from provisioning.services import _subscription_change_text
+
+    text = _subscription_change_text({"approval": ["Automatic", "Manual"]})
+    assert text.english() == "Approval changed from Automatic to Manual."
+    with translation.override("zh-hans"):
+        assert str(text) == "批准方式由自动改为手动。"
+    both = _subscription_change_text({"channel": ["stable", "alpha"], "approval": ["Manual", "X"]})
+    with translation.override("zh-hans"):
+        assert "stable" in str(both) and "alpha" in str(both) and "手动" in str(both)
+        assert "approval" not in str(both)
+
+
+def test_a_translation_that_does_not_fit_its_arguments_falls_back_to_english():
+    from core.i18n import render
+
+    assert render("Now %(status)s.", {}) == translation.gettext("Now %(status)s.")
+    assert render("Now %(status)s.", {"other": 1}) == "Now %(status)s."
+    assert render("Retry requested.") == "Retry requested."
