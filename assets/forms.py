@@ -9,6 +9,7 @@ from markdownx.widgets import MarkdownxWidget
 from accounts.models import Project
 from clusters.models import CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
+from core.i18n import interpolate_lazy
 
 from . import selectors
 from .images import ICON_SIZE, SCREENSHOT_RECOMMENDED_SIZE
@@ -119,21 +120,25 @@ class AssetForm(forms.Form):
     icon = forms.FileField(
         label=_("Asset icon"),
         widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
-        help_text=_("The icon is %(width)s×%(height)s px, JPG or PNG.")
-        % {"width": ICON_SIZE[0], "height": ICON_SIZE[1]},
+        help_text=interpolate_lazy(
+            _("The icon is %(width)s×%(height)s px, JPG or PNG."),
+            {"width": ICON_SIZE[0], "height": ICON_SIZE[1]},
+        ),
     )
     screenshots = MultipleImageField(
         label=_("Asset screenshots"),
         required=False,
-        help_text=_(
-            "Recommended %(width)s×%(height)s px, JPG or PNG, at most %(max)s. "
-            "At least one is needed before listing."
-        )
-        % {
-            "width": SCREENSHOT_RECOMMENDED_SIZE[0],
-            "height": SCREENSHOT_RECOMMENDED_SIZE[1],
-            "max": Screenshot.MAX_PER_ASSET,
-        },
+        help_text=interpolate_lazy(
+            _(
+                "Recommended %(width)s×%(height)s px, JPG or PNG, at most %(max)s. "
+                "At least one is needed before listing."
+            ),
+            {
+                "width": SCREENSHOT_RECOMMENDED_SIZE[0],
+                "height": SCREENSHOT_RECOMMENDED_SIZE[1],
+                "max": Screenshot.MAX_PER_ASSET,
+            },
+        ),
     )
     website = forms.URLField(
         label=_("Provider website"),
@@ -227,8 +232,10 @@ class ScreenshotForm(forms.Form):
     image = forms.FileField(
         label=_("Add a screenshot"),
         widget=forms.FileInput(attrs={"accept": IMAGE_ACCEPT}),
-        help_text=_("Recommended %(width)s×%(height)s px, JPG or PNG.")
-        % {"width": SCREENSHOT_RECOMMENDED_SIZE[0], "height": SCREENSHOT_RECOMMENDED_SIZE[1]},
+        help_text=interpolate_lazy(
+            _("Recommended %(width)s×%(height)s px, JPG or PNG."),
+            {"width": SCREENSHOT_RECOMMENDED_SIZE[0], "height": SCREENSHOT_RECOMMENDED_SIZE[1]},
+        ),
     )
 
 

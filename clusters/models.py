@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project, Tenant, rfc1123_label_validator
 from core.fields import EncryptedJSONField
+from core.i18n import render
 
 
 class Cluster(models.Model):
@@ -277,7 +278,12 @@ class TimelineEvent(models.Model):
     )
     type = models.CharField(max_length=10, default="Normal")  # Normal | Warning
     reason = models.CharField(max_length=100)
+    # Our own steps: `message` is the English sentence (what the API shows); `message_id`
+    # and `message_args` keep it untranslated, so each reader gets it in their language
+    # (`display_message`). A cluster's Events keep only `message`, as the cluster wrote it.
     message = models.TextField(blank=True)
+    message_id = models.TextField(blank=True, default="")
+    message_args = models.JSONField(blank=True, default=dict)
     involved_object = models.CharField(max_length=300, blank=True)
     # A cluster Event's uid, so re-reading events never duplicates them.
     cluster_uid = models.CharField(max_length=64, blank=True)
@@ -292,3 +298,10 @@ class TimelineEvent(models.Model):
 
     def __str__(self):
         return f"{self.reason}: {self.message[:60]}"
+
+    @property
+    def display_message(self) -> str:
+        """The message in the active language (ours), or as the cluster wrote it."""
+        if not self.message_id:
+            return self.message
+        return render(self.message_id, self.message_args)

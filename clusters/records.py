@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import record_audit
+from core.i18n import Text
 
 from .models import (
     CatalogPackage,
@@ -168,16 +169,21 @@ def add_timeline_event(
     *,
     owner: models.Model,
     reason: str,
-    message: str = "",
+    message: str | Text = "",
     type: str = "Normal",
     source: str = EventSource.PLATFORM,
     occurred_at: datetime | None = None,
 ) -> TimelineEventT:
-    """One step of ours on the timeline of `owner` (the model's OWNER_FIELD)."""
+    """One step of ours on the timeline of `owner` (the model's OWNER_FIELD). A `Text`
+    message is kept untranslated too, so each reader reads it in their language; a plain
+    string (an error the cluster gave) is shown as it is."""
+    text = message if isinstance(message, Text) else None
     return model._default_manager.create(
         **{model.OWNER_FIELD: owner},
         reason=reason,
-        message=message,
+        message=text.english() if text else message,
+        message_id=text.msgid if text else "",
+        message_args=text.to_json() if text else {},
         type=type,
         source=source,
         occurred_at=occurred_at or timezone.now(),

@@ -11,11 +11,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
+from core.i18n import Text
 
 from .models import InstanceEvent, InstanceLog, InstanceMetric, InstanceSync, OperandInstance
 
@@ -74,8 +75,11 @@ def record_applied(*, instance_id: int) -> OperandInstance:
             add_event(
                 instance=instance,
                 reason="Applied",
-                message=_("%(kind)s %(name)s applied; waiting for its pods.")
-                % {"kind": instance.kind, "name": instance.name},
+                message=Text(
+                    gettext_noop("%(kind)s %(name)s applied; waiting for its pods."),
+                    kind=instance.kind,
+                    name=instance.name,
+                ),
             )
         instance.failure_reason = ""
         instance.settled = False
@@ -113,8 +117,11 @@ def record_deleted(*, instance_id: int) -> OperandInstance:
         add_event(
             instance=instance,
             reason="Deleted",
-            message=_("%(kind)s %(name)s deleted with its pods and services.")
-            % {"kind": instance.kind, "name": instance.name},
+            message=Text(
+                gettext_noop("%(kind)s %(name)s deleted with its pods and services."),
+                kind=instance.kind,
+                name=instance.name,
+            ),
         )
     return instance
 
@@ -160,17 +167,21 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
                 instance.failure_reason = observed.get("failure_reason", "")
             elif instance.status == Status.FAILED:
                 instance.failure_reason = ""
-            message = (
+            message: str | Text = (
                 instance.failure_reason
                 if status == Status.FAILED
                 else instance.status_message
-                or _("%(ready)s/%(desired)s replicas ready.")
-                % {
-                    "ready": instance.ready_replicas or 0,
-                    "desired": instance.desired_replicas or instance.replicas or 0,
-                }
+                or Text(
+                    gettext_noop("%(ready)s/%(desired)s replicas ready."),
+                    ready=instance.ready_replicas or 0,
+                    desired=instance.desired_replicas or instance.replicas or 0,
+                )
             )
-            set_status(instance, status, reason=message)
+            set_status(
+                instance,
+                status,
+                reason=message.english() if isinstance(message, Text) else message,
+            )
             add_event(
                 instance=instance,
                 reason=_STATUS_REASONS.get(status, "StatusChanged"),
@@ -181,8 +192,10 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
             add_event(
                 instance=instance,
                 reason="Exposed",
-                message=_("Reachable from outside the cluster at %(address)s.")
-                % {"address": instance.access_address},
+                message=Text(
+                    gettext_noop("Reachable from outside the cluster at %(address)s."),
+                    address=instance.access_address,
+                ),
             )
         if instance.stuck_rollout and not before["stuck_rollout"]:
             add_event(
@@ -198,17 +211,21 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
     return changed
 
 
-def stuck_message(stuck: dict[str, Any]) -> str:
+def stuck_message(stuck: dict[str, Any]) -> Text:
     """The stuck rollout in words: which pods, why, and the way out."""
     pods = "; ".join(
         f"{p['name']} ({p['reason']}{': ' + p['message'] if p.get('message') else ''})"
         for p in stuck.get("pods") or []
     )
-    return _(
-        "The rollout of StatefulSet %(statefulset)s is stuck: the pod of the old revision "
-        "%(pods)s stays Pending, and a StatefulSet does not replace a Pending pod of its old "
-        "revision. Delete the stuck pod: the controller recreates it with the new spec."
-    ) % {"statefulset": stuck.get("statefulset", ""), "pods": pods}
+    return Text(
+        gettext_noop(
+            "The rollout of StatefulSet %(statefulset)s is stuck: the pod of the old revision "
+            "%(pods)s stays Pending, and a StatefulSet does not replace a Pending pod of its "
+            "old revision. Delete the stuck pod: the controller recreates it with the new spec."
+        ),
+        statefulset=stuck.get("statefulset", ""),
+        pods=pods,
+    )
 
 
 def record_stuck_pods_deleted(*, instance_id: int, pods: list[str]) -> None:
@@ -221,10 +238,12 @@ def record_stuck_pods_deleted(*, instance_id: int, pods: list[str]) -> None:
         add_event(
             instance=instance,
             reason="StuckPodDeleted",
-            message=_("Deleted the stuck pod %(pods)s; its StatefulSet recreates it.")
-            % {"pods": ", ".join(pods)}
+            message=Text(
+                gettext_noop("Deleted the stuck pod %(pods)s; its StatefulSet recreates it."),
+                pods=", ".join(pods),
+            )
             if pods
-            else _("No pod was stuck any more; nothing deleted."),
+            else Text(gettext_noop("No pod was stuck any more; nothing deleted.")),
         )
 
 
@@ -258,14 +277,18 @@ def record_access(
             add_event(
                 instance=instance,
                 reason="Exposed",
-                message=_("Reachable from outside the cluster at %(address)s.")
-                % {"address": address},
+                message=Text(
+                    gettext_noop("Reachable from outside the cluster at %(address)s."),
+                    address=address,
+                ),
             )
         elif state == Access.NONE and previous:
             add_event(
                 instance=instance,
                 reason="Unexposed",
-                message=_("External access removed; only reachable inside the cluster."),
+                message=Text(
+                    gettext_noop("External access removed; only reachable inside the cluster.")
+                ),
             )
         elif state == Access.FAILED:
             add_event(instance=instance, reason="ExposeFailed", message=error, type="Warning")

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.guards import require_member
 from accounts.models import Project, Tenant, User
@@ -22,6 +23,7 @@ from assets.models import Asset
 from clusters.models import NODE_PORT_RANGE, Cluster, ClusterExit
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, invalid
+from core.i18n import Text
 from core.jobs import enqueue_on_commit
 from provisioning import services as provisioning_services
 from provisioning.models import Installation
@@ -183,11 +185,20 @@ def request_instance(
             add_event(
                 instance=instance,
                 reason="CreateRequested",
-                message=_("Create %(kind)s %(name)s in %(namespace)s.")
-                % {"kind": kind, "name": name, "namespace": instance.namespace}
+                message=Text(
+                    gettext_noop("Create %(kind)s %(name)s in %(namespace)s."),
+                    kind=kind,
+                    name=name,
+                    namespace=instance.namespace,
+                )
                 if ready
-                else _("Waiting for the operator to be installed, then create %(kind)s %(name)s.")
-                % {"kind": kind, "name": name},
+                else Text(
+                    gettext_noop(
+                        "Waiting for the operator to be installed, then create %(kind)s %(name)s."
+                    ),
+                    kind=kind,
+                    name=name,
+                ),
             )
             if ready:
                 enqueue_on_commit(tasks.apply_instance, instance.pk)
@@ -252,7 +263,9 @@ def update_instance(
             tenant=instance.tenant,
             changes={"spec": [before, instance.spec]},
         )
-        add_event(instance=instance, reason="UpdateRequested", message=_("Spec changed."))
+        add_event(
+            instance=instance, reason="UpdateRequested", message=Text(gettext_noop("Spec changed."))
+        )
         if not waiting:
             enqueue_on_commit(tasks.apply_instance, instance.pk)
     return instance
@@ -292,9 +305,9 @@ def request_delete(
         add_event(
             instance=instance,
             reason="DeleteRequested",
-            message=_("Delete requested by %(user)s.") % {"user": actor}
+            message=Text(gettext_noop("Delete requested by %(user)s."), user=actor)
             if actor
-            else _("Deleted with its operator."),
+            else Text(gettext_noop("Deleted with its operator.")),
         )
         if enqueue:
             enqueue_on_commit(tasks.delete_instance, instance.pk)
@@ -429,12 +442,13 @@ def set_external_access(
         add_event(
             instance=instance,
             reason="ExposeRequested" if enabled else "UnexposeRequested",
-            message=(
-                _("External access requested (%(type)s, port %(port)s).")
-                % {"type": kind, "port": port or _("automatic")}
+            message=Text(
+                gettext_noop("External access requested (%(type)s, port %(port)s)."),
+                type=kind,
+                port=port or Text(gettext_noop("automatic")),
             )
             if enabled
-            else _("External access removal requested."),
+            else Text(gettext_noop("External access removal requested.")),
         )
         if instance.status != Status.PENDING:
             enqueue_on_commit(tasks.apply_external_access, instance.pk)
@@ -480,8 +494,11 @@ def delete_stuck_pods(*, actor: User, instance: OperandInstance) -> OperandInsta
         add_event(
             instance=instance,
             reason="DeleteStuckPodRequested",
-            message=_("%(user)s asked to delete the stuck pod %(pods)s.")
-            % {"user": actor, "pods": ", ".join(pods)},
+            message=Text(
+                gettext_noop("%(user)s asked to delete the stuck pod %(pods)s."),
+                user=actor,
+                pods=", ".join(pods),
+            ),
         )
         enqueue_on_commit(tasks.delete_stuck_pods, instance.pk)
     return instance

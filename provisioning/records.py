@@ -12,15 +12,22 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
+from core.i18n import Text
 
 from .models import ClusterSync, Installation, InstallationEvent
 from .olm import Assessment
 
 Status = Installation.Status
+
+
+def _status_label(installation: Installation) -> Text:
+    """Its status as a label translated when the event is read, never the raw code."""
+    return Text.label(Status(installation.status).label)
 
 
 def add_event(*, installation: Installation, **fields: Any) -> InstallationEvent:
@@ -113,8 +120,11 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
                 add_event(
                     installation=installation,
                     reason="Upgraded",
-                    message=_("Upgraded from %(old)s to %(new)s.")
-                    % {"old": installation.installed_csv, "new": assessment.installed_csv},
+                    message=Text(
+                        gettext_noop("Upgraded from %(old)s to %(new)s."),
+                        old=installation.installed_csv,
+                        new=assessment.installed_csv,
+                    ),
                 )
             installation.installed_csv = assessment.installed_csv
             installation.installed_version = (
@@ -127,11 +137,11 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
             add_event(
                 installation=installation,
                 reason="RequiresApproval",
-                message=_("InstallPlan %(plan)s waits for approval to install %(csvs)s.")
-                % {
-                    "plan": assessment.pending_install_plan,
-                    "csvs": ", ".join(assessment.pending_csvs),
-                },
+                message=Text(
+                    gettext_noop("InstallPlan %(plan)s waits for approval to install %(csvs)s."),
+                    plan=assessment.pending_install_plan,
+                    csvs=", ".join(assessment.pending_csvs),
+                ),
             )
         installation.pending_install_plan = assessment.pending_install_plan
         installation.pending_csvs = assessment.pending_csvs
@@ -141,7 +151,7 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
                 installation=installation,
                 reason=_STATUS_REASONS.get(assessment.status, "StatusChanged"),
                 message=assessment.message
-                or _("Now %(status)s.") % {"status": installation.get_status_display()},
+                or Text(gettext_noop("Now %(status)s."), status=_status_label(installation)),
                 type="Warning" if assessment.status == Status.FAILED else "Normal",
             )
         if assessment.status == Status.INSTALLED and installation.installed_at is None:
@@ -221,8 +231,10 @@ def mirror_provider(*, installation_id: int) -> bool:
             add_event(
                 installation=installation,
                 reason=_STATUS_REASONS.get(status, "StatusChanged"),
-                message=_("The cluster-wide operator is now %(status)s.")
-                % {"status": installation.get_status_display()},
+                message=Text(
+                    gettext_noop("The cluster-wide operator is now %(status)s."),
+                    status=_status_label(installation),
+                ),
                 type="Warning" if status == Status.FAILED else "Normal",
             )
         if status == Status.INSTALLED and installation.installed_at is None:
@@ -282,7 +294,9 @@ def record_uninstalled(*, installation_id: int) -> Installation:
         add_event(
             installation=installation,
             reason="Uninstalled",
-            message=_("Subscription and ClusterServiceVersion deleted; the CRDs stay."),
+            message=Text(
+                gettext_noop("Subscription and ClusterServiceVersion deleted; the CRDs stay.")
+            ),
         )
     return installation
 

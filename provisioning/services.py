@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.guards import require_member, require_platform_admin
 from accounts.models import Project, Tenant, User
@@ -20,6 +21,7 @@ from clusters.manifests import ALL_NAMESPACES, installs_into_own_namespace
 from clusters.models import Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import FieldErrors, error_code, error_text, invalid
+from core.i18n import Text
 from core.jobs import enqueue_on_commit
 from orders.models import Order
 from orders.selectors import active_entitlement
@@ -186,15 +188,15 @@ def _create_installation(
                 add_event(
                     installation=installation,
                     reason="ProvidedClusterWide",
-                    message=_(
-                        "%(package)s runs cluster-wide in %(namespace)s and watches every "
-                        "namespace: instances go into %(project_namespace)s."
-                    )
-                    % {
-                        "package": installation.package,
-                        "namespace": provider.namespace,
-                        "project_namespace": project.namespace,
-                    },
+                    message=Text(
+                        gettext_noop(
+                            "%(package)s runs cluster-wide in %(namespace)s and watches every "
+                            "namespace: instances go into %(project_namespace)s."
+                        ),
+                        package=installation.package,
+                        namespace=provider.namespace,
+                        project_namespace=project.namespace,
+                    ),
                 )
                 records.mirror_provider(installation_id=installation.pk)
                 enqueue_on_commit(tasks.install_operator, installation.pk)  # its namespace
@@ -202,8 +204,14 @@ def _create_installation(
                 add_event(
                     installation=installation,
                     reason="InstallRequested",
-                    message=_("Install %(package)s (channel %(channel)s, %(approval)s approval).")
-                    % {"package": installation.package, "channel": channel, "approval": approval},
+                    message=Text(
+                        gettext_noop(
+                            "Install %(package)s (channel %(channel)s, %(approval)s approval)."
+                        ),
+                        package=installation.package,
+                        channel=channel,
+                        approval=_approval_label(approval),
+                    ),
                 )
                 enqueue_on_commit(tasks.install_operator, installation.pk)
     except IntegrityError:
@@ -335,7 +343,11 @@ def retry_installation(*, actor: User, installation: Installation) -> Installati
         installation.failure_reason = ""
         installation.step = Installation.Step.NAMESPACE
         installation.save()
-        add_event(installation=installation, reason="Retry", message=_("Retry requested."))
+        add_event(
+            installation=installation,
+            reason="Retry",
+            message=Text(gettext_noop("Retry requested.")),
+        )
         enqueue_on_commit(tasks.install_operator, installation.pk)
     return installation
 
@@ -363,8 +375,11 @@ def approve_install_plan(*, actor: User, installation: Installation) -> Installa
         add_event(
             installation=installation,
             reason="ApprovalRequested",
-            message=_("%(user)s approved InstallPlan %(plan)s.")
-            % {"user": actor, "plan": installation.pending_install_plan},
+            message=Text(
+                gettext_noop("%(user)s approved InstallPlan %(plan)s."),
+                user=actor,
+                plan=installation.pending_install_plan,
+            ),
         )
         enqueue_on_commit(
             tasks.approve_install_plan,
@@ -373,6 +388,41 @@ def approve_install_plan(*, actor: User, installation: Installation) -> Installa
             list(installation.pending_csvs),
         )
     return installation
+
+
+def _approval_label(approval: str) -> Text | str:
+    """An approval strategy as its label, translated when the event is read."""
+    if approval in Installation.Approval.values:
+        return Text.label(Installation.Approval(approval).label)
+    return approval
+
+
+def _subscription_change_text(changes: dict[str, list[str]]) -> Text:
+    """What changed in the subscription, in words each reader gets in their language."""
+    channel = changes.get("channel") or ["", ""]
+    approval = [_approval_label(a) for a in changes.get("approval") or ["", ""]]
+    if "channel" in changes and "approval" in changes:
+        return Text(
+            gettext_noop(
+                "Channel changed from %(old_channel)s to %(new_channel)s; approval from "
+                "%(old_approval)s to %(new_approval)s."
+            ),
+            old_channel=channel[0],
+            new_channel=channel[1],
+            old_approval=approval[0],
+            new_approval=approval[1],
+        )
+    if "channel" in changes:
+        return Text(
+            gettext_noop("Channel changed from %(old)s to %(new)s."),
+            old=channel[0],
+            new=channel[1],
+        )
+    return Text(
+        gettext_noop("Approval changed from %(old)s to %(new)s."),
+        old=approval[0],
+        new=approval[1],
+    )
 
 
 def change_subscription(
@@ -408,7 +458,7 @@ def change_subscription(
         add_event(
             installation=installation,
             reason="SubscriptionChanged",
-            message=", ".join(f"{k}: {a} → {b}" for k, (a, b) in changes.items()),
+            message=_subscription_change_text(changes),
         )
         enqueue_on_commit(tasks.apply_subscription, installation.pk)
     return installation
@@ -501,16 +551,16 @@ def install_cluster_wide(
         add_event(
             installation=installation,
             reason="InstallRequested",
-            message=_(
-                "Install %(package)s cluster-wide into %(namespace)s, watching all namespaces "
-                "(channel %(channel)s, %(approval)s approval)."
-            )
-            % {
-                "package": installation.package,
-                "namespace": namespace,
-                "channel": channel,
-                "approval": approval,
-            },
+            message=Text(
+                gettext_noop(
+                    "Install %(package)s cluster-wide into %(namespace)s, watching all "
+                    "namespaces (channel %(channel)s, %(approval)s approval)."
+                ),
+                package=installation.package,
+                namespace=namespace,
+                channel=channel,
+                approval=_approval_label(approval),
+            ),
         )
         enqueue_on_commit(tasks.install_operator, installation.pk)
     return installation
@@ -563,7 +613,7 @@ def request_uninstall(
         add_event(
             installation=installation,
             reason="UninstallRequested",
-            message=_("Uninstall requested by %(user)s.") % {"user": actor},
+            message=Text(gettext_noop("Uninstall requested by %(user)s."), user=actor),
         )
         enqueue_on_commit(tasks.uninstall_operator, installation.pk, bool(delete_instances))
     return installation

@@ -19,9 +19,11 @@ from celery import Task, shared_task, states
 from celery.signals import after_task_publish
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from clusters import kube
 from clusters.events import event_namespace, timeline_rows
+from core.i18n import Text
 from core.retry import CLUSTER_JOB_RETRY
 
 from . import records, selectors
@@ -220,9 +222,14 @@ def approve_install_plan(
             installation=installation,
             reason="ApprovalRefused",
             type="Warning",
-            message=(
-                f"InstallPlan {plan_name} now installs {', '.join(actual) or 'nothing'}, not "
-                f"{', '.join(expected_csvs)} as approved; look again and approve anew."
+            message=Text(
+                gettext_noop(
+                    "InstallPlan %(plan)s now installs %(actual)s, not %(expected)s as "
+                    "approved; look again and approve anew."
+                ),
+                plan=plan_name,
+                actual=", ".join(actual) or Text(gettext_noop("no CSV at all")),
+                expected=", ".join(expected_csvs),
             ),
         )
         return False

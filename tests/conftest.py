@@ -22,6 +22,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in 中文 leaves its language active in the thread (LocaleMiddleware never
+    deactivates it): the next test's service calls would speak 中文. Each test starts anew."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     """Uploads of a test go to its own folder, never into the work tree."""
     settings.MEDIA_ROOT = tmp_path / "media"
