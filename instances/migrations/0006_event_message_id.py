@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("instances", "0004_route_rules"),
+        ("instances", "0005_instance_sync_lease"),
     ]
 
     operations = [
