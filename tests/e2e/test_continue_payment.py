@@ -48,6 +48,8 @@ def test_continue_payment_for_another_project_and_cluster(page, login, market):
     login(buyer.owner.username, buyer.owner.raw_password)
     nav = page.get_by_role("navigation", name="Main navigation")
     nav.get_by_role("link", name="Cloud Market").click()
+    # Loaded (scripts run, htmx set up): Buy opens the dialog, not the buy page.
+    page.wait_for_url(re.compile(r"/market/"), wait_until="load")
     page.get_by_test_id("asset-card").filter(has_text="mem1").get_by_role(
         "link", name="Buy"
     ).click()
@@ -67,6 +69,8 @@ def test_continue_payment_for_another_project_and_cluster(page, login, market):
     page.get_by_test_id("order-table").locator("tr", has_text=code).get_by_role(
         "link", name="Pay"
     ).click()
+    # Loaded (htmx set up): a change of project refreshes the clusters.
+    page.wait_for_url(re.compile(rf"/orders/{code}/pay/"), wait_until="load")
     form = page.get_by_test_id("pay-form")
     project, cluster = form.locator("#id_project"), form.locator("#id_cluster")
     expect(project.locator("option:checked")).to_contain_text("my-mem")
