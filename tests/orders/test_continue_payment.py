@@ -186,6 +186,12 @@ def test_a_retargeted_payment_settles_in_the_one_statement(buyer, pending, edge)
     assert len(statements) <= 7, "\n\n".join(sql for sql, _txn in statements)
     order = Order.objects.get(pk=pending.pk)
     assert (order.status, order.project, order.cluster) == ("paid", two, edge)
+    audit = AuditEntry.objects.get(action="order.paid", object_id=str(order.pk))
+    assert audit.changes["target"] == {
+        "project": ["my-mem", "two"],
+        "cluster": ["默认集群", "edge"],
+    }
+    assert audit.changes["balance_after"] == "9.00"
 
 
 # --- the API -------------------------------------------------------------------------------
