@@ -239,6 +239,31 @@ class OrderCreateSerializer(serializers.Serializer):
             project.queryset = projects_for(user=request.user)
 
 
+class PaySerializer(serializers.Serializer):
+    """继续支付 may install elsewhere: another project of the buyer, a cluster open to it."""
+
+    project = serializers.PrimaryKeyRelatedField(
+        queryset=Project.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="Left out: the order's. Another project of the buyer tenant moves the order there.",
+    )
+    cluster = serializers.PrimaryKeyRelatedField(
+        queryset=selectors.orderable_clusters(),
+        required=False,
+        allow_null=True,
+        help_text="Linked to the project, or the default cluster. Left out: the order's, or "
+        "for another project its first open cluster.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            project = cast(serializers.PrimaryKeyRelatedField, self.fields["project"])
+            project.queryset = projects_for(user=request.user)
+
+
 class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
@@ -397,11 +422,12 @@ class OrderViewSet(
             ),
             REPLAYED_PARAMETER,
         ],
-        request=None,
+        request=PaySerializer,
         responses={
             200: PaymentResultSerializer,
             400: OpenApiResponse(
-                description="Missing key, wallet short (with the shortfall), not payable."
+                description="Missing key, wallet short (with the shortfall), not payable, "
+                "a project or cluster that cannot be chosen."
             ),
             422: KEY_REUSED_RESPONSE,
         },
@@ -410,8 +436,16 @@ class OrderViewSet(
     def pay(self, request, pk=None):
         key = _idempotency_key(request, required=True)
         order = self._buyer_order()
+        data = PaySerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
         try:
-            payment = services.pay_order(actor=request.user, order=order, idempotency_key=key)
+            payment = services.pay_order(
+                actor=request.user,
+                order=order,
+                idempotency_key=key,
+                project=data.validated_data.get("project"),
+                cluster=data.validated_data.get("cluster"),
+            )
         except ValidationError as exc:
             return _refused(exc)
         return _with_replay(

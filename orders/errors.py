@@ -28,6 +28,7 @@ class OrdersErrorCode(ErrorCode):
     NOT_PAYABLE = "not_payable"
     DEADLINE_PASSED = "deadline_passed"
     NOT_CANCELLABLE = "not_cancellable"
+    TARGET_FIXED = "target_fixed"  # 继续支付 to another project: only a new purchase has one
     # Money and top-ups (充值).
     AMOUNT_INVALID = "amount_invalid"
     AMOUNT_PRECISION = "amount_precision"

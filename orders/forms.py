@@ -168,11 +168,55 @@ class RenewForm(TokenMixin):
 
 
 class PayForm(TokenMixin):
-    """支付 / 继续支付: only the token; the amount is the order's."""
+    """支付 / 继续支付: the token and, for a purchase, the project and cluster to install
+    into (preselected with the order's; the amount is the order's)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, order: Order, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._add_token()
+        self.has_target = order.kind == Order.Kind.NEW and order.project_id is not None
+        self.clusters: QuerySet[Cluster] = Cluster.objects.none()
+        if not self.has_target:
+            return
+        projects = projects_for(user=user, tenant=order.buyer)
+        # Optional: left out (an API-like post, a page from before), the order's stays.
+        self.fields["project"] = forms.ModelChoiceField(
+            queryset=projects,
+            required=False,
+            empty_label=None,
+            label=_("Project"),
+            help_text=_("The operator is installed into this project's namespace."),
+        )
+        project = _picked(self, "project", projects, order.project_id)
+        # A bad project is its own error: the clusters stay those of the order's project.
+        self.clusters = clusters = clusters_open_to(project=project or order.project)
+        self.fields["cluster"] = ClusterChoiceField(
+            queryset=clusters,
+            required=False,
+            empty_label=None,
+            label=_("Cluster"),
+            help_text=_("Clusters linked to the project, and the default cluster."),
+        )
+        cluster = _picked(self, "cluster", clusters, order.cluster_id)
+        if not self.is_bound:
+            self.initial.update(
+                project=project.pk if project else None, cluster=cluster.pk if cluster else None
+            )
+
+
+def _picked(form: forms.Form, name: str, queryset: QuerySet[M], current: int | None) -> M | None:
+    """The choice as posted (or asked for by an htmx refresh), else the order's, else the
+    first (the default cluster comes first); None when what was posted is not a choice."""
+    choices = list(queryset)
+    posted = form.data.get(name) if form.is_bound else None
+    wanted = [posted] if posted else [form.initial.get(name), current]
+    for value in wanted:
+        chosen = next((item for item in choices if str(item.pk) == str(value)), None)
+        if chosen is not None:
+            return chosen
+    if posted:
+        return None  # the form reports the bad choice
+    return choices[0] if choices else None
 
 
 class CancelForm(forms.Form):

@@ -366,7 +366,8 @@ def _pay_postgres(
     lock the order if it is still pending payment (else raise _OrderChanged: nothing was
     written), then the wallets in id order and — only if every leg has a wallet and every balance
     after it stays within [0, MAX_BALANCE] — write the balances, the ledger entries, the
-    entitlement (created or extended), the order as paid, its audit row and the
+    entitlement (created or extended), the order as paid (with its project and cluster,
+    which 继续支付 may have changed), its audit row and the
     idempotency key. The audit changes and the key's result get the balance after and
     the entitlement from the statement itself, so a replay answers exactly what the
     first call did. Returns the wallets as locked and {balance_after, entitlement_id,
@@ -388,6 +389,8 @@ def _pay_postgres(
         "plan": order.plan_id,
         "duration": _interval(order),
         "buyer": order.buyer_id,
+        "project": order.project_id,
+        "target_cluster": order.cluster_id,
         "audit_action": "order.paid",
         "content_type": ContentType.objects.get_for_model(Order).pk,
         "repr": str(order)[:200],
@@ -466,7 +469,8 @@ def _pay_postgres(
         ),
         paid AS (
             UPDATE {orders} o SET status = %(paid)s, amount_paid = %(amount)s,
-                paid_at = %(now)s, entitlement_id = x.entitlement_id
+                paid_at = %(now)s, entitlement_id = x.entitlement_id,
+                project_id = %(project)s::bigint, cluster_id = %(target_cluster)s::bigint
             FROM outcome x WHERE o.id = %(order)s
             RETURNING o.id
         ),
@@ -594,13 +598,15 @@ def _settle(
     key: str = "",
     key_action: str = IdempotencyKey.Action.PAY,
     key_fingerprint: str = "",
+    retargeted: dict[str, Any] | None = None,
 ) -> tuple[Decimal, dict[str, Any]]:
     """Inside the caller's transaction, with the order row locked (or just created).
 
     Grants the entitlement (its row locked), locks the wallets by id, debits the buyer,
     credits the seller minus the commission and the platform with it, writes ledger
     entries that sum to zero, marks the order paid, audits it and stores the result under
-    `key`. `order_paid` goes out on commit. Returns the buyer's balance after and the
+    `key`. A target chosen at payment (`retargeted`: what changed, already on `order`) is
+    written with the order and said in its audit. `order_paid` goes out on commit. Returns the buyer's balance after and the
     result. On PostgreSQL a paid order takes two statements: the entitlement, then the
     rest, so the buyer's wallet stays locked for one round trip and the commit.
     """
@@ -618,7 +624,7 @@ def _settle(
     order.status = Order.Status.PAID
     order.amount_paid = amount
     order.paid_at = now
-    audit = {"amount": str(amount), "commission": str(commission)}
+    audit = {"amount": str(amount), "commission": str(commission)} | (retargeted or {})
     if connection.vendor == "postgresql" and moves:
         result = _payment_result(order, None)
         for _attempt in range(len(moves) + 1):
@@ -658,7 +664,8 @@ def _settle(
                 .values_list("balance", flat=True)
                 .first()
             ) or ZERO
-        order.save(update_fields=["status", "amount_paid", "paid_at", "entitlement"])
+        fields = ["status", "amount_paid", "paid_at", "entitlement"]
+        order.save(update_fields=[*fields, "project", "cluster"] if retargeted else fields)
         record_audit(
             actor=actor,
             action="order.paid",
@@ -993,8 +1000,19 @@ def renew(
     )
 
 
-def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
+def pay_order(
+    *,
+    actor: User,
+    order: Order,
+    idempotency_key: str,
+    project: Project | None = None,
+    cluster: Cluster | None = None,
+) -> Payment:
     """支付 / 继续支付: charge once, whatever the number of clicks or retries.
+
+    继续支付 may choose the project and cluster to install into (the seed: "选择需要付款项目
+    和使用集群"): given and different from the order's, they become its target in the
+    statement that pays it, so a refusal changes nothing.
 
     Read the order with its key and on-sale state, replay a known key, check the state
     and the deadline, then settle and store the result under the key. On PostgreSQL the
@@ -1008,17 +1026,31 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     require_member(user=actor, tenant=order.buyer)
     now = timezone.now()
     one_statement = _settles_in_one_statement()
+    fingerprint = pay_fingerprint(
+        order_id=order.pk,
+        project_id=project.pk if project is not None else None,
+        cluster_id=cluster.pk if cluster is not None else None,
+    )
+    target = _Target(project=project, cluster=cluster)
     for _attempt in range(3):
         try:
             with nullcontext() if one_statement else transaction.atomic():
-                return _pay_once(actor=actor, order=order, key=key, now=now, lock=not one_statement)
+                return _pay_once(
+                    actor=actor,
+                    order=order,
+                    key=key,
+                    fingerprint=fingerprint,
+                    target=target,
+                    now=now,
+                    lock=not one_statement,
+                )
         except _OrderChanged:
             continue
         except IntegrityError:
             stored = idempotency.find(
                 scope=_buyer_scope(order.buyer_id, IdempotencyKey.Action.PAY),
                 key=key,
-                fingerprint=pay_fingerprint(order_id=order.pk),
+                fingerprint=fingerprint,
             )
             if stored is None:
                 raise
@@ -1026,9 +1058,85 @@ def pay_order(*, actor: User, order: Order, idempotency_key: str) -> Payment:
     raise RuntimeError(f"order {order.code} kept changing while being paid")
 
 
-def pay_fingerprint(*, order_id: int) -> str:
-    """A payment's request is its order (the URL names it; the body is empty)."""
-    return idempotency.fingerprint(action=IdempotencyKey.Action.PAY, body={"order": order_id})
+def pay_fingerprint(
+    *, order_id: int, project_id: int | None = None, cluster_id: int | None = None
+) -> str:
+    """A payment's request: its order (the URL names it) and the project and cluster the
+    body chose, if any (left out, the body is the order alone, as before 继续支付 chose)."""
+    body: dict[str, Any] = {"order": order_id}
+    if project_id is not None:
+        body["project"] = project_id
+    if cluster_id is not None:
+        body["cluster"] = cluster_id
+    return idempotency.fingerprint(action=IdempotencyKey.Action.PAY, body=body)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where 继续支付 asked to install (None: the order's own)."""
+
+    project: Project | None
+    cluster: Cluster | None
+
+
+def _retarget(*, order: Order, target: _Target) -> dict[str, Any]:
+    """Check the project and cluster chosen at payment and put them on `order` (unsaved):
+    the buyer's project, a cluster open to it (the default cluster, or linked), where the
+    version installs. Returns what changed, for the audit ({}: nothing). No query unless
+    the target changes, so the usual payment costs what it did."""
+    project, cluster = target.project, target.cluster
+    if project is None and cluster is None:
+        return {}
+    if order.kind != Order.Kind.NEW or order.project_id is None:
+        raise invalid(
+            _("A renewal installs nothing: it has no project or cluster to choose."),
+            code=OrdersErrorCode.TARGET_FIXED,
+            field="project" if project is not None else "cluster",
+        )
+    project = project if project is not None else order.project
+    if project is None or project.tenant_id != order.buyer_id:
+        raise invalid(
+            _("Choose one of your tenant's projects."),
+            code=OrdersErrorCode.PROJECT_NOT_YOURS,
+            field="project",
+        )
+    open_clusters = clusters_open_to(project=project)
+    if cluster is None:
+        cluster = order.cluster if project.pk == order.project_id else open_clusters.first()
+        if cluster is None:
+            raise invalid(
+                _(
+                    "No cluster is open to the project %(project)s; ask a platform admin to link one."
+                )
+                % {"project": project.name},
+                code=OrdersErrorCode.NO_CLUSTER,
+                field="cluster",
+            )
+    if project.pk == order.project_id and cluster.pk == order.cluster_id:
+        return {}
+    if not open_clusters.filter(pk=cluster.pk).exists():
+        raise invalid(
+            _("Choose a cluster linked to the project %(project)s, or the default cluster.")
+            % {"project": project.name},
+            code=OrdersErrorCode.CLUSTER_NOT_OPEN,
+            field="cluster",
+        )
+    if order.version is not None:
+        problems = install_problems(version=order.version, channel=order.channel, cluster=cluster)
+        if problems:
+            raise invalid(
+                " ".join(problems),
+                code=OrdersErrorCode.NOT_INSTALLABLE_IN_PROJECT,
+                field="cluster",
+            )
+    before = order.project, order.cluster
+    order.project, order.cluster = project, cluster
+    return {
+        "target": {
+            "project": [before[0].namespace if before[0] else None, project.namespace],
+            "cluster": [before[1].name if before[1] else None, cluster.name],
+        }
+    }
 
 
 def _settles_in_one_statement() -> bool:
@@ -1038,9 +1146,17 @@ def _settles_in_one_statement() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool) -> Payment:
+def _pay_once(
+    *,
+    actor: User,
+    order: Order,
+    key: str,
+    fingerprint: str,
+    target: _Target,
+    now: datetime,
+    lock: bool,
+) -> Payment:
     """One try: read (and with `lock`, lock) the order, replay or refuse, settle."""
-    fingerprint = pay_fingerprint(order_id=order.pk)
     current, stored, on_sale, balance = _read_for_payment(order_id=order.pk, key=key, lock=lock)
     if stored is None and lock and current.status != Order.Status.PENDING_PAYMENT:
         # The key was read before the lock was granted: the payment that held it may
@@ -1055,13 +1171,19 @@ def _pay_once(*, actor: User, order: Order, key: str, now: datetime, lock: bool)
         idempotency.check(stored, fingerprint)
         return Payment(order=_reload(current), result=stored.result, replayed=True)
     _check_payable(current, now=now, on_sale=on_sale)
+    retargeted = _retarget(order=current, target=target)
     if balance is not None and balance < current.amount_due:
         # Short already as read: only payments lower a balance, so the wallet was short
         # at that moment. Refused without queueing on the wallet's lock behind every
         # other payment from it.
         raise _short(order=current, balance=balance, deadline_hint=True)
     _balance, result = _settle(
-        actor=actor, order=current, now=now, key=key, key_fingerprint=fingerprint
+        actor=actor,
+        order=current,
+        now=now,
+        key=key,
+        key_fingerprint=fingerprint,
+        retargeted=retargeted,
     )
     return Payment(order=current, result=result, replayed=False)
 

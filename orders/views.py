@@ -333,9 +333,17 @@ def _buyer_order(request: Request, code: str) -> Order:
 
 @login_required
 def order_pay(request: Request, code: str) -> HttpResponse:
-    """支付 / 继续支付: the amount, the wallet, then one click that charges once."""
+    """支付 / 继续支付: the amount, the wallet, the project and cluster to install into
+    (the order's, or others of the buyer's), then one click that charges once."""
     order = _buyer_order(request, code)
-    form = PayForm(request.POST or None)
+
+    def pay_form(*args: Any, **kwargs: Any) -> PayForm:
+        return PayForm(*args, order=order, user=request.user, **kwargs)
+
+    if request.method != "POST" and request.GET.get("fields"):  # htmx: project → clusters
+        form = pay_form(initial=request.GET.dict())
+        return render(request, "orders/_pay_fields.html", {"order": order, "form": form})
+    form = pay_form(request.POST or None)
     status = 200
     if request.method == "POST":
         if not form.is_valid():
@@ -346,6 +354,8 @@ def order_pay(request: Request, code: str) -> HttpResponse:
                     actor=request.user,
                     order=order,
                     idempotency_key=form.cleaned_data["idempotency_key"],
+                    project=form.cleaned_data.get("project"),
+                    cluster=form.cleaned_data.get("cluster"),
                 )
             except ValidationError as exc:
                 _apply_refusal(form, exc)
