@@ -65,7 +65,9 @@ def test_editing_the_form_updates_the_yaml_and_the_yaml_updates_the_form(
     yaml_box.fill(text)
     expect(page.locator("[data-operand-yaml-error]")).to_be_hidden()
     page.get_by_test_id("submit").click()
-    page.wait_for_url(re.compile(r"/instances/\d+/$"))
+    page.wait_for_url(
+        re.compile(r"/instances/\d+/\?created=1$")
+    )  # the new instance says how its creation ends
     from instances.models import OperandInstance
 
     instance = OperandInstance.objects.get(kind="EtcdCluster")
