@@ -374,6 +374,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "instances.tasks.poll_stats",
         "schedule": MEMCACHED_STATS_INTERVAL,
     },
+    # Images an abandoned asset form kept for its next submit (assets.uploads).
+    "purge-kept-uploads": {
+        "task": "assets.tasks.purge_kept_uploads",
+        "schedule": 3600,
+    },
 }
 
 # REST API: token (scripts) and session (browser) authentication, one error shape. Token

@@ -73,12 +73,14 @@ def test_provider_registers_an_asset_with_plans_and_a_version(page, login, provi
     page.locator("[name=plans-1-duration_value]").fill("30")
     page.locator("[name=plans-1-duration_unit]").select_option("day")
 
-    # 其他信息: one field as an external link, the support scope pre-filled.
+    # 其他信息: one field as an external link, the support scope an empty field with an example placeholder.
     terms = page.locator("[data-other-info=terms]")
     terms.get_by_label("External link").check()
     expect(terms.locator("[name=terms_markdown]")).to_be_hidden()
     terms.locator("[name=terms_url]").fill("https://tenxcloud.com/terms")
-    expect(page.locator("[name=support_scope_markdown]")).to_have_value(re.compile("服务热线"))
+    scope = page.locator("[name=support_scope_markdown]")
+    expect(scope).to_have_value("")
+    expect(scope).to_have_attribute("placeholder", re.compile("服务热线"))
 
     page.locator("#id_screenshots").set_input_files(
         [_file("one.png", 264, 146, "PNG"), _file("two.jpg", 264, 146, "JPEG")]
