@@ -153,3 +153,16 @@ def test_abandoned_kept_files_are_purged(provider_client, category, image_file):
     assert all(default_storage.exists(name) for name in names)
     assert uploads.purge_kept_uploads(older_than=-1) == 3
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_the_new_strings_are_translated():
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert translation.gettext("%(name)s kept — choose another to replace it.") == (
+            "已保留 %(name)s — 如需替换，请重新选择。"
+        )
+        assert translation.gettext("Under 99") == "低于 99"
+        assert translation.gettext(
+            "Please fix the marked fields; every problem found is shown."
+        ).startswith("请修改")
