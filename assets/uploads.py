@@ -50,12 +50,17 @@ def keep(*, request: HttpRequest, clean: CleanImage, filename: str) -> KeptUploa
     name = default_storage.save(
         f"{PENDING_PREFIX}/{request.user.pk}/{token}/{clean.content.name}", clean.content
     )
-    entries = _entries(request)
+    now = time.time()
+    entries = {  # expired tokens leave the session as new ones come
+        key: entry
+        for key, entry in _entries(request).items()
+        if isinstance(entry, dict) and now - float(entry.get("at", 0)) <= KEPT_UPLOAD_TTL
+    }
     entries[token] = {
         "name": name,
         "filename": filename[-200:],
         "user": request.user.pk,
-        "at": time.time(),
+        "at": now,
     }
     request.session[SESSION_KEY] = entries
     return KeptUpload(token=token, name=name, filename=filename[-200:])
