@@ -38,6 +38,7 @@ from .models import (
     MAX_DURATION,
     OTHER_INFO_FIELDS,
     SEVERITIES,
+    SUPPORT_SCOPE_EXAMPLE,
     Asset,
     AssetVersion,
     Category,
@@ -632,6 +633,12 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["code", "created_at", "updated_at"]
         validators: list[Any] = []
+        extra_kwargs: dict[str, Any] = {
+            "support_scope_markdown": {
+                "help_text": "平台支持范围 in Markdown; empty unless given. For example: "
+                + SUPPORT_SCOPE_EXAMPLE.replace("\n\n", " · ")
+            }
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -23,6 +23,7 @@ from .models import (
     Plan,
     Screenshot,
 )
+from .uploads import KeptUpload
 
 IMAGE_ACCEPT = "image/png,image/jpeg"
 
@@ -148,10 +149,16 @@ class AssetForm(forms.Form):
         widget=forms.URLInput(attrs={"placeholder": "https://tenxcloud.com"}),
     )
 
-    def __init__(self, *args, editing=False, **kwargs):
+    def __init__(self, *args, editing=False, kept_icon=None, kept_screenshots=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields.update(_other_info_fields())
-        self.fields["support_scope_markdown"].initial = SUPPORT_SCOPE_EXAMPLE
+        # Images a failed submit kept (assets.uploads): sent again as hidden tokens.
+        self.kept_icon: KeptUpload | None = kept_icon
+        self.kept_screenshots: list[KeptUpload] = list(kept_screenshots)
+        if kept_icon is not None:
+            self.fields["icon"].required = False
+        # An example to follow, not text to keep: its phone and e-mail are not real.
+        self.fields["support_scope_markdown"].widget.attrs["placeholder"] = SUPPORT_SCOPE_EXAMPLE
         self.editing = editing
         if editing:
             self.fields["icon"].required = False
@@ -178,11 +185,15 @@ class AssetForm(forms.Form):
             for value, label in Asset.DeliveryType.choices
         ]
 
-    def service_fields(self):
-        """What the services take, by their names."""
+    def service_fields(self, *, partial=False):
+        """What the services take, by their names; `partial`: only the fields that parsed
+        (the form is invalid, the service checks the rest)."""
         data = self.cleaned_data
-        fields = {name: data[name] for name in self.fields if name not in ("icon", "screenshots")}
-        return fields
+        return {
+            name: data[name]
+            for name in self.fields
+            if name not in ("icon", "screenshots") and (not partial or name in data)
+        }
 
 
 class PlanForm(forms.Form):
@@ -220,6 +231,14 @@ class BasePlanFormSet(forms.BaseFormSet):
             {field: form.cleaned_data[field] for field in PlanForm.base_fields}
             for form in self.forms
             if form.has_changed() and form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+    def valid_plans(self):
+        """The filled rows that parsed, when others did not: the service checks these."""
+        return [
+            {field: form.cleaned_data[field] for field in PlanForm.base_fields}
+            for form in self.forms
+            if form.has_changed() and form.is_valid() and not form.cleaned_data.get("DELETE")
         ]
 
 

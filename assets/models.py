@@ -22,7 +22,8 @@ BASE62 = string.digits + string.ascii_letters
 ASSET_CODE_PREFIX = "ASID-"
 ASSET_CODE_RE = r"^ASID-[0-9A-Za-z]{11}$"
 
-# The seed's example for 平台支持范围; providers start from it and edit.
+# An example of 平台支持范围, shown as a placeholder only: its phone and e-mail are not
+# real, so they are never stored for a provider (migration 0009 blanked stored copies).
 SUPPORT_SCOPE_EXAMPLE = (
     "服务时间: 7*24 小时\n\n"
     "服务热线: 400-400-4400\n\n"
@@ -176,7 +177,7 @@ class Asset(models.Model):
     customer_cases_markdown = models.TextField(blank=True)
     customer_cases_url = models.URLField(max_length=500, blank=True)
     support_scope_mode = _mode_field()
-    support_scope_markdown = models.TextField(blank=True, default=SUPPORT_SCOPE_EXAMPLE)
+    support_scope_markdown = models.TextField(blank=True)
     support_scope_url = models.URLField(max_length=500, blank=True)
 
     created_by = models.ForeignKey(

@@ -7,7 +7,9 @@ message with its `AssetsErrorCode` (the API's `code`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -259,20 +261,26 @@ def _plan_errors(plan: Plan, *, exclude_pk: int | None = None) -> FieldErrors:
     return errors
 
 
-def register_asset(
-    *,
-    actor: User,
-    tenant: Tenant,
-    icon: File | None,
-    plans: Sequence[Mapping[str, Any]] = (),
-    screenshots: Sequence[File | None] = (),
-    **fields: Any,
-) -> Asset:
-    """添加资产: the asset, its plans and screenshots in one go, or nothing at all.
+@dataclass
+class _Registration:
+    asset: Asset
+    errors: FieldErrors
+    clean_icon: CleanImage | None
+    clean_shots: list[CleanImage]
+    plan_rows: list[Plan]
 
-    `plans` is a list of dicts with PLAN_FIELDS; `screenshots` a list of uploads (≤ 2).
-    """
-    _require_provider_member(user=actor, tenant=tenant)
+
+def _registration(
+    *,
+    tenant: Tenant,
+    actor: User,
+    icon: File | None,
+    plans: Sequence[Mapping[str, Any]],
+    screenshots: Sequence[File | None],
+    fields: Mapping[str, Any],
+) -> _Registration:
+    """Every check of 添加资产 at once (fields, icon, screenshots, plans), nothing saved:
+    a provider fixes all of them in one round."""
     asset = Asset(tenant=tenant, created_by=actor)
     _apply_asset_fields(asset, fields)
     errors = _asset_errors(asset)
@@ -323,6 +331,55 @@ def register_asset(
             )
         seen_names.add(plan.name.lower())
         plan_rows.append(plan)
+    return _Registration(asset, errors, clean_icon, clean_shots, plan_rows)
+
+
+def validate_registration(
+    *,
+    actor: User,
+    tenant: Tenant,
+    icon: File | None,
+    plans: Sequence[Mapping[str, Any]] = (),
+    screenshots: Sequence[File | None] = (),
+    **fields: Any,
+) -> None:
+    """register_asset's checks without saving, for a form some of whose fields did not
+    even parse: the rest are still checked, so every error shows in one round."""
+    _require_provider_member(user=actor, tenant=tenant)
+    _registration(
+        tenant=tenant,
+        actor=actor,
+        icon=icon,
+        plans=plans,
+        screenshots=screenshots,
+        fields=fields,
+    ).errors.raise_if_any()
+
+
+def register_asset(
+    *,
+    actor: User,
+    tenant: Tenant,
+    icon: File | None,
+    plans: Sequence[Mapping[str, Any]] = (),
+    screenshots: Sequence[File | None] = (),
+    **fields: Any,
+) -> Asset:
+    """添加资产: the asset, its plans and screenshots in one go, or nothing at all.
+
+    `plans` is a list of dicts with PLAN_FIELDS; `screenshots` a list of uploads (≤ 2).
+    """
+    _require_provider_member(user=actor, tenant=tenant)
+    checked = _registration(
+        tenant=tenant,
+        actor=actor,
+        icon=icon,
+        plans=plans,
+        screenshots=screenshots,
+        fields=fields,
+    )
+    asset, errors, clean_icon = checked.asset, checked.errors, checked.clean_icon
+    clean_shots, plan_rows = checked.clean_shots, checked.plan_rows
     errors.raise_if_any()
     assert clean_icon is not None  # a missing or refused icon was an error above
 
@@ -369,6 +426,20 @@ def register_asset(
         saved.discard()
         raise
     return asset
+
+
+def validate_asset_update(
+    *, actor: User, asset: Asset, icon: File | None = None, **fields: Any
+) -> None:
+    """update_asset's field and icon checks without saving, for a form some of whose
+    fields did not parse: the rest are still checked, so every error shows at once."""
+    _require_provider_member(user=actor, tenant=asset.tenant)
+    draft = copy.copy(asset)
+    _apply_asset_fields(draft, fields)
+    errors = _asset_errors(draft, exclude_pk=asset.pk)
+    if icon:
+        _clean_upload(images.clean_icon, icon, "icon", errors)
+    errors.raise_if_any()
 
 
 def update_asset(*, actor: User, asset: Asset, icon: File | None = None, **fields: Any) -> Asset:

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from core.errors import error_text
 
-from . import scan_records
+from . import scan_records, uploads
 from .models import VersionImage
 from .trivy import ReportError, parse_report
 
@@ -70,3 +70,12 @@ def scan_version_images(version_id: int) -> int:
         "version__asset__tenant"
     )
     return sum(1 for image in images if not scan_image(image, command=command))
+
+
+@shared_task(name="assets.tasks.purge_kept_uploads")
+def purge_kept_uploads() -> int:
+    """Files an abandoned asset form kept (assets.uploads), once their tokens expired."""
+    removed = uploads.purge_kept_uploads()
+    if removed:
+        logger.info("purged %s kept uploads", removed)
+    return removed

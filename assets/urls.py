@@ -9,6 +9,7 @@ app_name = "assets"
 urlpatterns = [
     path("", views.asset_list, name="provider-assets"),
     path("new/", views.asset_create, name="asset-create"),
+    path("kept/<str:token>/", views.kept_upload, name="kept-upload"),
     path("markdown/preview/", views.markdown_preview, name="markdown-preview"),
     path("markdown/upload/", views.markdown_upload, name="markdown-upload"),
     path("<asset_code:code>/", views.asset_versions, name="asset-detail"),

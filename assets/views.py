@@ -6,15 +6,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import apply_to_form, error_text
+from core.errors import apply_to_form, error_text, messages_by_field
 from core.pagination import paginate
 
-from . import scans, selectors, services
+from . import scans, selectors, services, uploads
 from .forms import (
     DELIVERY_EXPLANATIONS,
     AssetFilterForm,
@@ -25,8 +25,10 @@ from .forms import (
     ScreenshotForm,
     VersionForm,
 )
+from .images import clean_icon, clean_screenshot
 from .lifecycle import lifecycle_steps
 from .markdown import render_markdown
+from .models import Screenshot
 from .services import ASSET_FIELDS
 
 
@@ -82,35 +84,130 @@ def asset_list(request):
     )
 
 
+def _add_new_errors(form, exc):
+    """A service's check of the fields that parsed: its messages on fields the form has
+    not already refused (one message per problem), the rest on top of the form."""
+    if not isinstance(exc, ValidationError):
+        apply_to_form(form, exc)
+        return
+    for field, field_messages in messages_by_field(exc).items():
+        target = field if field in form.fields else None
+        if target is None or not form.errors.get(target):
+            form.add_error(target, field_messages)
+
+
+def _kept_from_post(request, *, screenshots=True):
+    if request.method != "POST":
+        return None, []
+    icon = uploads.kept(request=request, token=request.POST.get("icon_kept"))
+    shots = (
+        uploads.kept_list(request=request, tokens=request.POST.getlist("screenshots_kept"))
+        if screenshots
+        else []
+    )
+    return icon, shots
+
+
+def _keep_for_next_submit(request, form):
+    """After a failed submit: new images that passed their check are kept (replacing what
+    was kept before), so the provider does not choose them again."""
+    icon = request.FILES.get("icon")
+    if icon:
+        if form.kept_icon is not None:
+            uploads.discard(request=request, uploads=[form.kept_icon])
+        form.kept_icon = uploads.keep_checked(request=request, upload=icon, cleaner=clean_icon)
+    shots = (
+        [f for f in request.FILES.getlist("screenshots") if f]
+        if "screenshots" in form.fields
+        else []
+    )
+    if shots:
+        uploads.discard(request=request, uploads=form.kept_screenshots)
+        kept = [
+            uploads.keep_checked(request=request, upload=shot, cleaner=clean_screenshot)
+            for shot in shots[: Screenshot.MAX_PER_ASSET]
+        ]
+        form.kept_screenshots = [k for k in kept if k is not None]
+
+
 @provider_required
 def asset_create(request):
+    """添加资产. Every error shows at once: when some fields do not parse, the service
+    still checks the others (icon, screenshots, the plans that parsed)."""
     tenant = request.workspace.tenant
-    form = AssetForm(request.POST or None, request.FILES or None)
+    kept_icon, kept_shots = _kept_from_post(request)
+    form = AssetForm(
+        request.POST or None,
+        request.FILES or None,
+        kept_icon=kept_icon,
+        kept_screenshots=kept_shots,
+    )
     plans = PlanFormSet(request.POST or None, prefix="plans")
-    if request.method == "POST" and form.is_valid() & plans.is_valid():
+    if request.method == "POST":
+        parsed = form.is_valid() & plans.is_valid()
+        icon = form.cleaned_data.get("icon")
+        shots = form.cleaned_data.get("screenshots")
+        opened = [] if icon or kept_icon is None else [uploads.open_kept(kept_icon)]
+        icon = icon or (opened[0] if opened else None)
+        if not shots and kept_shots:
+            shots = [uploads.open_kept(k) for k in kept_shots]
+            opened += shots
         try:
-            asset = services.register_asset(
-                actor=request.user,
-                tenant=tenant,
-                icon=form.cleaned_data["icon"],
-                screenshots=form.cleaned_data["screenshots"],
-                plans=plans.plans(),
-                **form.service_fields(),
-            )
+            if parsed:
+                asset = services.register_asset(
+                    actor=request.user,
+                    tenant=tenant,
+                    icon=icon,
+                    screenshots=shots,
+                    plans=plans.plans(),
+                    **form.service_fields(),
+                )
+            else:
+                services.validate_registration(
+                    actor=request.user,
+                    tenant=tenant,
+                    icon=icon,
+                    screenshots=shots,
+                    plans=plans.valid_plans(),
+                    **form.service_fields(partial=True),
+                )
         except (ValidationError, PermissionDenied) as exc:
-            apply_to_form(form, exc)
+            _add_new_errors(form, exc)
         else:
-            messages.success(
-                request,
-                _("Asset “%(name)s” registered as %(code)s. Next: define a version.")
-                % {"name": asset.name, "code": asset.code},
-            )
-            return redirect("assets:asset-detail", code=asset.code)
+            if parsed:
+                uploads.discard(request=request, uploads=[*filter(None, [kept_icon]), *kept_shots])
+                messages.success(
+                    request,
+                    _("Asset “%(name)s” registered as %(code)s. Next: define a version.")
+                    % {"name": asset.name, "code": asset.code},
+                )
+                return redirect("assets:asset-detail", code=asset.code)
+        finally:
+            _close(*opened)
+        _keep_for_next_submit(request, form)
     return render(
         request,
         "assets/asset_form.html",
-        {"form": form, "plans": plans, "creating": True, "files_lost": request.method == "POST"},
+        {"form": form, "plans": plans, "creating": True},
     )
+
+
+def _close(*files):
+    for file in files:
+        if file:
+            file.close()
+
+
+@login_required
+def kept_upload(request, token):
+    """The preview of an image a failed submit kept: this session's own, re-encoded by us."""
+    upload = uploads.kept(request=request, token=token)
+    if upload is None:
+        raise Http404
+    content_type = "image/jpeg" if upload.name.endswith(".jpg") else "image/png"
+    response = FileResponse(uploads.open_kept(upload), content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- the asset page and its tabs ------------------------------------------------------------
@@ -146,20 +243,41 @@ def asset_edit(request, code):
     asset, context = _asset_context(request, code, "info")
     initial = {field: getattr(asset, field) for field in ASSET_FIELDS}
     initial["category"] = asset.category_id
-    form = AssetForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
+    kept_icon, _shots = _kept_from_post(request, screenshots=False)
+    form = AssetForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        editing=True,
+        kept_icon=kept_icon,
+    )
+    if request.method == "POST":
+        parsed = form.is_valid()
+        icon = form.cleaned_data.get("icon")
+        opened = [] if icon or kept_icon is None else [uploads.open_kept(kept_icon)]
+        icon = icon or (opened[0] if opened else None)
         try:
-            services.update_asset(
-                actor=request.user,
-                asset=asset,
-                icon=form.cleaned_data.get("icon"),
-                **form.service_fields(),
-            )
+            if parsed:
+                services.update_asset(
+                    actor=request.user, asset=asset, icon=icon, **form.service_fields()
+                )
+            else:
+                services.validate_asset_update(
+                    actor=request.user,
+                    asset=asset,
+                    icon=icon,
+                    **form.service_fields(partial=True),
+                )
         except (ValidationError, PermissionDenied) as exc:
-            apply_to_form(form, exc)
+            _add_new_errors(form, exc)
         else:
-            messages.success(request, _("Asset information saved."))
-            return redirect("assets:asset-info", code=asset.code)
+            if parsed:
+                uploads.discard(request=request, uploads=[*filter(None, [kept_icon])])
+                messages.success(request, _("Asset information saved."))
+                return redirect("assets:asset-info", code=asset.code)
+        finally:
+            _close(*opened)
+        _keep_for_next_submit(request, form)
     context.update(form=form, creating=False)
     return render(request, "assets/asset_form.html", context)
 

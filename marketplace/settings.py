@@ -376,6 +376,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "instances.tasks.poll_stats",
         "schedule": MEMCACHED_STATS_INTERVAL,
     },
+    # Images an abandoned asset form kept for its next submit (assets.uploads).
+    "purge-kept-uploads": {
+        "task": "assets.tasks.purge_kept_uploads",
+        "schedule": 3600,
+    },
 }
 
 # Scale-out: web and worker keep nothing on a local disk or in local memory, so several

@@ -49,7 +49,9 @@ from assets.models import (
 from core.errors import NotFound
 
 # 价格: 全部 / 免费 / 1 - 98 / 99 - 998 / 999 - 9998 / 9999 以上, on the cheapest plan.
-# Bands are half-open so a price like 98.50 T still has a home.
+# Bands are half-open so a price like 98.50 T or 0.50 T still has a home, and the labels
+# say so: the seed's "1 - 98" holds every paid price below 99 (0.50 too), so it reads
+# "Under 99" (低于 99), and the next bands end at .99. The keys stay the seed's (links).
 PRICE_ALL = ""
 PRICE_FREE = "free"
 PRICE_BANDS: dict[str, Q] = {
@@ -62,9 +64,9 @@ PRICE_BANDS: dict[str, Q] = {
 PRICE_CHOICES = [
     (PRICE_ALL, _("All")),
     (PRICE_FREE, _("Free")),
-    ("1-98", "1 - 98"),
-    ("99-998", "99 - 998"),
-    ("999-9998", "999 - 9998"),
+    ("1-98", _("Under 99")),
+    ("99-998", "99 - 998.99"),
+    ("999-9998", "999 - 9998.99"),
     ("9999+", _("9999 and above")),
 ]
 
@@ -98,8 +100,12 @@ def listed_assets() -> QuerySet[Asset]:
 # Queries shorter than this cannot use the trigram index (a trigram needs three characters).
 TRIGRAM_MIN = 3
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
-# The stored document and the text the trigram index covers (migration 0006 of assets).
-_TEXT_SQL = "lower(assets_asset.name::text || ' ' || assets_asset.summary::text)"
+# The stored document and the text the trigram index covers (migrations 0006 and 0010 of
+# assets): name, summary and description.
+_TEXT_SQL = (
+    "lower(assets_asset.name::text || ' ' || assets_asset.summary::text"
+    " || ' ' || assets_asset.description)"
+)
 _PROVIDER_SQL = (
     "assets_asset.tenant_id = ANY(ARRAY("
     "SELECT id FROM accounts_tenant WHERE lower(accounts_tenant.name::text) LIKE %s))"
@@ -122,7 +128,7 @@ def _cjk_grams(query: str) -> str:
 
 def _match_postgres(query: str) -> tuple[RawSQL, RawSQL]:
     """(matches, rank): English words through the stored, stemmed tsvector; any substring
-    of name or summary through the trigram index (a one- or two-character CJK word
+    of name, summary or description through the trigram index (a one- or two-character CJK word
     through the document's CJK grams, then checked as a substring); the provider's name
     as a substring. Every arm is served by an index, so a search reads its matches only."""
     like = _like(query)
@@ -154,12 +160,14 @@ def _match_postgres(query: str) -> tuple[RawSQL, RawSQL]:
 
 
 def _search(assets: QuerySet[Asset], query: str) -> tuple[QuerySet[Asset], bool]:
-    """PostgreSQL: full-text (stemmed, ranked) over name and summary, plus substrings of
-    name, summary and provider (Chinese too), all through indexes. SQLite: substrings."""
+    """PostgreSQL: full-text (stemmed, ranked) over name, summary and description, plus
+    substrings of those and of the provider (Chinese too), all through indexes. SQLite:
+    substrings."""
     if connection.vendor != "postgresql":
         substring = (
             Q(name__icontains=query)
             | Q(summary__icontains=query)
+            | Q(description__icontains=query)
             | Q(tenant__name__icontains=query)
         )
         return assets.filter(substring), False

@@ -11,7 +11,7 @@ from accounts.errors import AccountsErrorCode
 from accounts.models import AuditEntry
 from assets import services
 from assets.errors import AssetsErrorCode
-from assets.models import SUPPORT_SCOPE_EXAMPLE, Asset, AssetVersion, Plan, Screenshot
+from assets.models import Asset, AssetVersion, Plan, Screenshot
 from clusters.models import CatalogSource
 from core.errors import NotPermitted, error_code
 
@@ -54,7 +54,7 @@ def test_register_asset_with_plans_and_screenshots_in_one_go(
     shots = list(asset.screenshots.order_by("position"))
     assert [(s.position, s.width, s.height) for s in shots] == [(0, 264, 146), (1, 528, 292)]
     assert shots[1].image.name.endswith(".jpg")
-    assert asset.support_scope_markdown == SUPPORT_SCOPE_EXAMPLE
+    assert asset.support_scope_markdown == ""  # the example is a placeholder, not data
     entry = _audit("asset.created").get()
     assert entry.actor == provider.owner and entry.tenant == provider
     assert entry.changes["plans"][0].startswith("100¥/年: 100.00 T")

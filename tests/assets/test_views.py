@@ -137,7 +137,12 @@ def test_create_form_shows_the_seed_fields_and_defaults(provider_client):
         "Asset screenshots",
     ]:
         assert label in html, label
-    assert "服务热线: 400-400-4400" in html  # support scope pre-filled with the seed's example
+    # The support scope's example is a placeholder, never pre-filled text.
+    scope = re.search(
+        r"<textarea[^>]*name=\"support_scope_markdown\"[^>]*>([^<]*)</textarea>", html
+    )
+    assert scope is not None and scope.group(1).strip() == ""
+    assert 'placeholder="服务时间: 7*24 小时' in scope.group(0)
     assert "markdownx" in html and "/provider/assets/markdown/preview/" in html
     assert "Container image" in html and "Helm chart" in html and "API service" in html
 
@@ -164,7 +169,7 @@ def test_bad_input_is_a_form_error_not_a_500(
     assert response.status_code == 200
     html = response.content.decode()
     assert f'data-field="{field}"' in html and message in html
-    assert "choose the icon and screenshots again" in html
+    assert "every problem found is shown" in html
     assert not Asset.objects.exists() and not Plan.objects.exists()
 
 
@@ -271,6 +276,7 @@ def test_asset_tabs_render(provider_client, make_asset, make_version, image_file
         screenshots=[image_file(264, 146)],
         usage_help_mode="link",
         usage_help_url="https://docs.example/mem",
+        support_scope_markdown="服务邮箱: help@zs-olm.example",
     )
     make_version(asset)
     html = provider_client.get(reverse("assets:asset-detail", args=[asset.code])).content.decode()
@@ -283,7 +289,7 @@ def test_asset_tabs_render(provider_client, make_asset, make_version, image_file
     html = provider_client.get(reverse("assets:asset-info", args=[asset.code])).content.decode()
     assert "<h1>Memcached</h1>" in html and "<strong>fast</strong>" in html
     assert 'href="https://docs.example/mem" rel="noopener nofollow"' in html
-    assert "服务邮箱: xxx@ss.cc" in html and "(1/2)" in html
+    assert "服务邮箱: help@zs-olm.example" in html and "(1/2)" in html
     html = provider_client.get(reverse("assets:asset-plans", args=[asset.code])).content.decode()
     assert "100.00 T" in html and "1 year" in html and "+ Add plan" in html
     html = provider_client.get(reverse("assets:asset-users", args=[asset.code])).content.decode()

@@ -73,17 +73,33 @@ def test_provider_registers_an_asset_with_plans_and_a_version(page, login, provi
     page.locator("[name=plans-1-duration_value]").fill("30")
     page.locator("[name=plans-1-duration_unit]").select_option("day")
 
-    # 其他信息: one field as an external link, the support scope pre-filled.
+    # 其他信息: one field as an external link; the support scope empty, its example a placeholder.
     terms = page.locator("[data-other-info=terms]")
     terms.get_by_label("External link").check()
     expect(terms.locator("[name=terms_markdown]")).to_be_hidden()
     terms.locator("[name=terms_url]").fill("https://tenxcloud.com/terms")
-    expect(page.locator("[name=support_scope_markdown]")).to_have_value(re.compile("服务热线"))
+    scope = page.locator("[name=support_scope_markdown]")
+    expect(scope).to_have_value("")
+    expect(scope).to_have_attribute("placeholder", re.compile("服务热线"))
 
     page.locator("#id_screenshots").set_input_files(
         [_file("one.png", 264, 146, "PNG"), _file("two.jpg", 264, 146, "JPEG")]
     )
+    # A first submit with two mistakes: both show at once, and the chosen images are kept
+    # (a browser cannot send a file input again), previewed from the server.
+    page.locator("[name=plans-0-price]").fill("-1")
+    terms.locator("[name=terms_url]").fill("")
     page.get_by_role("button", name="Register asset").click()
+    expect(page.get_by_test_id("form-errors")).to_be_visible()
+    expect(page.locator('[data-field="plans-0-price"]')).to_contain_text("greater than or equal")
+    expect(page.locator('[data-field="terms_url"]')).to_contain_text("enter its address")
+    kept_icon = page.get_by_test_id("kept-icon")
+    expect(kept_icon).to_contain_text("icon.png kept — choose another to replace it.")
+    expect(kept_icon.locator("img")).to_have_js_property("naturalWidth", 96)
+    expect(page.get_by_test_id("kept-screenshots")).to_contain_text("two.jpg kept")
+    page.locator("[name=plans-0-price]").fill("100.00")
+    page.locator("[data-other-info=terms] [name=terms_url]").fill("https://tenxcloud.com/terms")
+    page.get_by_role("button", name="Register asset").click()  # no file chosen again
 
     expect(page.get_by_role("status")).to_contain_text("registered as ASID-")
     code = re.search(r"ASID-[0-9A-Za-z]{11}", page.get_by_role("status").inner_text()).group(0)

@@ -113,11 +113,12 @@ def test_listed_at_follows_the_version_lifecycle(
 
 @pytest.fixture
 def shop(make_listed_asset):
+    # Descriptions are searched too (see test_search_descriptions): each its own here.
     return {
-        "redis-ha": make_listed_asset("redis-ha", summary="高性能缓存服务器"),
-        "pg": make_listed_asset("pg", summary="relational databases for teams"),
-        "memcached": make_listed_asset("memcached", summary="a memory cache"),
-        "队列": make_listed_asset("消息队列", summary="message queue"),
+        "redis-ha": make_listed_asset("redis-ha", summary="高性能缓存服务器", description="Redis"),
+        "pg": make_listed_asset("pg", summary="relational databases for teams", description="PG"),
+        "memcached": make_listed_asset("memcached", summary="a memory cache", description="mc"),
+        "队列": make_listed_asset("消息队列", summary="message queue", description="MQ"),
     }
 
 

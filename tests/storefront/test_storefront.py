@@ -242,6 +242,7 @@ def test_the_asset_page_has_header_tabs_and_version(buyer_client, make_listed_as
         usage_help_mode="link",
         usage_help_url="https://docs.example/mem",
         terms_markdown="**Use** it well",
+        support_scope_markdown="服务热线: 010-0000",
     )
     url = reverse("storefront:storefront-asset", args=[asset.code])
     html = buyer_client.get(url).content.decode()
