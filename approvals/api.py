@@ -67,6 +67,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
             "asset",
             "version",
             "version_number",
+            "revision",
             "tenant",
             "requested_by",
             "reason",

@@ -691,15 +691,16 @@ def _pending_revision(*, asset: Asset, actor: User) -> AssetRevision:
     return revision or AssetRevision(asset=asset, created_by=actor)
 
 
-def _store_revision(*, actor: User, asset: Asset, revision: AssetRevision, action: str) -> None:
-    """Save (or drop, once nothing differs from the live asset), audit, tell approvals."""
+def _store_revision(*, actor: User, asset: Asset, revision: AssetRevision, action: str) -> bool:
+    """Save, audit, tell approvals: True. Once nothing differs from the live asset, drop
+    it (a pending one is withdrawn with its request): False."""
     if revision.is_empty:
         if revision.pk is not None:
             revision.status = AssetRevision.Status.WITHDRAWN
             revision.decided_at = timezone.now()
             revision.save(update_fields=["status", "decided_at", "updated_at"])
             revision_discarded.send(sender=AssetRevision, revision=revision, actor=actor)
-        return
+        return False
     revision.save()
     record_audit(
         actor=actor,
@@ -710,12 +711,14 @@ def _store_revision(*, actor: User, asset: Asset, revision: AssetRevision, actio
         | ({"plans": len(revision.plans)} if revision.plans else {}),
     )
     revision_submitted.send(sender=AssetRevision, revision=revision, actor=actor)
+    return True
 
 
 def _hold_asset_changes(
     *, actor: User, asset: Asset, icon: File | None, fields: Mapping[str, Any]
-) -> AssetRevision:
-    """update_asset on a listed asset: validate as a direct edit would, keep the difference."""
+) -> Asset | AssetRevision:
+    """update_asset on a listed asset: validate as a direct edit would, keep the difference
+    (the live asset when no difference is left)."""
     revision = _pending_revision(asset=asset, actor=actor)
     revised = _revised_asset(asset, revision)
     _apply_asset_fields(revised, fields)
@@ -736,13 +739,13 @@ def _hold_asset_changes(
                 revision.icon.save(clean_icon.content.name, clean_icon.content, save=False)
                 saved.add(revision.icon)
                 _delete_files_on_commit(old_icon)
-            _store_revision(
+            held = _store_revision(
                 actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
             )
     except BaseException:
         saved.discard()
         raise
-    return revision
+    return revision if held else asset
 
 
 def _plan_entry(plan: Plan, original: Plan | None) -> dict[str, Any]:
@@ -755,8 +758,11 @@ def _plan_entry(plan: Plan, original: Plan | None) -> dict[str, Any]:
     }
 
 
-def _hold_plan(*, actor: User, asset: Asset, plan: Plan, original: Plan | None) -> AssetRevision:
-    """create_plan / update_plan on a listed asset: the plan waits in the revision."""
+def _hold_plan(
+    *, actor: User, asset: Asset, plan: Plan, original: Plan | None
+) -> Plan | AssetRevision:
+    """create_plan / update_plan on a listed asset: the plan waits in the revision (the
+    live plan when an edit leaves nothing to review)."""
     with transaction.atomic():
         asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
         revision = _pending_revision(asset=asset, actor=actor)
@@ -779,10 +785,12 @@ def _hold_plan(*, actor: User, asset: Asset, plan: Plan, original: Plan | None) 
         entry = _plan_entry(plan, original)
         unchanged = original is not None and entry == _plan_entry(original, original)
         revision.plans = others + ([] if unchanged else [entry])
-        _store_revision(
+        held = _store_revision(
             actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
         )
-    return revision
+    if held or original is None:
+        return revision
+    return original
 
 
 def pending_revision(*, asset: Asset) -> AssetRevision | None:

@@ -99,6 +99,8 @@ def test_zh_hans_banner(provider_client, on_sale, provider):
 
 def test_api_patch_of_a_listed_asset_is_202_with_the_revision(provider_api, on_sale):
     asset = on_sale.asset
+    # An empty PATCH holds nothing: 200 with the live asset.
+    assert provider_api.patch(f"/api/v1/assets/{asset.pk}/", {}, format="json").status_code == 200
     response = provider_api.patch(
         f"/api/v1/assets/{asset.pk}/", {"summary": "API summary"}, format="json"
     )
@@ -107,6 +109,8 @@ def test_api_patch_of_a_listed_asset_is_202_with_the_revision(provider_api, on_s
     approval = ApprovalRequest.objects.get(kind="revision")
     assert body["status"] == "pending" and body["fields"] == {"summary": "API summary"}
     assert body["asset"] == asset.pk and body["approval_request"] == approval.pk
+    review = provider_api.get(f"/api/v1/approval-requests/{approval.pk}/").json()
+    assert (review["kind"], review["revision"], review["version"]) == ("revision", body["id"], None)
     live = provider_api.get(f"/api/v1/assets/{asset.pk}/").json()
     assert live["summary"] != "API summary"
     # A bad value is still a 400, held or not.

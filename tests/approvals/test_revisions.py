@@ -64,8 +64,19 @@ def test_a_second_edit_updates_the_same_pending_revision(on_sale, provider):
     third = asset_services.update_asset(
         actor=provider.owner, asset=asset, summary=_live(asset).summary, name="mem1"
     )
-    assert third.status == AssetRevision.Status.WITHDRAWN
+    assert isinstance(third, Asset)  # nothing left to review: the live asset
+    assert AssetRevision.objects.get(pk=first.pk).status == AssetRevision.Status.WITHDRAWN
     assert ApprovalRequest.objects.get(asset=asset, kind="revision").status == R.WITHDRAWN
+
+
+def test_an_edit_that_changes_nothing_holds_nothing(on_sale, provider):
+    asset = on_sale.asset
+    assert isinstance(asset_services.update_asset(actor=provider.owner, asset=asset), Asset)
+    plan = Plan.objects.get(asset=asset)
+    same = asset_services.update_plan(actor=provider.owner, plan=plan, price=plan.price)
+    assert isinstance(same, Plan)
+    assert not AssetRevision.objects.exists()
+    assert not ApprovalRequest.objects.filter(kind="revision").exists()
 
 
 def test_held_changes_are_validated_like_a_direct_edit(on_sale, provider):
