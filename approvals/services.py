@@ -386,13 +386,22 @@ def _tell_provider(*, approval: ApprovalRequest) -> None:
 # --- revisions of a listed asset (assets.AssetRevision), opened by the assets service -------
 
 
+def lock_pending_requests(*, asset_id: int) -> None:
+    """A held edit of the asset is about to lock it: its pending requests first, by id."""
+    list(
+        ApprovalRequest.objects.select_for_update()
+        .filter(asset_id=asset_id, status=Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def open_revision_request(*, actor: User, revision: AssetRevision) -> ApprovalRequest:
     """The queue row of a pending revision: opened on its first save, kept while the
     provider edits it (the admins are told once). Runs in the assets service's transaction."""
     asset = revision.asset
-    # No row lock here: the assets service holds the asset and the revision (a decision
-    # locks the request first, then the asset), and one pending request per revision is a
-    # constraint.
+    # Already locked (lock_pending_requests, before the asset); one pending request per
+    # revision is a constraint.
     existing = ApprovalRequest.objects.filter(revision=revision, status=Status.PENDING).first()
     if existing is not None:
         return existing

@@ -42,7 +42,12 @@ from .models import (
     generate_asset_code,
 )
 from .shelf import refresh_storefront_fields
-from .signals import plan_is_referenced, revision_discarded, revision_submitted
+from .signals import (
+    plan_is_referenced,
+    revision_discarded,
+    revision_locking,
+    revision_submitted,
+)
 
 # Fields a provider writes on an asset (the icon and screenshots travel separately).
 ASSET_FIELDS = ["delivery_type", "category", "name", "summary", "description", "website"] + [
@@ -383,8 +388,9 @@ def update_asset(
     """
     _require_provider_member(user=actor, tenant=asset.tenant)
     with transaction.atomic():
+        live = _lock_reviews(asset=asset)
         asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
-        if is_live(asset=asset):
+        if live or is_live(asset=asset):
             return _hold_asset_changes(actor=actor, asset=asset, icon=icon, fields=fields)
         before = {field: getattr(asset, field) for field in ASSET_FIELDS}
         _apply_asset_fields(asset, fields)
@@ -671,6 +677,15 @@ def is_live(*, asset: Asset) -> bool:
     return AssetVersion.objects.filter(asset_id=asset.pk, status__in=LIVE_STATUSES).exists()
 
 
+def _lock_reviews(*, asset: Asset) -> bool:
+    """Before a held edit locks the asset: the approvals app locks its pending requests
+    (the lock order of a decision). Returns whether the asset is live."""
+    live = is_live(asset=asset)
+    if live:
+        revision_locking.send(sender=AssetRevision, asset_id=asset.pk)
+    return live
+
+
 def _revised_asset(asset: Asset, revision: AssetRevision) -> Asset:
     """The asset as it would read with the revision's fields applied (not saved)."""
     revised = copy.copy(asset)
@@ -764,6 +779,7 @@ def _hold_plan(
     """create_plan / update_plan on a listed asset: the plan waits in the revision (the
     live plan when an edit leaves nothing to review)."""
     with transaction.atomic():
+        _lock_reviews(asset=asset)
         asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
         revision = _pending_revision(asset=asset, actor=actor)
         errors = _plan_errors(plan, exclude_pk=original.pk if original is not None else None)

@@ -37,3 +37,8 @@ revision_submitted = Signal()
 # sender=AssetRevision, revision=<AssetRevision>, actor=<User>: the provider dropped every
 # change (or withdrew); the approvals app closes the open request in the same transaction.
 revision_discarded = Signal()
+
+# sender=AssetRevision, asset_id=<int>: sent before a held edit locks the asset, so the
+# approvals app locks the asset's pending requests first (by id), in the order a decision
+# takes them (requests, then the asset): an edit and a decision never deadlock.
+revision_locking = Signal()
