@@ -67,6 +67,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
             "asset",
             "version",
             "version_number",
+            "revision",
             "tenant",
             "requested_by",
             "reason",
@@ -88,6 +89,8 @@ class ApprovalSubmitSerializer(serializers.Serializer):
         queryset=AssetVersion.objects.none(), help_text="A version of your provider tenant."
     )
     kind = serializers.ChoiceField(
+        # One enum with the queue's `kind`; asking for "revision" is refused (a revision
+        # request is opened by editing a listed asset).
         choices=ApprovalRequest.Kind.choices,
         help_text="listing (申请上架, from draft) or delisting (申请下架, from on sale).",
     )

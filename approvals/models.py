@@ -1,4 +1,6 @@
-"""The listing / delisting review queue (审批): one ApprovalRequest per ask, decided once.
+"""The listing / delisting / revision review queue (审批): one ApprovalRequest per ask,
+decided once. A revision request reviews the held changes of a listed asset's public
+page (`assets.AssetRevision`); it has no version.
 
     pending → approved | rejected | withdrawn
 
@@ -12,13 +14,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
-from assets.models import Asset, AssetVersion
+from assets.models import Asset, AssetRevision, AssetVersion
 
 
 class ApprovalRequest(models.Model):
     class Kind(models.TextChoices):
         LISTING = "listing", _("Listing")
         DELISTING = "delisting", _("Delisting")
+        REVISION = "revision", _("Listing changes")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -37,6 +40,14 @@ class ApprovalRequest(models.Model):
         blank=True,
         related_name="approval_requests",
         verbose_name=_("asset version"),
+    )
+    revision = models.ForeignKey(
+        AssetRevision,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approval_requests",
+        verbose_name=_("asset revision"),
     )
     # The version number when asked, still shown once a draft or delisted version is deleted.
     version_number = models.CharField(_("asset version"), max_length=64)
@@ -90,7 +101,19 @@ class ApprovalRequest(models.Model):
                 name="approval_status_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind__in=["listing", "delisting"]), name="approval_kind_valid"
+                condition=models.Q(kind__in=["listing", "delisting", "revision"]),
+                name="approval_kind_valid",
+            ),
+            # A revision request is about a revision, and only it is.
+            models.CheckConstraint(
+                condition=models.Q(kind="revision", revision__isnull=False)
+                | (~models.Q(kind="revision") & models.Q(revision__isnull=True)),
+                name="approval_revision_iff_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["revision"],
+                condition=models.Q(status="pending"),
+                name="approval_one_pending_per_revision",
             ),
             # A decision has a time; a rejection also has the reason the provider reads.
             models.CheckConstraint(
@@ -120,6 +143,10 @@ class ApprovalRequest(models.Model):
         return self.kind == self.Kind.LISTING
 
     @property
+    def is_revision(self):
+        return self.kind == self.Kind.REVISION
+
+    @property
     def status_display(self):
         """状态 as the queue shows it: 上架待审核, 下架待审核, …"""
         labels = {
@@ -131,5 +158,9 @@ class ApprovalRequest(models.Model):
             (self.Kind.DELISTING, self.Status.REJECTED): _("Delisting rejected"),
             (self.Kind.LISTING, self.Status.WITHDRAWN): _("Listing request withdrawn"),
             (self.Kind.DELISTING, self.Status.WITHDRAWN): _("Delisting request withdrawn"),
+            (self.Kind.REVISION, self.Status.PENDING): _("Listing changes pending review"),
+            (self.Kind.REVISION, self.Status.APPROVED): _("Listing changes approved"),
+            (self.Kind.REVISION, self.Status.REJECTED): _("Listing changes rejected"),
+            (self.Kind.REVISION, self.Status.WITHDRAWN): _("Listing changes withdrawn"),
         }
         return labels.get((self.kind, self.status), self.get_status_display())

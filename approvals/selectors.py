@@ -8,18 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TypedDict
+from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
 from accounts.models import AuditEntry, Tenant, User
 from accounts.permissions import is_platform_admin
-from assets.models import AssetVersion, Plan, Screenshot
+from assets.models import (
+    OTHER_INFO_FIELDS,
+    Asset,
+    AssetRevision,
+    AssetVersion,
+    Category,
+    ContentMode,
+    Plan,
+    Screenshot,
+)
 from assets.selectors import scan_summaries
 from assets.signals import buyer_tenant_counts
 from core.errors import NotFound
@@ -44,6 +55,7 @@ def requests_for(*, user: User | AnonymousUser) -> QuerySet[ApprovalRequest]:
         "tenant",
         "requested_by",
         "decided_by",
+        "revision",
     )
     if not is_platform_admin(user):
         requests = requests.filter(tenant__memberships__user=user)
@@ -238,3 +250,105 @@ def version_reviews(*, version_ids: Iterable[int]) -> dict[int, VersionReview]:
         elif request.status in decided and review["last_decision"] is None:
             review["last_decision"] = request
     return reviews
+
+
+# --- revisions: what changes on a listed asset's page --------------------------------------
+
+
+class FieldChange(TypedDict):
+    field: str
+    label: str | Promise
+    old: str
+    new: str
+    markdown: bool
+
+
+class PlanChange(TypedDict):
+    is_new: bool
+    name: str
+    old: str
+    new: str
+
+
+class RevisionDiff(TypedDict):
+    fields: list[FieldChange]
+    plans: list[PlanChange]
+    icon_old: str
+    icon_new: str
+
+
+def _field_label(field: str) -> str | Promise:
+    for prefix, label in OTHER_INFO_FIELDS:
+        if field.startswith(prefix + "_"):
+            part = field.removeprefix(prefix + "_")
+            suffix = {"mode": _("mode"), "markdown": _("Markdown"), "url": _("link")}[part]
+            return format_lazy("{} ({})", label, suffix)
+    return str(getattr(Asset._meta.get_field(field), "verbose_name", field))
+
+
+def _field_text(field: str, value: Any) -> str:
+    if field == "category":
+        category = Category.objects.filter(pk=value).first()
+        return category.name if category else "-"
+    if field == "delivery_type":
+        return str(dict(Asset.DeliveryType.choices).get(value, value))
+    if field.endswith("_mode"):
+        return str(dict(ContentMode.choices).get(value, value))
+    return "" if value is None else str(value)
+
+
+def _plan_text(plan: Plan) -> str:
+    price = _("Free") if plan.price == 0 else f"{plan.price} T"
+    return f"{plan.name} · {price} / {plan.duration_display}"
+
+
+def revision_diff(*, revision: AssetRevision) -> RevisionDiff:
+    """old → new of every held change: the reviewer's diff and the provider's summary."""
+    asset = revision.asset
+    fields: list[FieldChange] = [
+        {
+            "field": field,
+            "label": _field_label(field),
+            "old": _field_text(
+                field, asset.category_id if field == "category" else getattr(asset, field)
+            ),
+            "new": _field_text(field, value),
+            "markdown": field == "description" or field.endswith("_markdown"),
+        }
+        for field, value in revision.fields.items()
+    ]
+    current = {p.pk: p for p in Plan.objects.filter(asset=asset)}
+    plans: list[PlanChange] = []
+    for entry in revision.plans:
+        new = Plan(
+            name=entry["name"],
+            price=Decimal(str(entry["price"])),
+            duration_value=entry["duration_value"],
+            duration_unit=entry["duration_unit"],
+        )
+        old = current.get(entry.get("plan")) if entry.get("plan") is not None else None
+        plans.append(
+            {
+                "is_new": old is None,
+                "name": str(entry["name"]),
+                "old": _plan_text(old) if old is not None else "",
+                "new": _plan_text(new),
+            }
+        )
+    return {
+        "fields": fields,
+        "plans": plans,
+        "icon_old": asset.icon.url if revision.icon and asset.icon else "",
+        "icon_new": revision.icon.url if revision.icon else "",
+    }
+
+
+def pending_revision_request(*, asset: Asset) -> ApprovalRequest | None:
+    """The open review of this asset's held changes, if any (the provider's banner)."""
+    return (
+        ApprovalRequest.objects.select_related("revision")
+        .filter(
+            asset=asset, kind=ApprovalRequest.Kind.REVISION, status=ApprovalRequest.Status.PENDING
+        )
+        .first()
+    )

@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from accounts.guards import is_member, require_member, require_platform_admin
 from accounts.models import User
 from accounts.services import notify, record_audit
+from assets import services as asset_services
 from assets.lifecycle import WITHDRAW, transition_version
-from assets.models import Asset, AssetVersion
+from assets.models import Asset, AssetRevision, AssetVersion
 from assets.selectors import listing_blockers, listing_checklist, version_images
 from core.errors import NotPermitted, invalid
 
@@ -117,7 +118,7 @@ def submit_request(
 
     Listing needs a ready asset (the portal's checklist); the admins are told at once.
     """
-    if kind not in Kind.values:
+    if kind not in (Kind.LISTING, Kind.DELISTING):
         raise invalid(
             _("Ask for listing or for delisting."),
             code=ApprovalsErrorCode.UNKNOWN_KIND,
@@ -212,9 +213,15 @@ def withdraw_request(*, actor: User, approval: ApprovalRequest) -> ApprovalReque
         locked = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
         if not locked.is_pending:
             raise _closed_error(locked)
-        transition_version(
-            version=_in_review(locked), to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
-        )
+        if locked.is_revision:
+            assert locked.revision is not None
+            asset_services.close_revision(
+                actor=actor, revision=locked.revision, status=AssetRevision.Status.WITHDRAWN
+            )
+        else:
+            transition_version(
+                version=_in_review(locked), to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
+            )
         locked.status = Status.WITHDRAWN
         locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["status", "withdrawn_at", "updated_at"])
@@ -241,17 +248,21 @@ def _decide(
         locked, others = _lock_pending(approval=approval)
         if not locked.is_pending:
             raise _closed_error(locked)
-        flow = FLOW[locked.kind]
         now = timezone.now()
-        reviewed = _in_review(locked)
-        if approve and locked.kind == Kind.LISTING:
-            _require_scans_below_limit(reviewed)
-        version = transition_version(
-            version=reviewed,
-            to=flow["approved" if approve else "rejected"],
-            actor=actor,
-            reason=reason,
-        )
+        version = None
+        if locked.is_revision:
+            _decide_revision(actor=actor, approval=locked, approve=approve, reason=reason)
+        else:
+            flow = FLOW[locked.kind]
+            reviewed = _in_review(locked)
+            if approve and locked.kind == Kind.LISTING:
+                _require_scans_below_limit(reviewed)
+            version = transition_version(
+                version=reviewed,
+                to=flow["approved" if approve else "rejected"],
+                actor=actor,
+                reason=reason,
+            )
         locked.status = Status.APPROVED if approve else Status.REJECTED
         locked.decided_by, locked.decided_at, locked.decision_reason = actor, now, reason
         locked.save(
@@ -266,10 +277,25 @@ def _decide(
             to_state=locked.status,
             reason=reason,
         )
-        if approve and locked.kind == Kind.LISTING:
+        if approve and locked.kind == Kind.LISTING and version is not None:
             _close_superseded(actor=actor, others=others, listed=version, now=now)
         _tell_provider(approval=locked)
     return locked
+
+
+def _decide_revision(*, actor: User, approval: ApprovalRequest, approve: bool, reason: str) -> None:
+    """A revision request: approving writes the held changes to the live asset; rejecting
+    leaves the live asset as it is."""
+    assert approval.revision is not None, "a revision request always has its revision"
+    if approve:
+        asset_services.apply_revision(actor=actor, revision=approval.revision)
+    else:
+        asset_services.close_revision(
+            actor=actor,
+            revision=approval.revision,
+            status=AssetRevision.Status.REJECTED,
+            reason=reason,
+        )
 
 
 def _require_scans_below_limit(version: AssetVersion) -> None:
@@ -332,6 +358,12 @@ def _tell_provider(*, approval: ApprovalRequest) -> None:
         (Kind.DELISTING, Status.REJECTED): _(
             "Delisting of %(asset)s %(version)s was rejected: it stays on sale"
         ),
+        (Kind.REVISION, Status.APPROVED): _(
+            "Your changes to %(asset)s are approved and now on the storefront"
+        ),
+        (Kind.REVISION, Status.REJECTED): _(
+            "Your changes to %(asset)s were rejected: the storefront keeps the current page"
+        ),
     }
     title = titles[(approval.kind, approval.status)] % {
         "asset": approval.asset.name,
@@ -349,6 +381,71 @@ def _tell_provider(*, approval: ApprovalRequest) -> None:
         url=reverse("assets:asset-detail", args=[approval.asset.code])
         + (f"#version-{approval.version_id}" if approval.version_id else ""),
     )
+
+
+# --- revisions of a listed asset (assets.AssetRevision), opened by the assets service -------
+
+
+def lock_pending_requests(*, asset_id: int) -> None:
+    """A held edit of the asset is about to lock it: its pending requests first, by id."""
+    list(
+        ApprovalRequest.objects.select_for_update()
+        .filter(asset_id=asset_id, status=Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def open_revision_request(*, actor: User, revision: AssetRevision) -> ApprovalRequest:
+    """The queue row of a pending revision: opened on its first save, kept while the
+    provider edits it (the admins are told once). Runs in the assets service's transaction."""
+    asset = revision.asset
+    # Already locked (lock_pending_requests, before the asset); one pending request per
+    # revision is a constraint.
+    existing = ApprovalRequest.objects.filter(revision=revision, status=Status.PENDING).first()
+    if existing is not None:
+        return existing
+    approval = ApprovalRequest.objects.create(
+        kind=Kind.REVISION,
+        asset=asset,
+        revision=revision,
+        version_number="",
+        tenant=asset.tenant,
+        requested_by=actor,
+    )
+    record_audit(
+        actor=actor,
+        action="approval.revision_requested",
+        obj=approval,
+        tenant=asset.tenant,
+        to_state=Status.PENDING,
+    )
+    notify(
+        users=selectors.deciders(tenant=asset.tenant),
+        title=_("%(tenant)s asks to change the public page of %(asset)s")
+        % {"tenant": asset.tenant, "asset": asset.name},
+        body="",
+        url=reverse("approvals:approval-detail", args=[approval.pk]),
+    )
+    return approval
+
+
+def close_revision_request(*, actor: User, revision: AssetRevision) -> None:
+    """The provider undid every held change: the open request is withdrawn with it."""
+    for approval in ApprovalRequest.objects.select_for_update().filter(
+        revision=revision, status=Status.PENDING
+    ):
+        approval.status = Status.WITHDRAWN
+        approval.withdrawn_at = timezone.now()
+        approval.save(update_fields=["status", "withdrawn_at", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="approval.withdrawn",
+            obj=approval,
+            tenant=approval.tenant,
+            from_state=Status.PENDING,
+            to_state=Status.WITHDRAWN,
+        )
 
 
 def approve_request(*, actor: User, approval: ApprovalRequest, reason: str = "") -> ApprovalRequest:

@@ -127,6 +127,9 @@ def _detail_context(
         "reject_form": RejectForm(),
         "images": images,
         "scan_blockers": asset_selectors.listing_blockers(images=images),
+        "revision_diff": selectors.revision_diff(revision=approval.revision)
+        if approval.revision is not None
+        else None,
         **material,
         **extra,
     }
@@ -262,7 +265,9 @@ def approval_withdraw(request: WorkspaceRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("Your request for version %(version)s is withdrawn.")
+            _("Your changes waiting for review are withdrawn.")
+            if approval.is_revision
+            else _("Your request for version %(version)s is withdrawn.")
             % {"version": approval.version_number},
         )
     target = reverse("assets:asset-detail", args=[approval.asset.code])

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Asset, AssetVersion, Category, Plan, Screenshot
+from .models import Asset, AssetRevision, AssetVersion, Category, Plan, Screenshot
 
 
 @admin.register(Category)
@@ -63,6 +63,22 @@ class AssetVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AssetRevision)
+class AssetRevisionAdmin(admin.ModelAdmin):
+    """Held edits of listed assets: decided in the approvals queue, read here for support."""
+
+    list_display = ["asset", "status", "created_by", "created_at", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["asset__name", "asset__code"]
+    readonly_fields = [f.name for f in AssetRevision._meta.fields]
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -25,7 +25,7 @@ from accounts.api_tenancy import TenantField
 from accounts.models import Project
 from accounts.permissions import IsPlatformAdmin
 from approvals.api import TimelineEntrySerializer
-from approvals.selectors import version_timelines
+from approvals.selectors import pending_revision_request, version_timelines
 from clusters.models import CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
 from core.errors import NotFound, invalid
@@ -40,6 +40,7 @@ from .models import (
     SEVERITIES,
     SUPPORT_SCOPE_EXAMPLE,
     Asset,
+    AssetRevision,
     AssetVersion,
     Category,
     ImageScan,
@@ -110,6 +111,60 @@ class CategoryViewSet(viewsets.ModelViewSet):
 # --- plans ----------------------------------------------------------------------------------
 
 
+HELD_DESCRIPTION = (
+    "On an asset with a version on sale the change is not applied: it is held as the asset's "
+    "pending revision (one per asset, edited in place) for a platform admin to review, and "
+    "the answer is 202 with that revision; the live asset and storefront stay as they are."
+)
+
+
+class AssetRevisionSerializer(serializers.ModelSerializer):
+    """202 of an edit of a listed asset: the changes held for review, not yet live."""
+
+    approval_request = serializers.SerializerMethodField(
+        help_text="The pending review request (GET /approvals/{id}/)."
+    )
+
+    class Meta:
+        model = AssetRevision
+        fields = [
+            "id",
+            "asset",
+            "status",
+            "fields",
+            "icon",
+            "plans",
+            "approval_request",
+            "decision_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_approval_request(self, revision: AssetRevision) -> int | None:
+        review = pending_revision_request(asset=revision.asset)
+        return review.pk if review is not None and review.revision_id == revision.pk else None
+
+
+class _HeldForReview:
+    """An edit of a listed asset answers 202 with the pending revision, not the live row."""
+
+    held: AssetRevision | None = None
+
+    def _held_response(self, response: Response) -> Response:
+        if self.held is None:
+            return response
+        context = self.get_serializer_context()  # type: ignore[attr-defined]
+        data = AssetRevisionSerializer(self.held, context=context).data
+        return Response(data, status=202)
+
+    def create(self, request, *args, **kwargs):
+        return self._held_response(super().create(request, *args, **kwargs))
+
+    def update(self, request, *args, **kwargs):
+        return self._held_response(super().update(request, *args, **kwargs))
+
+
 class PlanSerializer(serializers.ModelSerializer):
     asset = serializers.PrimaryKeyRelatedField(
         queryset=Asset.objects.none(), help_text="Set on creation; a plan never moves."
@@ -147,7 +202,21 @@ class PlanSerializer(serializers.ModelSerializer):
             self.fields["asset"].read_only = True
 
 
-class PlanViewSet(viewsets.ModelViewSet):
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: PlanSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+    update=extend_schema(
+        responses={200: PlanSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+    partial_update=extend_schema(
+        responses={200: PlanSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+)
+class PlanViewSet(_HeldForReview, viewsets.ModelViewSet):
     """规格与定价: plans are archived, never deleted once ordered."""
 
     serializer_class = PlanSerializer
@@ -162,13 +231,19 @@ class PlanViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.create_plan(actor=self.request.user, **data)
+        result = services.create_plan(actor=self.request.user, **data)
+        if isinstance(result, AssetRevision):
+            self.held = result
+            return
+        serializer.instance = result
 
     def perform_update(self, serializer):
         fields = {k: v for k, v in serializer.validated_data.items() if k in services.PLAN_FIELDS}
-        serializer.instance = services.update_plan(
-            actor=self.request.user, plan=serializer.instance, **fields
-        )
+        result = services.update_plan(actor=self.request.user, plan=serializer.instance, **fields)
+        if isinstance(result, AssetRevision):
+            self.held = result
+            return
+        serializer.instance = result
 
     def perform_destroy(self, instance):
         services.delete_plan(actor=self.request.user, plan=instance)
@@ -680,9 +755,17 @@ class AssetFilter(filters.FilterSet):
         responses={201: AssetSerializer},
         description="添加资产: a multipart/form-data upload (the icon is a file); a request "
         "without an icon, JSON included, is a 400 naming `icon`.",
-    )
+    ),
+    partial_update=extend_schema(
+        responses={200: AssetSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+    update=extend_schema(
+        responses={200: AssetSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
 )
-class AssetViewSet(viewsets.ModelViewSet):
+class AssetViewSet(_HeldForReview, viewsets.ModelViewSet):
     """资产管理: a provider's assets; another tenant's asset is a 404."""
 
     serializer_class = AssetSerializer
@@ -726,10 +809,13 @@ class AssetViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        asset = services.update_asset(
+        result = services.update_asset(
             actor=self.request.user,
             asset=serializer.instance,
             icon=data.get("icon"),
             **self._fields(data),
         )
-        serializer.instance = self._reload(asset)
+        if isinstance(result, AssetRevision):
+            self.held = result
+            result = serializer.instance
+        serializer.instance = self._reload(result)

@@ -57,6 +57,10 @@ class AssetsErrorCode(ErrorCode):
     SCAN_REPORT_TOO_LARGE = "scan_report_too_large"
     SCAN_REPORT_NO_IMAGE = "scan_report_no_image"
 
+    # Revisions of a listed asset (held for review)
+    REVISION_CLOSED = "revision_closed"
+    REVISION_NOT_APPLICABLE = "revision_not_applicable"
+
     # Categories
     CATEGORY_INVALID = "category_invalid"
     CATEGORY_SLUG_TAKEN = "category_slug_taken"

@@ -615,3 +615,69 @@ class ImageScan(models.Model):
             if count:
                 return severity
         return ""
+
+
+# --- 待审核的资产变更: edits of a listed asset held for review ----------------------------------
+
+
+class AssetRevision(models.Model):
+    """Changes to a listed asset's public page, held until a platform admin approves them.
+
+    Buyers read the live asset; once an asset has a version on sale, `update_asset`,
+    `create_plan` and `update_plan` write here instead (one pending revision per asset,
+    edited in place) and the approvals queue reviews it. `fields` maps an ASSET_FIELDS
+    name to its new value (the category by id); `plans` lists new plans (`plan` None) and
+    changed plans (`plan` = its id) with PLAN_FIELDS, prices as strings.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending review")
+        APPLIED = "applied", _("Approved and applied")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    asset = models.ForeignKey(
+        Asset, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("asset")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    fields = models.JSONField(_("changed fields"), default=dict, blank=True)
+    icon = models.ImageField(
+        _("new asset icon"), upload_to=icon_upload_path, max_length=200, blank=True
+    )
+    plans = models.JSONField(_("new and changed plans"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_reason = models.TextField(_("reviewer's reason"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("asset revision")
+        verbose_name_plural = _("asset revisions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset"],
+                condition=models.Q(status="pending"),
+                name="assetrevision_one_pending_per_asset",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "applied", "rejected", "withdrawn"]),
+                name="assetrevision_status_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.asset.name} #{self.pk} ({self.status})"
+
+    @property
+    def is_pending(self):
+        return self.status == self.Status.PENDING
+
+    @property
+    def is_empty(self):
+        return not self.fields and not self.plans and not self.icon

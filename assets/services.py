@@ -34,6 +34,7 @@ from .images import CleanImage
 from .models import (
     OTHER_INFO_FIELDS,
     Asset,
+    AssetRevision,
     AssetVersion,
     Category,
     ContentMode,
@@ -42,7 +43,12 @@ from .models import (
     generate_asset_code,
 )
 from .shelf import refresh_storefront_fields
-from .signals import plan_is_referenced
+from .signals import (
+    plan_is_referenced,
+    revision_discarded,
+    revision_locking,
+    revision_submitted,
+)
 
 # Fields a provider writes on an asset (the icon and screenshots travel separately).
 ASSET_FIELDS = ["delivery_type", "category", "name", "summary", "description", "website"] + [
@@ -442,11 +448,20 @@ def validate_asset_update(
     errors.raise_if_any()
 
 
-def update_asset(*, actor: User, asset: Asset, icon: File | None = None, **fields: Any) -> Asset:
-    """资产信息 edits; a new icon replaces the old one. The code never changes."""
+def update_asset(
+    *, actor: User, asset: Asset, icon: File | None = None, **fields: Any
+) -> Asset | AssetRevision:
+    """资产信息 edits; a new icon replaces the old one. The code never changes.
+
+    A listed asset (a version on sale) is not written: the changes are held as its pending
+    AssetRevision, which is returned, until a platform admin approves them.
+    """
     _require_provider_member(user=actor, tenant=asset.tenant)
     with transaction.atomic():
+        live = _lock_reviews(asset=asset)
         asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
+        if live or is_live(asset=asset):
+            return _hold_asset_changes(actor=actor, asset=asset, icon=icon, fields=fields)
         before = {field: getattr(asset, field) for field in ASSET_FIELDS}
         _apply_asset_fields(asset, fields)
         errors = _asset_errors(asset, exclude_pk=asset.pk)
@@ -564,8 +579,11 @@ def create_plan(
     price: Decimal,
     duration_value: int,
     duration_unit: str,
-) -> Plan:
-    """+ 添加规格: a new plan goes last on the asset's page."""
+) -> Plan | AssetRevision:
+    """+ 添加规格: a new plan goes last on the asset's page.
+
+    On a listed asset the plan is held in its pending revision (returned) until approved.
+    """
     _require_provider_member(user=actor, tenant=asset.tenant)
     plan = _plan_instance(
         asset=asset,
@@ -574,6 +592,8 @@ def create_plan(
         duration_value=duration_value,
         duration_unit=duration_unit,
     )
+    if is_live(asset=asset):
+        return _hold_plan(actor=actor, asset=asset, plan=plan, original=None)
     _plan_errors(plan).raise_if_any()
     try:
         with transaction.atomic():
@@ -602,12 +622,20 @@ def create_plan(
     return plan
 
 
-def update_plan(*, actor: User, plan: Plan, **fields: Any) -> Plan:
-    """A new price applies to new orders only: orders keep the price they were placed at."""
+def update_plan(*, actor: User, plan: Plan, **fields: Any) -> Plan | AssetRevision:
+    """A new price applies to new orders only: orders keep the price they were placed at.
+
+    On a listed asset the change is held in its pending revision (returned) until approved.
+    """
     unknown = set(fields) - set(PLAN_FIELDS)
     if unknown:
         raise TypeError(f"Unknown plan fields: {', '.join(sorted(unknown))}")
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
+    if is_live(asset=plan.asset):
+        changed = copy.copy(plan)
+        for field, value in fields.items():
+            setattr(changed, field, value.strip() if field == "name" and value else value)
+        return _hold_plan(actor=actor, asset=plan.asset, plan=changed, original=plan)
     with transaction.atomic():
         plan = Plan.objects.select_for_update().select_related("asset__tenant").get(pk=plan.pk)
         before = {field: getattr(plan, field) for field in PLAN_FIELDS}
@@ -707,6 +735,272 @@ def delete_plan(*, actor: User, plan: Plan) -> None:
             refresh_storefront_fields(asset_id=asset_id)
     except ProtectedError:
         raise refusal from None
+
+
+# --- revisions: edits of a listed asset held for review -----------------------------------
+
+LIVE_STATUSES = (AssetVersion.Status.ON_SALE, AssetVersion.Status.DELISTING_REVIEW)
+
+
+def is_live(*, asset: Asset) -> bool:
+    """Buyers can see it (a version on sale): its public page changes only through review."""
+    return AssetVersion.objects.filter(asset_id=asset.pk, status__in=LIVE_STATUSES).exists()
+
+
+def _lock_reviews(*, asset: Asset) -> bool:
+    """Before a held edit locks the asset: the approvals app locks its pending requests
+    (the lock order of a decision). Returns whether the asset is live."""
+    live = is_live(asset=asset)
+    if live:
+        revision_locking.send(sender=AssetRevision, asset_id=asset.pk)
+    return live
+
+
+def _revised_asset(asset: Asset, revision: AssetRevision) -> Asset:
+    """The asset as it would read with the revision's fields applied (not saved)."""
+    revised = copy.copy(asset)
+    revised._state = copy.copy(asset._state)
+    revised._state.fields_cache = {}  # its own related-object cache: the category may change
+    for field, value in revision.fields.items():
+        setattr(revised, "category_id" if field == "category" else field, value)
+    return revised
+
+
+def _pending_revision(*, asset: Asset, actor: User) -> AssetRevision:
+    """The asset's one pending revision, locked, or a new one (not yet saved)."""
+    revision = (
+        AssetRevision.objects.select_for_update()
+        .filter(asset_id=asset.pk, status=AssetRevision.Status.PENDING)
+        .first()
+    )
+    return revision or AssetRevision(asset=asset, created_by=actor)
+
+
+def _store_revision(*, actor: User, asset: Asset, revision: AssetRevision, action: str) -> bool:
+    """Save, audit, tell approvals: True. Once nothing differs from the live asset, drop
+    it (a pending one is withdrawn with its request): False."""
+    if revision.is_empty:
+        if revision.pk is not None:
+            revision.status = AssetRevision.Status.WITHDRAWN
+            revision.decided_at = timezone.now()
+            revision.save(update_fields=["status", "decided_at", "updated_at"])
+            revision_discarded.send(sender=AssetRevision, revision=revision, actor=actor)
+        return False
+    revision.save()
+    record_audit(
+        actor=actor,
+        action=action,
+        obj=asset,
+        tenant=asset.tenant,
+        changes={"revision": revision.pk, "fields": sorted(revision.fields)}
+        | ({"plans": len(revision.plans)} if revision.plans else {}),
+    )
+    revision_submitted.send(sender=AssetRevision, revision=revision, actor=actor)
+    return True
+
+
+def _hold_asset_changes(
+    *, actor: User, asset: Asset, icon: File | None, fields: Mapping[str, Any]
+) -> Asset | AssetRevision:
+    """update_asset on a listed asset: validate as a direct edit would, keep the difference
+    (the live asset when no difference is left)."""
+    revision = _pending_revision(asset=asset, actor=actor)
+    revised = _revised_asset(asset, revision)
+    _apply_asset_fields(revised, fields)
+    errors = _asset_errors(revised, exclude_pk=asset.pk)
+    clean_icon = _clean_upload(images.clean_icon, icon, "icon", errors) if icon else None
+    errors.raise_if_any()
+    attnames = {field: "category_id" if field == "category" else field for field in ASSET_FIELDS}
+    revision.fields = {
+        field: getattr(revised, attname)
+        for field, attname in attnames.items()
+        if getattr(revised, attname) != getattr(asset, attname)
+    }
+    saved = _SavedFiles()
+    try:
+        with transaction.atomic():
+            if clean_icon is not None:
+                old_icon = revision.icon.name if revision.icon else ""
+                revision.icon.save(clean_icon.content.name, clean_icon.content, save=False)
+                saved.add(revision.icon)
+                _delete_files_on_commit(old_icon)
+            held = _store_revision(
+                actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+            )
+    except BaseException:
+        saved.discard()
+        raise
+    return revision if held else asset
+
+
+def _plan_entry(plan: Plan, original: Plan | None) -> dict[str, Any]:
+    return {
+        "plan": original.pk if original is not None else None,
+        "name": plan.name,
+        "price": str(Decimal(str(plan.price)).quantize(Decimal("0.01"))),
+        "duration_value": int(plan.duration_value),
+        "duration_unit": str(plan.duration_unit),
+    }
+
+
+def _hold_plan(
+    *, actor: User, asset: Asset, plan: Plan, original: Plan | None
+) -> Plan | AssetRevision:
+    """create_plan / update_plan on a listed asset: the plan waits in the revision (the
+    live plan when an edit leaves nothing to review)."""
+    with transaction.atomic():
+        _lock_reviews(asset=asset)
+        asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
+        revision = _pending_revision(asset=asset, actor=actor)
+        errors = _plan_errors(plan, exclude_pk=original.pk if original is not None else None)
+        others = [
+            entry
+            for entry in revision.plans
+            if original is None or entry.get("plan") != original.pk
+        ]
+        if "name" not in errors and any(
+            str(entry["name"]).lower() == plan.name.lower() for entry in others
+        ):
+            errors.add(
+                "name",
+                _("Your changes waiting for review already have a plan called “%(name)s”.")
+                % {"name": plan.name},
+                code=AssetsErrorCode.PLAN_NAME_TAKEN,
+            )
+        errors.raise_if_any()
+        entry = _plan_entry(plan, original)
+        unchanged = original is not None and entry == _plan_entry(original, original)
+        revision.plans = others + ([] if unchanged else [entry])
+        held = _store_revision(
+            actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+        )
+    if held or original is None:
+        return revision
+    return original
+
+
+def pending_revision(*, asset: Asset) -> AssetRevision | None:
+    """The changes of this asset waiting for review, if any."""
+    return AssetRevision.objects.filter(
+        asset_id=asset.pk, status=AssetRevision.Status.PENDING
+    ).first()
+
+
+def _locked_pending(revision: AssetRevision) -> AssetRevision:
+    locked = AssetRevision.objects.select_for_update().select_related("asset").get(pk=revision.pk)
+    if not locked.is_pending:
+        raise invalid(
+            _("These changes are no longer waiting for review."),
+            code=AssetsErrorCode.REVISION_CLOSED,
+        )
+    return locked
+
+
+def apply_revision(*, actor: User, revision: AssetRevision) -> Asset:
+    """Approved: write the held fields, icon and plans to the live asset in one transaction,
+    and recompute the storefront keys (the search document is a generated column)."""
+    _require_platform_admin(actor)
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().select_related("tenant").get(pk=revision.asset_id)
+        revision = _locked_pending(revision)
+        before = {field: getattr(asset, field) for field in ASSET_FIELDS}
+        values = dict(revision.fields)
+        if "category" in values:
+            values["category"] = Category.objects.filter(pk=values["category"]).first()
+        _apply_asset_fields(asset, values)
+        errors = _asset_errors(asset, exclude_pk=asset.pk)
+        plans: list[tuple[Plan, Plan | None]] = []
+        position = Plan.objects.filter(asset=asset).aggregate(top=Max("position"))["top"] or 0
+        for entry in revision.plans:
+            original = None
+            if entry.get("plan") is not None:
+                original = (
+                    Plan.objects.select_for_update().filter(pk=entry["plan"], asset=asset).first()
+                )
+                if original is None:
+                    continue  # deleted meanwhile: nothing left to change
+                plan = original
+            else:
+                position += 1
+                plan = Plan(asset=asset, position=position)
+            for field in PLAN_FIELDS:
+                setattr(plan, field, entry[field])
+            plan.price = Decimal(str(entry["price"]))
+            for _field, message, code in _each(
+                _plan_errors(plan, exclude_pk=original.pk if original else None)
+            ):
+                errors.add("plans", f"{plan.name}: {message}", code=code)
+            plans.append((plan, original))
+        if errors:
+            raise invalid(
+                _(
+                    "These changes can no longer be applied: %(reasons)s Reject them with the reason."
+                )
+                % {"reasons": " ".join(message for _f, message, _c in _each(errors))},
+                code=AssetsErrorCode.REVISION_NOT_APPLICABLE,
+            )
+        changes = _changes(asset, ASSET_FIELDS, before)
+        old_icon = ""
+        if revision.icon:
+            old_icon = asset.icon.name
+            asset.icon.name = revision.icon.name
+            changes["icon"] = [old_icon, asset.icon.name]
+        try:
+            with transaction.atomic():
+                asset.save()
+                for plan, _original in plans:
+                    plan.save()
+        except IntegrityError:
+            raise invalid(
+                _("These changes could not be applied; please try again."),
+                code=AssetsErrorCode.REVISION_NOT_APPLICABLE,
+            ) from None
+        if old_icon:
+            _delete_files_on_commit(old_icon)
+        refresh_storefront_fields(asset_id=asset.pk)
+        revision.status = AssetRevision.Status.APPLIED
+        revision.decided_at = timezone.now()
+        revision.save(update_fields=["status", "decided_at", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="asset.revision_applied",
+            obj=asset,
+            tenant=asset.tenant,
+            changes=changes
+            | {"revision": revision.pk}
+            | ({"plans": [f"{p.name}: {p.price} T" for p, _o in plans]} if plans else {}),
+        )
+    return asset
+
+
+def close_revision(
+    *, actor: User, revision: AssetRevision, status: str, reason: str = ""
+) -> AssetRevision:
+    """Rejected (by an admin, with the reason) or withdrawn (by the provider): the live
+    asset stays as it is; a held icon is removed."""
+    if status == AssetRevision.Status.REJECTED:
+        _require_platform_admin(actor)
+    elif status == AssetRevision.Status.WITHDRAWN:
+        _require_provider_member(user=actor, tenant=revision.asset.tenant)
+    else:
+        raise ValueError(f"A revision is closed as rejected or withdrawn, not {status!r}.")
+    with transaction.atomic():
+        revision = _locked_pending(revision)
+        revision.status = status
+        revision.decided_at = timezone.now()
+        revision.decision_reason = reason
+        revision.save(update_fields=["status", "decided_at", "decision_reason", "updated_at"])
+        if revision.icon:
+            _delete_files_on_commit(revision.icon.name)
+        record_audit(
+            actor=actor,
+            action=f"asset.revision_{status}",
+            obj=revision.asset,
+            tenant=revision.asset.tenant,
+            changes={"revision": revision.pk},
+            reason=reason,
+        )
+    return revision
 
 
 # --- versions -----------------------------------------------------------------------------

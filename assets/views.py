@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from approvals import selectors as approval_selectors
 from core.errors import apply_to_form, error_text, messages_by_field
 from core.pagination import paginate
 
@@ -28,7 +29,7 @@ from .forms import (
 from .images import clean_icon, clean_screenshot
 from .lifecycle import lifecycle_steps
 from .markdown import render_markdown
-from .models import Screenshot
+from .models import AssetRevision, Screenshot
 from .services import ASSET_FIELDS
 
 
@@ -53,7 +54,30 @@ def _asset_context(request, code, tab):
         "asset": asset,
         "tab": tab,
         "delivery_explanation": DELIVERY_EXPLANATIONS[asset.delivery_type],
+        **_revision_context(asset),
     }
+
+
+def _revision_context(asset):
+    """A listed asset's edits wait for review: the banner, its diff and the withdraw button."""
+    review = approval_selectors.pending_revision_request(asset=asset)
+    return {
+        "is_live": services.is_live(asset=asset),
+        "revision_review": review,
+        "revision_diff": approval_selectors.revision_diff(revision=review.revision)
+        if review is not None and review.revision is not None
+        else None,
+    }
+
+
+def _held_message(request):
+    messages.info(
+        request,
+        _(
+            "This asset is on sale, so your changes are held for review: buyers see the "
+            "current page until a platform administrator approves them."
+        ),
+    )
 
 
 # --- 资产管理 list and 添加资产 --------------------------------------------------------------
@@ -243,6 +267,8 @@ def asset_edit(request, code):
     asset, context = _asset_context(request, code, "info")
     initial = {field: getattr(asset, field) for field in ASSET_FIELDS}
     initial["category"] = asset.category_id
+    if context["revision_review"] is not None:  # edit the held changes, not the live page
+        initial.update(context["revision_review"].revision.fields)
     kept_icon, _shots = _kept_from_post(request, screenshots=False)
     form = AssetForm(
         request.POST or None,
@@ -256,9 +282,10 @@ def asset_edit(request, code):
         icon = form.cleaned_data.get("icon")
         opened = [] if icon or kept_icon is None else [uploads.open_kept(kept_icon)]
         icon = icon or (opened[0] if opened else None)
+        result = None
         try:
             if parsed:
-                services.update_asset(
+                result = services.update_asset(
                     actor=request.user, asset=asset, icon=icon, **form.service_fields()
                 )
             else:
@@ -273,7 +300,10 @@ def asset_edit(request, code):
         else:
             if parsed:
                 uploads.discard(request=request, uploads=[*filter(None, [kept_icon])])
-                messages.success(request, _("Asset information saved."))
+                if isinstance(result, AssetRevision):
+                    _held_message(request)
+                else:
+                    messages.success(request, _("Asset information saved."))
                 return redirect("assets:asset-info", code=asset.code)
         finally:
             _close(*opened)
@@ -347,7 +377,10 @@ def plan_create(request, code):
         except (ValidationError, PermissionDenied) as exc:
             apply_to_form(form, exc)
         else:
-            messages.success(request, _("Plan “%(name)s” added.") % {"name": plan.name})
+            if isinstance(plan, AssetRevision):
+                _held_message(request)
+            else:
+                messages.success(request, _("Plan “%(name)s” added.") % {"name": plan.name})
             return redirect("assets:asset-plans", code=asset.code)
     context.update(form=form, plan=None)
     return render(request, "assets/plan_form.html", context)
@@ -365,10 +398,13 @@ def plan_edit(request, code, plan_id):
     form = PlanForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_plan(actor=request.user, plan=plan, **form.cleaned_data)
+            result = services.update_plan(actor=request.user, plan=plan, **form.cleaned_data)
         except (ValidationError, PermissionDenied) as exc:
             apply_to_form(form, exc)
         else:
+            if isinstance(result, AssetRevision):
+                _held_message(request)
+                return redirect("assets:asset-plans", code=asset.code)
             messages.success(request, _("Plan “%(name)s” saved.") % {"name": plan.name})
             return redirect("assets:asset-plans", code=asset.code)
     context.update(form=form, plan=plan)

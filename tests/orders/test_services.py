@@ -85,10 +85,24 @@ def test_the_deadline_follows_the_setting(buyer, mem1, place, settings, time_mac
     assert place(buyer, mem1).payment_deadline == NOW + timedelta(hours=2)
 
 
-def test_a_price_change_never_alters_an_existing_order(buyer, mem1, place, fund, provider):
+def _approve_held_changes(asset, admin):
+    """mem1 is on sale: plan edits wait for review (issue 16) until an admin approves."""
+    from approvals import services as approvals
+    from approvals.models import ApprovalRequest
+
+    review = ApprovalRequest.objects.get(asset=asset, kind="revision", status="pending")
+    approvals.approve_request(actor=admin, approval=review)
+
+
+def test_a_price_change_never_alters_an_existing_order(
+    buyer, mem1, place, fund, provider, platform_admin
+):
     plan = plan_named(mem1, "100¥/年")
     order = place(buyer, mem1, plan)
     asset_services.update_plan(actor=provider.owner, plan=plan, price=Decimal("250.00"))
+    _approve_held_changes(mem1, platform_admin)
+    plan.refresh_from_db()
+    assert plan.price == Decimal("250.00")
     order.refresh_from_db()
     assert order.amount_due == Decimal("100.00") and order.plan_price == Decimal("100.00")
     fund(buyer, "100.00")
@@ -489,15 +503,15 @@ def test_a_delisted_asset_is_not_sold_but_holders_renew(
 
 
 def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(
-    buyer, provider, mem1, make_listed_asset, place, fund
+    buyer, provider, mem1, make_listed_asset, place, fund, platform_admin
 ):
     fund(buyer, 500)
     entitlement = place(buyer, mem1, plan_named(mem1, "1T/年"), pay_now=True).entitlement
     asset_services.archive_plan(actor=provider.owner, plan=plan_named(mem1, "1T/年"))
     assert services.renew(actor=buyer.owner, entitlement=entitlement).plan.name == "1T/年"
-    archived = asset_services.create_plan(
-        actor=provider.owner, asset=mem1, **{**PLAN_100, "name": "old"}
-    )
+    asset_services.create_plan(actor=provider.owner, asset=mem1, **{**PLAN_100, "name": "old"})
+    _approve_held_changes(mem1, platform_admin)
+    archived = plan_named(mem1, "old")
     asset_services.archive_plan(actor=provider.owner, plan=archived)
     with pytest.raises(ValidationError) as exc:
         services.renew(actor=buyer.owner, entitlement=entitlement, plan=archived)

@@ -47,7 +47,9 @@ def buyer_client(client, buyer):
 
 
 def test_min_price_follows_every_plan_change(make_listed_asset, provider):
-    asset = make_listed_asset("mem1", plans=(plan("std", "50"),))
+    # Not on sale, so the plan services write directly (a listed asset's new and changed
+    # plans wait for review: tests/approvals/test_revisions.py).
+    asset = make_listed_asset("mem1", plans=(plan("std", "50"),), on_sale=False)
     assert Asset.objects.get(pk=asset.pk).min_price == Decimal("50.00")
     cheap = asset_services.create_plan(actor=provider.owner, asset=asset, **plan("cheap", "5"))
     assert Asset.objects.get(pk=asset.pk).min_price == Decimal("5.00")
@@ -66,11 +68,20 @@ def test_min_price_follows_every_plan_change(make_listed_asset, provider):
     assert Asset.objects.get(pk=asset.pk).min_price is None  # "No plan on sale"
 
 
-def test_the_cards_price_and_band_follow_a_price_change(buyer_client, make_listed_asset, provider):
+def test_the_cards_price_and_band_follow_a_price_change(
+    buyer_client, make_listed_asset, provider, platform_admin
+):
+    from approvals import services as approvals
+    from approvals.models import ApprovalRequest
+
     asset = make_listed_asset("mem1", plans=(plan("std", "50"),))
     url = reverse("storefront:storefront")
     assert card_names(buyer_client.get(url, {"price": "1-98"})) == ["mem1"]
     asset_services.update_plan(actor=provider.owner, plan=asset.plans.get(), price=Decimal("0"))
+    # Held for review: the card keeps the live price until an admin approves.
+    assert card_names(buyer_client.get(url, {"price": "1-98"})) == ["mem1"]
+    review = ApprovalRequest.objects.get(asset=asset, kind="revision", status="pending")
+    approvals.approve_request(actor=platform_admin, approval=review)
     assert card_names(buyer_client.get(url, {"price": "free"})) == ["mem1"]
     assert card_names(buyer_client.get(url, {"price": "1-98"})) == []
 

@@ -61,12 +61,12 @@ def shelf(make_listed_asset, category, provider):
         ),
         "kafka": make_listed_asset("kafka", tenant=other, plans=(plan("std", "998.99"),)),
         "mongo": make_listed_asset("mongo", plans=(plan("std", "999"),), category=databases),
-        "oracle": make_listed_asset("oracle", plans=(plan("std", "9999"),), category=databases),
+        "oracle": make_listed_asset(
+            "oracle", plans=(plan("std", "9999"), plan("cheap", "5")), category=databases
+        ),
     }
     # The cheapest plan, once archived, no longer sets the price.
-    archived = asset_services.create_plan(
-        actor=provider.owner, asset=assets["oracle"], **plan("cheap", "5")
-    )
+    archived = assets["oracle"].plans.get(name="cheap")
     asset_services.archive_plan(actor=provider.owner, plan=archived)
     make_listed_asset("draft-only", on_sale=False)
     return assets
