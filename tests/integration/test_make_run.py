@@ -300,7 +300,7 @@ def test_the_seeds_catalog_steps_with_kubectl_then_picked_in_the_provider_portal
         what="the platform's copy to be READY with packages",
     )
     packages = run.api("provider", "GET", f"catalog-sources/{catalog_id}/packages/").json()
-    assert "cert-manager" in {p["name"] for p in packages}
+    assert "cert-manager" in {p["name"] for p in packages["results"]}  # a page, as documented
     listed = run.kubectl("get", "catalogsource", "-n", "olm", "-o", "name")
     assert "catalogsource.operators.coreos.com/community" in listed
 
