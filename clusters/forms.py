@@ -17,6 +17,27 @@ from .manifests import MANIFEST_MAX_BYTES
 from .models import Cluster
 
 
+def _read_text_upload(
+    form: forms.Form,
+    field: str,
+    upload: Any,
+    *,
+    max_bytes: int,
+    too_large: ValidationError,
+    not_text: ValidationError,
+) -> str | None:
+    """An uploaded text file (a kubeconfig, a CatalogSource YAML) as a string, or None with
+    the reason on its field: too large, or not UTF-8 text."""
+    if upload.size > max_bytes:
+        form.add_error(field, too_large)
+        return None
+    try:
+        return upload.read().decode("utf-8")
+    except UnicodeDecodeError:
+        form.add_error(field, not_text)
+        return None
+
+
 class ClusterForm(forms.Form):
     """Shape only; the service validates credentials, so the form and the API agree."""
 
@@ -103,25 +124,22 @@ class ClusterForm(forms.Form):
         cleaned = super().clean() or self.cleaned_data
         upload = cleaned.get("kubeconfig_file")
         if upload:
-            if upload.size > 256 * 1024:
-                self.add_error(
-                    "kubeconfig_file",
-                    ValidationError(
-                        _("A kubeconfig is at most 256 KB."),
-                        code=ClustersErrorCode.KUBECONFIG_TOO_LARGE,
-                    ),
-                )
-            else:
-                try:
-                    cleaned["kubeconfig"] = upload.read().decode("utf-8")
-                except UnicodeDecodeError:
-                    self.add_error(
-                        "kubeconfig_file",
-                        ValidationError(
-                            _("The file is not a text kubeconfig."),
-                            code=ClustersErrorCode.KUBECONFIG_NOT_TEXT,
-                        ),
-                    )
+            text = _read_text_upload(
+                self,
+                "kubeconfig_file",
+                upload,
+                max_bytes=256 * 1024,
+                too_large=ValidationError(
+                    _("A kubeconfig is at most 256 KB."),
+                    code=ClustersErrorCode.KUBECONFIG_TOO_LARGE,
+                ),
+                not_text=ValidationError(
+                    _("The file is not a text kubeconfig."),
+                    code=ClustersErrorCode.KUBECONFIG_NOT_TEXT,
+                ),
+            )
+            if text is not None:
+                cleaned["kubeconfig"] = text
         return cleaned
 
 
@@ -212,26 +230,24 @@ class CatalogSourceYamlForm(forms.Form):
                     code=ClustersErrorCode.MANIFEST_INVALID,
                 ),
             )
-        elif upload.size > MANIFEST_MAX_BYTES:
-            self.add_error(
+        else:
+            text = _read_text_upload(
+                self,
                 "manifest_file",
-                ValidationError(
+                upload,
+                max_bytes=MANIFEST_MAX_BYTES,
+                too_large=ValidationError(
                     _("The YAML is larger than %(size)d KiB; a CatalogSource is a few lines.")
                     % {"size": MANIFEST_MAX_BYTES // 1024},
                     code=ClustersErrorCode.MANIFEST_TOO_LARGE,
                 ),
+                not_text=ValidationError(
+                    _("The file is not UTF-8 text YAML."),
+                    code=ClustersErrorCode.MANIFEST_INVALID,
+                ),
             )
-        else:
-            try:
-                cleaned["manifest"] = upload.read().decode("utf-8")
-            except UnicodeDecodeError:
-                self.add_error(
-                    "manifest_file",
-                    ValidationError(
-                        _("The file is not UTF-8 text YAML."),
-                        code=ClustersErrorCode.MANIFEST_INVALID,
-                    ),
-                )
+            if text is not None:
+                cleaned["manifest"] = text
         return cleaned
 
 

@@ -207,3 +207,32 @@ def test_api_takes_the_yaml_and_names_the_path_in_errors(provider, sandbox_clust
     assert created.status_code == 201, created.json()
     assert created.json()["tenant"] == tenant.pk
     assert created.json()["name"] == "mem-registry" and created.json()["namespace"] == "olm"
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"#" * (MANIFEST_MAX_BYTES + 1), "larger than 64 KiB"), (b"\xff\xfe kind", "not UTF-8")],
+)
+def test_an_uploaded_file_too_large_or_not_text_is_refused_on_its_field(
+    provider, sandbox_cluster, content, fragment
+):
+    from clusters.forms import CatalogSourceYamlForm, ClusterForm
+
+    upload = SimpleUploadedFile("memcached.yaml", content)
+    form = CatalogSourceYamlForm(
+        {"yaml-cluster": sandbox_cluster.pk},
+        {"yaml-manifest_file": upload},
+        clusters=sandbox_cluster.__class__.objects.all(),
+    )
+    assert not form.is_valid()
+    assert fragment in form.errors["manifest_file"][0]
+    # The kubeconfig upload reads the same way, with its own limit and words.
+    big = b"#" * (256 * 1024 + 1)
+    for data, words in ((big, "at most 256 KB"), (b"\xff\xfe", "not a text kubeconfig")):
+        cluster_form = ClusterForm(
+            {"name": "edge", "auth_method": "kubeconfig"},
+            {"kubeconfig_file": SimpleUploadedFile("config", data)},
+            projects=Project.objects.none(),
+        )
+        cluster_form.is_valid()
+        assert words in cluster_form.errors["kubeconfig_file"][0]
