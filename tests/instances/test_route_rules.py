@@ -108,6 +108,10 @@ def test_a_port_taken_by_another_rule_or_out_of_range_is_refused_on_the_field(
 def test_the_clusters_refusal_of_a_port_is_said_on_the_access_panel(
     running, sandbox, sandbox_cluster, django_capture_on_commit_callbacks
 ):
+    """kube-apiserver refuses a nodePort another Service holds with a 422 whose cause reads
+    "provided port is already allocated" (kubernetes pkg/registry/core/service/portallocator,
+    ErrAllocated); its default --service-node-port-range is 30000-32767, the range the form
+    checks. The product shows the cluster's words, whatever the cluster."""
     from clusters import kube
 
     port = _free_node_port(running.cluster)
