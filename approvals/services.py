@@ -201,6 +201,22 @@ def submit_request(
     return approval
 
 
+def _mark_withdrawn(*, approval: ApprovalRequest, actor: User | None) -> None:
+    """A pending request (locked by the caller) becomes withdrawn, audited: the one way,
+    whether the provider withdrew it or undid every change it was about."""
+    approval.status = Status.WITHDRAWN
+    approval.withdrawn_at = timezone.now()
+    approval.save(update_fields=["status", "withdrawn_at", "updated_at"])
+    record_audit(
+        actor=actor,
+        action="approval.withdrawn",
+        obj=approval,
+        tenant=approval.tenant,
+        from_state=Status.PENDING,
+        to_state=Status.WITHDRAWN,
+    )
+
+
 def withdraw_request(*, actor: User, approval: ApprovalRequest) -> ApprovalRequest:
     """撤回: the provider takes a pending request back; the version returns where it was."""
     require_member(
@@ -222,17 +238,7 @@ def withdraw_request(*, actor: User, approval: ApprovalRequest) -> ApprovalReque
             transition_version(
                 version=_in_review(locked), to=FLOW[locked.kind]["from"], actor=actor, via=WITHDRAW
             )
-        locked.status = Status.WITHDRAWN
-        locked.withdrawn_at = timezone.now()
-        locked.save(update_fields=["status", "withdrawn_at", "updated_at"])
-        record_audit(
-            actor=actor,
-            action="approval.withdrawn",
-            obj=locked,
-            tenant=locked.tenant,
-            from_state=Status.PENDING,
-            to_state=Status.WITHDRAWN,
-        )
+        _mark_withdrawn(approval=locked, actor=actor)
     return locked
 
 
@@ -435,17 +441,7 @@ def close_revision_request(*, actor: User, revision: AssetRevision) -> None:
     for approval in ApprovalRequest.objects.select_for_update().filter(
         revision=revision, status=Status.PENDING
     ):
-        approval.status = Status.WITHDRAWN
-        approval.withdrawn_at = timezone.now()
-        approval.save(update_fields=["status", "withdrawn_at", "updated_at"])
-        record_audit(
-            actor=actor,
-            action="approval.withdrawn",
-            obj=approval,
-            tenant=approval.tenant,
-            from_state=Status.PENDING,
-            to_state=Status.WITHDRAWN,
-        )
+        _mark_withdrawn(approval=approval, actor=actor)
 
 
 def approve_request(*, actor: User, approval: ApprovalRequest, reason: str = "") -> ApprovalRequest:
