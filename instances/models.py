@@ -8,10 +8,11 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
 from clusters.models import Cluster, TimelineEvent
+from core.job_marks import JobMarks
 from provisioning.models import Installation
 
 
-class OperandInstance(models.Model):
+class OperandInstance(JobMarks):
     """One custom resource the platform applied for a tenant, e.g. a MemcachedCluster.
 
     `pending → creating → running`, `degraded`, `failed`, `deleting → deleted` (DESIGN.md).

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from clusters import kube
 from clusters.events import timeline_rows
+from core.job_marks import MarkedJobTask, forget_lost, job_lost, mark_sent_on_publish
 from core.retry import CLUSTER_JOB_RETRY
 from provisioning.models import Installation
 
@@ -62,6 +63,16 @@ class InstanceTask(Task):
             records.mark_failed(instance_id=args[0], reason=_message(exc))
 
 
+class ApplyTask(MarkedJobTask, InstanceTask):
+    """Marks every run of the apply job on its instance, so the sync sends it again only
+    when it was lost, never while it waits behind a burst in the queue."""
+
+    marked_model = OperandInstance
+
+
+mark_sent_on_publish("instances.tasks.apply_instance", OperandInstance)
+
+
 class AccessTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """External access failed; the instance itself is not."""
@@ -88,7 +99,7 @@ def _served(gateway: kube.Gateway, call: Callable[[], T]) -> T:
         return call()
 
 
-@shared_task(base=InstanceTask, bind=True, **CLUSTER_JOB_RETRY)
+@shared_task(base=ApplyTask, bind=True, **CLUSTER_JOB_RETRY)
 def apply_instance(self: Task, instance_id: int) -> str | None:
     """Server-side apply of the custom resource: creates it, or applies an edit or a scale."""
     instance = _load(instance_id)
@@ -563,12 +574,16 @@ def _group(objects: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str
 
 
 def _start_waiting(instances: list[OperandInstance], now: datetime) -> None:
-    """Pending instances: created once their operator is installed, failed if it failed."""
-    stale_after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
+    """Pending instances: created once their operator is installed (an apply job lost on
+    the way is sent again; one waiting in the queue is not), failed if it failed."""
+    after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
     for instance in instances:
         installation = instance.installation
         if installation.is_serving:
-            if instance.enqueued_at is None or now - instance.enqueued_at > stale_after:
+            if instance.enqueued_at is None or job_lost(
+                instance, now=now, after=after, since=instance.enqueued_at
+            ):
+                forget_lost(OperandInstance, pk=instance.pk)
                 records.record_enqueued(instance_id=instance.pk, now=now)
                 apply_instance.delay(instance.pk)
         elif installation.status in (

@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Project, Tenant
 from assets.models import Asset, AssetVersion
 from clusters.models import Cluster, EventSource, TimelineEvent
+from core.job_marks import JobMarks
 
 
-class Installation(models.Model):
+class Installation(JobMarks):
     """One operator installed into a project's namespace on a cluster.
 
     `pending → subscribing → requires_approval → installing → installed`, or `failed`
@@ -122,13 +123,6 @@ class Installation(models.Model):
     # unhealthy catalog elsewhere in scope, a namespace-wide manual approval).
     notes = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # The install job's own marks, so the sync sends it again only when it was lost, never
-    # while it merely waits in the queue: when a delivery last reached the broker, when a
-    # worker last started running it (None again once it returned), and how many times it
-    # ran.
-    job_sent_at = models.DateTimeField(null=True, blank=True)
-    job_started_at = models.DateTimeField(null=True, blank=True)
-    job_runs = models.PositiveIntegerField(default=0)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -299,49 +299,6 @@ def record_uninstalled(*, installation_id: int) -> Installation:
             ),
         )
     return installation
-
-
-# --- the install job's marks ------------------------------------------------------------
-
-
-def record_job_sent(*, installation_id: int, now: datetime) -> None:
-    """A delivery of the install job reached the broker and waits in the queue (unless a
-    worker already runs it: then that run's return says what follows)."""
-    Installation.objects.filter(pk=installation_id, job_started_at__isnull=True).update(
-        job_sent_at=now
-    )
-
-
-def record_job_started(*, installation_id: int, now: datetime) -> None:
-    """A worker started running the install job (counted: a real mark of every run)."""
-    Installation.objects.filter(pk=installation_id).update(
-        job_started_at=now, job_sent_at=None, job_runs=F("job_runs") + 1
-    )
-
-
-def record_job_returned(*, installation_id: int, now: datetime, retrying: bool) -> None:
-    Installation.objects.filter(pk=installation_id).update(
-        job_started_at=None, job_sent_at=now if retrying else None
-    )
-
-
-def forget_lost_job(*, installation_id: int) -> None:
-    """Before a lost job is sent again: its marks are of a run that will never return."""
-    Installation.objects.filter(pk=installation_id).update(job_started_at=None, job_sent_at=None)
-
-
-def install_job_lost(
-    installation: Installation, *, now: datetime, after: timedelta, since: datetime
-) -> bool:
-    """Whether the install job is lost: a worker started it and it neither finished nor
-    returned within `after` (the worker was killed), or nothing of it is outstanding `after`
-    past `since` (it never reached the broker). A job sent and waiting in the queue is not
-    lost, however long the queue."""
-    if installation.job_started_at is not None:
-        return now - installation.job_started_at > after
-    if installation.job_sent_at is not None:
-        return False
-    return now - since > after
 
 
 # --- one cluster's sync -------------------------------------------------------------------

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import Task, shared_task, states
-from celery.signals import after_task_publish
+from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -24,6 +23,7 @@ from django.utils.translation import gettext_noop
 from clusters import kube
 from clusters.events import event_namespace, timeline_rows
 from core.i18n import Text
+from core.job_marks import MarkedJobTask, forget_lost, job_lost, mark_sent_on_publish
 from core.retry import CLUSTER_JOB_RETRY
 
 from . import records, selectors
@@ -54,28 +54,14 @@ class ProvisioningTask(Task):
             records.mark_failed(installation_id=args[0], reason=message[:2000])
 
 
-class InstallTask(ProvisioningTask):
+class InstallTask(MarkedJobTask, ProvisioningTask):
     """Marks every run of the install job on its installation (started, returned), so the
     sync tells a lost job from one that merely waits in the queue."""
 
-    def before_start(self, task_id, args, kwargs):
-        if args:
-            records.record_job_started(installation_id=args[0], now=timezone.now())
-
-    def after_return(self, status, retval, task_id, args, kwargs, einfo):
-        if args:
-            # A retry was sent again before this returns: that delivery now waits.
-            records.record_job_returned(
-                installation_id=args[0], now=timezone.now(), retrying=status == states.RETRY
-            )
+    marked_model = Installation
 
 
-@after_task_publish.connect(sender="provisioning.tasks.install_operator")
-def _install_job_sent(sender: str | None = None, body: Any = None, **kwargs: Any) -> None:
-    """The broker has the install job: from now on it waits in the queue, not lost."""
-    args = body[0] if isinstance(body, list | tuple) and body else None
-    if args:
-        records.record_job_sent(installation_id=int(args[0]), now=timezone.now())
+mark_sent_on_publish("provisioning.tasks.install_operator", Installation)
 
 
 def _load(installation_id: int) -> Installation | None:
@@ -303,10 +289,10 @@ def _resubmit_if_lost(installation: Installation, now: datetime, *, since: datet
     """A lost install job (never reached the broker, or its worker was killed): start it
     again (the job is idempotent). One that waits in the queue is left alone."""
     after = timedelta(seconds=settings.INSTALL_RESUBMIT_AFTER)
-    if not records.install_job_lost(installation, now=now, after=after, since=since):
+    if not job_lost(installation, now=now, after=after, since=since):
         return False
     logger.warning("install job of %s lost: sending it again", installation.pk)
-    records.forget_lost_job(installation_id=installation.pk)
+    forget_lost(Installation, pk=installation.pk)
     install_operator.delay(installation.pk)
     return True
 
