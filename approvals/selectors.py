@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.storage import default_storage
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.functional import Promise
 from django.utils.text import format_lazy
@@ -270,11 +271,37 @@ class PlanChange(TypedDict):
     new: str
 
 
+class ScreenshotChange(TypedDict):
+    action: str  # "add" | "remove"
+    key: str
+    screenshot: int | None  # the live one a removal is about
+    url: str
+    width: int
+    height: int
+
+
+class PlanMove(TypedDict):
+    action: str  # "archive" | "restore" | "delete"
+    plan: int
+    name: str
+    text: str
+    label: str | Promise
+
+
 class RevisionDiff(TypedDict):
     fields: list[FieldChange]
     plans: list[PlanChange]
     icon_old: str
     icon_new: str
+    screenshots: list[ScreenshotChange]
+    plan_actions: list[PlanMove]
+
+
+PLAN_MOVE_LABELS = {
+    "archive": _("Plan archived"),
+    "restore": _("Plan back on sale"),
+    "delete": _("Plan deleted"),
+}
 
 
 def _field_label(field: str) -> str | Promise:
@@ -335,11 +362,49 @@ def revision_diff(*, revision: AssetRevision) -> RevisionDiff:
                 "new": _plan_text(new),
             }
         )
+    live_shots = {shot.pk: shot for shot in Screenshot.objects.filter(asset=asset)}
+    screenshots: list[ScreenshotChange] = []
+    for entry in revision.screenshots:
+        if entry["action"] == "add":
+            url, width, height = (
+                default_storage.url(entry["image"]),
+                entry["width"],
+                entry["height"],
+            )
+            screenshot = None
+        else:
+            shot = live_shots.get(entry["screenshot"])
+            if shot is None:
+                continue  # already gone
+            url, width, height, screenshot = shot.image.url, shot.width, shot.height, shot.pk
+        screenshots.append(
+            {
+                "action": entry["action"],
+                "key": entry["key"],
+                "screenshot": screenshot,
+                "url": url,
+                "width": width,
+                "height": height,
+            }
+        )
+    plan_actions: list[PlanMove] = [
+        {
+            "action": entry["action"],
+            "plan": plan.pk,
+            "name": plan.name,
+            "text": _plan_text(plan),
+            "label": PLAN_MOVE_LABELS[entry["action"]],
+        }
+        for entry in revision.plan_actions
+        if (plan := current.get(entry["plan"])) is not None
+    ]
     return {
         "fields": fields,
         "plans": plans,
         "icon_old": asset.icon.url if revision.icon and asset.icon else "",
         "icon_new": revision.icon.url if revision.icon else "",
+        "screenshots": screenshots,
+        "plan_actions": plan_actions,
     }
 
 

@@ -134,6 +134,8 @@ class AssetRevisionSerializer(serializers.ModelSerializer):
             "fields",
             "icon",
             "plans",
+            "screenshots",
+            "plan_actions",
             "approval_request",
             "decision_reason",
             "created_at",
@@ -146,20 +148,29 @@ class AssetRevisionSerializer(serializers.ModelSerializer):
         return review.pk if review is not None and review.revision_id == revision.pk else None
 
 
-class _HeldForReview:
-    """An edit of a listed asset answers 202 with the pending revision, not the live row."""
+class _HeldResponse:
+    """A change of a listed asset answers 202 with the pending revision, not the live row."""
 
     held: AssetRevision | None = None
 
     def _held_response(self, response: Response) -> Response:
         if self.held is None:
             return response
+        return self._revision_response(self.held)
+
+    def _revision_response(self, revision: AssetRevision) -> Response:
         context = self.get_serializer_context()  # type: ignore[attr-defined]
-        data = AssetRevisionSerializer(self.held, context=context).data
-        return Response(data, status=202)
+        return Response(AssetRevisionSerializer(revision, context=context).data, status=202)
 
     def create(self, request, *args, **kwargs):
         return self._held_response(super().create(request, *args, **kwargs))
+
+    def destroy(self, request, *args, **kwargs):
+        return self._held_response(super().destroy(request, *args, **kwargs))
+
+
+class _HeldForReview(_HeldResponse):
+    """_HeldResponse for a viewset whose rows are also edited (PUT / PATCH)."""
 
     def update(self, request, *args, **kwargs):
         return self._held_response(super().update(request, *args, **kwargs))
@@ -215,6 +226,10 @@ class PlanSerializer(serializers.ModelSerializer):
         responses={200: PlanSerializer, 202: AssetRevisionSerializer},
         description=HELD_DESCRIPTION,
     ),
+    destroy=extend_schema(
+        responses={204: None, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
 )
 class PlanViewSet(_HeldForReview, viewsets.ModelViewSet):
     """规格与定价: plans are archived, never deleted once ordered."""
@@ -246,19 +261,32 @@ class PlanViewSet(_HeldForReview, viewsets.ModelViewSet):
         serializer.instance = result
 
     def perform_destroy(self, instance):
-        services.delete_plan(actor=self.request.user, plan=instance)
+        self.held = services.delete_plan(actor=self.request.user, plan=instance)
 
-    @extend_schema(request=None, responses=PlanSerializer, summary="Archive a plan")
+    def _moved(self, result: Plan | AssetRevision) -> Response:
+        if isinstance(result, AssetRevision):
+            return self._revision_response(result)
+        return Response(self.get_serializer(result).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: PlanSerializer, 202: AssetRevisionSerializer},
+        summary="Archive a plan",
+        description=HELD_DESCRIPTION,
+    )
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
-        plan = services.archive_plan(actor=request.user, plan=self.get_object())
-        return Response(self.get_serializer(plan).data)
+        return self._moved(services.archive_plan(actor=request.user, plan=self.get_object()))
 
-    @extend_schema(request=None, responses=PlanSerializer, summary="Sell an archived plan again")
+    @extend_schema(
+        request=None,
+        responses={200: PlanSerializer, 202: AssetRevisionSerializer},
+        summary="Sell an archived plan again",
+        description=HELD_DESCRIPTION,
+    )
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
-        plan = services.restore_plan(actor=request.user, plan=self.get_object())
-        return Response(self.get_serializer(plan).data)
+        return self._moved(services.restore_plan(actor=request.user, plan=self.get_object()))
 
 
 # --- screenshots ----------------------------------------------------------------------------
@@ -281,7 +309,18 @@ class ScreenshotSerializer(serializers.ModelSerializer):
             self.fields["asset"].queryset = selectors.assets_for(user=user)
 
 
+@extend_schema_view(
+    create=extend_schema(
+        responses={201: ScreenshotSerializer, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+    destroy=extend_schema(
+        responses={204: None, 202: AssetRevisionSerializer},
+        description=HELD_DESCRIPTION,
+    ),
+)
 class ScreenshotViewSet(
+    _HeldResponse,
     mixins.CreateModelMixin,
     mixins.DestroyModelMixin,
     viewsets.ReadOnlyModelViewSet,
@@ -300,12 +339,16 @@ class ScreenshotViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.add_screenshot(
+        result = services.add_screenshot(
             actor=self.request.user, asset=data["asset"], image=data["image"]
         )
+        if isinstance(result, AssetRevision):
+            self.held = result
+            return
+        serializer.instance = result
 
     def perform_destroy(self, instance):
-        services.remove_screenshot(actor=self.request.user, screenshot=instance)
+        self.held = services.remove_screenshot(actor=self.request.user, screenshot=instance)
 
 
 # --- versions -------------------------------------------------------------------------------
@@ -819,3 +862,25 @@ class AssetViewSet(_HeldForReview, viewsets.ModelViewSet):
             self.held = result
             result = serializer.instance
         serializer.instance = self._reload(result)
+
+    @extend_schema(
+        request=None,
+        responses={202: AssetRevisionSerializer, 204: None},
+        summary="Take back one held screenshot change",
+        description="`key` is an entry of the pending revision's `screenshots`: a held new "
+        "screenshot is dropped (its file too), a held removal is cancelled. 202 with the "
+        "revision, or 204 once nothing is left to review (the revision is withdrawn).",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"held-screenshots/(?P<key>[0-9a-f]+)/undo",
+        filter_backends=[],
+    )
+    def undo_screenshot_change(self, request, pk=None, key=None):
+        revision = services.undo_screenshot_change(
+            actor=request.user, asset=self.get_object(), key=key or ""
+        )
+        if revision is None:
+            return Response(status=204)
+        return self._revision_response(revision)

@@ -624,10 +624,11 @@ class AssetRevision(models.Model):
     """Changes to a listed asset's public page, held until a platform admin approves them.
 
     Buyers read the live asset; once an asset has a version on sale, `update_asset`,
-    `create_plan` and `update_plan` write here instead (one pending revision per asset,
-    edited in place) and the approvals queue reviews it. `fields` maps an ASSET_FIELDS
-    name to its new value (the category by id); `plans` lists new plans (`plan` None) and
-    changed plans (`plan` = its id) with PLAN_FIELDS, prices as strings.
+    `create_plan`, `update_plan`, the screenshot services and archiving, restoring or
+    deleting a plan write here instead (one pending revision per asset, edited in place)
+    and the approvals queue reviews it. `fields` maps an ASSET_FIELDS name to its new value
+    (the category by id); `plans` lists new plans (`plan` None) and changed plans (`plan` =
+    its id) with PLAN_FIELDS, prices as strings; `screenshots` and `plan_actions` as below.
     """
 
     class Status(models.TextChoices):
@@ -647,6 +648,13 @@ class AssetRevision(models.Model):
         _("new asset icon"), upload_to=icon_upload_path, max_length=200, blank=True
     )
     plans = models.JSONField(_("new and changed plans"), default=list, blank=True)
+    # Held screenshot changes: {"action": "add", "key", "image" (a file already stored,
+    # not yet shown), "width", "height"} or {"action": "remove", "screenshot": its id}.
+    screenshots = models.JSONField(_("screenshot changes"), default=list, blank=True)
+    # Held plan moves: {"plan": its id, "action": "archive" | "restore" | "delete"}.
+    plan_actions = models.JSONField(
+        _("archived, restored and deleted plans"), default=list, blank=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -680,4 +688,10 @@ class AssetRevision(models.Model):
 
     @property
     def is_empty(self):
-        return not self.fields and not self.plans and not self.icon
+        return (
+            not self.fields
+            and not self.plans
+            and not self.icon
+            and not self.screenshots
+            and not self.plan_actions
+        )

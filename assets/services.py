@@ -8,6 +8,7 @@ message with its `AssetsErrorCode` (the API's `code`).
 from __future__ import annotations
 
 import copy
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -26,7 +27,7 @@ from accounts.models import Project, Tenant, User
 from accounts.services import record_audit
 from clusters.models import CatalogPackage, CatalogSource, Cluster
 from clusters.selectors import clusters_open_to
-from core.errors import NON_FIELD, FieldErrors, NotPermitted, invalid
+from core.errors import NON_FIELD, FieldErrors, NotFound, NotPermitted, invalid
 
 from . import images, scans, selectors
 from .errors import AssetsErrorCode
@@ -500,8 +501,29 @@ def update_asset(
     return asset
 
 
-def add_screenshot(*, actor: User, asset: Asset, image: File | None) -> Screenshot:
-    """One more screenshot, refused past two (the database refuses too)."""
+def _screenshot_room(*, asset: Asset, revision: AssetRevision | None) -> int:
+    """How many more screenshots fit: the live ones, less held removals, plus held adds."""
+    count = Screenshot.objects.filter(asset=asset).count()
+    for entry in revision.screenshots if revision is not None else []:
+        count += 1 if entry["action"] == "add" else -1
+    return Screenshot.MAX_PER_ASSET - count
+
+
+def _too_many_screenshots() -> ValidationError:
+    return invalid(
+        _("An asset has at most %(max)s screenshots; remove one first.")
+        % {"max": Screenshot.MAX_PER_ASSET},
+        code=AssetsErrorCode.TOO_MANY_SCREENSHOTS,
+        field="image",
+    )
+
+
+def add_screenshot(*, actor: User, asset: Asset, image: File | None) -> Screenshot | AssetRevision:
+    """One more screenshot, refused past two (the database refuses too).
+
+    On a listed asset the screenshot is stored with its pending revision (returned) and
+    shown to buyers only once approved.
+    """
     _require_provider_member(user=actor, tenant=asset.tenant)
     if not image:
         raise invalid(
@@ -514,16 +536,33 @@ def add_screenshot(*, actor: User, asset: Asset, image: File | None) -> Screensh
     saved = _SavedFiles()
     try:
         with transaction.atomic():
-            Asset.objects.select_for_update().filter(pk=asset.pk).first()
+            live = _lock_reviews(asset=asset)
+            asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
+            if live or is_live(asset=asset):
+                revision = _pending_revision(asset=asset, actor=actor)
+                if _screenshot_room(asset=asset, revision=revision) < 1:
+                    raise _too_many_screenshots()
+                held = Screenshot(asset=asset, width=clean.width, height=clean.height)
+                held.image.save(clean.content.name, clean.content, save=False)
+                saved.add(held.image)
+                revision.screenshots = [
+                    *revision.screenshots,
+                    {
+                        "action": "add",
+                        "key": uuid.uuid4().hex[:12],
+                        "image": held.image.name,
+                        "width": clean.width,
+                        "height": clean.height,
+                    },
+                ]
+                _store_revision(
+                    actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+                )
+                return revision
             taken = set(Screenshot.objects.filter(asset=asset).values_list("position", flat=True))
             free = [p for p in range(Screenshot.MAX_PER_ASSET) if p not in taken]
             if not free:
-                raise invalid(
-                    _("An asset has at most %(max)s screenshots; remove one first.")
-                    % {"max": Screenshot.MAX_PER_ASSET},
-                    code=AssetsErrorCode.TOO_MANY_SCREENSHOTS,
-                    field="image",
-                )
+                raise _too_many_screenshots()
             screenshot = Screenshot(
                 asset=asset, position=free[0], width=clean.width, height=clean.height
             )
@@ -543,11 +582,32 @@ def add_screenshot(*, actor: User, asset: Asset, image: File | None) -> Screensh
     return screenshot
 
 
-def remove_screenshot(*, actor: User, screenshot: Screenshot) -> None:
-    """A screenshot goes at once; its file once the transaction commits."""
+def remove_screenshot(*, actor: User, screenshot: Screenshot) -> AssetRevision | None:
+    """A screenshot goes at once; its file once the transaction commits.
+
+    On a listed asset buyers keep seeing it: the removal waits in the pending revision
+    (returned) until approved.
+    """
     asset = screenshot.asset
     _require_provider_member(user=actor, tenant=asset.tenant)
     with transaction.atomic():
+        live = _lock_reviews(asset=asset)
+        asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
+        if live or is_live(asset=asset):
+            revision = _pending_revision(asset=asset, actor=actor)
+            if not any(entry.get("screenshot") == screenshot.pk for entry in revision.screenshots):
+                revision.screenshots = [
+                    *revision.screenshots,
+                    {
+                        "action": "remove",
+                        "key": uuid.uuid4().hex[:12],
+                        "screenshot": screenshot.pk,
+                    },
+                ]
+                _store_revision(
+                    actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+                )
+            return revision
         name = screenshot.image.name
         record_audit(
             actor=actor,
@@ -558,6 +618,27 @@ def remove_screenshot(*, actor: User, screenshot: Screenshot) -> None:
         )
         screenshot.delete()
         _delete_files_on_commit(name)
+    return None
+
+
+def undo_screenshot_change(*, actor: User, asset: Asset, key: str) -> AssetRevision | None:
+    """Takes one held screenshot change back: a held new screenshot goes (its file too), a
+    held removal is cancelled. Returns the revision, None once nothing is left to review."""
+    _require_provider_member(user=actor, tenant=asset.tenant)
+    with transaction.atomic():
+        _lock_reviews(asset=asset)
+        asset = Asset.objects.select_for_update().select_related("tenant").get(pk=asset.pk)
+        revision = _pending_revision(asset=asset, actor=actor)
+        entry = next((e for e in revision.screenshots if e.get("key") == key), None)
+        if entry is None:
+            raise NotFound(_("No such screenshot change is waiting for review."))
+        revision.screenshots = [e for e in revision.screenshots if e.get("key") != key]
+        if entry["action"] == "add":
+            _delete_files_on_commit(entry["image"])
+        held = _store_revision(
+            actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+        )
+    return revision if held else None
 
 
 # --- plans --------------------------------------------------------------------------------
@@ -666,9 +747,55 @@ def update_plan(*, actor: User, plan: Plan, **fields: Any) -> Plan | AssetRevisi
     return plan
 
 
-def archive_plan(*, actor: User, plan: Plan) -> Plan:
-    """Archived plans are no longer sold; existing orders keep pointing at them."""
+PLAN_ACTIONS = {"archive": "archived", "restore": "active", "delete": "deleted"}
+
+
+def _hold_plan_action(*, actor: User, plan: Plan, action: str) -> Plan | AssetRevision:
+    """archive_plan / restore_plan / delete_plan on a listed asset: the plan's new state
+    waits in the revision (returned); asking for the state it has live drops the held
+    move (the live plan is returned when nothing is left to review)."""
+    with transaction.atomic():
+        _lock_reviews(asset=plan.asset)
+        asset = Asset.objects.select_for_update().select_related("tenant").get(pk=plan.asset_id)
+        revision = _pending_revision(asset=asset, actor=actor)
+        plan = Plan.objects.select_related("asset__tenant").get(pk=plan.pk)
+        if action == "restore" and plan.is_archived:
+            restored = copy.copy(plan)
+            restored.is_archived = False
+            errors = _plan_errors(restored, exclude_pk=plan.pk)
+            if "name" not in errors and any(
+                str(entry["name"]).lower() == plan.name.lower()
+                for entry in revision.plans
+                if entry.get("plan") != plan.pk
+            ):
+                errors.add(
+                    "name",
+                    _("Your changes waiting for review already have a plan called “%(name)s”.")
+                    % {"name": plan.name},
+                    code=AssetsErrorCode.PLAN_NAME_TAKEN,
+                )
+            errors.raise_if_any()
+        others = [entry for entry in revision.plan_actions if entry["plan"] != plan.pk]
+        live_state = "archived" if plan.is_archived else "active"
+        moved = PLAN_ACTIONS[action] != live_state
+        revision.plan_actions = others + ([{"plan": plan.pk, "action": action}] if moved else [])
+        if action == "delete":  # a plan that goes takes its held edit with it
+            revision.plans = [entry for entry in revision.plans if entry.get("plan") != plan.pk]
+        held = _store_revision(
+            actor=actor, asset=asset, revision=revision, action="asset.revision_submitted"
+        )
+    return revision if held else plan
+
+
+def archive_plan(*, actor: User, plan: Plan) -> Plan | AssetRevision:
+    """Archived plans are no longer sold; existing orders keep pointing at them.
+
+    On a listed asset the plan stays on sale until the archiving (held in the pending
+    revision, returned) is approved.
+    """
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
+    if is_live(asset=plan.asset):
+        return _hold_plan_action(actor=actor, plan=plan, action="archive")
     with transaction.atomic():
         plan = Plan.objects.select_for_update().select_related("asset__tenant").get(pk=plan.pk)
         if plan.is_archived:
@@ -688,9 +815,14 @@ def archive_plan(*, actor: User, plan: Plan) -> Plan:
     return plan
 
 
-def restore_plan(*, actor: User, plan: Plan) -> Plan:
-    """Sell an archived plan again, unless an active plan took its name meanwhile."""
+def restore_plan(*, actor: User, plan: Plan) -> Plan | AssetRevision:
+    """Sell an archived plan again, unless an active plan took its name meanwhile.
+
+    On a listed asset it goes back on sale once the held restoring is approved.
+    """
     _require_provider_member(user=actor, tenant=plan.asset.tenant)
+    if is_live(asset=plan.asset):
+        return _hold_plan_action(actor=actor, plan=plan, action="restore")
     with transaction.atomic():
         plan = Plan.objects.select_for_update().select_related("asset__tenant").get(pk=plan.pk)
         if not plan.is_archived:
@@ -711,16 +843,27 @@ def restore_plan(*, actor: User, plan: Plan) -> Plan:
     return plan
 
 
-def delete_plan(*, actor: User, plan: Plan) -> None:
-    """Only a plan nobody ordered can go; an ordered one is archived instead."""
-    _require_provider_member(user=actor, tenant=plan.asset.tenant)
-    refusal = invalid(
+def _plan_ordered_refusal() -> ValidationError:
+    return invalid(
         _("This plan has been ordered, so it cannot be deleted; archive it instead."),
         code=AssetsErrorCode.PLAN_ORDERED,
         field="plan",
     )
+
+
+def delete_plan(*, actor: User, plan: Plan) -> AssetRevision | None:
+    """Only a plan nobody ordered can go; an ordered one is archived instead.
+
+    On a listed asset buyers keep seeing it until the held deletion (in the pending
+    revision, returned) is approved.
+    """
+    _require_provider_member(user=actor, tenant=plan.asset.tenant)
+    refusal = _plan_ordered_refusal()
     if plan_is_ordered(plan):
         raise refusal
+    if is_live(asset=plan.asset):
+        held = _hold_plan_action(actor=actor, plan=plan, action="delete")
+        return held if isinstance(held, AssetRevision) else None
     asset_id = plan.asset_id
     try:
         with transaction.atomic():
@@ -735,6 +878,7 @@ def delete_plan(*, actor: User, plan: Plan) -> None:
             refresh_storefront_fields(asset_id=asset_id)
     except ProtectedError:
         raise refusal from None
+    return None
 
 
 # --- revisions: edits of a listed asset held for review -----------------------------------
@@ -793,7 +937,9 @@ def _store_revision(*, actor: User, asset: Asset, revision: AssetRevision, actio
         obj=asset,
         tenant=asset.tenant,
         changes={"revision": revision.pk, "fields": sorted(revision.fields)}
-        | ({"plans": len(revision.plans)} if revision.plans else {}),
+        | ({"plans": len(revision.plans)} if revision.plans else {})
+        | ({"screenshots": len(revision.screenshots)} if revision.screenshots else {})
+        | ({"plan_actions": revision.plan_actions} if revision.plan_actions else {}),
     )
     revision_submitted.send(sender=AssetRevision, revision=revision, actor=actor)
     return True
@@ -897,8 +1043,9 @@ def _locked_pending(revision: AssetRevision) -> AssetRevision:
 
 
 def apply_revision(*, actor: User, revision: AssetRevision) -> Asset:
-    """Approved: write the held fields, icon and plans to the live asset in one transaction,
-    and recompute the storefront keys (the search document is a generated column)."""
+    """Approved: write the held fields, icon, plans, plan moves and screenshots to the live
+    asset in one transaction, and recompute the storefront keys (the search document is a
+    generated column)."""
     _require_platform_admin(actor)
     with transaction.atomic():
         asset = Asset.objects.select_for_update().select_related("tenant").get(pk=revision.asset_id)
@@ -931,6 +1078,8 @@ def apply_revision(*, actor: User, revision: AssetRevision) -> Asset:
             ):
                 errors.add("plans", f"{plan.name}: {message}", code=code)
             plans.append((plan, original))
+        moves = _plan_moves(asset=asset, revision=revision, errors=errors)
+        removed, added = _screenshot_changes(asset=asset, revision=revision, errors=errors)
         if errors:
             raise invalid(
                 _(
@@ -950,13 +1099,16 @@ def apply_revision(*, actor: User, revision: AssetRevision) -> Asset:
                 asset.save()
                 for plan, _original in plans:
                     plan.save()
-        except IntegrityError:
+                _move_plans(moves)
+                _replace_screenshots(asset=asset, removed=removed, added=added)
+        except (IntegrityError, ProtectedError):
             raise invalid(
                 _("These changes could not be applied; please try again."),
                 code=AssetsErrorCode.REVISION_NOT_APPLICABLE,
             ) from None
         if old_icon:
             _delete_files_on_commit(old_icon)
+        _delete_files_on_commit(*(shot.image.name for shot in removed))
         refresh_storefront_fields(asset_id=asset.pk)
         revision.status = AssetRevision.Status.APPLIED
         revision.decided_at = timezone.now()
@@ -968,16 +1120,94 @@ def apply_revision(*, actor: User, revision: AssetRevision) -> Asset:
             tenant=asset.tenant,
             changes=changes
             | {"revision": revision.pk}
-            | ({"plans": [f"{p.name}: {p.price} T" for p, _o in plans]} if plans else {}),
+            | ({"plans": [f"{p.name}: {p.price} T" for p, _o in plans]} if plans else {})
+            | ({"plan_actions": [f"{p.name}: {a}" for p, a in moves]} if moves else {})
+            | (
+                {"screenshots": {"added": len(added), "removed": len(removed)}}
+                if added or removed
+                else {}
+            ),
         )
     return asset
+
+
+def _plan_moves(
+    *, asset: Asset, revision: AssetRevision, errors: FieldErrors
+) -> list[tuple[Plan, str]]:
+    """The held archive / restore / delete moves still to make, (plan, action), locked;
+    a plan deleted meanwhile is skipped, one that can no longer move is an error."""
+    wanted = {entry["plan"]: entry["action"] for entry in revision.plan_actions}
+    moves = []
+    for plan in Plan.objects.select_for_update().filter(asset=asset, pk__in=wanted):
+        action = wanted[plan.pk]
+        if action == "delete" and plan_is_ordered(plan):
+            errors.add(
+                "plans",
+                f"{plan.name}: {_plan_ordered_refusal().messages[0]}",
+                code=AssetsErrorCode.PLAN_ORDERED,
+            )
+        elif action == "restore" and plan.is_archived:
+            restored = copy.copy(plan)
+            restored.is_archived = False
+            for _field, message, code in _each(_plan_errors(restored, exclude_pk=plan.pk)):
+                errors.add("plans", f"{plan.name}: {message}", code=code)
+        moves.append((plan, action))
+    return moves
+
+
+def _move_plans(moves: Sequence[tuple[Plan, str]]) -> None:
+    for plan, action in moves:
+        if action == "delete":
+            plan.delete()
+        elif plan.is_archived != (action == "archive"):
+            plan.is_archived = action == "archive"
+            plan.archived_at = timezone.now() if plan.is_archived else None
+            plan.save(update_fields=["is_archived", "archived_at", "updated_at"])
+
+
+def _screenshot_changes(
+    *, asset: Asset, revision: AssetRevision, errors: FieldErrors
+) -> tuple[list[Screenshot], list[Mapping[str, Any]]]:
+    """(live screenshots to remove, locked; held ones to add), or an error past two."""
+    gone = {e["screenshot"] for e in revision.screenshots if e["action"] == "remove"}
+    added = [e for e in revision.screenshots if e["action"] == "add"]
+    shots = list(Screenshot.objects.select_for_update().filter(asset=asset))
+    removed = [shot for shot in shots if shot.pk in gone]
+    if len(shots) - len(removed) + len(added) > Screenshot.MAX_PER_ASSET:
+        errors.add(
+            "screenshots",
+            _("At most %(max)s screenshots; got %(count)s.")
+            % {"max": Screenshot.MAX_PER_ASSET, "count": len(shots) - len(removed) + len(added)},
+            code=AssetsErrorCode.TOO_MANY_SCREENSHOTS,
+        )
+    return removed, added
+
+
+def _replace_screenshots(
+    *, asset: Asset, removed: Sequence[Screenshot], added: Sequence[Mapping[str, Any]]
+) -> None:
+    """Removed ones go first, so each held screenshot takes the first free position; the
+    held file becomes the live one (it was stored when the provider uploaded it)."""
+    Screenshot.objects.filter(pk__in=[shot.pk for shot in removed]).delete()
+    taken = set(Screenshot.objects.filter(asset=asset).values_list("position", flat=True))
+    free = iter(p for p in range(Screenshot.MAX_PER_ASSET) if p not in taken)
+    for entry in added:
+        screenshot = Screenshot(
+            asset=asset, position=next(free), width=entry["width"], height=entry["height"]
+        )
+        screenshot.image.name = entry["image"]
+        screenshot.save()
+
+
+def _held_screenshot_files(revision: AssetRevision) -> list[str]:
+    return [e["image"] for e in revision.screenshots if e["action"] == "add"]
 
 
 def close_revision(
     *, actor: User, revision: AssetRevision, status: str, reason: str = ""
 ) -> AssetRevision:
     """Rejected (by an admin, with the reason) or withdrawn (by the provider): the live
-    asset stays as it is; a held icon is removed."""
+    asset stays as it is; a held icon and held new screenshots are removed."""
     if status == AssetRevision.Status.REJECTED:
         _require_platform_admin(actor)
     elif status == AssetRevision.Status.WITHDRAWN:
@@ -992,6 +1222,7 @@ def close_revision(
         revision.save(update_fields=["status", "decided_at", "decision_reason", "updated_at"])
         if revision.icon:
             _delete_files_on_commit(revision.icon.name)
+        _delete_files_on_commit(*_held_screenshot_files(revision))
         record_audit(
             actor=actor,
             action=f"asset.revision_{status}",

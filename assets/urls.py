@@ -21,6 +21,11 @@ urlpatterns = [
         views.screenshot_delete,
         name="screenshot-delete",
     ),
+    path(
+        "<asset_code:code>/screenshots/held/<slug:key>/undo/",
+        views.screenshot_undo,
+        name="screenshot-undo",
+    ),
     path("<asset_code:code>/plans/", views.asset_plans, name="asset-plans"),
     path("<asset_code:code>/plans/new/", views.plan_create, name="plan-create"),
     path("<asset_code:code>/plans/<int:plan_id>/edit/", views.plan_edit, name="plan-edit"),

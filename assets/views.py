@@ -250,12 +250,29 @@ def asset_versions(request, code):
     return render(request, "assets/asset_versions.html", context)
 
 
+def _screenshots_context(request, asset, context):
+    """The 资产截图 panel: the live screenshots and the held changes, marked (a held removal
+    stays visible to buyers until approved; a held new one is not shown to them yet)."""
+    shots = list(selectors.screenshots_for(user=request.user, asset=asset))
+    diff = context["revision_diff"]
+    changes = diff["screenshots"] if diff else []
+    removing = {c["screenshot"]: c["key"] for c in changes if c["action"] == "remove"}
+    for shot in shots:
+        shot.held_removal = removing.get(shot.pk, "")
+    added = [c for c in changes if c["action"] == "add"]
+    return {
+        "screenshots": shots,
+        "held_screenshots": added,
+        "screenshot_count": len(shots) - len(removing) + len(added),
+    }
+
+
 @login_required
 def asset_info(request, code):
     """资产信息: everything buyers will read, rendered as they will see it."""
     asset, context = _asset_context(request, code, "info")
     context.update(
-        screenshots=list(selectors.screenshots_for(user=request.user, asset=asset)),
+        **_screenshots_context(request, asset, context),
         screenshot_form=ScreenshotForm(),
         description_html=render_markdown(asset.description),
     )
@@ -319,16 +336,19 @@ def screenshot_add(request, code):
     form = ScreenshotForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            services.add_screenshot(
+            result = services.add_screenshot(
                 actor=request.user, asset=asset, image=form.cleaned_data["image"]
             )
         except (ValidationError, PermissionDenied) as exc:
             apply_to_form(form, exc)
         else:
-            messages.success(request, _("Screenshot added."))
+            if isinstance(result, AssetRevision):
+                _held_message(request)
+            else:
+                messages.success(request, _("Screenshot added."))
             return redirect("assets:asset-info", code=asset.code)
     context.update(
-        screenshots=list(selectors.screenshots_for(user=request.user, asset=asset)),
+        **_screenshots_context(request, asset, context),
         screenshot_form=form,
         description_html=render_markdown(asset.description),
     )
@@ -342,12 +362,19 @@ def screenshot_delete(request, code, screenshot_id):
     if screenshot.asset_id != asset.pk:
         return redirect("assets:asset-info", code=asset.code)
     if request.method == "POST":
-        services.remove_screenshot(actor=request.user, screenshot=screenshot)
-        messages.success(request, _("Screenshot removed."))
+        if services.remove_screenshot(actor=request.user, screenshot=screenshot) is not None:
+            _held_message(request)
+        else:
+            messages.success(request, _("Screenshot removed."))
         return redirect("assets:asset-info", code=asset.code)
     context.update(
         title=_("Remove this screenshot?"),
-        body=_("Buyers will no longer see it. You can upload another one later."),
+        body=_(
+            "This asset is on sale: buyers keep seeing the screenshot until a platform "
+            "administrator approves its removal."
+        )
+        if context["is_live"]
+        else _("Buyers will no longer see it. You can upload another one later."),
         confirm_label=_("Remove screenshot"),
         cancel_url="assets:asset-info",
         image=screenshot.image,
@@ -356,10 +383,26 @@ def screenshot_delete(request, code, screenshot_id):
 
 
 @login_required
+@require_POST
+def screenshot_undo(request, code, key):
+    """Takes back a held screenshot change: a new one is dropped, a removal cancelled."""
+    asset, _context = _asset_context(request, code, "info")
+    if services.undo_screenshot_change(actor=request.user, asset=asset, key=key) is None:
+        messages.success(request, _("Nothing of this asset is waiting for review any more."))
+    else:
+        messages.success(request, _("The screenshot change waiting for review is taken back."))
+    return redirect("assets:asset-info", code=asset.code)
+
+
+@login_required
 def asset_plans(request, code):
-    """规格与定价."""
+    """规格与定价: a plan with a held archive, restore or delete is marked with it."""
     asset, context = _asset_context(request, code, "plans")
     plans = list(selectors.plans_for(user=request.user, asset=asset))
+    diff = context["revision_diff"]
+    moves = {move["plan"]: move for move in diff["plan_actions"]} if diff else {}
+    for plan in plans:
+        plan.held_move = moves.get(plan.pk)
     context.update(
         plans=[p for p in plans if not p.is_archived],
         archived_plans=[p for p in plans if p.is_archived],
@@ -416,8 +459,10 @@ def plan_archive(request, code, plan_id):
     asset, context = _asset_context(request, code, "plans")
     plan = _plan_of(request, asset, plan_id)
     if request.method == "POST":
-        services.archive_plan(actor=request.user, plan=plan)
-        messages.success(request, _("Plan “%(name)s” archived.") % {"name": plan.name})
+        if isinstance(services.archive_plan(actor=request.user, plan=plan), AssetRevision):
+            _held_message(request)
+        else:
+            messages.success(request, _("Plan “%(name)s” archived.") % {"name": plan.name})
         return redirect("assets:asset-plans", code=asset.code)
     context.update(
         title=_("Archive the plan “%(name)s”?") % {"name": plan.name},
@@ -437,11 +482,14 @@ def plan_restore(request, code, plan_id):
     asset, _context = _asset_context(request, code, "plans")
     plan = _plan_of(request, asset, plan_id)
     try:
-        services.restore_plan(actor=request.user, plan=plan)
+        result = services.restore_plan(actor=request.user, plan=plan)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
     else:
-        messages.success(request, _("Plan “%(name)s” is on sale again.") % {"name": plan.name})
+        if isinstance(result, AssetRevision):
+            _held_message(request)
+        else:
+            messages.success(request, _("Plan “%(name)s” is on sale again.") % {"name": plan.name})
     return redirect("assets:asset-plans", code=asset.code)
 
 
@@ -451,11 +499,14 @@ def plan_delete(request, code, plan_id):
     plan = _plan_of(request, asset, plan_id)
     if request.method == "POST":
         try:
-            services.delete_plan(actor=request.user, plan=plan)
+            held = services.delete_plan(actor=request.user, plan=plan)
         except ValidationError as exc:
             messages.error(request, error_text(exc))
         else:
-            messages.success(request, _("Plan “%(name)s” deleted.") % {"name": plan.name})
+            if held is not None:
+                _held_message(request)
+            else:
+                messages.success(request, _("Plan “%(name)s” deleted.") % {"name": plan.name})
         return redirect("assets:asset-plans", code=asset.code)
     context.update(
         title=_("Delete the plan “%(name)s”?") % {"name": plan.name},

@@ -84,3 +84,66 @@ def test_an_edit_during_a_decision_waits_for_it(
     else:
         # The revert went first: nothing left to review, the request withdrawn.
         assert approval.status == "withdrawn" and live.summary == summary
+
+
+@pytest.mark.postgres
+def test_taking_back_a_held_plan_move_during_a_decision_waits_for_it(
+    transactional_db, on_sale, provider, admin, monkeypatch
+):
+    """The plan and screenshot moves take the same lock order as the held edits."""
+    from assets.models import Plan
+
+    plan = Plan.objects.get(asset=on_sale.asset)
+    asset_services.archive_plan(actor=provider.owner, plan=plan)
+    approval = ApprovalRequest.objects.get(kind="revision")
+    real_decide, real_pending = services._decide_revision, asset_services._pending_revision
+
+    def slow_decide(**kwargs):
+        time.sleep(0.3)  # holding the request's lock, before taking the asset's
+        return real_decide(**kwargs)
+
+    def slow_pending(**kwargs):
+        time.sleep(0.3)  # holding the asset's lock (out of order), then the request's
+        return real_pending(**kwargs)
+
+    monkeypatch.setattr(services, "_decide_revision", slow_decide)
+    monkeypatch.setattr(asset_services, "_pending_revision", slow_pending)
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def run(name, action):
+        try:
+            with translation.override("en"):
+                barrier.wait(timeout=10)
+                results[name] = action()
+        except Exception as exc:
+            results[name] = exc
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(
+            target=run,
+            args=("approve", lambda: services.approve_request(actor=admin, approval=approval)),
+        ),
+        threading.Thread(
+            target=run,
+            args=("keep", lambda: asset_services.restore_plan(actor=provider.owner, plan=plan)),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not isinstance(results["keep"], Exception), results  # never a deadlock
+    approval.refresh_from_db()
+    plan.refresh_from_db()
+    if approval.status == "approved":
+        # The decision went first: archived, and keeping it on sale is a new held restore.
+        assert plan.is_archived
+        assert AssetRevision.objects.get(status="pending").plan_actions == [
+            {"plan": plan.pk, "action": "restore"}
+        ]
+    else:
+        assert isinstance(results["approve"], ValidationError), results
+        assert approval.status == "withdrawn" and not plan.is_archived

@@ -120,3 +120,14 @@ def place(default_cluster):
 
 def plan_named(asset, name):
     return asset.plans.get(name=name)
+
+
+def archive_on_sale(plan, *, actor, admin):
+    """Archive a plan of a listed asset: the archiving waits for review, then is approved."""
+    from approvals import services as approvals
+    from approvals.models import ApprovalRequest
+    from assets import services as asset_services
+
+    asset_services.archive_plan(actor=actor, plan=plan)
+    review = ApprovalRequest.objects.get(asset_id=plan.asset_id, kind="revision", status="pending")
+    approvals.approve_request(actor=admin, approval=review)

@@ -19,7 +19,7 @@ from orders.models import Entitlement, IdempotencyKey, LedgerEntry, Order, Walle
 from orders.signals import order_paid
 from tests.assets.factories import ClusterFactory
 
-from .fixtures import PLAN_100, PLAN_FREE, plan_named
+from .fixtures import PLAN_100, PLAN_FREE, archive_on_sale, plan_named
 
 NOW = datetime(2026, 7, 13, 5, 45, tzinfo=UTC)
 
@@ -147,9 +147,9 @@ def test_a_project_of_another_tenant_is_refused(buyer, other_buyer, mem1, place)
     assert codes(exc.value) == {"project": ["project_required"]}
 
 
-def test_an_archived_plan_is_not_sold(buyer, mem1, place, provider):
+def test_an_archived_plan_is_not_sold(buyer, mem1, place, provider, platform_admin):
     plan = plan_named(mem1, "100¥/年")
-    asset_services.archive_plan(actor=provider.owner, plan=plan)
+    archive_on_sale(plan, actor=provider.owner, admin=platform_admin)
     with pytest.raises(ValidationError) as exc:
         place(buyer, mem1, plan)
     assert "no longer sold" in exc.value.message_dict["plan"][0]
@@ -507,12 +507,12 @@ def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(
 ):
     fund(buyer, 500)
     entitlement = place(buyer, mem1, plan_named(mem1, "1T/年"), pay_now=True).entitlement
-    asset_services.archive_plan(actor=provider.owner, plan=plan_named(mem1, "1T/年"))
+    archive_on_sale(plan_named(mem1, "1T/年"), actor=provider.owner, admin=platform_admin)
     assert services.renew(actor=buyer.owner, entitlement=entitlement).plan.name == "1T/年"
     asset_services.create_plan(actor=provider.owner, asset=mem1, **{**PLAN_100, "name": "old"})
     _approve_held_changes(mem1, platform_admin)
     archived = plan_named(mem1, "old")
-    asset_services.archive_plan(actor=provider.owner, plan=archived)
+    archive_on_sale(archived, actor=provider.owner, admin=platform_admin)
     with pytest.raises(ValidationError) as exc:
         services.renew(actor=buyer.owner, entitlement=entitlement, plan=archived)
     assert "plan" in exc.value.message_dict
@@ -524,13 +524,24 @@ def test_a_renewal_may_keep_an_archived_plan_but_not_pick_one(
     assert codes(exc.value) == {"plan": ["plan_of_another_asset"]}
 
 
-def test_ordered_plans_cannot_be_deleted(buyer, provider, mem1, place):
+def test_ordered_plans_cannot_be_deleted(buyer, provider, mem1, place, platform_admin):
+    from approvals import services as approvals
+    from approvals.models import ApprovalRequest
+
     plan = plan_named(mem1, "100¥/年")
     unordered = plan_named(mem1, "1T/年")
     place(buyer, mem1, plan)
     with pytest.raises(ValidationError):
         asset_services.delete_plan(actor=provider.owner, plan=plan)
-    asset_services.delete_plan(actor=provider.owner, plan=unordered)
+    # mem1 is on sale: the deletion waits for review, and a plan ordered meanwhile stays.
+    held = asset_services.delete_plan(actor=provider.owner, plan=unordered)
+    assert held is not None and held.plan_actions == [{"plan": unordered.pk, "action": "delete"}]
+    place(buyer, mem1, unordered)
+    review = ApprovalRequest.objects.get(asset=mem1, kind="revision", status="pending")
+    with pytest.raises(ValidationError) as exc:
+        approvals.approve_request(actor=platform_admin, approval=review)
+    assert "has been ordered" in exc.value.messages[0]
+    assert mem1.plans.filter(pk=unordered.pk).exists()
 
 
 def test_buyer_counts_are_distinct_tenants_holding_an_entitlement(

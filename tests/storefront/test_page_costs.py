@@ -16,10 +16,10 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.backends import HeaderUserBackend
 from accounts.workspace import SESSION_TENANT_KEY, resolve_workspace
-from assets import services as asset_services
 from assets.storefront import selectors as market
 from assets.storefront.api import StorefrontAssetSerializer
 from orders import selectors as order_selectors
+from tests.orders.fixtures import archive_on_sale
 
 # session, user (with the header: admin flag, unread count, workspace), categories,
 # the page's rows (with their bounded count)
@@ -48,14 +48,14 @@ def next_link(response):
 
 
 @pytest.fixture
-def shelf(make_listed_asset, monkeypatch, provider, buyer, place, fund):
+def shelf(make_listed_asset, monkeypatch, provider, buyer, place, fund, platform_admin):
     """29 assets, counting capped at 20; one without a plan on sale (last in the price
     sorts, on the last page), and the buyer holding one."""
     monkeypatch.setattr(market, "COUNT_CAP", 20)
     assets = [
         make_listed_asset(f"cache-{i:02}", plans=(plan("std", str(10 + i % 7)),)) for i in range(29)
     ]
-    asset_services.archive_plan(actor=provider.owner, plan=assets[3].plans.get())
+    archive_on_sale(assets[3].plans.get(), actor=provider.owner, admin=platform_admin)
     fund(buyer, 100)
     place(buyer, assets[5], pay_now=True)
     return assets
@@ -115,6 +115,7 @@ def test_the_asset_page_makes_a_fixed_number_of_queries(client, buyer, shelf):
 
 def test_the_header_is_read_with_the_user(client, buyer, platform_admin, shelf):
     """The admin's links and the unread badge come without queries of their own."""
+    account_services.mark_notifications_read(user=platform_admin)  # the shelf's review
     account_services.notify(users=[platform_admin, platform_admin], title="one")
     account_services.notify(users=[platform_admin], title="two")
     url = reverse("storefront:storefront")

@@ -14,6 +14,7 @@ from assets import services as asset_services
 from assets.lifecycle import transition_version
 from assets.models import Asset, AssetVersion
 from assets.storefront import selectors as market
+from tests.orders.fixtures import archive_on_sale
 
 
 def plan(name, price):
@@ -163,14 +164,14 @@ def test_keyword_search_finds_chinese_substrings_and_english_words(
 
 
 @pytest.fixture
-def many(make_listed_asset, monkeypatch, provider):
+def many(make_listed_asset, monkeypatch, provider, platform_admin):
     """29 assets, counting capped at 20 (the same code path as 1,000 at 50,000 assets);
     one has no plan on sale any more (its price sorts last)."""
     monkeypatch.setattr(market, "COUNT_CAP", 20)
     assets = [
         make_listed_asset(f"cache-{i:02}", plans=(plan("std", str(10 + i % 7)),)) for i in range(29)
     ]
-    asset_services.archive_plan(actor=provider.owner, plan=assets[3].plans.get())
+    archive_on_sale(assets[3].plans.get(), actor=provider.owner, admin=platform_admin)
     return assets
 
 

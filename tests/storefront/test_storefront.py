@@ -10,12 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from assets import services as asset_services
 from assets.lifecycle import transition_version
 from assets.models import Asset, AssetVersion
 from assets.storefront import services as storefront_services
 from tests.assets.factories import CategoryFactory, ProviderFactory
-from tests.orders.fixtures import PLAN_1, PLAN_100, PLAN_FREE
+from tests.orders.fixtures import PLAN_1, PLAN_100, PLAN_FREE, archive_on_sale
 
 
 def plan(name, price):
@@ -46,7 +45,7 @@ def api_names(response):
 
 
 @pytest.fixture
-def shelf(make_listed_asset, category, provider):
+def shelf(make_listed_asset, category, provider, platform_admin):
     """Assets across the price bands; the cheapest active plan decides the band."""
     other = ProviderFactory(name="acme-labs", project_name="p", namespace="acme-p")
     databases = CategoryFactory(slug="databases", name_en="Databases", name_zh="数据库")
@@ -67,7 +66,7 @@ def shelf(make_listed_asset, category, provider):
     }
     # The cheapest plan, once archived, no longer sets the price.
     archived = assets["oracle"].plans.get(name="cheap")
-    asset_services.archive_plan(actor=provider.owner, plan=archived)
+    archive_on_sale(archived, actor=provider.owner, admin=platform_admin)
     make_listed_asset("draft-only", on_sale=False)
     return assets
 
