@@ -68,7 +68,11 @@ class VerificationSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The set/get round trip through `address` worked (null: never verified).",
     )
-    message = serializers.CharField(source="verify_message")
+    message = serializers.CharField(source="verify_message", help_text="In English.")
+    message_display = serializers.CharField(
+        source="display_verify_message",
+        help_text="`message` in the request's language (Accept-Language).",
+    )
     address = serializers.CharField(source="verify_address", help_text="The address used.")
     address_source = serializers.ChoiceField(
         source="verify_source",
@@ -93,7 +97,11 @@ class VerificationSerializer(serializers.Serializer):
     )
     distribution_message = serializers.CharField(
         source="verify_distribution_message",
-        help_text="What was expected and what was found, in words.",
+        help_text="What was expected and what was found, in words (English).",
+    )
+    distribution_message_display = serializers.CharField(
+        source="display_verify_distribution_message",
+        help_text="`distribution_message` in the request's language (Accept-Language).",
     )
     pods = PodKeySerializer(source="verify_pods", many=True, help_text="Per memcached pod.")
 
@@ -121,6 +129,14 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
     asset_name = serializers.CharField(source="installation.asset.name", read_only=True)
     setup = serializers.CharField(read_only=True)
     version = serializers.CharField(source="memcached_version", read_only=True)
+    failure_reason = serializers.CharField(
+        read_only=True, help_text="Why it failed, in English (the cluster's own words kept)."
+    )
+    failure_reason_display = serializers.CharField(
+        source="display_failure_reason",
+        read_only=True,
+        help_text="`failure_reason` in the request's language (Accept-Language).",
+    )
     router_address = serializers.SerializerMethodField()
     pod_addresses = serializers.SerializerMethodField()
     external_access = ExternalAccessSerializer(source="*", read_only=True)
@@ -159,6 +175,7 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
             "version",
             "status_message",
             "failure_reason",
+            "failure_reason_display",
             "pods",
             "services",
             "router_address",
@@ -315,9 +332,25 @@ class InstanceLogSerializer(serializers.ModelSerializer):
 
 
 class InstanceEventSerializer(serializers.ModelSerializer):
+    message = serializers.CharField(read_only=True, help_text="In English.")
+    message_display = serializers.CharField(
+        source="display_message",
+        read_only=True,
+        help_text="`message` in the request's language (Accept-Language); a cluster's Event "
+        "as the cluster wrote it.",
+    )
+
     class Meta:
         model = InstanceEvent
-        fields = ["occurred_at", "source", "type", "reason", "message", "involved_object"]
+        fields = [
+            "occurred_at",
+            "source",
+            "type",
+            "reason",
+            "message",
+            "message_display",
+            "involved_object",
+        ]
 
 
 class MetricsLatestSerializer(serializers.Serializer):
