@@ -56,7 +56,12 @@ class PodKeySerializer(serializers.Serializer):
         help_text="Whether `get` of the test key on this pod returned it; null when the pod "
         "could not be reached (see `error`).",
     )
-    error = serializers.CharField(help_text="Why the pod could not be reached, else empty.")
+    error = serializers.CharField(
+        help_text="Why the pod could not be reached (English), else empty."
+    )
+    error_display = serializers.CharField(
+        help_text="`error` in the request's language (Accept-Language)."
+    )
 
 
 class VerificationSerializer(serializers.Serializer):
@@ -103,7 +108,7 @@ class VerificationSerializer(serializers.Serializer):
         source="display_verify_distribution_message",
         help_text="`distribution_message` in the request's language (Accept-Language).",
     )
-    pods = PodKeySerializer(source="verify_pods", many=True, help_text="Per memcached pod.")
+    pods = PodKeySerializer(source="display_verify_pods", many=True, help_text="Per memcached pod.")
 
 
 class StuckPodSerializer(serializers.Serializer):

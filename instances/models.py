@@ -1,6 +1,8 @@
 """Operand instances: the custom resources (a MemcachedCluster, or another API an installed
 CSV owns) the platform applied for a tenant, and what it read back about them."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -184,6 +186,14 @@ class OperandInstance(models.Model):
     @property
     def display_verify_distribution_message(self) -> str:
         return shown(self.verify_distribution_message, self.verify_distribution_message_text)
+
+    @property
+    def display_verify_pods(self) -> list[dict[str, Any]]:
+        """The pods of the last verification, each one's error in the active language."""
+        return [
+            {**row, "error_display": shown(row.get("error") or "", row.get("error_text"))}
+            for row in self.verify_pods or []
+        ]
 
     @property
     def api_version_full(self):

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_noop
 
 from clusters import kube
 from clusters.events import timeline_rows
-from core.i18n import Text, english, kept_text
+from core.i18n import Text, english, kept_text, stored
 from core.retry import CLUSTER_JOB_RETRY
 from provisioning.models import Installation
 
@@ -269,28 +269,29 @@ def _read_key(address: str, key: str, value: str, timeout: float) -> dict[str, A
     from pymemcache.exceptions import MemcacheError
 
     if not address:
-        return {"address": "", "holds": None, "error": _("no pod IP yet")}
+        return _unreachable("", Text(gettext_noop("no pod IP yet")))
     try:
         client = _client(address, timeout)
     except ValueError:
-        return {
-            "address": address,
-            "holds": None,
-            "error": _("“%(address)s” is not a host:port address.") % {"address": address},
-        }
+        return _unreachable(
+            address,
+            Text(gettext_noop("“%(address)s” is not a host:port address."), address=address),
+        )
     try:
         got = client.get(key)
     except MemcacheError as exc:
-        return {"address": address, "holds": None, "error": str(exc)}
+        return _unreachable(address, str(exc))
     except OSError as exc:
-        return {
-            "address": address,
-            "holds": None,
-            "error": english(_network_error(exc, timeout)),
-        }
+        return _unreachable(address, _network_error(exc, timeout))
     finally:
         client.close()
     return {"address": address, "holds": got == value.encode(), "error": ""}
+
+
+def _unreachable(address: str, error: str | Text) -> dict[str, Any]:
+    """A pod row that could not be read: `error` in English, and kept untranslated for the
+    page (`OperandInstance.display_verify_pods`)."""
+    return {"address": address, "holds": None, "error": english(error), "error_text": stored(error)}
 
 
 def read_pods(
