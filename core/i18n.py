@@ -6,6 +6,11 @@ a 中文 reader. A `Text` keeps the msgid and its arguments instead; `render` tr
 display time. Call sites mark the msgid with `gettext_noop` so makemessages extracts it.
 An argument that is itself a label (a status, "automatic") is a `Text` too, so it is
 translated at display time as well; anything else (names, versions) is shown as it is.
+
+A field that holds such a sentence (an installation's failure reason, a verification's
+result) stays English, as the API has always said it, and gets a JSON twin kept by
+`stored`; the model's `display_*` property reads it through `shown`. The cluster's own words
+(OLM's and Kubernetes' messages and reasons) are arguments, never translated.
 """
 
 from __future__ import annotations
