@@ -125,7 +125,7 @@ def test_a_verification_reads_in_chinese_with_the_addresses_intact(
     assert (
         "预期 replset：每个 memcached Pod 都必须持有该键，但实际 2 个 Pod 中有 1 个持有该键；" in zh
     )
-    assert "mem1-memcached-1" in zh and "（连接被拒绝）" in zh  # the pod that did not answer
+    assert "mem1-memcached-1" in zh and "(连接被拒绝)" in zh  # the pod that did not answer
     for english in ("through", "Expected", "pods hold it", "could not be reached"):
         assert english not in zh, english
     en = _read(client, url)
