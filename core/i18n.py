@@ -6,6 +6,11 @@ a 中文 reader. A `Text` keeps the msgid and its arguments instead; `render` tr
 display time. Call sites mark the msgid with `gettext_noop` so makemessages extracts it.
 An argument that is itself a label (a status, "automatic") is a `Text` too, so it is
 translated at display time as well; anything else (names, versions) is shown as it is.
+
+A field that holds such a sentence (an installation's failure reason, a verification's
+result) stays English, as the API has always said it, and gets a JSON twin kept by
+`stored`; the model's `display_*` property reads it through `shown`. The cluster's own words
+(OLM's and Kubernetes' messages and reasons) are arguments, never translated.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.functional import Promise, lazy
-from django.utils.translation import gettext, override
+from django.utils.translation import gettext, override, pgettext
 
 # Marks a stored argument that is a Text of its own: {"__text__": msgid, "args": {...}}.
 _TEXT = "__text__"
+# Marks a stored argument that is a list of pieces (Texts or words): {"__list__": [...]}.
+_LIST = "__list__"
 
 
 class Text:
@@ -28,6 +35,11 @@ class Text:
     def __init__(self, msgid: str, /, **args: Any) -> None:
         self.msgid = msgid
         self.args = args
+
+    @classmethod
+    def from_json(cls, msgid: str, args: Mapping[str, Any] | None = None) -> Text:
+        """A Text stored earlier (`to_json`), e.g. to quote it inside another one."""
+        return cls(msgid, **dict(args or {}))
 
     @classmethod
     def label(cls, label: str | Promise) -> Text:
@@ -57,6 +69,12 @@ class Text:
 def _arg_to_json(value: Any) -> Any:
     if isinstance(value, Text):
         return {_TEXT: value.msgid, "args": value.to_json()}
+    if isinstance(value, Mapping) and _TEXT in value:  # already stored (Text.from_json)
+        return {_TEXT: str(value[_TEXT]), "args": dict(value.get("args") or {})}
+    if isinstance(value, Mapping) and _LIST in value:
+        return {_LIST: list(value[_LIST])}
+    if isinstance(value, list | tuple):  # a list of pieces, joined when read
+        return {_LIST: [_arg_to_json(item) for item in value]}
     if isinstance(value, int | float | bool) or value is None:
         return value
     return str(value)
@@ -65,6 +83,10 @@ def _arg_to_json(value: Any) -> Any:
 def _arg_rendered(value: Any) -> Any:
     if isinstance(value, Mapping) and _TEXT in value:
         return render(str(value[_TEXT]), value.get("args") or {})
+    if isinstance(value, Mapping) and _LIST in value:
+        # "; " in English, "；" in 中文: the separator is the reader's too.
+        separator = pgettext("separator of a list of phrases", "; ")
+        return separator.join(str(_arg_rendered(item)) for item in value[_LIST])
     return value
 
 
@@ -81,6 +103,43 @@ def render(msgid: str, args: Mapping[str, Any] | None = None) -> str:
             return msgid % rendered
         except (KeyError, ValueError, TypeError):
             return msgid
+
+
+def stored(message: str | Text) -> dict[str, Any]:
+    """What a model keeps beside an English field so the sentence can be read in any
+    language: {"id", "args", "en"}, or {} for a plain string (the cluster's own words).
+
+    "en" is the English it stood for: `shown` uses the stored form only while the English
+    field still says that, so a writer that sets the field alone (an older code path, a
+    plain reason) is never shown a stale translation."""
+    if not isinstance(message, Text):
+        return {}
+    return {"id": message.msgid, "args": message.to_json(), "en": message.english()}
+
+
+def english(message: str | Text) -> str:
+    return message.english() if isinstance(message, Text) else message
+
+
+def shown(english_text: str, kept: Mapping[str, Any] | None) -> str:
+    """A stored sentence in the active language: the `stored` form while it still matches
+    the English field, else the field as it is."""
+    if not kept or not kept.get("id") or kept.get("en") != english_text:
+        return english_text
+    return render(str(kept["id"]), kept.get("args") or {})
+
+
+def shown_all(english_texts: list[str], kept: list[Mapping[str, Any]] | None) -> list[str]:
+    """`shown` for a list (notes): each English line with the stored form that stood for it."""
+    by_english = {item.get("en"): item for item in kept or [] if isinstance(item, Mapping)}
+    return [shown(line, by_english.get(line)) for line in english_texts or []]
+
+
+def kept_text(english_text: str, kept: Mapping[str, Any] | None) -> str | Text:
+    """The stored sentence back as a Text (to quote it in another one), else the English."""
+    if not kept or not kept.get("id") or kept.get("en") != english_text:
+        return english_text
+    return Text.from_json(str(kept["id"]), kept.get("args"))
 
 
 def interpolate_lazy(message: str | Promise, args: Mapping[str, Any]) -> str:

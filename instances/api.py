@@ -56,7 +56,12 @@ class PodKeySerializer(serializers.Serializer):
         help_text="Whether `get` of the test key on this pod returned it; null when the pod "
         "could not be reached (see `error`).",
     )
-    error = serializers.CharField(help_text="Why the pod could not be reached, else empty.")
+    error = serializers.CharField(
+        help_text="Why the pod could not be reached (English), else empty."
+    )
+    error_display = serializers.CharField(
+        help_text="`error` in the request's language (Accept-Language)."
+    )
 
 
 class VerificationSerializer(serializers.Serializer):
@@ -68,7 +73,11 @@ class VerificationSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The set/get round trip through `address` worked (null: never verified).",
     )
-    message = serializers.CharField(source="verify_message")
+    message = serializers.CharField(source="verify_message", help_text="In English.")
+    message_display = serializers.CharField(
+        source="display_verify_message",
+        help_text="`message` in the request's language (Accept-Language).",
+    )
     address = serializers.CharField(source="verify_address", help_text="The address used.")
     address_source = serializers.ChoiceField(
         source="verify_source",
@@ -93,9 +102,13 @@ class VerificationSerializer(serializers.Serializer):
     )
     distribution_message = serializers.CharField(
         source="verify_distribution_message",
-        help_text="What was expected and what was found, in words.",
+        help_text="What was expected and what was found, in words (English).",
     )
-    pods = PodKeySerializer(source="verify_pods", many=True, help_text="Per memcached pod.")
+    distribution_message_display = serializers.CharField(
+        source="display_verify_distribution_message",
+        help_text="`distribution_message` in the request's language (Accept-Language).",
+    )
+    pods = PodKeySerializer(source="display_verify_pods", many=True, help_text="Per memcached pod.")
 
 
 class StuckPodSerializer(serializers.Serializer):
@@ -121,6 +134,14 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
     asset_name = serializers.CharField(source="installation.asset.name", read_only=True)
     setup = serializers.CharField(read_only=True)
     version = serializers.CharField(source="memcached_version", read_only=True)
+    failure_reason = serializers.CharField(
+        read_only=True, help_text="Why it failed, in English (the cluster's own words kept)."
+    )
+    failure_reason_display = serializers.CharField(
+        source="display_failure_reason",
+        read_only=True,
+        help_text="`failure_reason` in the request's language (Accept-Language).",
+    )
     router_address = serializers.SerializerMethodField()
     pod_addresses = serializers.SerializerMethodField()
     external_access = ExternalAccessSerializer(source="*", read_only=True)
@@ -159,6 +180,7 @@ class OperandInstanceSerializer(serializers.ModelSerializer):
             "version",
             "status_message",
             "failure_reason",
+            "failure_reason_display",
             "pods",
             "services",
             "router_address",
@@ -315,9 +337,25 @@ class InstanceLogSerializer(serializers.ModelSerializer):
 
 
 class InstanceEventSerializer(serializers.ModelSerializer):
+    message = serializers.CharField(read_only=True, help_text="In English.")
+    message_display = serializers.CharField(
+        source="display_message",
+        read_only=True,
+        help_text="`message` in the request's language (Accept-Language); a cluster's Event "
+        "as the cluster wrote it.",
+    )
+
     class Meta:
         model = InstanceEvent
-        fields = ["occurred_at", "source", "type", "reason", "message", "involved_object"]
+        fields = [
+            "occurred_at",
+            "source",
+            "type",
+            "reason",
+            "message",
+            "message_display",
+            "involved_object",
+        ]
 
 
 class MetricsLatestSerializer(serializers.Serializer):

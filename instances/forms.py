@@ -14,6 +14,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Project
@@ -60,6 +61,23 @@ DESCRIPTOR_FOR_FIELD = {
     "node_selector": "nodeSelector",
     "affinity": "affinity",
 }
+# Our own help for the MemcachedCluster fields we know, by field: a reader of another
+# language than English reads these (and our labels) instead of the operator's English
+# specDescriptors. Fields we do not know keep the operator's words.
+OWN_HELP = {
+    "replicas": _("Number of memcached pods in the cluster."),
+    "version": _("The memcached version the cluster's pods run."),
+    "node_selector": _("Schedule the memcached pods only on nodes with these labels."),
+    "affinity": _("A Kubernetes Affinity: nodeAffinity, podAffinity or podAntiAffinity."),
+}
+OWN_RESOURCES_HELP = _("CPU and memory of each memcached pod; recommended 1 CPU / 512Mi.")
+
+
+def reads_english() -> bool:
+    """Whether the reader's language is English, the language operators write their CSVs in."""
+    return (get_language() or "en").split("-")[0] == "en"
+
+
 SETUP_CHOICES = [("sharded", _("Sharded")), ("replset", _("Replica set"))]
 SETUP_HELP = {
     "sharded": _(
@@ -174,7 +192,8 @@ class EditorMixin:
 
 
 class MemcachedForm(EditorMixin, forms.Form):
-    """The Form tab of 创建 Memcached 集群; labels and help come from the CSV's specDescriptors."""
+    """The Form tab of 创建 Memcached 集群; labels and help come from the CSV's specDescriptors
+    for an English reader, ours (translated) for the others."""
 
     tab = "form"
     request_key = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -187,19 +206,19 @@ class MemcachedForm(EditorMixin, forms.Form):
             length=memcached.MAX_NAME_LENGTH,
         ),
     )
-    replicas = forms.IntegerField(label=_("Replicas"))
-    version = forms.CharField(label=_("Memcached version"), required=False)
+    replicas = forms.IntegerField(label=_("Replicas"), help_text=OWN_HELP["replicas"])
+    version = forms.CharField(
+        label=_("Memcached version"), required=False, help_text=OWN_HELP["version"]
+    )
     setup = forms.CharField(label=_("Setup"), required=False)
     node_selector = KeyValueField(
-        label=_("Node selector"),
-        required=False,
-        help_text=_("Schedule the memcached pods only on nodes with these labels."),
+        label=_("Node selector"), required=False, help_text=OWN_HELP["node_selector"]
     )
     affinity = forms.CharField(
         label=_("Affinity (YAML)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
-        help_text=_("A Kubernetes Affinity: nodeAffinity, podAffinity or podAntiAffinity."),
+        help_text=OWN_HELP["affinity"],
     )
     requests_cpu = forms.CharField(label=_("CPU request"), required=False)
     requests_memory = forms.CharField(label=_("Memory request"), required=False)
@@ -215,7 +234,8 @@ class MemcachedForm(EditorMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.setup_editor(csv_info=csv_info, namespace=namespace, fixed_name=fixed_name)
         api = memcached.find_api(self.csv_info, memcached.KIND)
-        labels = memcached.descriptors(api)
+        # The operator's labels and help are English: another language's reader gets ours.
+        labels = memcached.descriptors(api) if reads_english() else {}
         for field_name, path in DESCRIPTOR_FOR_FIELD.items():
             descriptor = labels.get(path) or {}
             field = self.fields[field_name]
@@ -231,9 +251,9 @@ class MemcachedForm(EditorMixin, forms.Form):
             self.fields[name].widget.attrs.update({"placeholder": "1", "class": "narrow"})
         for name in ("requests_memory", "limits_memory"):
             self.fields[name].widget.attrs.update({"placeholder": "512Mi", "class": "narrow"})
-        self.resources_help = (labels.get("resources") or {}).get("description") or _(
-            "CPU and memory of each memcached pod; recommended 1 CPU / 512Mi."
-        )
+        self.resources_help = (labels.get("resources") or {}).get(
+            "description"
+        ) or OWN_RESOURCES_HELP
         if fixed_name:
             self.fields["name"].disabled = True
             self.fields["name"].initial = fixed_name

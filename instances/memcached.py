@@ -15,8 +15,10 @@ from decimal import Decimal, InvalidOperation
 import yaml
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clusters.manifests import MANAGED_BY, MANAGED_BY_LABEL
+from core.i18n import Text
 from core.timestamps import iso_utc
 
 API_GROUP = "daas.tenxcloud.com"
@@ -1069,45 +1071,54 @@ def distribution_verdict(setup, rows):
 
     `rows` are {pod, address, holds, error} with `holds` True, False or None (unreachable).
     replset: every memcached holds every key; sharded: each key lives on exactly one pod.
-    An unreachable pod proves nothing, so it is a problem too.
+    An unreachable pod proves nothing, so it is a problem too. The message is a Text (the
+    worker writes it, each reader reads it in their language).
     """
     expectation = "all" if setup == "replset" else "one"
     if not rows:
-        return expectation, None, _("No memcached pods were recorded yet: nothing to compare.")
+        return (
+            expectation,
+            None,
+            Text(gettext_noop("No memcached pods were recorded yet: nothing to compare.")),
+        )
     holding = [r["pod"] for r in rows if r["holds"] is True]
     lacking = [r["pod"] for r in rows if r["holds"] is False]
     unreachable = [r["pod"] for r in rows if r["holds"] is None]
     if expectation == "all":
-        expected = _("replset: every memcached pod must hold the key")
+        expected = Text(gettext_noop("replset: every memcached pod must hold the key"))
         ok = not lacking and not unreachable
     else:
-        expected = _("sharded: exactly one memcached pod must hold the key")
+        expected = Text(gettext_noop("sharded: exactly one memcached pod must hold the key"))
         ok = len(holding) == 1 and not unreachable
-    found = [_("%(count)s of %(total)s pods hold it") % {"count": len(holding), "total": len(rows)}]
+    found = [
+        Text(
+            gettext_noop("%(count)s of %(total)s pods hold it"),
+            count=len(holding),
+            total=len(rows),
+        )
+    ]
     if expectation == "all" and lacking:
-        found.append(_("missing on %(pods)s") % {"pods": ", ".join(lacking)})
+        found.append(Text(gettext_noop("missing on %(pods)s"), pods=", ".join(lacking)))
     if expectation == "one" and len(holding) > 1:
-        found.append(_("held by %(pods)s") % {"pods": ", ".join(holding)})
+        found.append(Text(gettext_noop("held by %(pods)s"), pods=", ".join(holding)))
     if unreachable:
-        found.append(_("%(pods)s could not be reached") % {"pods": ", ".join(unreachable)})
+        found.append(
+            Text(gettext_noop("%(pods)s could not be reached"), pods=", ".join(unreachable))
+        )
     if ok:
         return (
             expectation,
             True,
-            _("As expected (%(expected)s): %(found)s.")
-            % {
-                "expected": expected,
-                "found": "; ".join(found),
-            },
+            Text(
+                gettext_noop("As expected (%(expected)s): %(found)s."),
+                expected=expected,
+                found=found,
+            ),
         )
     return (
         expectation,
         False,
-        _("Expected %(expected)s, but %(found)s.")
-        % {
-            "expected": expected,
-            "found": "; ".join(found),
-        },
+        Text(gettext_noop("Expected %(expected)s, but %(found)s."), expected=expected, found=found),
     )
 
 

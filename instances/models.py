@@ -1,6 +1,8 @@
 """Operand instances: the custom resources (a MemcachedCluster, or another API an installed
 CSV owns) the platform applied for a tenant, and what it read back about them."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -8,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Tenant
 from clusters.models import Cluster, TimelineEvent
+from core.i18n import shown
 from core.job_marks import JobMarks
 from provisioning.models import Installation
 
@@ -63,6 +66,10 @@ class OperandInstance(JobMarks):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.TextField(blank=True)
+    # Our sentences among the English fields (failure_reason, verify_message,
+    # verify_distribution_message) kept untranslated too (core.i18n.stored): pages show
+    # them in the reader's language (`display_*`), the API keeps the English as well.
+    failure_reason_text = models.JSONField(default=dict, blank=True)
     # As the cluster reports it.
     phase = models.CharField(_("phase"), max_length=32, blank=True)
     status_message = models.TextField(blank=True)
@@ -119,6 +126,8 @@ class OperandInstance(JobMarks):
     verify_expectation = models.CharField(max_length=4, blank=True)
     verify_distribution_ok = models.BooleanField(null=True, blank=True)
     verify_distribution_message = models.TextField(blank=True)
+    verify_message_text = models.JSONField(default=dict, blank=True)
+    verify_distribution_message_text = models.JSONField(default=dict, blank=True)
     # Monitoring: the last stats poll, good or bad.
     stats_error = models.TextField(blank=True)
     stats_at = models.DateTimeField(null=True, blank=True)
@@ -166,6 +175,26 @@ class OperandInstance(JobMarks):
 
     def __str__(self):
         return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def display_failure_reason(self) -> str:
+        return shown(self.failure_reason, self.failure_reason_text)
+
+    @property
+    def display_verify_message(self) -> str:
+        return shown(self.verify_message, self.verify_message_text)
+
+    @property
+    def display_verify_distribution_message(self) -> str:
+        return shown(self.verify_distribution_message, self.verify_distribution_message_text)
+
+    @property
+    def display_verify_pods(self) -> list[dict[str, Any]]:
+        """The pods of the last verification, each one's error in the active language."""
+        return [
+            {**row, "error_display": shown(row.get("error") or "", row.get("error_text"))}
+            for row in self.verify_pods or []
+        ]
 
     @property
     def api_version_full(self):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
-from core.i18n import Text
+from core.i18n import Text, english, kept_text, stored
 
 from .models import InstanceEvent, InstanceLog, InstanceMetric, InstanceSync, OperandInstance
 
@@ -87,13 +87,16 @@ def record_applied(*, instance_id: int) -> OperandInstance:
     return instance
 
 
-def mark_failed(*, instance_id: int, reason: str) -> OperandInstance:
+def mark_failed(*, instance_id: int, reason: str | Text) -> OperandInstance:
+    """`reason`: a Text for our own sentence (read in each reader's language), a plain
+    string for an error as the cluster gave it."""
     with transaction.atomic():
         instance = locked(instance_id)
         if instance.status in (Status.DELETED, Status.DELETING):
             return instance
-        set_status(instance, Status.FAILED, reason=reason)
-        instance.failure_reason = reason
+        set_status(instance, Status.FAILED, reason=english(reason))
+        instance.failure_reason = english(reason)
+        instance.failure_reason_text = stored(reason)
         instance.settled = True
         instance.save()
         add_event(instance=instance, reason="Failed", message=reason, type="Warning")
@@ -164,11 +167,13 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
                 setattr(instance, field, observed[field])
         if status != instance.status:
             if status == Status.FAILED:
-                instance.failure_reason = observed.get("failure_reason", "")
+                reason = observed.get("failure_reason", "")
+                instance.failure_reason = english(reason)
+                instance.failure_reason_text = stored(reason)
             elif instance.status == Status.FAILED:
                 instance.failure_reason = ""
             message: str | Text = (
-                instance.failure_reason
+                kept_text(instance.failure_reason, instance.failure_reason_text)
                 if status == Status.FAILED
                 else instance.status_message
                 or Text(
@@ -299,28 +304,31 @@ def record_verification(
     *,
     instance_id: int,
     ok: bool,
-    message: str,
+    message: str | Text,
     address: str,
     ms: float | None,
     source: str = "",
     pods: list[dict[str, Any]] | None = None,
     expectation: str = "",
     distribution_ok: bool | None = None,
-    distribution_message: str = "",
+    distribution_message: str | Text = "",
 ) -> OperandInstance:
-    """验证访问's result: the round trip, and how the key sat on the memcached pods."""
+    """验证访问's result: the round trip, and how the key sat on the memcached pods. The
+    messages: Texts for our sentences (read in each reader's language)."""
     with transaction.atomic():
         instance = locked(instance_id)
         instance.verify_running = False
         instance.verify_ok = ok
-        instance.verify_message = message
+        instance.verify_message = english(message)
+        instance.verify_message_text = stored(message)
         instance.verify_address = address
         instance.verify_ms = ms
         instance.verify_source = source
         instance.verify_pods = pods or []
         instance.verify_expectation = expectation
         instance.verify_distribution_ok = distribution_ok
-        instance.verify_distribution_message = distribution_message
+        instance.verify_distribution_message = english(distribution_message)
+        instance.verify_distribution_message_text = stored(distribution_message)
         instance.verified_at = timezone.now()
         instance.save()
         add_event(

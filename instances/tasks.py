@@ -25,9 +25,11 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clusters import kube
 from clusters.events import timeline_rows
+from core.i18n import Text, english, kept_text, stored
 from core.job_marks import MarkedJobTask, forget_lost, job_lost, mark_sent_on_publish
 from core.retry import CLUSTER_JOB_RETRY
 from provisioning.models import Installation
@@ -114,8 +116,10 @@ def apply_instance(self: Task, instance_id: int) -> str | None:
     if errors:
         records.mark_failed(
             instance_id=instance.pk,
-            reason=_("The installed operator refuses this spec: %(errors)s")
-            % {"errors": "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())},
+            reason=Text(
+                gettext_noop("The installed operator refuses this spec: %(errors)s"),
+                errors="; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()),
+            ),
         )
         return None
     gateway = kube.gateway_for(instance.cluster)
@@ -234,14 +238,19 @@ def apply_external_access(self: Task, instance_id: int) -> str | None:
     return address
 
 
-def _network_error(exc: BaseException, timeout: float) -> str:
+def _network_error(exc: BaseException, timeout: float) -> str | Text:
     if isinstance(exc, ConnectionRefusedError):
-        return _("connection refused")
+        return Text(gettext_noop("connection refused"))
     if isinstance(exc, socket.timeout | TimeoutError):
-        return _("timed out after %(seconds)s s") % {"seconds": timeout}
+        return Text(gettext_noop("timed out after %(seconds)s s"), seconds=timeout)
     if isinstance(exc, socket.gaierror):
-        return _("host name not found")
+        return Text(gettext_noop("host name not found"))
     return f"{type(exc).__name__}: {exc}"
+
+
+def _at(address: str, error: str | Text) -> Text:
+    """`address: error`, the error read in the reader's language when it is ours."""
+    return Text(gettext_noop("%(address)s: %(error)s"), address=address, error=error)
 
 
 def _client(address: str, timeout: float) -> Any:
@@ -254,15 +263,16 @@ def _client(address: str, timeout: float) -> Any:
 @dataclass
 class AccessCheck:
     """What one 验证访问 found: the round trip through the chosen address, then the key as
-    each memcached pod holds it (empty when the pods were not read)."""
+    each memcached pod holds it (empty when the pods were not read). The messages are
+    Texts where they are our sentences, so the page reads them in the reader's language."""
 
     ok: bool
-    message: str
+    message: str | Text
     ms: float | None = None
     pods: list[dict[str, Any]] = field(default_factory=list)
     expectation: str = ""
     distribution_ok: bool | None = None
-    distribution_message: str = ""
+    distribution_message: str | Text = ""
 
 
 def _read_key(address: str, key: str, value: str, timeout: float) -> dict[str, Any]:
@@ -270,24 +280,29 @@ def _read_key(address: str, key: str, value: str, timeout: float) -> dict[str, A
     from pymemcache.exceptions import MemcacheError
 
     if not address:
-        return {"address": "", "holds": None, "error": _("no pod IP yet")}
+        return _unreachable("", Text(gettext_noop("no pod IP yet")))
     try:
         client = _client(address, timeout)
     except ValueError:
-        return {
-            "address": address,
-            "holds": None,
-            "error": _("“%(address)s” is not a host:port address.") % {"address": address},
-        }
+        return _unreachable(
+            address,
+            Text(gettext_noop("“%(address)s” is not a host:port address."), address=address),
+        )
     try:
         got = client.get(key)
     except MemcacheError as exc:
-        return {"address": address, "holds": None, "error": str(exc)}
+        return _unreachable(address, str(exc))
     except OSError as exc:
-        return {"address": address, "holds": None, "error": _network_error(exc, timeout)}
+        return _unreachable(address, _network_error(exc, timeout))
     finally:
         client.close()
     return {"address": address, "holds": got == value.encode(), "error": ""}
+
+
+def _unreachable(address: str, error: str | Text) -> dict[str, Any]:
+    """A pod row that could not be read: `error` in English, and kept untranslated for the
+    page (`OperandInstance.display_verify_pods`)."""
+    return {"address": address, "holds": None, "error": english(error), "error_text": stored(error)}
 
 
 def read_pods(
@@ -318,7 +333,7 @@ def check_access(
         client = _client(address, timeout)
     except ValueError:
         return AccessCheck(
-            False, _("“%(address)s” is not a host:port address.") % {"address": address}
+            False, Text(gettext_noop("“%(address)s” is not a host:port address."), address=address)
         )
     started = time.perf_counter()
     try:
@@ -326,18 +341,27 @@ def check_access(
         got = client.get(key)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if not stored:
-            return AccessCheck(False, _("set %(key)s was not stored.") % {"key": key}, elapsed)
+            return AccessCheck(
+                False, Text(gettext_noop("set %(key)s was not stored."), key=key), elapsed
+            )
         if got != value.encode():
             return AccessCheck(
                 False,
-                _("set %(key)s was stored, but get returned %(got)s.")
-                % {"key": key, "got": got.decode(errors="replace") if got else _("nothing")},
+                Text(
+                    gettext_noop("set %(key)s was stored, but get returned %(got)s."),
+                    key=key,
+                    got=got.decode(errors="replace") if got else Text(gettext_noop("nothing")),
+                ),
                 elapsed,
             )
         check = AccessCheck(
             True,
-            _("set %(key)s → STORED, get → %(value)s (through %(address)s).")
-            % {"key": key, "value": value, "address": address},
+            Text(
+                gettext_noop("set %(key)s → STORED, get → %(value)s (through %(address)s)."),
+                key=key,
+                value=value,
+                address=address,
+            ),
             elapsed,
         )
         if pods is not None:
@@ -349,9 +373,11 @@ def check_access(
             client.delete(key, noreply=False)  # the test key goes, from every pod it reached
         return check
     except MemcacheError as exc:
-        return AccessCheck(False, _("memcached answered with an error: %(error)s") % {"error": exc})
+        return AccessCheck(
+            False, Text(gettext_noop("memcached answered with an error: %(error)s"), error=exc)
+        )
     except OSError as exc:
-        return AccessCheck(False, f"{address}: {_network_error(exc, timeout)}")
+        return AccessCheck(False, _at(address, _network_error(exc, timeout)))
     finally:
         client.close()
 
@@ -377,8 +403,11 @@ def verify_access(instance_id: int) -> bool | None:
         logger.exception("verify of instance %s failed", instance_id)
         check = AccessCheck(False, f"{type(exc).__name__}: {exc}")
     if check.ok and pods is None:
-        check.distribution_message = _(
-            "The pods were not read: the test override says the platform cannot reach this cluster."
+        check.distribution_message = Text(
+            gettext_noop(
+                "The pods were not read: the test override says the platform cannot reach "
+                "this cluster."
+            )
         )
     records.record_verification(
         instance_id=instance.pk,
@@ -507,9 +536,12 @@ def observe(
         "desired_replicas": read["desired_replicas"],
     }
     if cr is None and status == Status.FAILED:
-        observed["failure_reason"] = instance.failure_reason or _(
-            "The %(kind)s is gone from the cluster (deleted outside the platform)."
-        ) % {"kind": instance.kind}
+        observed["failure_reason"] = kept_text(
+            instance.failure_reason, instance.failure_reason_text
+        ) or Text(
+            gettext_noop("The %(kind)s is gone from the cluster (deleted outside the platform)."),
+            kind=instance.kind,
+        )
     access_settled = True
     if instance.is_memcached:
         external_name = memcached.external_service_name(instance.name)
@@ -593,8 +625,11 @@ def _start_waiting(instances: list[OperandInstance], now: datetime) -> None:
         ):
             records.mark_failed(
                 instance_id=instance.pk,
-                reason=_("The operator could not be installed: %(reason)s")
-                % {"reason": installation.failure_reason or installation.get_status_display()},
+                reason=Text(
+                    gettext_noop("The operator could not be installed: %(reason)s"),
+                    reason=kept_text(installation.failure_reason, installation.failure_reason_text)
+                    or Text.label(installation.get_status_display()),
+                ),
             )
 
 

@@ -22,6 +22,27 @@ class InstallationSerializer(serializers.ModelSerializer):
     project_name = serializers.CharField(source="project.name", read_only=True)
     needs_approval = serializers.BooleanField(read_only=True)
     order_code = serializers.CharField(source="order.code", read_only=True, default="")
+    failure_reason = serializers.CharField(
+        read_only=True, help_text="Why it failed, in English (the cluster's own words kept)."
+    )
+    failure_reason_display = serializers.CharField(
+        source="display_failure_reason",
+        read_only=True,
+        help_text="`failure_reason` in the request's language (Accept-Language): the "
+        "platform's sentence translated, the cluster's own words as the cluster wrote them.",
+    )
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the cluster says that stops nothing (deprecations, an unhealthy "
+        "catalog elsewhere in scope), in English.",
+    )
+    notes_display = serializers.ListField(
+        child=serializers.CharField(),
+        source="display_notes",
+        read_only=True,
+        help_text="`notes` in the request's language (Accept-Language).",
+    )
 
     class Meta:
         model = Installation
@@ -56,7 +77,9 @@ class InstallationSerializer(serializers.ModelSerializer):
             "pending_csvs",
             "csv_info",
             "failure_reason",
+            "failure_reason_display",
             "notes",
+            "notes_display",
             "created_at",
             "installed_at",
         ]
@@ -105,9 +128,25 @@ class UninstallSerializer(serializers.Serializer):
 
 
 class InstallationEventSerializer(serializers.ModelSerializer):
+    message = serializers.CharField(read_only=True, help_text="In English.")
+    message_display = serializers.CharField(
+        source="display_message",
+        read_only=True,
+        help_text="`message` in the request's language (Accept-Language); a cluster's Event "
+        "as the cluster wrote it.",
+    )
+
     class Meta:
         model = InstallationEvent
-        fields = ["occurred_at", "source", "type", "reason", "message", "involved_object"]
+        fields = [
+            "occurred_at",
+            "source",
+            "type",
+            "reason",
+            "message",
+            "message_display",
+            "involved_object",
+        ]
 
 
 class InstallationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Project, Tenant
 from assets.models import Asset, AssetVersion
 from clusters.models import Cluster, EventSource, TimelineEvent
+from core.i18n import shown, shown_all
 from core.job_marks import JobMarks
 
 
@@ -122,6 +123,11 @@ class Installation(JobMarks):
     # What the cluster says that is worth knowing but stops nothing (deprecations, an
     # unhealthy catalog elsewhere in scope, a namespace-wide manual approval).
     notes = models.JSONField(default=list, blank=True)
+    # `failure_reason` and `notes` are English (the worker's language, and the API's); our
+    # sentences among them are kept untranslated here too (core.i18n.stored), so a page
+    # shows them in the reader's language: `display_failure_reason`, `display_notes`.
+    failure_reason_text = models.JSONField(default=dict, blank=True)
+    notes_text = models.JSONField(default=list, blank=True)
     attempts = models.PositiveIntegerField(default=0)
 
     created_by = models.ForeignKey(
@@ -168,6 +174,16 @@ class Installation(JobMarks):
 
     def __str__(self):
         return f"{self.package} in {self.namespace}"
+
+    @property
+    def display_failure_reason(self) -> str:
+        """The failure reason in the active language (the cluster's own words as it wrote
+        them)."""
+        return shown(self.failure_reason, self.failure_reason_text)
+
+    @property
+    def display_notes(self) -> list[str]:
+        return shown_all(self.notes, self.notes_text)
 
     @property
     def subscription_name(self):

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_noop
 
 from clusters.manifests import MANAGED_BY, MANAGED_BY_LABEL
+from core.i18n import Text
 
 INSTALLATION_LABEL = "marketplace.operators.io/installation-id"
 OPERATORS_V1 = "operators.coreos.com/v1"
@@ -109,6 +111,17 @@ class Assessment:
     # Worth telling the user, not a failure: deprecations, another catalog unhealthy, a
     # namespace-wide manual approval.
     notes: list[str] = field(default_factory=list)
+    # The message and the notes untranslated (core.i18n.Text), so each reader reads our
+    # sentence in their language; `message` and `notes` are their English. A message that
+    # is only the cluster's own words has no text.
+    message_text: Text | None = None
+    note_texts: list[Text] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.message_text is not None and not self.message:
+            self.message = self.message_text.english()
+        if self.note_texts and not self.notes:
+            self.notes = [text.english() for text in self.note_texts]
 
 
 def crd_summary(crd: dict[str, Any]) -> dict[str, Any]:
@@ -224,13 +237,13 @@ def _settling(
 
 def _notes(
     subscription: Obj, conditions: dict[str, Obj], *, approval: str, namespace_manual: bool
-) -> list[str]:
+) -> list[Text]:
     """What to tell the user that does not stop the operator."""
     notes = []
     deprecated = conditions.get("Deprecated")
     if deprecated and deprecated.get("message"):
         # olm subscription/reconciler.go updateDeprecatedStatus: no reason, one roll-up.
-        notes.append(f"Deprecated: {deprecated['message']}")
+        notes.append(Text(gettext_noop("Deprecated: %(message)s"), message=deprecated["message"]))
     unhealthy = [
         entry["catalogSourceRef"]
         for entry in (subscription.get("status") or {}).get("catalogHealth") or []
@@ -242,15 +255,24 @@ def _notes(
     if others:
         names = ", ".join(f"{r.get('namespace')}/{r.get('name')}" for r in others)
         notes.append(
-            f"Another catalog in scope is unhealthy ({names}): OLM cannot resolve new "
-            "operators in this namespace until it recovers."
+            Text(
+                gettext_noop(
+                    "Another catalog in scope is unhealthy (%(catalogs)s): OLM cannot resolve "
+                    "new operators in this namespace until it recovers."
+                ),
+                catalogs=names,
+            )
         )
     if namespace_manual and approval != "Manual":
         # olm catalog/operator.go: any Manual subscription in the namespace makes every
         # generated InstallPlan Manual.
         notes.append(
-            "Another operator in this namespace uses manual approval, so OLM asks approval "
-            "for every install plan here, this one's included."
+            Text(
+                gettext_noop(
+                    "Another operator in this namespace uses manual approval, so OLM asks "
+                    "approval for every install plan here, this one's included."
+                )
+            )
         )
     return notes
 
@@ -361,7 +383,7 @@ def assess(
             pending_install_plan=pending_plan,
             pending_csvs=pending_csvs,
             csv_info=csv_info(installed_csv),
-            notes=notes,
+            note_texts=notes,
         )
     if installed_csv is not None:
         # installedCSV moves to the new CSV as soon as it exists, before it succeeds; the
@@ -374,15 +396,19 @@ def assess(
                 "current_csv": current,
                 "installed_version": _csv_version(previous),
                 "csv_info": csv_info(previous),
-                "notes": notes,
+                "note_texts": notes,
             }
             if _phase(installed_csv) == "Failed":
                 return Assessment(
                     status="failed",
                     step="csv",
-                    message=(
-                        f"The upgrade to {installed} failed ({_csv_problem(installed_csv)}); "
-                        f"{replaces} still serves."
+                    message_text=Text(
+                        gettext_noop(
+                            "The upgrade to %(new)s failed (%(problem)s); %(old)s still serves."
+                        ),
+                        new=installed,
+                        problem=_csv_problem(installed_csv),
+                        old=replaces,
                     ),
                     **common,
                 )
@@ -390,7 +416,14 @@ def assess(
             return Assessment(
                 status="upgrading",
                 step="csv",
-                message=f"Upgrading from {replaces} to {installed}. {message}".strip(),
+                message_text=Text(
+                    gettext_noop("Upgrading from %(old)s to %(new)s. %(detail)s")
+                    if message
+                    else gettext_noop("Upgrading from %(old)s to %(new)s."),
+                    old=replaces,
+                    new=installed,
+                    detail=message,
+                ),
                 **common,
             )
 
@@ -400,18 +433,25 @@ def assess(
         return Assessment(
             status="failed",
             step="installplan",
-            message=f"The operator's bundle could not be unpacked: {unpack_failed.get('message', '')}",
+            message_text=Text(
+                gettext_noop("The operator's bundle could not be unpacked: %(message)s"),
+                message=unpack_failed.get("message", ""),
+            ),
             current_csv=current,
-            notes=notes,
+            note_texts=notes,
         )
     plan_problem = _plan_failure(plan, conditions)
     if plan_problem:
         return Assessment(
             status="failed",
             step="installplan",
-            message=f"InstallPlan {plan_name} failed: {plan_problem}",
+            message_text=Text(
+                gettext_noop("InstallPlan %(plan)s failed: %(problem)s"),
+                plan=plan_name,
+                problem=plan_problem,
+            ),
             current_csv=current,
-            notes=notes,
+            note_texts=notes,
         )
     unhealthy = conditions.get("CatalogSourcesUnhealthy")
     if (
@@ -422,15 +462,24 @@ def assess(
         return Assessment(
             status="failed",
             step="subscription",
-            message=f"The catalog this operator comes from is not serving: {unhealthy['message']}.",
+            message_text=Text(
+                gettext_noop("The catalog this operator comes from is not serving: %(message)s."),
+                message=unhealthy["message"],
+            ),
             current_csv=current,
-            notes=notes,
+            note_texts=notes,
         )
     resolution = conditions.get("ResolutionFailed")
     if resolution is not None:
-        explained = (
-            f"OLM could not resolve the operators of namespace {namespace} (it resolves "
-            f"them together): {resolution.get('message', '')}"
+        explained: str | Text = (
+            Text(
+                gettext_noop(
+                    "OLM could not resolve the operators of namespace %(namespace)s (it "
+                    "resolves them together): %(message)s"
+                ),
+                namespace=namespace,
+                message=resolution.get("message", ""),
+            )
             if namespace
             else f"ResolutionFailed: {resolution.get('message', '')}"
         )
@@ -438,12 +487,13 @@ def assess(
             return Assessment(
                 status="failed",
                 step="subscription",
-                message=explained,
+                message=explained if isinstance(explained, str) else "",
+                message_text=explained if isinstance(explained, Text) else None,
                 current_csv=current,
-                notes=notes,
+                note_texts=notes,
             )
         return Assessment(
-            status="subscribing", step="subscription", current_csv=current, notes=notes
+            status="subscribing", step="subscription", current_csv=current, note_texts=notes
         )
     if pending_plan:
         return Assessment(
@@ -452,7 +502,7 @@ def assess(
             current_csv=current,
             pending_install_plan=pending_plan,
             pending_csvs=pending_csvs,
-            notes=notes,
+            note_texts=notes,
         )
     target = own.get(current) if current else None
     if target is not None:
@@ -463,7 +513,7 @@ def assess(
                 step="csv",
                 message=_csv_problem(target),
                 current_csv=current,
-                notes=notes,
+                note_texts=notes,
             )
         if phase == "Succeeded":
             return Assessment(
@@ -473,21 +523,28 @@ def assess(
                 current_csv=current,
                 installed_version=_csv_version(target),
                 csv_info=csv_info(target),
-                notes=notes,
+                note_texts=notes,
             )
         message = (target.get("status") or {}).get("message") or ""
         return Assessment(
-            status="installing", step="csv", message=message, current_csv=current, notes=notes
+            status="installing", step="csv", message=message, current_csv=current, note_texts=notes
         )
     unpacking = conditions.get("BundleUnpacking")
     if unpacking is not None:
         return Assessment(
             status="subscribing",
             step="installplan",
-            message=unpacking.get("message") or "Unpacking the operator's bundle.",
+            message=unpacking.get("message") or "",
+            message_text=None
+            if unpacking.get("message")
+            else Text(gettext_noop("Unpacking the operator's bundle.")),
             current_csv=current,
-            notes=notes,
+            note_texts=notes,
         )
     if plan is not None:
-        return Assessment(status="installing", step="installplan", current_csv=current, notes=notes)
-    return Assessment(status="subscribing", step="subscription", current_csv=current, notes=notes)
+        return Assessment(
+            status="installing", step="installplan", current_csv=current, note_texts=notes
+        )
+    return Assessment(
+        status="subscribing", step="subscription", current_csv=current, note_texts=notes
+    )

@@ -11,13 +11,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.models import User
 from accounts.services import record_audit
 from clusters.records import add_timeline_event, import_cluster_events
-from core.i18n import Text
+from core.i18n import Text, english, stored
 
 from .models import ClusterSync, Installation, InstallationEvent
 from .olm import Assessment
@@ -109,8 +108,10 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
         )
         changed_status = set_status(installation, assessment.status, reason=assessment.message)
         installation.step = assessment.step
-        installation.failure_reason = (
-            assessment.message if assessment.status == Status.FAILED else ""
+        failed = assessment.status == Status.FAILED
+        installation.failure_reason = assessment.message if failed else ""
+        installation.failure_reason_text = (
+            stored(assessment.message_text) if failed and assessment.message_text else {}
         )
         if assessment.installed_csv:
             if (
@@ -146,11 +147,13 @@ def record_assessment(*, installation_id: int, assessment: Assessment) -> bool:
         installation.pending_install_plan = assessment.pending_install_plan
         installation.pending_csvs = assessment.pending_csvs
         installation.notes = list(assessment.notes)
+        installation.notes_text = [stored(text) for text in assessment.note_texts]
         if changed_status:
             add_event(
                 installation=installation,
                 reason=_STATUS_REASONS.get(assessment.status, "StatusChanged"),
-                message=assessment.message
+                message=assessment.message_text
+                or assessment.message
                 or Text(gettext_noop("Now %(status)s."), status=_status_label(installation)),
                 type="Warning" if assessment.status == Status.FAILED else "Normal",
             )
@@ -209,7 +212,9 @@ MIRRORED_FIELDS = (
     "installed_version",
     "csv_info",
     "failure_reason",
+    "failure_reason_text",
     "notes",
+    "notes_text",
 )
 
 
@@ -260,23 +265,30 @@ def mirror_to_project_uses(*, provider_id: int) -> int:
 def record_sync_forbidden(*, installation_ids: list[int], reason: str) -> None:
     """The cluster refused to show us OLM's objects (RBAC): the status stays what it was
     (the operator may run fine), the reason is shown beside it until a sync succeeds."""
-    note = _("The marketplace cannot read this installation's state: %(reason)s") % {
-        "reason": reason
-    }
+    text = Text(
+        gettext_noop("The marketplace cannot read this installation's state: %(reason)s"),
+        reason=reason,
+    )
+    note = text.english()
     for installation in Installation.objects.filter(pk__in=installation_ids).exclude(
         status__in=(Status.UNINSTALLED, Status.PENDING)
     ):
         if installation.notes != [note]:
-            Installation.objects.filter(pk=installation.pk).update(notes=[note])
+            Installation.objects.filter(pk=installation.pk).update(
+                notes=[note], notes_text=[stored(text)]
+            )
 
 
-def mark_failed(*, installation_id: int, reason: str) -> Installation:
+def mark_failed(*, installation_id: int, reason: str | Text) -> Installation:
+    """`reason`: a Text for our own sentence (read in each reader's language), a plain
+    string for an error as the cluster or the client library gave it."""
     with transaction.atomic():
         installation = Installation.objects.select_for_update().get(pk=installation_id)
         if installation.status in (Status.UNINSTALLED,):
             return installation
-        set_status(installation, Status.FAILED, reason=reason)
-        installation.failure_reason = reason
+        set_status(installation, Status.FAILED, reason=english(reason))
+        installation.failure_reason = english(reason)
+        installation.failure_reason_text = stored(reason)
         installation.save()
         add_event(installation=installation, reason="InstallFailed", message=reason, type="Warning")
     return installation

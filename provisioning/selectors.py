@@ -193,7 +193,7 @@ def project_install_problem(*, version: AssetVersion, channel: str, cluster_id: 
             return _(
                 "This operator runs cluster-wide on this cluster, but its installation "
                 "failed: %(reason)s A platform admin must fix it first."
-            ) % {"reason": platform.failure_reason or platform.get_status_display()}
+            ) % {"reason": platform.display_failure_reason or platform.get_status_display()}
         if platform is not None:
             return ""
         return _(

@@ -120,20 +120,31 @@ def install_operator(self: Task, installation_id: int) -> str | None:
         names = ", ".join(sorted(g["metadata"]["name"] for g in groups))
         records.mark_failed(
             installation_id=installation.pk,
-            reason=(
-                f"Namespace {namespace} has {len(groups)} OperatorGroups ({names}); OLM needs "
-                "exactly one to install an operator. Delete the extra ones, then retry."
+            reason=Text(
+                gettext_noop(
+                    "Namespace %(namespace)s has %(count)s OperatorGroups (%(names)s); OLM "
+                    "needs exactly one to install an operator. Delete the extra ones, then "
+                    "retry."
+                ),
+                namespace=namespace,
+                count=len(groups),
+                names=names,
             ),
         )
         return None
     if groups and installation.is_cluster_wide and not watches_all_namespaces(groups[0]):
         records.mark_failed(
             installation_id=installation.pk,
-            reason=(
-                f"The OperatorGroup {groups[0]['metadata']['name']} in {namespace} targets "
-                f"{', '.join(groups[0].get('spec', {}).get('targetNamespaces') or []) or 'a selector'}"
-                ", not all namespaces: a cluster-wide operator needs one with no targets. "
-                "Fix it or set the cluster's global operators namespace, then retry."
+            reason=Text(
+                gettext_noop(
+                    "The OperatorGroup %(group)s in %(namespace)s targets %(targets)s, not all "
+                    "namespaces: a cluster-wide operator needs one with no targets. Fix it or "
+                    "set the cluster's global operators namespace, then retry."
+                ),
+                group=groups[0]["metadata"]["name"],
+                namespace=namespace,
+                targets=", ".join(groups[0].get("spec", {}).get("targetNamespaces") or [])
+                or Text(gettext_noop("a selector")),
             ),
         )
         return None

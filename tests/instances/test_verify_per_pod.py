@@ -195,7 +195,7 @@ def test_the_verdict_names_what_was_expected():
     assert distribution_verdict("sharded", rows(False, True, False))[:2] == ("one", True)
     expectation, ok, message = distribution_verdict("sharded", rows(True, True))
     assert (expectation, ok) == ("one", False)
-    assert message == (
+    assert message.english() == (
         "Expected sharded: exactly one memcached pod must hold the key, but 2 of 2 pods "
         "hold it; held by p-0, p-1."
     )
