@@ -43,6 +43,10 @@ class ExternalAccessSerializer(serializers.Serializer):
     service = serializers.CharField(source="access_service")
     address = serializers.CharField(source="access_address")
     error = serializers.CharField(source="access_error")
+    error_display = serializers.CharField(
+        source="display_access_error",
+        help_text="`error` in the request's language (Accept-Language).",
+    )
 
 
 class PodKeySerializer(serializers.Serializer):

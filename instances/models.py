@@ -110,6 +110,7 @@ class OperandInstance(JobMarks):
     route_port = models.PositiveIntegerField(null=True, blank=True)
     route_target = models.CharField(max_length=63, blank=True)
     access_error = models.TextField(blank=True)
+    access_error_text = models.JSONField(default=dict, blank=True)  # core.i18n.stored
 
     # 验证访问: the last verification by the worker.
     verify_running = models.BooleanField(default=False)
@@ -179,6 +180,10 @@ class OperandInstance(JobMarks):
     @property
     def display_failure_reason(self) -> str:
         return shown(self.failure_reason, self.failure_reason_text)
+
+    @property
+    def display_access_error(self) -> str:
+        return shown(self.access_error, self.access_error_text)
 
     @property
     def display_verify_message(self) -> str:

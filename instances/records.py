@@ -159,6 +159,7 @@ def record_observation(*, instance_id: int, observed: dict[str, Any]) -> bool:
             "access_state",
             "access_address",
             "access_error",
+            "access_error_text",
             "settled",
         )
         before = {f: getattr(instance, f) for f in fields} | {"status": instance.status}
@@ -265,7 +266,7 @@ def record_access(
     host: str = "",
     service: str = "",
     type: str = "",
-    error: str = "",
+    error: str | Text = "",
 ) -> OperandInstance:
     with transaction.atomic():
         instance = locked(instance_id)
@@ -275,7 +276,8 @@ def record_access(
         instance.access_host = host or instance.access_host
         instance.access_service = service
         instance.access_type = type
-        instance.access_error = error
+        instance.access_error = english(error)
+        instance.access_error_text = stored(error)
         instance.settled = state not in (Access.EXPOSING, Access.REMOVING) and instance.settled
         instance.save()
         if state == Access.EXPOSED and address and address != previous:

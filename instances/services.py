@@ -419,7 +419,7 @@ def set_external_access(
                 port,
                 target,
             )
-        instance.access_error = ""
+        instance.access_error, instance.access_error_text = "", {}
         if instance.status != Status.PENDING:
             instance.access_state = Access.EXPOSING if enabled else Access.REMOVING
         instance.settled = False

@@ -569,11 +569,15 @@ def observe(
             if external is not None and address:
                 observed.update(access_state=Access.EXPOSED, access_address=address)
             elif external is None and state == Access.EXPOSED:
+                deleted = Text(
+                    gettext_noop("The access Service %(name)s was deleted outside the platform."),
+                    name=external_name,
+                )
                 observed.update(
                     access_state=Access.FAILED,
                     access_address="",
-                    access_error=_("The access Service %(name)s was deleted outside the platform.")
-                    % {"name": external_name},
+                    access_error=deleted.english(),
+                    access_error_text=stored(deleted),
                 )
         elif not instance.expose_requested and state == Access.REMOVING and external is None:
             observed.update(access_state=Access.NONE, access_address="")

@@ -11,7 +11,7 @@ import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from instances import records
+from instances import memcached, records
 from instances import tasks as instance_tasks
 from instances.models import OperandInstance
 from provisioning import records as provisioning_records
@@ -233,3 +233,41 @@ def test_the_create_form_explains_known_fields_in_chinese_and_the_operators_word
     assert "Memcached Version" in en
     assert "Kubernetes affinity rules for the memcached pods." in en
     assert "CPU and memory for each memcached pod (recommended 1 CPU / 512Mi)." in en
+
+
+def test_an_access_service_deleted_outside_the_platform_reads_in_chinese(
+    client, buyer, installation
+):
+    instance = _instance(
+        installation,
+        spec={"setup": "sharded"},
+        status="running",
+        settled=True,
+        expose_requested=True,
+        access_state="exposed",
+        access_address="127.0.0.1:30111",
+    )
+    cr = {
+        "apiVersion": "daas.tenxcloud.com/v1",
+        "kind": "MemcachedCluster",
+        "metadata": {"name": "mem1", "namespace": instance.namespace, "generation": 1},
+        "spec": instance.spec,
+        "status": {"phase": "Running", "observedGeneration": 1},
+    }
+    with translation.override("en"):
+        observed = instance_tasks.observe(instance, cr, pods=[], services_=[])
+        records.record_observation(instance_id=instance.pk, observed=observed)
+    instance.refresh_from_db()
+    assert instance.access_state == "failed"
+    name = memcached.external_service_name("mem1")
+    assert instance.access_error == f"The access Service {name} was deleted outside the platform."
+    client.force_login(buyer.owner)
+    zh = _read(client, f"/instances/{instance.pk}/access/", **ZH)
+    assert f"访问服务 {name} 在平台之外被删除。" in zh and "was deleted outside" not in zh
+    assert instance.access_error in _read(client, f"/instances/{instance.pk}/access/")
+    api = APIClient()
+    api.force_authenticate(buyer.owner)
+    body = api.get(f"/api/v1/instances/{instance.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    access = body["external_access"]
+    assert access["error"] == instance.access_error
+    assert "在平台之外被删除" in access["error_display"]
