@@ -419,7 +419,8 @@ def storefront_page(
 
     One query: the rows carry the bounded count. A search in the default order reads its
     first matches' ids and ranks (whether it is ranked depends on their number), then the
-    page's cards by id: two (`search_storefront` has looked up the providers its words
+    page's cards by id; beyond the counted window it counts, then reads the page by its
+    cursor: two either way (`search_storefront` has looked up the providers its words
     name: one more). A page number or cursor that turns out not to fit the count is read
     again as the page it stands for.
     """
@@ -428,6 +429,11 @@ def storefront_page(
     number = _page_number(page)
     token, forward = (after, True) if after else (before, False)
     cursor = _decode_cursor(token, KEYSETS[sort][0]) if token else None
+    ranked = "rank" in assets.query.annotations and sort == SORT_DEFAULT
+    if cursor is not None and ranked:
+        # A search counts first on a cursor page too (the count decides whether it is
+        # ranked): the same two queries as on its numbered pages, at any size.
+        return _page(assets, sort, number, after, before, per_page, None)
     if cursor is not None:
         value, pk = cursor
         rows = list(
@@ -442,7 +448,7 @@ def storefront_page(
         # Everything is counted now: the numbered page the cursor's number stands for.
         return _page(assets, sort, number, "", "", per_page, _counted(rows))
     offset = (number - 1) * per_page
-    if "rank" in assets.query.annotations and sort == SORT_DEFAULT:
+    if ranked:
         firsts = _ranked_firsts(assets)
         if not firsts:
             return _shelf([], 1, 0, per_page, has_next=False, has_previous=False, sort=sort)
@@ -451,7 +457,13 @@ def storefront_page(
         number = min(number, window)  # past the counted window: its last page
         offset = (number - 1) * per_page
         ids = [pk for pk, _rank in firsts[offset : offset + per_page + 1]]
-        return _numbered(_cards(assets, ids), number, count, window, per_page, sort)
+        rows = _cards(assets, ids)
+        if count > COUNT_CAP:  # more beyond the window: its last page goes on by cursor
+            return _shelf(
+                rows[:per_page], number, count, per_page, sort=sort, has_next=bool(rows),
+                has_previous=number > 1, window=window,
+            )  # fmt: skip
+        return _numbered(rows, number, count, window, per_page, sort)
     ordered = _with_count(_ordered(assets, sort, reverse=False), assets)
     rows = list(ordered[offset : offset + per_page + 1])
     if not rows:

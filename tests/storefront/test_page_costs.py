@@ -28,7 +28,8 @@ HTML_QUERIES = 4
 API_QUERIES = 3
 # A search looks up the providers its words name first (their ids, so the planner sees
 # them: see `_providers_named`); in the default order (ranked) it then reads its first
-# matches' ids and ranks, and the page's cards by id.
+# matches' ids and ranks, and the page's cards by id (beyond the counted window: counts,
+# then reads the page by its cursor).
 SEARCH_SORTED_QUERIES = 1
 SEARCH_RANKED_QUERIES = 2
 # session, user (with the workspace), the asset (with its version on sale), the tenant's
@@ -101,9 +102,13 @@ def test_a_search_page_makes_a_fixed_number_of_queries(client, buyer, shelf):
         ({"q": "cache"}, ranked),  # capped: newest first
         ({"q": "cache-1"}, ranked),  # ranked
         ({"q": "zs-olm"}, ranked),  # the provider's name
+        ({"q": "cache", "page": "2"}, ranked),
         ({"q": "cache", "sort": "-price"}, HTML_QUERIES + SEARCH_SORTED_QUERIES),
     ]:
         assert queries(lambda params=params: client.get(url, params))[0] == expected, params
+    page_2 = client.get(url, {"q": "cache", "page": "2"})
+    count, _response = queries(lambda: client.get(url + next_link(page_2)))  # by cursor
+    assert count == ranked
     api = APIClient()
     api.force_login(buyer.owner)
     count, _response = queries(lambda: api.get("/api/v1/storefront/", {"q": "cache-1"}))
