@@ -21,21 +21,20 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Case,
-    Count,
+    Exists,
     F,
     FilteredRelation,
     FloatField,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
-    Value,
-    When,
-    Window,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Tenant
 from assets.models import (
     NO_PLAN_PRICE_DOWN,
     NO_PLAN_PRICE_UP,
@@ -106,10 +105,25 @@ _TEXT_SQL = (
     "lower(assets_asset.name::text || ' ' || assets_asset.summary::text"
     " || ' ' || assets_asset.description)"
 )
-_PROVIDER_SQL = (
-    "assets_asset.tenant_id = ANY(ARRAY("
-    "SELECT id FROM accounts_tenant WHERE lower(accounts_tenant.name::text) LIKE %s))"
-)
+# The provider arm: the ids of the providers the query names, as literals (see
+# `_providers_named`), so that it is one more range of the tenant_id index in the BitmapOr.
+_PROVIDER_SQL = "assets_asset.tenant_id = ANY(%s)"
+
+
+def _providers_named(query: str) -> list[int]:
+    """The tenants with assets on sale whose name holds the query, looked up first (one
+    small query). In the asset query an `ARRAY(SELECT …)` of them is a value the planner
+    cannot see: it guesses ten providers' worth of assets (40 % of the catalogue with
+    20 providers), finds a sequential scan cheaper than the index arms and reads every
+    row. As literals (or no arm when none matches) the tenant_id statistics answer."""
+    listed = Asset.objects.filter(tenant=OuterRef("pk"), listed_at__isnull=False)
+    return list(
+        Tenant.objects.annotate(lowered=Lower("name"))
+        .filter(lowered__contains=query.lower())
+        .filter(Exists(listed))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _like(query: str) -> str:
@@ -148,8 +162,10 @@ def _match_postgres(query: str) -> tuple[RawSQL, RawSQL]:
         if prefix:
             arms.append("assets_asset.search_document @@ to_tsquery('simple', %s)")
             params.append(f"{prefix}:*")
-    arms.append(_PROVIDER_SQL)
-    params.append(like)
+    providers = _providers_named(query)
+    if providers:
+        arms.append(_PROVIDER_SQL)
+        params.append(providers)
     matches = RawSQL(f"({' OR '.join(arms)})", params, output_field=BooleanField())
     rank = RawSQL(
         "ts_rank(assets_asset.search_document, websearch_to_tsquery('english', %s))",
@@ -356,26 +372,25 @@ def _counted(rows: list[Asset]) -> int:
     return int(getattr(rows[0], "shelf_count"))  # noqa: B009 - an annotation
 
 
-def _ranked_unless_capped(assets: QuerySet[Asset]) -> QuerySet[Asset]:
-    """A search's first COUNT_CAP + 1 matches (newest first, through the index), best
-    match first when they are all of them, else still newest first: bounded either way.
-    Their number is a window count over those rows, in the same query."""
-    # As SQL of its own (the inner table keeps its name, so the search's conditions apply
-    # to it): an uncorrelated subquery, run once.
-    sql, params = (
-        assets.order_by(*SORTS[SORT_DEFAULT]).values("pk")[: COUNT_CAP + 1].query.sql_with_params()
-    )
-    first = RawSQL(f"assets_asset.id IN ({sql})", params, output_field=BooleanField())
-    rank_unless_capped = Case(
-        When(shelf_count__gt=COUNT_CAP, then=Value(0.0)),
-        default=F("rank"),
-        output_field=FloatField(),
-    )
-    return (
-        assets.filter(first)
-        .annotate(shelf_count=Window(Count("pk")))
-        .order_by(rank_unless_capped.desc(), *SORTS[SORT_DEFAULT])
-    )
+def _ranked_firsts(assets: QuerySet[Asset]) -> list[tuple[int, float]]:
+    """A search's first COUNT_CAP + 1 matches (newest first, through the index) as
+    (id, rank): best match first when they are all of them, else still newest first.
+
+    Ids and ranks only, so the database reads the matches once and fetches nothing else;
+    the page's cards are then read by their ids (`_cards`). Sorting on the rank keeps the
+    newest-first order among equal ranks (a stable sort), as `ORDER BY rank DESC,
+    listed_at DESC, id DESC` would."""
+    newest = assets.annotate(shelf_rank=F("rank")).order_by(*SORTS[SORT_DEFAULT])
+    firsts = list(newest.values_list("pk", "shelf_rank")[: COUNT_CAP + 1])
+    if len(firsts) <= COUNT_CAP:
+        firsts.sort(key=lambda row: -row[1])
+    return firsts
+
+
+def _cards(assets: QuerySet[Asset], ids: list[int]) -> list[Asset]:
+    """The rows of `assets` with these ids, in this order (a primary-key lookup)."""
+    by_id = {asset.pk: asset for asset in assets.filter(pk__in=ids).order_by()}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def _page_number(page: str | int | None) -> int:
@@ -402,15 +417,23 @@ def storefront_page(
     index range scan. A search whose matches are all counted is ranked best match first
     (when no other sort was asked for); a bigger one keeps the newest-first order.
 
-    One query: the rows carry the bounded count. A search in the default order counts
-    first (whether it is ranked depends on the count): two. A page number or cursor that
-    turns out not to fit the count is read again as the page it stands for.
+    One query: the rows carry the bounded count. A search in the default order reads its
+    first matches' ids and ranks (whether it is ranked depends on their number), then the
+    page's cards by id; beyond the counted window it counts, then reads the page by its
+    cursor: two either way (`search_storefront` has looked up the providers its words
+    name: one more). A page number or cursor that turns out not to fit the count is read
+    again as the page it stands for.
     """
     if sort not in KEYSETS:
         sort = SORT_DEFAULT
     number = _page_number(page)
     token, forward = (after, True) if after else (before, False)
     cursor = _decode_cursor(token, KEYSETS[sort][0]) if token else None
+    ranked = "rank" in assets.query.annotations and sort == SORT_DEFAULT
+    if cursor is not None and ranked:
+        # A search counts first on a cursor page too (the count decides whether it is
+        # ranked): the same two queries as on its numbered pages, at any size.
+        return _page(assets, sort, number, after, before, per_page, None)
     if cursor is not None:
         value, pk = cursor
         rows = list(
@@ -425,10 +448,23 @@ def storefront_page(
         # Everything is counted now: the numbered page the cursor's number stands for.
         return _page(assets, sort, number, "", "", per_page, _counted(rows))
     offset = (number - 1) * per_page
-    if "rank" in assets.query.annotations and sort == SORT_DEFAULT:
-        ordered = _ranked_unless_capped(assets)
-    else:
-        ordered = _with_count(_ordered(assets, sort, reverse=False), assets)
+    if ranked:
+        firsts = _ranked_firsts(assets)
+        if not firsts:
+            return _shelf([], 1, 0, per_page, has_next=False, has_previous=False, sort=sort)
+        count = len(firsts)
+        window = max(1, math.ceil(min(count, COUNT_CAP) / per_page))
+        number = min(number, window)  # past the counted window: its last page
+        offset = (number - 1) * per_page
+        ids = [pk for pk, _rank in firsts[offset : offset + per_page + 1]]
+        rows = _cards(assets, ids)
+        if count > COUNT_CAP:  # more beyond the window: its last page goes on by cursor
+            return _shelf(
+                rows[:per_page], number, count, per_page, sort=sort, has_next=bool(rows),
+                has_previous=number > 1, window=window,
+            )  # fmt: skip
+        return _numbered(rows, number, count, window, per_page, sort)
+    ordered = _with_count(_ordered(assets, sort, reverse=False), assets)
     rows = list(ordered[offset : offset + per_page + 1])
     if not rows:
         return (
