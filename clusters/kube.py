@@ -12,6 +12,7 @@ not pay for, or depend on, the client. Only the worker builds gateways.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -37,6 +38,14 @@ READ_TIMEOUT = 30
 OLM_GROUPS = ("operators.coreos.com", "packages.operators.coreos.com")
 
 Manifest = dict[str, Any]
+
+# A list asked as metadata only (what client-go's metadata informers ask for), plain JSON
+# otherwise: a server that cannot convert answers the full list, which is read as such.
+METADATA_LIST_ACCEPT = (
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+)
+# A reusing list fetches at most this many changed objects one by one; more, one full list.
+CHANGED_GETS_UP_TO = 10
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -263,6 +272,9 @@ class Gateway:
         )
         self._dynamic: Any = None
         self._lock = threading.Lock()
+        # What `list(..., reuse=True)` read in full last time, per query: by (namespace,
+        # name), kept only while the object's resourceVersion stays the same.
+        self._known: dict[tuple[Any, ...], dict[tuple[str, str], Manifest]] = {}
 
     # The discovery cache lives in a file the project owns, one per cluster.
     @property
@@ -336,6 +348,36 @@ class Gateway:
             raise KubeError(f"unreadable answer from the API server: {exc}") from exc
         return data if isinstance(data, dict) else {}
 
+    def _pages(
+        self, resource: Any, query: dict[str, Any], *, accept: str | None = None
+    ) -> tuple[builtins.list[Manifest], str]:
+        """Every matching object, fetched in pages of `KUBE_LIST_PAGE_SIZE` (`limit` and
+        `continue`, as kubectl and client-go's pager do), so no answer grows with the
+        cluster; and the kind of list the server answered (`PartialObjectMetadataList` when
+        `accept` asked for it and the server could convert).
+
+        A continue token that expired (410 Expired, the server compacted past it) starts the
+        list over once without paging, as client-go's pager falls back to a full list.
+        """
+        headers = {"header_params": {"Accept": accept}} if accept else {}
+        page_size = int(getattr(settings, "KUBE_LIST_PAGE_SIZE", 500))
+        items: builtins.list[Manifest] = []
+        token: str | None = None
+        while True:
+            try:
+                result = self._get_json(
+                    resource, limit=page_size, _continue=token, **query, **headers
+                )
+            except KubeError as exc:
+                if token is None or exc.status != 410:
+                    raise
+                result = self._get_json(resource, **query, **headers)
+                return result.get("items") or [], str(result.get("kind") or "")
+            items.extend(result.get("items") or [])
+            token = (result.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items, str(result.get("kind") or "")
+
     def list(
         self,
         api_version: str,
@@ -343,12 +385,18 @@ class Gateway:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> list[Manifest]:
-        """Every matching object, fetched in pages of `KUBE_LIST_PAGE_SIZE` (`limit` and
-        `continue`, as kubectl and client-go's pager do), so no answer grows with the cluster.
+        *,
+        reuse: bool = False,
+    ) -> builtins.list[Manifest]:
+        """Every matching object, paged (see `_pages`).
 
-        A continue token that expired (410 Expired, the server compacted past it) starts the
-        list over once without paging, as client-go's pager falls back to a full list.
+        `reuse`: the list is asked as metadata only and an object whose resourceVersion is
+        the one read last time (on this gateway, for the same query) is that object again —
+        the API server changes an object's resourceVersion on every write to it, spec or
+        status, and on nothing else (a resourceVersion is compared for equality only, it is
+        opaque). Only the changed ones are then read in full: one GET each when they are
+        few, else one full list. A settled cluster's tick so reads names and versions, not
+        every CSV's install strategy, at the same number of calls.
         """
         resource = self._resource(api_version, kind)
         query = {
@@ -356,21 +404,50 @@ class Gateway:
             "label_selector": label_selector,
             "field_selector": field_selector,
         }
-        page_size = int(getattr(settings, "KUBE_LIST_PAGE_SIZE", 500))
-        items: list[Manifest] = []
-        token: str | None = None
-        while True:
-            try:
-                result = self._get_json(resource, limit=page_size, _continue=token, **query)
-            except KubeError as exc:
-                if token is None or exc.status != 410:
-                    raise
-                result = self._get_json(resource, **query)
-                return result.get("items") or []
-            items.extend(result.get("items") or [])
-            token = (result.get("metadata") or {}).get("continue") or None
-            if not token:
-                return items
+        if not reuse:
+            return self._pages(resource, query)[0]
+        key = (api_version, kind, namespace, label_selector, field_selector)
+        known = self._known.get(key, {})
+        listed, list_kind = self._pages(resource, query, accept=METADATA_LIST_ACCEPT)
+        if list_kind != "PartialObjectMetadataList":  # the server sent the objects
+            return self._remember(key, listed)
+        objects: builtins.list[Manifest | None] = []
+        changed: builtins.list[tuple[int, str, str]] = []
+        for item in listed:
+            meta = item.get("metadata") or {}
+            where = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            have = known.get(where)
+            have_meta = (have or {}).get("metadata") or {}
+            if (
+                have is not None
+                and meta.get("resourceVersion")
+                and have_meta.get("resourceVersion") == meta.get("resourceVersion")
+                and have_meta.get("uid") == meta.get("uid")
+            ):
+                objects.append(have)
+            else:
+                objects.append(None)
+                changed.append((len(objects) - 1, *where))
+        if len(changed) > CHANGED_GETS_UP_TO:
+            return self._remember(key, self._pages(resource, query)[0])
+        for index, in_namespace, name in changed:
+            with contextlib.suppress(NotFoundError):  # deleted since the list: gone here too
+                objects[index] = self._get_json(resource, name=name, namespace=in_namespace or None)
+        return self._remember(key, [o for o in objects if o is not None])
+
+    def _remember(
+        self, key: tuple[Any, ...], objects: builtins.list[Manifest]
+    ) -> builtins.list[Manifest]:
+        """Keeps this read for the next `list(..., reuse=True)` of the same query (what is
+        gone from the cluster is forgotten with it)."""
+        self._known[key] = {
+            (
+                str((o.get("metadata") or {}).get("namespace") or ""),
+                str((o.get("metadata") or {}).get("name") or ""),
+            ): o
+            for o in objects
+        }
+        return objects
 
     def list_in_namespaces(
         self,
@@ -380,13 +457,19 @@ class Gateway:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        reuse: bool = False,
     ) -> builtins.list[Manifest]:
         """The objects of `kind` in `namespaces`: one list per namespace when they are few (the
         answer then grows with our installations, not with the cluster), one cluster-wide
         list otherwise; per namespace too when the credentials may not list cluster-wide
-        (a token bound to the tenants' namespaces gets 403 at the cluster scope)."""
+        (a token bound to the tenants' namespaces gets 403 at the cluster scope). `reuse`:
+        unchanged objects are not read again (see `list`)."""
         wanted = sorted(set(namespaces))
-        selectors = {"label_selector": label_selector, "field_selector": field_selector}
+        selectors: dict[str, Any] = {
+            "label_selector": label_selector,
+            "field_selector": field_selector,
+            "reuse": reuse,
+        }
         if len(wanted) > int(getattr(settings, "KUBE_PER_NAMESPACE_LISTS_UP_TO", 8)):
             try:
                 found = self.list(api_version, kind, **selectors)

@@ -13,6 +13,7 @@ from accounts.models import Tenant, User
 from accounts.permissions import is_platform_admin
 from assets.models import Asset, AssetVersion
 from clusters.manifests import ALL_NAMESPACES, install_mode_problem, installs_into_own_namespace
+from clusters.models import Cluster
 from core.errors import NotFound
 from orders.models import Order
 
@@ -214,11 +215,17 @@ def _followed() -> QuerySet[Installation]:
     )
 
 
-def installations_to_follow(*, cluster_id: int) -> QuerySet[Installation]:
+def installations_to_follow(*, cluster_id: int) -> list[Installation]:
     """What one cluster's sync looks at: unfinished, installed and failed ones (failed ones
     heal when OLM recovers), except those being uninstalled. All of them each time: the
-    lists are cluster-wide anyway, and an unchanged one costs no write."""
-    return _followed().select_related("cluster").filter(cluster_id=cluster_id)
+    lists are cluster-wide anyway, and an unchanged one costs no write. The cluster is
+    read once for all of them (a join would decrypt its credentials once per row)."""
+    installations = list(_followed().filter(cluster_id=cluster_id))
+    if installations:
+        cluster = Cluster.objects.get(pk=cluster_id)
+        for installation in installations:
+            installation.cluster = cluster
+    return installations
 
 
 def clusters_to_follow(*, now: datetime) -> Iterable[int]:

@@ -314,8 +314,13 @@ def _observe(
     """What OLM wrote in our namespaces: Subscriptions (all of each namespace: OLM resolves
     them together), CSVs and the InstallPlans where one matters, each list paged and
     namespace-scoped (or cluster-wide past a few namespaces): a constant number of calls
-    whatever the number of installations."""
-    subscriptions = gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "Subscription", namespaces)
+    whatever the number of installations. Each is read as metadata first and an object
+    unchanged since the last tick is not read again: OLM writes a settled operator's
+    objects only when something changed (olm/operator.go syncClusterServiceVersion updates
+    a CSV's status only when its lastUpdateTime, phase, reason or message moved)."""
+    subscriptions = gateway.list_in_namespaces(
+        OPERATORS_V1ALPHA1, "Subscription", namespaces, reuse=True
+    )
     # Copied CSVs (one per watched namespace for AllNamespaces operators) are left out.
     csvs_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
     for csv in gateway.list_in_namespaces(
@@ -323,6 +328,7 @@ def _observe(
         "ClusterServiceVersion",
         namespaces,
         label_selector=f"!{COPIED_FROM_LABEL}",
+        reuse=True,
     ):
         csvs_by_ns[csv["metadata"]["namespace"]][csv["metadata"]["name"]] = csv
     by_namespace: dict[str, list[dict]] = defaultdict(list)
@@ -337,7 +343,9 @@ def _observe(
     }
     plans_by_ns: dict[str, dict[str, dict]] = defaultdict(dict)
     if plan_namespaces:
-        for plan in gateway.list_in_namespaces(OPERATORS_V1ALPHA1, "InstallPlan", plan_namespaces):
+        for plan in gateway.list_in_namespaces(
+            OPERATORS_V1ALPHA1, "InstallPlan", plan_namespaces, reuse=True
+        ):
             plans_by_ns[plan["metadata"]["namespace"]][plan["metadata"]["name"]] = plan
     return subscriptions, plans_by_ns, csvs_by_ns
 
@@ -457,7 +465,7 @@ def sync_cluster(cluster_id: int, force: bool = False) -> int:
 def _sync_cluster(cluster_id: int, *, now: datetime, sweep: bool) -> tuple[int, bool]:
     """(installations looked at, whether anything changed); `sweep`: read every
     installation's Events, not only those of the ones under way or lately changed."""
-    installations = list(selectors.installations_to_follow(cluster_id=cluster_id))
+    installations = selectors.installations_to_follow(cluster_id=cluster_id)
     if not installations:
         return 0, False
     gateway = kube.gateway_for(installations[0].cluster)

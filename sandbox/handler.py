@@ -332,9 +332,11 @@ class Router:
             raise errors.unsupported_media_type(req.content_type)
 
     def _list_page(self, req: Request, t: Target) -> dict:
-        """GET of a collection: only the page asked for (`limit`/`continue`) is read out."""
+        """GET of a collection: only the page asked for (`limit`/`continue`) is read out (only
+        its metadata when the client asks for a PartialObjectMetadataList)."""
         limit = int(req.query.get("limit") or 0)
         start = self._continue_start(req)
+        conversion = printing.negotiate(req.headers.get("Accept"))
         items, rv, total = self.store.list_page(
             t.rt,
             t.namespace,
@@ -342,6 +344,7 @@ class Router:
             field_selector=req.query.get("fieldSelector"),
             start=start,
             limit=limit,
+            metadata_only=conversion is not None and conversion.kind == "PartialObjectMetadataList",
         )
         meta: dict = {"resourceVersion": rv}
         if limit > 0 and start + limit < total:

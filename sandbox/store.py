@@ -247,9 +247,11 @@ class Store:
         field_selector: str | None = None,
         start: int = 0,
         limit: int = 0,
+        metadata_only: bool = False,
     ) -> tuple[builtins.list[dict], str, int]:
         """One page of `list` (`limit` 0: all from `start`) and how many matched in all; only
-        the page is copied, so a paged list costs its page, as etcd's range reads do."""
+        the page is copied, so a paged list costs its page, as etcd's range reads do
+        (`metadata_only`: only its objects' metadata, for a PartialObjectMetadataList)."""
         labels_match = parse_label_selector(label_selector)
         fields_match = parse_field_selector(field_selector, rt.kind, crd=rt.crd)
         with self.lock:
@@ -271,7 +273,18 @@ class Store:
                 and fields_match(obj)
             ]
             page = matched[start : start + limit] if limit > 0 else matched[start:]
-            return [self._present(rt, obj) for obj in page], self.resource_version, len(matched)
+            if metadata_only:
+                presented = [
+                    {
+                        "apiVersion": rt.api_version,
+                        "kind": rt.kind,
+                        "metadata": clone(obj["metadata"]),
+                    }
+                    for obj in page
+                ]
+            else:
+                presented = [self._present(rt, obj) for obj in page]
+            return presented, self.resource_version, len(matched)
 
     def in_namespaces(self, namespaces) -> builtins.list[tuple[ResourceType, dict]]:
         """(type, stored object) for every served object in these namespaces ("": the

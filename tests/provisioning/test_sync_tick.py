@@ -1,9 +1,13 @@
 """One beat tick of a cluster's installation sync costs the same whatever the number of
 installations, and writes nothing when nothing changed (issue 14)."""
 
+import json
+from urllib.parse import urlsplit
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clusters import kube
 from provisioning import services, tasks
 from provisioning.models import Installation
 from tests.conftest import wait_until
@@ -82,6 +86,73 @@ def test_a_tick_costs_the_same_calls_and_writes_nothing_whatever_the_number_of_i
         "/api/v1/events",
         "/api/v1/namespaces/default/events",
     }
-    # ... and the same few statements: no query, let alone a write, per installation.
-    assert len(many_statements) == len(few_statements) <= 6
+    # ... and the same few statements: no query, let alone a write, per installation (the
+    # cluster is read once, not joined to every row).
+    assert len(many_statements) == len(few_statements) <= 7
     assert Installation.objects.filter(tenant=buyer, status="installed").count() == 9
+
+
+def _record_answers(gateway, monkeypatch):
+    """The kinds of the answers the gateway's client gets (the real client, wrapped at its
+    one door to the server)."""
+    answers = []
+    call_api = gateway.api_client.call_api
+
+    def recording(method, url, *args, **kwargs):
+        response = call_api(method, url, *args, **kwargs)
+        try:
+            kind = json.loads(response.read()).get("kind", "")
+        except (AttributeError, TypeError, ValueError):
+            kind = ""
+        answers.append((method, urlsplit(url).path, kind))
+        return response
+
+    monkeypatch.setattr(gateway.api_client, "call_api", recording)
+    return answers
+
+
+def test_a_settled_tick_reads_olm_objects_as_metadata_and_an_object_changed_since_in_full(
+    buyer,
+    on_sale_version,
+    sandbox_cluster,
+    sandbox,
+    django_capture_on_commit_callbacks,
+    settings,
+    monkeypatch,
+):
+    settings.KUBE_PER_NAMESPACE_LISTS_UP_TO = 2
+    _install_up_to(3, buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks)
+    _quiet_tick(sandbox, sandbox_cluster)
+    gateway = kube.gateway_for(sandbox_cluster)
+    answers = _record_answers(gateway, monkeypatch)
+
+    tasks.sync_cluster(sandbox_cluster.pk, force=True)
+
+    # Nothing changed since the last tick: names and resourceVersions, no object in full.
+    olm_lists = [a for a in answers if a[1].endswith(("/subscriptions", "/clusterserviceversions"))]
+    assert {kind for _method, _url, kind in olm_lists} == {"PartialObjectMetadataList"}
+    assert not [a for a in answers if a[2] in ("Subscription", "ClusterServiceVersion")]
+
+    # Someone edits one CSV (kubectl annotate): that one is read in full, and shown.
+    installation = Installation.objects.filter(tenant=buyer).order_by("pk").first()
+    examples = json.dumps([{"apiVersion": "daas.tenxcloud.com/v1", "kind": "MemcachedCluster"}])
+    gateway.patch(
+        "operators.coreos.com/v1alpha1",
+        "ClusterServiceVersion",
+        installation.installed_csv,
+        {"metadata": {"annotations": {"alm-examples": examples}}},
+        installation.namespace,
+    )
+    answers.clear()
+    tasks.sync_cluster(sandbox_cluster.pk, force=True)
+
+    installation.refresh_from_db()
+    assert installation.csv_info["alm_examples"] == examples
+    assert [a for a in answers if a[2] == "ClusterServiceVersion"] == [
+        (
+            "GET",
+            f"/apis/operators.coreos.com/v1alpha1/namespaces/{installation.namespace}"
+            f"/clusterserviceversions/{installation.installed_csv}",
+            "ClusterServiceVersion",
+        )
+    ]
