@@ -184,11 +184,19 @@ def test_approval_is_refused_when_the_plan_changed(
 def test_unknown_channel_fails_with_olms_message_and_retry_recovers(
     buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks
 ):
-    installation = _install(
-        buyer, on_sale_version, sandbox_cluster, django_capture_on_commit_callbacks
-    )
-    # The catalog no longer serves the channel the installation asks for.
-    Installation.objects.filter(pk=installation.pk).update(channel="gone", status="pending")
+    # The install job is held back, so the first Subscription the cluster ever sees asks for
+    # a channel the catalog does not serve (had the stable one gone out first, OLM could
+    # install its CSV before the change reached it).
+    with django_capture_on_commit_callbacks(execute=False):
+        installation = services.request_installation(
+            actor=buyer.owner,
+            tenant=buyer,
+            project=buyer.project,
+            cluster=sandbox_cluster,
+            version=on_sale_version,
+            channel="stable",
+        )
+    Installation.objects.filter(pk=installation.pk).update(channel="gone")
     tasks.install_operator.delay(installation.pk)
     _follow(installation, {"failed"})
     # A sentence a person understands, then OLM's own message (ResolutionFailed).
