@@ -402,6 +402,7 @@ def test_api_crud_scale_access_verify_metrics_logs_events(
         "service": "",
         "address": "",
         "error": "",
+        "error_display": "",
     }
     exposed = api.get(url).json()["external_access"]
     assert exposed["state"] == "exposed" and exposed["address"].startswith(
