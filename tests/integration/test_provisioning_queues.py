@@ -79,12 +79,13 @@ def test_install_jobs_waiting_in_the_queue_run_once(
     count = 6
     installations = _installations(count, buyer, on_sale_version, sandbox_cluster)
     queue = f"burst-{uuid.uuid4().hex[:8]}"
-    # A lost job is sent again after 2 s; each install takes over a second here (every API
-    # call 0.25 s), so the last ones wait in the queue far longer than that.
+    # A lost job is sent again after 2 s; every API call takes 0.1 s here, so each install
+    # (4 calls) and each sync (a list per kind and namespace) is slow, and the last installs
+    # wait in the queue, behind the others and the syncs, far longer than 2 s.
     worker = worker_factory(
         queue=queue, TEST_CELERY_DEFAULT_QUEUE=queue, TEST_INSTALL_RESUBMIT_AFTER="2"
     )
-    sandbox_faults.latency = 0.25
+    sandbox_faults.latency = 0.1
     sender = Celery(broker=redis_url, set_as_current=False)
     for installation in installations:  # the purchases' jobs, and beat's rounds meanwhile
         sender.send_task(INSTALL, args=[installation.pk], queue=queue)
