@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from core import observability, retry
+from core.i18n import Text, english
 
 from .kubeconfig import Credentials
 
@@ -58,14 +59,17 @@ class KubeError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: str | Text,
         *,
         status: int | None = None,
         reason: str = "",
         causes: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(english(message))
+        self.message = english(message)
+        # Our own sentence stays a Text, so whoever records it keeps it in every language;
+        # the cluster's own words are a plain string.
+        self.text: str | Text = message
         self.status = status
         self.reason = reason
         self.causes = causes or []

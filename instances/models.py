@@ -131,6 +131,7 @@ class OperandInstance(JobMarks):
     verify_distribution_message_text = models.JSONField(default=dict, blank=True)
     # Monitoring: the last stats poll, good or bad.
     stats_error = models.TextField(blank=True)
+    stats_error_text = models.JSONField(default=dict, blank=True)  # core.i18n.stored
     stats_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
@@ -180,6 +181,10 @@ class OperandInstance(JobMarks):
     @property
     def display_failure_reason(self) -> str:
         return shown(self.failure_reason, self.failure_reason_text)
+
+    @property
+    def display_stats_error(self) -> str:
+        return shown(self.stats_error, self.stats_error_text)
 
     @property
     def display_access_error(self) -> str:

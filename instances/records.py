@@ -351,13 +351,15 @@ def record_verification(
 
 def record_metric(*, instance_id: int, values: dict[str, int], now: datetime) -> None:
     InstanceMetric.objects.create(instance_id=instance_id, time=now, **values)
-    OperandInstance.objects.filter(pk=instance_id).update(stats_at=now, stats_error="")
+    OperandInstance.objects.filter(pk=instance_id).update(
+        stats_at=now, stats_error="", stats_error_text={}
+    )
 
 
-def record_stats_error(*, instance_id: int, error: str, now: datetime) -> None:
+def record_stats_error(*, instance_id: int, error: str | Text, now: datetime) -> None:
     """Written only when the reason changes, so an unreachable instance costs no writes."""
-    OperandInstance.objects.filter(pk=instance_id).exclude(stats_error=error).update(
-        stats_error=error, stats_at=now
+    OperandInstance.objects.filter(pk=instance_id).exclude(stats_error=english(error)).update(
+        stats_error=english(error), stats_error_text=stored(error), stats_at=now
     )
 
 

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from clusters import kube
@@ -47,7 +46,9 @@ Access = OperandInstance.Access
 TRANSITIONAL_PHASES = {"", "Creating", "Scaling", "Updating", "Pending"}
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException) -> str | Text:
+    if isinstance(exc, kube.KubeError) and isinstance(exc.text, Text):
+        return exc.text
     if isinstance(exc, kube.InvalidError) and exc.causes:
         causes = "; ".join(
             f"{c.get('field', '')}: {c.get('message', '')}".strip(": ") for c in exc.causes
@@ -132,7 +133,7 @@ def apply_instance(self: Task, instance_id: int) -> str | None:
         if exc.reason == "NotServed":
             # The CSV succeeded but its CRD is not served yet: try again shortly.
             raise kube.TransientError(
-                _("%(kind)s is not served by the cluster yet.") % {"kind": instance.kind}
+                Text(gettext_noop("%(kind)s is not served by the cluster yet."), kind=instance.kind)
             ) from exc
         raise
     records.record_applied(instance_id=instance.pk)
@@ -726,22 +727,28 @@ def sync_all_instances() -> int:
     return len(cluster_ids)
 
 
-def _read_stats(address: str, timeout: float) -> tuple[dict[str, int] | None, str]:
+def _read_stats(address: str, timeout: float) -> tuple[dict[str, int] | None, str | Text]:
     try:
         client = _client(address, timeout)
     except ValueError:
-        return None, _("“%(address)s” is not a host:port address.") % {"address": address}
+        return None, Text(
+            gettext_noop("“%(address)s” is not a host:port address."), address=address
+        )
     try:
         return memcached.parse_stats(client.stats()), ""
     except OSError as exc:
-        return None, f"{address}: {_network_error(exc, timeout)}"
+        return None, Text(
+            gettext_noop("%(address)s: %(error)s"),
+            address=address,
+            error=_network_error(exc, timeout),
+        )
     except Exception as exc:  # pymemcache's own errors: report, never fail the poll
         return None, f"{address}: {type(exc).__name__}: {exc}"
     finally:
         client.close()
 
 
-def _stats_addresses(instance: OperandInstance) -> tuple[list[str], str]:
+def _stats_addresses(instance: OperandInstance) -> tuple[list[str], str | Text]:
     """Where 监控 reads `stats`: each memcached pod (podIP:port as the cluster reports them),
     or the one override address; ([], why) when there is nowhere to read."""
     target = access_target(instance)
@@ -752,16 +759,20 @@ def _stats_addresses(instance: OperandInstance) -> tuple[list[str], str]:
         return pods, ""
     if target.address:
         return [target.address], ""
-    return [], target.problem or _("No memcached pod has an address yet.")
+    return [], target.problem or Text(gettext_noop("No memcached pod has an address yet."))
 
 
 def _read_cluster_stats(
     instance: OperandInstance, addresses: list[str], timeout: float
-) -> tuple[dict[str, int] | None, str]:
+) -> tuple[dict[str, int] | None, str | Text]:
     results = [_read_stats(address, timeout) for address in addresses]
     read = [values for values, _error in results if values is not None]
     if not read:
-        return None, "; ".join(error for _values, error in results if error)
+        errors = [error for _values, error in results if error]
+        # One phrase per pod, joined in the reader's way ("; " or "；").
+        return None, errors[0] if len(errors) == 1 else Text(
+            gettext_noop("%(problems)s"), problems=errors
+        )
     return memcached.combine_stats(read, setup=instance.setup), ""
 
 

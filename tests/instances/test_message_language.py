@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 from django.utils import translation
+from django.utils.translation import gettext_noop
 from rest_framework.test import APIClient
 
+from clusters import kube
+from core.i18n import Text
 from instances import memcached, records
 from instances import tasks as instance_tasks
 from instances.models import OperandInstance
@@ -271,3 +274,22 @@ def test_an_access_service_deleted_outside_the_platform_reads_in_chinese(
     access = body["external_access"]
     assert access["error"] == instance.access_error
     assert "在平台之外被删除" in access["error_display"]
+
+
+def test_a_job_that_ran_out_of_retries_fails_the_instance_in_the_readers_language(
+    client, buyer, installation
+):
+    """Our own sentence inside a cluster error (the CRD not served yet, retried until the
+    retries ran out) is kept as a sentence, so Celery's failure hook records it translatable."""
+    instance = _instance(installation, spec={"setup": "sharded"}, status="pending")
+    not_served = kube.TransientError(
+        Text(gettext_noop("%(kind)s is not served by the cluster yet."), kind="MemcachedCluster")
+    )
+    with translation.override("en"):
+        instance_tasks.apply_instance.on_failure(not_served, "job", (instance.pk,), {}, None)
+    instance.refresh_from_db()
+    assert instance.status == "failed"
+    assert instance.failure_reason == "MemcachedCluster is not served by the cluster yet."
+    client.force_login(buyer.owner)
+    zh = _read(client, f"/instances/{instance.pk}/", **ZH)
+    assert "集群尚未提供 MemcachedCluster。" in zh and "is not served" not in zh

@@ -3,10 +3,12 @@
 up, replset pods each hold the whole set. Real memcached processes on loopback addresses,
 reported as a networked cluster reports them."""
 
+from django.utils import translation
 from pymemcache.client.base import Client
 
 from instances import tasks as instance_tasks
 from instances.models import InstanceMetric
+from tests.instances.test_event_language import page_text
 
 from .loopback import free_block, memcached_at
 from .test_verify_per_pod import replset, reported_on  # noqa: F401
@@ -64,3 +66,22 @@ def test_no_pod_answering_is_the_stats_error(running):
     running.refresh_from_db()
     assert "connection refused" in running.stats_error
     assert f"{block}.2:11211" in running.stats_error
+
+
+def test_the_stats_error_reads_in_the_readers_language(running, client):
+    """The worker writes it in English; a 中文 reader of 监控 reads it in Chinese, with the
+    pods' addresses as the cluster reported them."""
+    block = free_block()
+    reported_on(running, block)  # nothing listens there
+    with translation.override("en"):
+        instance_tasks.poll_stats()
+    running.refresh_from_db()
+    first, second = f"{block}.2:11211", f"{block}.3:11211"
+    assert running.stats_error == f"{first}: connection refused; {second}: connection refused"
+    client.force_login(running.created_by)
+    url = f"/instances/{running.pk}/monitoring/"
+    zh = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode())
+    assert f"{first}：连接被拒绝；{second}：连接被拒绝" in zh
+    assert "connection refused" not in zh
+    english = page_text(client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode())
+    assert running.stats_error in english
