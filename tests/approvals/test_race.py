@@ -1,17 +1,15 @@
 """Two admins deciding the same request at the same moment: one decision, one clear error."""
 
-import threading
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.utils import translation
 
 from accounts.models import AuditEntry
 from approvals import services
 from approvals.models import ApprovalRequest
 from assets.models import AssetVersion
+from tests.concurrency import run_together
 
 
 @pytest.mark.postgres
@@ -28,38 +26,14 @@ def test_two_admins_deciding_at_once_give_one_decision(
         return real_transition(**kwargs)
 
     monkeypatch.setattr(services, "transition_version", slow_transition)
-    barrier = threading.Barrier(2)
-    results = {}
-
-    def decide(name, action):
-        try:
-            with translation.override("en"):
-                barrier.wait(timeout=10)
-                results[name] = action()
-        except Exception as exc:
-            results[name] = exc
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(
-            target=decide,
-            args=("approve", lambda: services.approve_request(actor=admin, approval=approval)),
-        ),
-        threading.Thread(
-            target=decide,
-            args=(
-                "reject",
-                lambda: services.reject_request(
-                    actor=second_admin, approval=approval, reason="Blurry icon"
-                ),
+    results = run_together(
+        {
+            "approve": lambda: services.approve_request(actor=admin, approval=approval),
+            "reject": lambda: services.reject_request(
+                actor=second_admin, approval=approval, reason="Blurry icon"
             ),
-        ),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+        }
+    )
 
     decided = [r for r in results.values() if isinstance(r, ApprovalRequest)]
     errors = [r for r in results.values() if isinstance(r, Exception)]

@@ -5,18 +5,16 @@ same order (assets.services._lock_reviews), so the edit waits for the decision i
 holding the asset while the decision waits for it.
 """
 
-import threading
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.utils import translation
 
 from approvals import services
 from approvals.models import ApprovalRequest
 from assets import services as asset_services
 from assets.models import Asset, AssetRevision
+from tests.concurrency import run_together
 
 
 @pytest.mark.postgres
@@ -38,39 +36,15 @@ def test_an_edit_during_a_decision_waits_for_it(
 
     monkeypatch.setattr(services, "_decide_revision", slow_decide)
     monkeypatch.setattr(asset_services, "_pending_revision", slow_pending)
-    barrier = threading.Barrier(2)
-    results = {}
-
-    def run(name, action):
-        try:
-            with translation.override("en"):
-                barrier.wait(timeout=10)
-                results[name] = action()
-        except Exception as exc:
-            results[name] = exc
-        finally:
-            connection.close()
-
     summary = Asset.objects.get(pk=asset.pk).summary
-    threads = [
-        threading.Thread(
-            target=run,
-            args=("approve", lambda: services.approve_request(actor=admin, approval=approval)),
-        ),
-        threading.Thread(
-            target=run,
-            args=(
-                "revert",
-                lambda: asset_services.update_asset(
-                    actor=provider.owner, asset=asset, summary=summary
-                ),
+    results = run_together(
+        {
+            "approve": lambda: services.approve_request(actor=admin, approval=approval),
+            "revert": lambda: asset_services.update_asset(
+                actor=provider.owner, asset=asset, summary=summary
             ),
-        ),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+        }
+    )
     assert not isinstance(results["revert"], Exception), results  # never a deadlock
     if isinstance(results["approve"], Exception):  # the revert won: a clear refusal
         assert isinstance(results["approve"], ValidationError), results
@@ -108,33 +82,12 @@ def test_taking_back_a_held_plan_move_during_a_decision_waits_for_it(
 
     monkeypatch.setattr(services, "_decide_revision", slow_decide)
     monkeypatch.setattr(asset_services, "_pending_revision", slow_pending)
-    barrier = threading.Barrier(2)
-    results = {}
-
-    def run(name, action):
-        try:
-            with translation.override("en"):
-                barrier.wait(timeout=10)
-                results[name] = action()
-        except Exception as exc:
-            results[name] = exc
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(
-            target=run,
-            args=("approve", lambda: services.approve_request(actor=admin, approval=approval)),
-        ),
-        threading.Thread(
-            target=run,
-            args=("keep", lambda: asset_services.restore_plan(actor=provider.owner, plan=plan)),
-        ),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_together(
+        {
+            "approve": lambda: services.approve_request(actor=admin, approval=approval),
+            "keep": lambda: asset_services.restore_plan(actor=provider.owner, plan=plan),
+        }
+    )
     assert not isinstance(results["keep"], Exception), results  # never a deadlock
     approval.refresh_from_db()
     plan.refresh_from_db()
